@@ -1,0 +1,95 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import type { ErrorCode } from '../errors.js';
+import { isVigilError } from '../errors.js';
+import { systemClock } from '../runtime/clock.js';
+import { storeError } from '../stores/open-store.js';
+import { inspectCommands } from './commands/inspect.js';
+import { ledgerCommands } from './commands/ledger.js';
+import { sweepCommand } from './commands/sweep.js';
+import type { CliIo } from './context.js';
+
+/** Exit codes of the public contract. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, storeUnavailable: 3 } as const;
+
+/** Error codes → exit codes, in one place. */
+const EXIT_BY_CODE: Record<ErrorCode, number> = {
+  bad_input: EXIT.usage,
+  bad_config: EXIT.usage,
+  not_found: EXIT.usage,
+  already_exists: EXIT.failed,
+  already_ended: EXIT.failed,
+  lost_ownership: EXIT.failed,
+  invalid_transition: EXIT.failed,
+  sweep_in_progress: EXIT.ok,
+  store_unavailable: EXIT.storeUnavailable,
+  unauthorized: EXIT.usage,
+  forbidden: EXIT.usage,
+};
+
+const version = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  }
+).version;
+
+export const defaultIo = (): CliIo => ({
+  out: (text) => process.stdout.write(`${text}\n`),
+  err: (text) => process.stderr.write(`${text}\n`),
+  env: process.env,
+  cwd: process.cwd(),
+  clock: systemClock,
+});
+
+/**
+ * Runs the CLI with these arguments and returns the exit code. The only place that decides how
+ * the process ends, so every command is testable in-process.
+ */
+export async function runMain(argv: string[], io: CliIo = defaultIo()): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const program = new Command('vigil')
+    .description('Vigil: a watchdog for stuck work')
+    .version(version)
+    .option('--config <file>', 'configuration file (default: vigil.yaml in the working directory)')
+    .option(
+      '--db <url>',
+      'database URL, overrides VIGIL_DATABASE_URL (sqlite:PATH or postgres://…)',
+    )
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.out(text.trimEnd()),
+      writeErr: (text) => io.err(text.trimEnd()),
+    })
+    .showHelpAfterError('(run vigil --help for usage)');
+  const done = (code: number) => {
+    exitCode = code;
+  };
+  sweepCommand(program, io, done);
+  inspectCommands(program, io);
+  ledgerCommands(program, io);
+  for (const command of program.commands) {
+    command.exitOverride().configureOutput({
+      writeOut: (text) => io.out(text.trimEnd()),
+      writeErr: (text) => io.err(text.trimEnd()),
+    });
+  }
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version end with code 0; anything else commander rejects is bad usage.
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    const known = isVigilError(error) ? error : storeError(error);
+    if (known) {
+      io.err(`vigil: ${known.message}`);
+      return EXIT_BY_CODE[known.code];
+    }
+    io.err(
+      `vigil: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
+    return EXIT.failed;
+  }
+}

@@ -1,0 +1,286 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { resolveLimits } from './core/limits.js';
+import type { Limits, PartialLimits, Policy, RetryPolicy } from './core/types.js';
+import { ConfigError } from './errors.js';
+import { durationSchema as duration, limitsSchema } from './schemas.js';
+
+/** Every default in one place. */
+export const DEFAULTS = Object.freeze({
+  databaseUrl: 'sqlite:.vigil/vigil.db',
+  port: 7070,
+  /**
+   * Dispatch grace: 60 s covers a queue hand-off and a registry that lags behind the database.
+   * Shorter would orphan work that is merely starting (the worse mistake); longer only delays
+   * catching a dispatch that never happened.
+   */
+  dispatchGraceMs: 60_000,
+  retry: Object.freeze({ maxAttempts: 1, backoffMs: 10_000, maxBackoffMs: 10 * 60_000 }),
+  /** Safety-net sweep period; the service also wakes at the earliest deadline. */
+  sweepIntervalMs: 30_000,
+  /** Overdue rows judged per page of a sweep. */
+  sweepBatchSize: 500,
+  /**
+   * A sweep holds its lease this long and renews it after every page; a replica that dies
+   * mid-sweep blocks the others for at most this long.
+   */
+  sweepLeaseMs: 60_000,
+  /** Failed terminations in a row before an escalation goes out. */
+  escalateAfter: 3,
+  sqliteBusyTimeoutMs: 5_000,
+});
+
+const retrySchema = z.strictObject({
+  maxAttempts: z.number().int().min(1).optional(),
+  backoff: duration.optional(),
+  maxBackoff: duration.optional(),
+});
+
+const fileSchema = z.strictObject({
+  database: z.string().optional(),
+  port: z.number().int().min(0).max(65_535).optional(),
+  sqlite: z.strictObject({ busyTimeout: duration.optional() }).optional(),
+  defaults: z
+    .strictObject({
+      limits: limitsSchema.optional(),
+      dispatchGrace: duration.optional(),
+      retry: retrySchema.optional(),
+    })
+    .optional(),
+  kinds: z
+    .record(
+      z.string(),
+      z.strictObject({
+        limits: limitsSchema.optional(),
+        dispatchGrace: duration.optional(),
+        retry: retrySchema.optional(),
+      }),
+    )
+    .optional(),
+  owners: z
+    .record(
+      z.string(),
+      z.strictObject({ limits: limitsSchema.optional(), dispatchGrace: duration.optional() }),
+    )
+    .optional(),
+  sweep: z
+    .strictObject({
+      interval: duration.optional(),
+      batchSize: z.number().int().min(1).max(10_000).optional(),
+      lease: duration.optional(),
+      escalateAfter: z.number().int().min(1).optional(),
+    })
+    .optional(),
+});
+
+type FileConfig = z.infer<typeof fileSchema>;
+type FileRetry = z.infer<typeof retrySchema>;
+
+interface KindConfig {
+  limits: PartialLimits;
+  dispatchGraceMs: number | undefined;
+  retry: FileRetry | undefined;
+}
+
+/** The configuration, parsed once at start and frozen. */
+export interface Config {
+  /** Where it came from: a file path, or "defaults". */
+  source: string;
+  databaseUrl: string;
+  port: number;
+  token: string | null;
+  redisUrl: string | null;
+  sqliteBusyTimeoutMs: number;
+  defaults: { limits: PartialLimits; dispatchGraceMs: number; retry: RetryPolicy };
+  kinds: Readonly<Record<string, KindConfig>>;
+  owners: Readonly<Record<string, { limits: PartialLimits; dispatchGraceMs: number | undefined }>>;
+  sweep: { intervalMs: number; batchSize: number; leaseMs: number; escalateAfter: number };
+}
+
+const CONFIG_FILES = ['vigil.yaml', 'vigil.yml', 'vigil.json'];
+
+export interface LoadConfigOptions {
+  /** An explicit `--config` path; otherwise vigil.yaml / vigil.yml / vigil.json in `cwd`. */
+  path?: string | undefined;
+  cwd?: string | undefined;
+  env?: Record<string, string | undefined>;
+}
+
+/**
+ * Reads the configuration file (if any) and the environment, which overrides it. Throws a
+ * ConfigError listing every problem, each naming its key, what was expected and what was found.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const cwd = options.cwd ?? process.cwd();
+  const env = options.env ?? process.env;
+  let source = 'defaults';
+  let raw: unknown = {};
+  const path =
+    options.path !== undefined
+      ? resolve(cwd, options.path)
+      : CONFIG_FILES.map((name) => resolve(cwd, name)).find((file) => existsSync(file));
+  if (path !== undefined) {
+    source = path;
+    raw = readConfigFile(path);
+  }
+  return parseConfig(raw ?? {}, env, source);
+}
+
+function readConfigFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError([
+      `${path}: cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+    ]);
+  }
+  try {
+    return path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    throw new ConfigError([
+      `${path}: not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}`,
+    ]);
+  }
+}
+
+/** Validates a parsed configuration object and applies environment overrides. */
+export function parseConfig(
+  raw: unknown,
+  env: Record<string, string | undefined> = {},
+  source = 'defaults',
+): Config {
+  const problems: string[] = [];
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      problems.push(
+        `${issue.path.length > 0 ? issue.path.join('.') : '(top level)'}: ${describeIssue(issue, raw)}`,
+      );
+    }
+  }
+  const file: FileConfig = parsed.success ? parsed.data : {};
+
+  let port = file.port ?? DEFAULTS.port;
+  if (env.VIGIL_PORT !== undefined && env.VIGIL_PORT !== '') {
+    const fromEnv = Number(env.VIGIL_PORT);
+    if (!Number.isInteger(fromEnv) || fromEnv < 0 || fromEnv > 65_535) {
+      problems.push(
+        `VIGIL_PORT: expected a port number 0-65535, got ${JSON.stringify(env.VIGIL_PORT)}`,
+      );
+    } else {
+      port = fromEnv;
+    }
+  }
+  const databaseUrl = nonEmpty(env.VIGIL_DATABASE_URL) ?? file.database ?? DEFAULTS.databaseUrl;
+  if (!/^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(databaseUrl)) {
+    problems.push(
+      `${nonEmpty(env.VIGIL_DATABASE_URL) ? 'VIGIL_DATABASE_URL' : 'database'}: expected "sqlite:PATH" or "postgres://…", got ${JSON.stringify(databaseUrl)}`,
+    );
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const retry = mergeRetry({ ...DEFAULTS.retry }, file.defaults?.retry);
+  const kinds: Record<string, KindConfig> = {};
+  for (const [name, kind] of Object.entries(file.kinds ?? {})) {
+    kinds[name] = {
+      limits: kind.limits ?? {},
+      dispatchGraceMs: kind.dispatchGrace,
+      retry: kind.retry,
+    };
+  }
+  const owners: Config['owners'] = Object.fromEntries(
+    Object.entries(file.owners ?? {}).map(([name, owner]) => [
+      name,
+      { limits: owner.limits ?? {}, dispatchGraceMs: owner.dispatchGrace },
+    ]),
+  );
+  return deepFreeze({
+    source,
+    databaseUrl,
+    port,
+    token: nonEmpty(env.VIGIL_TOKEN) ?? null,
+    redisUrl: nonEmpty(env.VIGIL_REDIS_URL) ?? null,
+    sqliteBusyTimeoutMs: file.sqlite?.busyTimeout ?? DEFAULTS.sqliteBusyTimeoutMs,
+    defaults: {
+      limits: file.defaults?.limits ?? {},
+      dispatchGraceMs: file.defaults?.dispatchGrace ?? DEFAULTS.dispatchGraceMs,
+      retry,
+    },
+    kinds,
+    owners,
+    sweep: {
+      intervalMs: file.sweep?.interval ?? DEFAULTS.sweepIntervalMs,
+      batchSize: file.sweep?.batchSize ?? DEFAULTS.sweepBatchSize,
+      leaseMs: file.sweep?.lease ?? DEFAULTS.sweepLeaseMs,
+      escalateAfter: file.sweep?.escalateAfter ?? DEFAULTS.escalateAfter,
+    },
+  });
+}
+
+function mergeRetry(base: RetryPolicy, over: FileRetry | undefined): RetryPolicy {
+  return {
+    maxAttempts: over?.maxAttempts ?? base.maxAttempts,
+    backoffMs: over?.backoff ?? base.backoffMs,
+    maxBackoffMs: over?.maxBackoff ?? base.maxBackoffMs,
+  };
+}
+
+/** Resolves an execution's limits: its own → its kind's → its owner's → the configured default. */
+export function limitsFor(
+  config: Config,
+  execution: { kind: string; owner: string | null; limits?: PartialLimits | undefined },
+): Limits {
+  return resolveLimits({
+    execution: execution.limits,
+    kind: config.kinds[execution.kind]?.limits,
+    owner: execution.owner === null ? undefined : config.owners[execution.owner]?.limits,
+    defaults: config.defaults.limits,
+  }).limits;
+}
+
+/** The policy the core applies to one execution. */
+export function policyFor(
+  config: Config,
+  execution: { kind: string; owner: string | null },
+): Policy {
+  const kind = config.kinds[execution.kind];
+  const owner = execution.owner === null ? undefined : config.owners[execution.owner];
+  return {
+    dispatchGraceMs:
+      kind?.dispatchGraceMs ?? owner?.dispatchGraceMs ?? config.defaults.dispatchGraceMs,
+    retry: mergeRetry(config.defaults.retry, kind?.retry),
+  };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
+  const found = valueAt(raw, issue.path);
+  if (issue.code === 'unrecognized_keys') {
+    return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+  }
+  if (issue.code === 'custom') return issue.message;
+  return `${issue.message}, got ${JSON.stringify(found) ?? 'nothing'}`;
+}
+
+function valueAt(raw: unknown, path: PropertyKey[]): unknown {
+  let value = raw;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

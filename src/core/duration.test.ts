@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { formatDuration, parseDuration } from './duration.js';
+
+describe('parseDuration', () => {
+  it.each([
+    [500, 500],
+    [0, 0],
+    ['500ms', 500],
+    ['30s', 30_000],
+    ['15m', 900_000],
+    ['2h', 7_200_000],
+    ['1d', 86_400_000],
+    ['1m30s', 90_000],
+    ['1.5s', 1_500],
+    ['250', 250],
+  ])('%j is %d ms', (input, ms) => {
+    expect(parseDuration(input)).toEqual({ ok: true, ms });
+  });
+
+  it.each([
+    [-5],
+    [1.5],
+    ['abc'],
+    ['5 minutes'],
+    [''],
+    ['-5s'],
+    [null],
+    [{}],
+    [[]],
+    [true],
+    ['10x'],
+  ])('rejects %j, naming what arrived', (input) => {
+    const parsed = parseDuration(input);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.error).toMatch(/^expected a duration like "30s".*, got /);
+  });
+});
+
+describe('formatDuration', () => {
+  it.each([
+    [850, '850ms'],
+    [1_000, '1s'],
+    [125_000, '2m 5s'],
+    [1_203_000, '20m 3s'],
+    [900_000, '15m'],
+    [5_400_000, '1h 30m'],
+    [3_600_000, '1h'],
+    [273_600_000, '3d 4h'],
+  ])('%d ms reads as %s', (ms, text) => {
+    expect(formatDuration(ms)).toBe(text);
+  });
+});

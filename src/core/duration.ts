@@ -1,0 +1,65 @@
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+type Unit = keyof typeof UNIT_MS;
+
+const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
+
+/**
+ * Parses a duration: a non-negative integer of milliseconds, or a string such as `"500ms"`,
+ * `"30s"`, `"15m"`, `"2h"`, `"1d"` or a combination (`"1m30s"`). Returns milliseconds, or an
+ * error sentence saying what was expected and what arrived.
+ */
+export function parseDuration(
+  input: unknown,
+): { ok: true; ms: number } | { ok: false; error: string } {
+  const expected = 'a duration like "30s", "15m", "2h" or a number of milliseconds';
+  if (typeof input === 'number') {
+    if (Number.isInteger(input) && input >= 0) return { ok: true, ms: input };
+    return { ok: false, error: `expected ${expected}, got ${String(input)}` };
+  }
+  if (typeof input !== 'string') {
+    return { ok: false, error: `expected ${expected}, got ${describe(input)}` };
+  }
+  const text = input.trim();
+  if (/^\d+$/.test(text)) return { ok: true, ms: Number(text) };
+  let total = 0;
+  let consumed = 0;
+  PART.lastIndex = 0;
+  for (let match = PART.exec(text); match; match = PART.exec(text)) {
+    total += Number(match[1]) * UNIT_MS[match[2] as Unit];
+    consumed = PART.lastIndex;
+  }
+  if (text.length === 0 || consumed !== text.length || !Number.isFinite(total)) {
+    return { ok: false, error: `expected ${expected}, got ${JSON.stringify(input)}` };
+  }
+  return { ok: true, ms: Math.round(total) };
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
+}
+
+/**
+ * Formats milliseconds for people: `"850ms"`, `"2m 5s"`, `"1h 30m"`, `"3d 4h"`. Keeps the two most
+ * significant units, which is as much precision as a reason sentence needs.
+ */
+export function formatDuration(ms: number): string {
+  if (ms < 0) return `-${formatDuration(-ms)}`;
+  if (ms < 1_000) return `${Math.floor(ms)}ms`;
+  const units: [Unit, number][] = [
+    ['d', UNIT_MS.d],
+    ['h', UNIT_MS.h],
+    ['m', UNIT_MS.m],
+    ['s', UNIT_MS.s],
+  ];
+  const parts: string[] = [];
+  let rest = Math.floor(ms / 1_000) * 1_000;
+  for (const [unit, size] of units) {
+    const count = Math.floor(rest / size);
+    rest -= count * size;
+    if (count > 0 || parts.length > 0) parts.push(`${count}${unit}`);
+    if (parts.length === 2) break;
+  }
+  return parts.filter((part) => !part.startsWith('0')).join(' ');
+}

@@ -1,0 +1,41 @@
+/** Stable error codes. HTTP maps them to statuses and the CLI to exit codes, each in one place. */
+export type ErrorCode =
+  | 'bad_input'
+  | 'bad_config'
+  | 'not_found'
+  | 'already_exists'
+  | 'already_ended'
+  | 'lost_ownership'
+  | 'invalid_transition'
+  | 'sweep_in_progress'
+  | 'store_unavailable'
+  | 'unauthorized'
+  | 'forbidden';
+
+export class VigilError extends Error {
+  override readonly name = 'VigilError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** Facts a caller may act on, e.g. the execution for `already_ended`. */
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/** Bad input from a caller: names every field that is wrong. */
+export class BadInputError extends VigilError {
+  constructor(readonly problems: string[]) {
+    super('bad_input', problems.join('; '));
+  }
+}
+
+/** A configuration that cannot be used: lists every problem, each naming its key. */
+export class ConfigError extends VigilError {
+  constructor(readonly problems: string[]) {
+    super('bad_config', `invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+export const isVigilError = (error: unknown): error is VigilError => error instanceof VigilError;

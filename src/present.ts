@@ -1,0 +1,66 @@
+/** JSON shapes of the public contract: camelCase fields, ISO-8601 UTC times. */
+import type { Execution, JsonValue } from './core/types.js';
+import type { RemediationRecord, SweepReport } from './ports.js';
+
+export const iso = (ms: number | null): string | null =>
+  ms === null ? null : new Date(ms).toISOString();
+
+export function executionJson(e: Execution): Record<string, JsonValue> {
+  return {
+    id: e.id,
+    kind: e.kind,
+    owner: e.owner,
+    parentId: e.parentId,
+    status: e.status,
+    attempt: e.attempt,
+    queuedAt: iso(e.queuedAt),
+    startedAt: iso(e.startedAt),
+    heartbeatAt: iso(e.heartbeatAt),
+    progressAt: iso(e.progressAt),
+    endedAt: iso(e.endedAt),
+    deadlineAt: iso(e.deadlineAt),
+    limits: { ...e.limits },
+    progress: e.progress,
+    reason: e.reason,
+    verdict: e.verdict,
+    endedBy: e.endedBy,
+    result: e.result,
+    error: e.error,
+    lateResult: e.lateResult && {
+      ...(e.lateResult as unknown as Record<string, JsonValue>),
+      at: iso(e.lateResult.at),
+    },
+    metadata: e.metadata,
+  };
+}
+
+export function sweepReportJson(report: SweepReport): Record<string, JsonValue> {
+  return {
+    id: report.id,
+    startedAt: iso(report.startedAt),
+    finishedAt: iso(report.finishedAt),
+    dryRun: report.dryRun,
+    examined: report.examined,
+    decisions: report.decisions.map((d) => ({ ...d })),
+    counts: { ...report.counts },
+  };
+}
+
+export function remediationJson(r: RemediationRecord): Record<string, JsonValue> {
+  return {
+    id: r.id,
+    sweepId: r.sweepId,
+    at: iso(r.at),
+    executionId: r.executionId,
+    attempt: r.attempt,
+    kind: r.kind,
+    owner: r.owner,
+    verdict: r.verdict,
+    action: r.action,
+    reason: r.reason,
+    evidence: r.evidence,
+    steps: r.steps.map((s) => ({ ...s, detail: s.detail ?? null })),
+    outcome: r.outcome,
+    dryRun: r.dryRun,
+  };
+}

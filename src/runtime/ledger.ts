@@ -1,0 +1,201 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { endAction } from '../core/decide.js';
+import type { Execution, JsonValue, PartialLimits } from '../core/types.js';
+import { isOpen } from '../core/types.js';
+import type { Config } from '../config.js';
+import { limitsFor, policyFor } from '../config.js';
+import { BadInputError, VigilError } from '../errors.js';
+import { limitsSchema } from '../schemas.js';
+import type { Beat, Clock, ExecutionStore, HeartbeatResult, ReportOutcome } from '../ports.js';
+import type { EventBus } from './events.js';
+
+const name = z.string().min(1).max(200);
+const json: z.ZodType<JsonValue> = z.lazy(() =>
+  z.union([
+    z.string(),
+    z.number(),
+    z.boolean(),
+    z.null(),
+    z.array(json),
+    z.record(z.string(), json),
+  ]),
+);
+
+export const newExecutionSchema = z.strictObject({
+  id: z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^[A-Za-z0-9._:@/-]+$/, 'expected letters, digits and . _ : @ / - only')
+    .optional(),
+  kind: name,
+  owner: name.nullable().optional(),
+  parentId: name.nullable().optional(),
+  status: z.enum(['queued', 'running']).optional(),
+  limits: limitsSchema.optional(),
+  metadata: z.record(z.string(), json).optional(),
+});
+export type NewExecutionInput = z.input<typeof newExecutionSchema>;
+
+export const attemptSchema = z.number().int().min(1);
+export const progressSchema = z.union([z.string().max(1_000), z.number()]);
+
+/** Parses input against a schema; a failure lists every field that is wrong. */
+export function parseInput<T extends z.ZodType>(
+  schema: T,
+  input: unknown,
+  prefix = '',
+): z.output<T> {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  throw new BadInputError(
+    parsed.error.issues.map((issue) => {
+      const path = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
+      const detail =
+        issue.code === 'unrecognized_keys'
+          ? `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`
+          : issue.message;
+      return path ? `${path}: ${detail}` : detail;
+    }),
+  );
+}
+
+/**
+ * Vigil's own ledger of executions: what runners (through the API, the SDK, `vigil exec` or the
+ * CLI) register and report. Resolves limits from the configuration at registration and computes
+ * retries for runner-reported failures with the same policy the watchdog uses.
+ */
+export class Ledger {
+  constructor(
+    private readonly store: ExecutionStore,
+    private readonly config: Config,
+    private readonly clock: Clock,
+    private readonly events?: EventBus | undefined,
+  ) {}
+
+  async register(input: unknown): Promise<Execution> {
+    const parsed = parseInput(newExecutionSchema, input);
+    const owner = parsed.owner ?? null;
+    const own: PartialLimits = parsed.limits ?? {};
+    return this.store.create(
+      {
+        id: parsed.id ?? randomUUID(),
+        kind: parsed.kind,
+        owner,
+        parentId: parsed.parentId ?? null,
+        status: parsed.status ?? 'running',
+        limits: limitsFor(this.config, { kind: parsed.kind, owner, limits: own }),
+        metadata: parsed.metadata ?? {},
+      },
+      this.clock.now(),
+    );
+  }
+
+  async get(id: string): Promise<Execution> {
+    const execution = await this.store.get(id);
+    if (!execution) throw new VigilError('not_found', `execution ${id} not found`);
+    return execution;
+  }
+
+  async start(id: string, attempt: number): Promise<Execution> {
+    const started = await this.store.start(id, attempt, this.clock.now());
+    if (started) return started;
+    const execution = await this.get(id);
+    throw new VigilError(
+      'invalid_transition',
+      `execution ${id} attempt ${attempt} cannot start: it is ${execution.status} on attempt ${execution.attempt}`,
+      execution,
+    );
+  }
+
+  heartbeat(beats: Beat[]): Promise<HeartbeatResult> {
+    return this.store.heartbeat(beats, this.clock.now());
+  }
+
+  async complete(id: string, attempt: number, result?: JsonValue): Promise<ReportOutcome> {
+    return this.settle(
+      this.store.report(
+        { id, attempt },
+        {
+          status: 'succeeded',
+          verdict: null,
+          reason: null,
+          endedBy: 'runner',
+          result,
+          retry: null,
+        },
+        this.clock.now(),
+      ),
+    );
+  }
+
+  async fail(
+    id: string,
+    attempt: number,
+    error: JsonValue,
+    retryable = false,
+  ): Promise<ReportOutcome> {
+    const now = this.clock.now();
+    const execution = await this.get(id);
+    const action = retryable
+      ? endAction({ id, attempt }, 'runner_failed', policyFor(this.config, execution), now, false)
+      : null;
+    return this.settle(
+      this.store.report(
+        { id, attempt },
+        {
+          status: action?.status ?? 'failed',
+          verdict: null,
+          reason: typeof error === 'string' ? error : 'failed by its runner',
+          endedBy: 'runner',
+          error,
+          retry: action?.retry
+            ? { attempt: action.retry.attempt, queuedAt: action.retry.queuedAt }
+            : null,
+        },
+        now,
+      ),
+    );
+  }
+
+  /** An operator's cancel: ends whatever attempt is open now. */
+  async cancel(id: string, reason?: string): Promise<Execution> {
+    const execution = await this.get(id);
+    if (!isOpen(execution.status)) {
+      throw new VigilError(
+        'already_ended',
+        `execution ${id} already ended (${execution.status})`,
+        execution,
+      );
+    }
+    const won = await this.store.endAttempt(
+      { id, attempt: execution.attempt, status: execution.status },
+      {
+        status: 'cancelled',
+        verdict: null,
+        reason: reason ?? 'cancelled by an operator',
+        endedBy: 'operator',
+        retry: null,
+      },
+      this.clock.now(),
+    );
+    if (!won) return this.cancel(id, reason);
+    return this.get(id);
+  }
+
+  private async settle(pending: Promise<ReportOutcome>): Promise<ReportOutcome> {
+    const outcome = await pending;
+    if (outcome.kind === 'late' && outcome.kept) {
+      const late = outcome.execution.lateResult;
+      this.events?.emit({
+        type: 'execution:late-result',
+        at: this.clock.now(),
+        executionId: outcome.execution.id,
+        attempt: late?.attempt ?? outcome.execution.attempt,
+        status: late?.status,
+      });
+    }
+    return outcome;
+  }
+}

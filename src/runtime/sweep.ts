@@ -1,0 +1,399 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import type { Decision } from '../core/decide.js';
+import { actionLabel, afterTermination, decide, decideParentAfterChild } from '../core/decide.js';
+import type { Execution, OwnerObservation } from '../core/types.js';
+import { isOpen } from '../core/types.js';
+import type { Config } from '../config.js';
+import { policyFor } from '../config.js';
+import type {
+  AttemptEnd,
+  Clock,
+  DecisionOutcome,
+  ExecutionStore,
+  OwnerClient,
+  RemediationRecord,
+  StepRecord,
+  SweepReport,
+} from '../ports.js';
+import { noOwners } from '../ports.js';
+import type { EventBus } from './events.js';
+
+export type SweepResult =
+  { kind: 'completed'; report: SweepReport } | { kind: 'skipped'; reason: 'in progress' };
+
+export interface SweeperOptions {
+  store: ExecutionStore;
+  clock: Clock;
+  config: Config;
+  events: EventBus;
+  owners?: OwnerClient | undefined;
+  /** This process's name in leases and reports; unique per replica. */
+  holder?: string | undefined;
+  /** Since when this process has been taking heartbeats without a gap (see `judge`). */
+  listeningSince?: (() => number | undefined) | undefined;
+}
+
+const SWEEP_LEASE = 'sweep';
+
+/**
+ * One sweep: load → decide → apply → record → emit. Single-flight within the process and, through
+ * a lease row in the store, across processes and replicas.
+ */
+export class Sweeper {
+  private readonly holder: string;
+  private readonly owners: OwnerClient;
+  private running = false;
+
+  constructor(private readonly options: SweeperOptions) {
+    this.holder = options.holder ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.owners = options.owners ?? noOwners;
+  }
+
+  async sweep(options: { dryRun?: boolean } = {}): Promise<SweepResult> {
+    if (this.running) return { kind: 'skipped', reason: 'in progress' };
+    this.running = true;
+    try {
+      const { store, clock, config } = this.options;
+      if (
+        !(await store.acquireLease(SWEEP_LEASE, this.holder, clock.now(), config.sweep.leaseMs))
+      ) {
+        return { kind: 'skipped', reason: 'in progress' };
+      }
+      try {
+        return { kind: 'completed', report: await this.run(options.dryRun ?? false) };
+      } finally {
+        await store.releaseLease(SWEEP_LEASE, this.holder);
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async run(dryRun: boolean): Promise<SweepReport> {
+    const { store, clock, config, events } = this.options;
+    const now = clock.now();
+    const pass = new SweepPass(this.options, this.owners, now, dryRun, randomUUID());
+    const overdueParents: Execution[] = [];
+
+    let after: { deadlineAt: number; id: string } | undefined;
+    for (;;) {
+      const batch = await store.listOverdue(now, config.sweep.batchSize, after);
+      if (batch.length === 0) break;
+      const last = batch.at(-1)!;
+      after = { deadlineAt: last.deadlineAt!, id: last.id };
+      const parents = await store.withChildren(batch.map((e) => e.id));
+      const observe = await this.owners.observe(batch, now);
+      // Children first: a workflow run's state is derived after its children are judged.
+      for (const execution of batch) {
+        if (parents.has(execution.id)) overdueParents.push(execution);
+        else await pass.judgeAndApply(execution, observe(execution));
+      }
+      await store.acquireLease(SWEEP_LEASE, this.holder, clock.now(), config.sweep.leaseMs);
+      if (batch.length < config.sweep.batchSize) break;
+    }
+
+    for (const parent of overdueParents) {
+      const observe = await this.owners.observe([parent], now);
+      await pass.judgeAndApply(parent, observe(parent), await pass.childrenOf(parent.id));
+    }
+    await pass.deriveTouchedParents();
+
+    const report = pass.report(clock.now());
+    if (pass.records.length > 0) await store.recordRemediations(pass.records);
+    await store.saveSweep(report);
+    events.emit({
+      type: 'sweep:completed',
+      at: report.finishedAt,
+      sweepId: report.id,
+      dryRun,
+      examined: report.examined,
+      counts: report.counts,
+    });
+    return report;
+  }
+}
+
+/** The state of one sweep while it runs. */
+class SweepPass {
+  readonly records: RemediationRecord[] = [];
+  private readonly decisions: SweepReport['decisions'] = [];
+  private readonly counts: Record<string, number> = { remediated: 0, skipped: 0, failed: 0 };
+  private examined = 0;
+  /** What this sweep has ended (or would end, in a dry run), so parents see their children's fate. */
+  private readonly projected = new Map<string, Execution>();
+  private readonly touchedParents = new Set<string>();
+
+  constructor(
+    private readonly options: SweeperOptions,
+    private readonly owners: OwnerClient,
+    private readonly now: number,
+    private readonly dryRun: boolean,
+    private readonly sweepId: string,
+  ) {}
+
+  async childrenOf(parentId: string): Promise<Execution[]> {
+    const children = await this.options.store.listChildren(parentId);
+    return children.map((child) => this.projected.get(child.id) ?? child);
+  }
+
+  async judgeAndApply(
+    execution: Execution,
+    observation: OwnerObservation,
+    children?: Execution[],
+  ): Promise<void> {
+    this.examined++;
+    const { config } = this.options;
+    let decision: Decision;
+    try {
+      decision = decide({
+        execution,
+        observation,
+        policy: policyFor(config, execution),
+        now: this.now,
+        listeningSince: this.options.listeningSince?.(),
+        canTerminate: this.owners.canTerminate(execution),
+        children,
+      });
+    } catch (error) {
+      this.fail(execution, error);
+      return;
+    }
+    await this.apply(execution, decision);
+  }
+
+  /** Ends the workflow runs whose children this sweep ended for good, when a child failed. */
+  async deriveTouchedParents(): Promise<void> {
+    const seen = new Set<string>();
+    while (this.touchedParents.size > 0) {
+      const [parentId] = this.touchedParents;
+      this.touchedParents.delete(parentId!);
+      if (seen.has(parentId!)) continue;
+      seen.add(parentId!);
+      const parent = this.projected.get(parentId!) ?? (await this.options.store.get(parentId!));
+      if (!parent || !isOpen(parent.status)) continue;
+      const children = await this.childrenOf(parent.id);
+      const endedChild = children.find(
+        (child) =>
+          this.projected.has(child.id) && !isOpen(child.status) && child.status !== 'succeeded',
+      );
+      const verdict = endedChild?.verdict;
+      if (!verdict) continue;
+      const decision = decideParentAfterChild(parent, children, { verdict });
+      if (decision) {
+        this.examined++;
+        await this.apply(parent, decision);
+      }
+    }
+  }
+
+  private async apply(execution: Execution, decision: Decision): Promise<void> {
+    const { action } = decision;
+    if (action.kind === 'ignore') {
+      this.count(decision, 'ignored', []);
+      return;
+    }
+    if (this.dryRun) {
+      this.project(execution, decision);
+      this.count(decision, 'dry_run', []);
+      return;
+    }
+    const { store, events } = this.options;
+    const steps: StepRecord[] = [];
+    const fence = {
+      id: decision.executionId,
+      attempt: decision.attempt,
+      status: decision.expectedStatus,
+    };
+    events.emit({
+      type: 'execution:stuck',
+      at: this.now,
+      executionId: decision.executionId,
+      attempt: decision.attempt,
+      verdict: decision.verdict,
+      reason: decision.reason,
+    });
+    try {
+      let reason = decision.reason;
+      if (action.terminate) {
+        const started = performance.now();
+        const outcome = await this.owners.terminate(execution);
+        const failures =
+          outcome.kind === 'failed' ? await store.recordTerminationFailure(fence) : 0;
+        const next = afterTermination(
+          outcome,
+          Math.max(0, failures - 1),
+          this.options.config.sweep.escalateAfter,
+        );
+        steps.push({
+          step: 'terminate',
+          outcome: next.kind === 'end' ? 'ok' : 'failed',
+          ms: elapsed(started),
+          detail: next.note,
+        });
+        if (next.kind === 'leave_running') {
+          if (next.escalate) {
+            events.emit({
+              type: 'execution:escalated',
+              at: this.now,
+              executionId: decision.executionId,
+              attempt: decision.attempt,
+              verdict: decision.verdict,
+              reason: next.note,
+              failures: next.failures,
+            });
+          }
+          this.count(decision, 'left_running', steps);
+          return;
+        }
+        reason = `${reason}; ${next.note}`;
+      }
+
+      const end: AttemptEnd = {
+        status: action.status,
+        verdict: decision.verdict,
+        reason,
+        endedBy: 'watchdog',
+        retry: action.retry && { attempt: action.retry.attempt, queuedAt: action.retry.queuedAt },
+      };
+      const started = performance.now();
+      const won = await store.endAttempt(fence, end, this.now);
+      if (!won) {
+        // The work finished (or was ended) between our read and our write: it wins, we do nothing.
+        steps.push({ step: 'end', outcome: 'lost_race', ms: elapsed(started) });
+        this.count(decision, 'lost_race', steps);
+        return;
+      }
+      steps.push({
+        step: 'end',
+        outcome: 'ok',
+        ms: elapsed(started),
+        detail: `${action.status}: ${reason}`,
+      });
+      if (action.retry) {
+        steps.push({
+          step: 'retry',
+          outcome: 'ok',
+          ms: 0,
+          detail: `attempt ${action.retry.attempt} queued after ${action.retry.delayMs}ms backoff`,
+        });
+      } else if (action.status === 'dead') {
+        steps.push({ step: 'dead_letter', outcome: 'ok', ms: 0 });
+      }
+      this.project(execution, decision, reason);
+      this.count(decision, 'remediated', steps);
+      events.emit({
+        type: 'execution:remediated',
+        at: this.now,
+        executionId: decision.executionId,
+        attempt: decision.attempt,
+        verdict: decision.verdict,
+        reason,
+        status: action.retry ? 'queued' : action.status,
+        action: actionLabel(action),
+      });
+      if (action.status === 'dead') {
+        events.emit({
+          type: 'execution:dead',
+          at: this.now,
+          executionId: decision.executionId,
+          attempt: decision.attempt,
+          verdict: decision.verdict,
+          reason,
+        });
+      }
+    } catch (error) {
+      steps.push({ step: 'end', outcome: 'failed', ms: 0, detail: errorMessage(error) });
+      this.count(decision, 'failed', steps);
+    }
+  }
+
+  /** Records what this execution is (or, in a dry run, would be) once the decision applies. */
+  private project(execution: Execution, decision: Decision, reason = decision.reason): void {
+    const { action } = decision;
+    if (action.kind !== 'end') return;
+    const projected: Execution = action.retry
+      ? {
+          ...execution,
+          status: 'queued',
+          attempt: action.retry.attempt,
+          verdict: decision.verdict,
+          reason,
+        }
+      : {
+          ...execution,
+          status: action.status,
+          verdict: decision.verdict,
+          reason,
+          endedAt: this.now,
+        };
+    this.projected.set(execution.id, projected);
+    if (!action.retry && execution.parentId !== null) this.touchedParents.add(execution.parentId);
+  }
+
+  private count(decision: Decision, outcome: DecisionOutcome, steps: StepRecord[]): void {
+    const { verdict } = decision;
+    this.counts[verdict] = (this.counts[verdict] ?? 0) + 1;
+    if (outcome === 'remediated' || outcome === 'dry_run') this.counts.remediated!++;
+    else if (outcome === 'failed' || outcome === 'left_running') this.counts.failed!++;
+    else this.counts.skipped!++;
+    // Healthy rows are examined but not audited: nothing was wrong and nothing was done.
+    if (verdict === 'healthy') return;
+    const action = actionLabel(decision.action);
+    this.decisions.push({
+      executionId: decision.executionId,
+      attempt: decision.attempt,
+      verdict,
+      action,
+      reason: decision.reason,
+      outcome,
+    });
+    this.records.push({
+      id: randomUUID(),
+      sweepId: this.sweepId,
+      at: this.now,
+      executionId: decision.executionId,
+      attempt: decision.attempt,
+      kind: decision.kind,
+      owner: decision.owner,
+      verdict,
+      action,
+      reason: decision.reason,
+      evidence: decision.evidence,
+      steps,
+      outcome,
+      dryRun: this.dryRun,
+    });
+  }
+
+  private fail(execution: Execution, error: unknown): void {
+    this.counts.failed!++;
+    this.decisions.push({
+      executionId: execution.id,
+      attempt: execution.attempt,
+      verdict: 'unknown',
+      action: 'ignore',
+      reason: `could not be judged: ${errorMessage(error)}`,
+      outcome: 'failed',
+    });
+  }
+
+  report(finishedAt: number): SweepReport {
+    return {
+      id: this.sweepId,
+      startedAt: this.now,
+      finishedAt,
+      dryRun: this.dryRun,
+      examined: this.examined,
+      decisions: this.decisions,
+      counts: this.counts,
+    };
+  }
+}
+
+const elapsed = (started: number) => Math.round((performance.now() - started) * 1000) / 1000;
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

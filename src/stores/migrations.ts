@@ -1,0 +1,128 @@
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { sql } from 'kysely';
+
+/**
+ * Versioned migrations, shipped in code so a packaged `vigil` needs no migration files on disk.
+ * Never edit one that has been released: add the next.
+ */
+const migrations: Record<string, Migration> = {
+  '0001_ledger': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('executions')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('owner', 'text')
+        .addColumn('parent_id', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('attempt', 'integer', (c) => c.notNull())
+        .addColumn('queued_at', 'bigint')
+        .addColumn('started_at', 'bigint')
+        .addColumn('heartbeat_at', 'bigint')
+        .addColumn('progress_at', 'bigint')
+        .addColumn('ended_at', 'bigint')
+        .addColumn('deadline_at', 'bigint')
+        .addColumn('limit_run', 'bigint')
+        .addColumn('limit_heartbeat', 'bigint')
+        .addColumn('limit_progress', 'bigint')
+        .addColumn('limit_queue', 'bigint')
+        .addColumn('progress', 'text')
+        .addColumn('reason', 'text')
+        .addColumn('verdict', 'text')
+        .addColumn('ended_by', 'text')
+        .addColumn('result', 'text')
+        .addColumn('error', 'text')
+        .addColumn('late_result', 'text')
+        .addColumn('metadata', 'text', (c) => c.notNull().defaultTo('{}'))
+        .addColumn('termination_failures', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      // Only open executions have a deadline, so the sweep's range scan touches overdue rows only:
+      // detection costs O(overdue), not O(running).
+      await db.schema
+        .createIndex('executions_deadline')
+        .on('executions')
+        .columns(['deadline_at', 'id'])
+        .where(sql.ref('deadline_at'), 'is not', null)
+        .execute();
+      await db.schema
+        .createIndex('executions_parent')
+        .on('executions')
+        .column('parent_id')
+        .where(sql.ref('parent_id'), 'is not', null)
+        .execute();
+      await db.schema
+        .createIndex('executions_created')
+        .on('executions')
+        .columns(['created_at', 'id'])
+        .execute();
+      await db.schema
+        .createIndex('executions_status_created')
+        .on('executions')
+        .columns(['status', 'created_at'])
+        .execute();
+
+      await db.schema
+        .createTable('attempts')
+        .addColumn('execution_id', 'text', (c) => c.notNull())
+        .addColumn('attempt', 'integer', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('queued_at', 'bigint')
+        .addColumn('started_at', 'bigint')
+        .addColumn('ended_at', 'bigint', (c) => c.notNull())
+        .addColumn('verdict', 'text')
+        .addColumn('reason', 'text')
+        .addColumn('ended_by', 'text', (c) => c.notNull())
+        .addColumn('result', 'text')
+        .addColumn('error', 'text')
+        .addColumn('late_result', 'text')
+        .addPrimaryKeyConstraint('attempts_pk', ['execution_id', 'attempt'])
+        .execute();
+
+      await db.schema
+        .createTable('remediations')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('sweep_id', 'text')
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('execution_id', 'text', (c) => c.notNull())
+        .addColumn('attempt', 'integer', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('owner', 'text')
+        .addColumn('verdict', 'text', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('evidence', 'text', (c) => c.notNull())
+        .addColumn('steps', 'text', (c) => c.notNull())
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .addColumn('dry_run', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('remediations_at').on('remediations').column('at').execute();
+      await db.schema
+        .createIndex('remediations_execution')
+        .on('remediations')
+        .columns(['execution_id', 'at'])
+        .execute();
+
+      await db.schema
+        .createTable('sweeps')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('started_at', 'bigint', (c) => c.notNull())
+        .addColumn('finished_at', 'bigint', (c) => c.notNull())
+        .addColumn('dry_run', 'integer', (c) => c.notNull())
+        .addColumn('report', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('sweeps_started').on('sweeps').column('started_at').execute();
+
+      await db.schema
+        .createTable('leases')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('holder', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: () => Promise.resolve(migrations),
+};

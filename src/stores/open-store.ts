@@ -1,0 +1,74 @@
+import { VigilError } from '../errors.js';
+import type { ExecutionStore } from '../ports.js';
+import { openSqliteStore } from './sqlite.js';
+
+export interface OpenStoreOptions {
+  busyTimeoutMs?: number | undefined;
+}
+
+/** Opens the store a database URL names: `sqlite:PATH` (the default) or `postgres://…`. */
+export function openStore(url: string, options: OpenStoreOptions = {}): ExecutionStore {
+  try {
+    if (url.startsWith('sqlite:')) {
+      return openSqliteStore(url.slice('sqlite:'.length), options);
+    }
+  } catch (error) {
+    throw storeError(error, url) ?? error;
+  }
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    throw new VigilError(
+      'bad_config',
+      `database: PostgreSQL is not supported by this version yet (got ${redact(url)})`,
+    );
+  }
+  throw new VigilError(
+    'bad_config',
+    `database: expected "sqlite:PATH" or "postgres://…", got ${JSON.stringify(redact(url))}`,
+  );
+}
+
+/** Hides a password in a database URL before it is printed. */
+export function redact(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
+}
+
+const UNAVAILABLE_SQLITE = [
+  'SQLITE_BUSY',
+  'SQLITE_LOCKED',
+  'SQLITE_NOTADB',
+  'SQLITE_CORRUPT',
+  'SQLITE_CANTOPEN',
+  'SQLITE_IOERR',
+  'SQLITE_READONLY',
+  'SQLITE_FULL',
+  'SQLITE_PERM',
+];
+const UNAVAILABLE_NET = ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH'];
+
+/**
+ * Recognises a driver error that means "the store cannot be used right now" (locked, corrupt,
+ * unreachable) and turns it into a `store_unavailable` error with a message a person can act on.
+ */
+export function storeError(error: unknown, where = 'the database'): VigilError | undefined {
+  if (error instanceof VigilError) return error.code === 'store_unavailable' ? error : undefined;
+  if (!(error instanceof Error)) return undefined;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string') return undefined;
+  const hint: Record<string, string> = {
+    SQLITE_BUSY: 'it is locked by another process',
+    SQLITE_LOCKED: 'it is locked by another process',
+    SQLITE_NOTADB: 'the file is not a SQLite database (corrupt or another kind of file)',
+    SQLITE_CORRUPT: 'the database file is corrupt',
+    SQLITE_CANTOPEN: 'the file cannot be opened',
+    SQLITE_READONLY: 'the file is read-only',
+    SQLITE_FULL: 'the disk is full',
+  };
+  const known =
+    UNAVAILABLE_SQLITE.some((prefix) => code.startsWith(prefix)) || UNAVAILABLE_NET.includes(code);
+  if (!known) return undefined;
+  const because = hint[code] ?? error.message;
+  return new VigilError(
+    'store_unavailable',
+    `store unavailable: ${redact(where)}: ${because} (${code})`,
+  );
+}

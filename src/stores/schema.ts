@@ -1,0 +1,85 @@
+import type { Generated } from 'kysely';
+
+/** Rows as stored. Times are integer milliseconds since the epoch; JSON is stored as text. */
+export interface ExecutionsTable {
+  id: string;
+  kind: string;
+  owner: string | null;
+  parent_id: string | null;
+  status: string;
+  attempt: number;
+  queued_at: number | null;
+  started_at: number | null;
+  heartbeat_at: number | null;
+  progress_at: number | null;
+  ended_at: number | null;
+  deadline_at: number | null;
+  limit_run: number | null;
+  limit_heartbeat: number | null;
+  limit_progress: number | null;
+  limit_queue: number | null;
+  progress: string | null;
+  reason: string | null;
+  verdict: string | null;
+  ended_by: string | null;
+  result: string | null;
+  error: string | null;
+  late_result: string | null;
+  metadata: string;
+  termination_failures: Generated<number>;
+  created_at: number;
+}
+
+export interface AttemptsTable {
+  execution_id: string;
+  attempt: number;
+  status: string;
+  queued_at: number | null;
+  started_at: number | null;
+  ended_at: number;
+  verdict: string | null;
+  reason: string | null;
+  ended_by: string;
+  result: string | null;
+  error: string | null;
+  late_result: string | null;
+}
+
+export interface RemediationsTable {
+  id: string;
+  sweep_id: string | null;
+  at: number;
+  execution_id: string;
+  attempt: number;
+  kind: string;
+  owner: string | null;
+  verdict: string;
+  action: string;
+  reason: string;
+  evidence: string;
+  steps: string;
+  outcome: string;
+  dry_run: number;
+}
+
+export interface SweepsTable {
+  id: string;
+  started_at: number;
+  finished_at: number;
+  dry_run: number;
+  report: string;
+}
+
+export interface LeasesTable {
+  name: string;
+  holder: string;
+  expires_at: number;
+}
+
+export interface Database {
+  executions: ExecutionsTable;
+  attempts: AttemptsTable;
+  remediations: RemediationsTable;
+  sweeps: SweepsTable;
+  leases: LeasesTable;
+}

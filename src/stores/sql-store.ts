@@ -1,0 +1,553 @@
+import type { Kysely, RawBuilder, Selectable, Transaction } from 'kysely';
+import { Migrator, sql } from 'kysely';
+import { deadlineOf } from '../core/limits.js';
+import type { Execution, ExecutionVerdict, JsonValue, LateResult, Status } from '../core/types.js';
+import type {
+  AttemptEnd,
+  Beat,
+  ExecutionStore,
+  Fence,
+  HeartbeatResult,
+  ListFilter,
+  NewExecution,
+  OverdueCursor,
+  RemediationFilter,
+  RemediationRecord,
+  ReportOutcome,
+  SweepReport,
+} from '../ports.js';
+import { VigilError } from '../errors.js';
+import { migrationProvider } from './migrations.js';
+import type { Database, ExecutionsTable } from './schema.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+type Db = Kysely<Database> | Transaction<Database>;
+type ExecutionRow = Selectable<ExecutionsTable>;
+
+/**
+ * The store on a SQL database through kysely. One implementation for SQLite and PostgreSQL; the few
+ * places where the dialects differ take `dialect`.
+ */
+export class SqlStore implements ExecutionStore {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
+    readonly description: string,
+    /** Runs `fn` in a transaction that holds the write lock from its first statement. */
+    private readonly writeTransaction: <T>(fn: (trx: Db) => Promise<T>) => Promise<T>,
+  ) {}
+
+  async migrate(): Promise<string[]> {
+    const migrator = new Migrator({ db: this.db, provider: migrationProvider });
+    const { error, results } = await migrator.migrateToLatest();
+    if (error) throw error;
+    return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+
+  async create(input: NewExecution, now: number): Promise<Execution> {
+    const running = input.status === 'running';
+    const base = {
+      status: input.status,
+      limits: input.limits,
+      queuedAt: now,
+      startedAt: running ? now : null,
+      heartbeatAt: null,
+      progressAt: null,
+    };
+    const row: ExecutionRow = {
+      id: input.id,
+      kind: input.kind,
+      owner: input.owner,
+      parent_id: input.parentId,
+      status: input.status,
+      attempt: 1,
+      queued_at: now,
+      started_at: base.startedAt,
+      heartbeat_at: null,
+      progress_at: null,
+      ended_at: null,
+      deadline_at: deadlineOf(base),
+      limit_run: input.limits.run,
+      limit_heartbeat: input.limits.heartbeat,
+      limit_progress: input.limits.progress,
+      limit_queue: input.limits.queue,
+      progress: null,
+      reason: null,
+      verdict: null,
+      ended_by: null,
+      result: null,
+      error: null,
+      late_result: null,
+      metadata: JSON.stringify(input.metadata),
+      termination_failures: 0,
+      created_at: now,
+    };
+    const inserted = await this.db
+      .insertInto('executions')
+      .values(row)
+      .onConflict((oc) => oc.column('id').doNothing())
+      .executeTakeFirst();
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) {
+      throw new VigilError('already_exists', `execution ${input.id} already exists`);
+    }
+    return toExecution(row);
+  }
+
+  async get(id: string): Promise<Execution | undefined> {
+    const row = await this.db
+      .selectFrom('executions')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row && toExecution(row);
+  }
+
+  async list(filter: ListFilter): Promise<{ items: Execution[]; nextCursor: string | null }> {
+    let query = this.db.selectFrom('executions').selectAll();
+    if (filter.status) query = query.where('status', '=', filter.status);
+    if (filter.kind) query = query.where('kind', '=', filter.kind);
+    if (filter.owner) query = query.where('owner', '=', filter.owner);
+    if (filter.parentId) query = query.where('parent_id', '=', filter.parentId);
+    if (filter.cursor) {
+      const { createdAt, id } = decodeCursor(filter.cursor);
+      query = query.where((eb) =>
+        eb.or([
+          eb('created_at', '<', createdAt),
+          eb.and([eb('created_at', '=', createdAt), eb('id', '<', id)]),
+        ]),
+      );
+    }
+    const rows = await query
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(filter.limit + 1)
+      .execute();
+    const items = rows.slice(0, filter.limit).map(toExecution);
+    const last = items.at(-1);
+    return {
+      items,
+      nextCursor: rows.length > filter.limit && last ? encodeCursor(last.createdAt, last.id) : null,
+    };
+  }
+
+  async start(id: string, attempt: number, now: number): Promise<Execution | undefined> {
+    return this.writeTransaction(async (trx) => {
+      const row = await selectFenced(trx, { id, attempt, status: 'queued' });
+      if (!row) return undefined;
+      const started = { ...toExecution(row), status: 'running' as const, startedAt: now };
+      const deadlineAt = deadlineOf(started);
+      await trx
+        .updateTable('executions')
+        .set({ status: 'running', started_at: now, deadline_at: deadlineAt })
+        .where('id', '=', id)
+        .where('attempt', '=', attempt)
+        .where('status', '=', 'queued')
+        .execute();
+      return { ...started, deadlineAt };
+    });
+  }
+
+  async heartbeat(beats: Beat[], now: number): Promise<HeartbeatResult> {
+    const result: HeartbeatResult = { ok: [], lost: [] };
+    if (beats.length === 0) return result;
+    return this.writeTransaction(async (trx) => {
+      for (const beat of beats) {
+        const hasProgress = beat.progress !== undefined;
+        const progressFrom = hasProgress
+          ? sql<number>`${now}`
+          : sql<number>`coalesce(progress_at, started_at)`;
+        const updated = await trx
+          .updateTable('executions')
+          .set({
+            heartbeat_at: now,
+            ...(hasProgress ? { progress_at: now, progress: JSON.stringify(beat.progress) } : {}),
+            deadline_at: this.earliest([
+              sql`started_at + limit_run`,
+              sql`${now} + limit_heartbeat`,
+              sql`${progressFrom} + limit_progress`,
+            ]),
+          })
+          .where('id', '=', beat.id)
+          .where('attempt', '=', beat.attempt)
+          .where('status', '=', 'running')
+          .returning(['id', 'deadline_at'])
+          .executeTakeFirst();
+        if (updated) {
+          result.ok.push({ id: updated.id, deadlineAt: toNumber(updated.deadline_at) });
+          continue;
+        }
+        const row = await trx
+          .selectFrom('executions')
+          .select(['status', 'reason', 'attempt'])
+          .where('id', '=', beat.id)
+          .executeTakeFirst();
+        result.lost.push({
+          id: beat.id,
+          status: (row?.status as Status | undefined) ?? null,
+          reason: !row
+            ? 'no such execution'
+            : row.attempt !== beat.attempt
+              ? `attempt ${beat.attempt} is over; the execution is on attempt ${row.attempt}`
+              : row.status === 'queued'
+                ? 'not started'
+                : (row.reason ?? `execution is ${row.status}`),
+        });
+      }
+      return result;
+    });
+  }
+
+  /** The smallest of these non-null values, or null when all are null. */
+  private earliest(values: RawBuilder<unknown>[]): RawBuilder<number | null> {
+    if (this.dialect === 'postgres') return sql`least(${sql.join(values)})`;
+    const never = Number.MAX_SAFE_INTEGER;
+    const guarded = values.map((value) => sql`coalesce(${value}, ${never})`);
+    return sql`nullif(min(${sql.join(guarded)}), ${never})`;
+  }
+
+  async report(fence: Omit<Fence, 'status'>, end: AttemptEnd, now: number): Promise<ReportOutcome> {
+    return this.writeTransaction(async (trx) => {
+      for (const status of ['running', 'queued'] as const) {
+        if (await endFenced(trx, { ...fence, status }, end, now)) {
+          const row = await selectById(trx, fence.id);
+          return { kind: 'ended', execution: toExecution(row!) };
+        }
+      }
+      const row = await selectById(trx, fence.id);
+      if (!row) return { kind: 'not_found' };
+      // Every ended attempt has its row in `attempts`, the current one included.
+      const attemptRow = await trx
+        .selectFrom('attempts')
+        .selectAll()
+        .where('execution_id', '=', fence.id)
+        .where('attempt', '=', fence.attempt)
+        .executeTakeFirst();
+      if (!attemptRow || attemptRow.ended_by !== 'watchdog') {
+        return { kind: 'already_ended', execution: toExecution(row) };
+      }
+      if (attemptRow.late_result !== null) {
+        // One late report per attempt is kept; a repeat of it is not counted twice.
+        return { kind: 'late', execution: toExecution(row), kept: false };
+      }
+      const late: LateResult = {
+        at: now,
+        attempt: fence.attempt,
+        status: end.status === 'succeeded' ? 'succeeded' : 'failed',
+        ...(end.status === 'succeeded'
+          ? { result: end.result ?? null }
+          : { error: end.error ?? null }),
+      };
+      const lateJson = JSON.stringify(late);
+      await trx
+        .updateTable('attempts')
+        .set({ late_result: lateJson })
+        .where('execution_id', '=', fence.id)
+        .where('attempt', '=', fence.attempt)
+        .execute();
+      if (row.attempt === fence.attempt) {
+        await trx
+          .updateTable('executions')
+          .set({ late_result: lateJson })
+          .where('id', '=', fence.id)
+          .where('attempt', '=', fence.attempt)
+          .execute();
+      }
+      return { kind: 'late', execution: { ...toExecution(row), lateResult: late }, kept: true };
+    });
+  }
+
+  async listOverdue(now: number, limit: number, after?: OverdueCursor): Promise<Execution[]> {
+    let query = this.db
+      .selectFrom('executions')
+      .selectAll()
+      .where('deadline_at', 'is not', null)
+      .where('deadline_at', '<', now);
+    if (after) {
+      query = query.where((eb) =>
+        eb.or([
+          eb('deadline_at', '>', after.deadlineAt),
+          eb.and([eb('deadline_at', '=', after.deadlineAt), eb('id', '>', after.id)]),
+        ]),
+      );
+    }
+    const rows = await query.orderBy('deadline_at').orderBy('id').limit(limit).execute();
+    return rows.map(toExecution);
+  }
+
+  async listChildren(parentId: string): Promise<Execution[]> {
+    const rows = await this.db
+      .selectFrom('executions')
+      .selectAll()
+      .where('parent_id', '=', parentId)
+      .orderBy('created_at')
+      .execute();
+    return rows.map(toExecution);
+  }
+
+  async withChildren(ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows = await this.db
+      .selectFrom('executions')
+      .select('parent_id')
+      .distinct()
+      .where('parent_id', 'in', ids)
+      .execute();
+    return new Set(rows.map((r) => r.parent_id).filter((id): id is string => id !== null));
+  }
+
+  async endAttempt(fence: Fence, end: AttemptEnd, now: number): Promise<boolean> {
+    return this.writeTransaction((trx) => endFenced(trx, fence, end, now));
+  }
+
+  async recordTerminationFailure(fence: Fence): Promise<number> {
+    const row = await this.db
+      .updateTable('executions')
+      .set((eb) => ({ termination_failures: eb('termination_failures', '+', 1) }))
+      .where('id', '=', fence.id)
+      .where('attempt', '=', fence.attempt)
+      .where('status', '=', fence.status)
+      .returning('termination_failures')
+      .executeTakeFirst();
+    return row?.termination_failures ?? 0;
+  }
+
+  async recordRemediations(records: RemediationRecord[]): Promise<void> {
+    // Chunked: SQLite caps the number of bound parameters in one statement.
+    for (let i = 0; i < records.length; i += 500) {
+      await this.db
+        .insertInto('remediations')
+        .values(
+          records.slice(i, i + 500).map((r) => ({
+            id: r.id,
+            sweep_id: r.sweepId,
+            at: r.at,
+            execution_id: r.executionId,
+            attempt: r.attempt,
+            kind: r.kind,
+            owner: r.owner,
+            verdict: r.verdict,
+            action: r.action,
+            reason: r.reason,
+            evidence: JSON.stringify(r.evidence),
+            steps: JSON.stringify(r.steps),
+            outcome: r.outcome,
+            dry_run: r.dryRun ? 1 : 0,
+          })),
+        )
+        .execute();
+    }
+  }
+
+  async listRemediations(filter: RemediationFilter): Promise<RemediationRecord[]> {
+    let query = this.db.selectFrom('remediations').selectAll();
+    if (filter.since !== undefined) query = query.where('at', '>=', filter.since);
+    if (filter.verdict) query = query.where('verdict', '=', filter.verdict);
+    if (filter.executionId) query = query.where('execution_id', '=', filter.executionId);
+    if (!filter.includeDryRun) query = query.where('dry_run', '=', 0);
+    const rows = await query
+      .orderBy('at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(filter.limit)
+      .execute();
+    return rows.map((r) => ({
+      id: r.id,
+      sweepId: r.sweep_id,
+      at: Number(r.at),
+      executionId: r.execution_id,
+      attempt: r.attempt,
+      kind: r.kind,
+      owner: r.owner,
+      verdict: r.verdict as ExecutionVerdict,
+      action: r.action as RemediationRecord['action'],
+      reason: r.reason,
+      evidence: JSON.parse(r.evidence) as Record<string, JsonValue>,
+      steps: JSON.parse(r.steps) as RemediationRecord['steps'],
+      outcome: r.outcome as RemediationRecord['outcome'],
+      dryRun: r.dry_run === 1,
+    }));
+  }
+
+  async saveSweep(report: SweepReport): Promise<void> {
+    await this.db
+      .insertInto('sweeps')
+      .values({
+        id: report.id,
+        started_at: report.startedAt,
+        finished_at: report.finishedAt,
+        dry_run: report.dryRun ? 1 : 0,
+        report: JSON.stringify(report),
+      })
+      .execute();
+  }
+
+  async latestSweep(): Promise<SweepReport | undefined> {
+    const row = await this.db
+      .selectFrom('sweeps')
+      .select('report')
+      .orderBy('started_at', 'desc')
+      .orderBy('finished_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row && (JSON.parse(row.report) as SweepReport);
+  }
+
+  async acquireLease(name: string, holder: string, now: number, ttlMs: number): Promise<boolean> {
+    const expiresAt = now + ttlMs;
+    const row = await this.db
+      .insertInto('leases')
+      .values({ name, holder, expires_at: expiresAt })
+      .onConflict((oc) =>
+        oc
+          .column('name')
+          .doUpdateSet({ holder, expires_at: expiresAt })
+          .where((eb) =>
+            eb.or([eb('leases.holder', '=', holder), eb('leases.expires_at', '<=', now)]),
+          ),
+      )
+      .returning('holder')
+      .executeTakeFirst();
+    return row?.holder === holder;
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    await this.db
+      .deleteFrom('leases')
+      .where('name', '=', name)
+      .where('holder', '=', holder)
+      .execute();
+  }
+}
+
+async function selectById(db: Db, id: string): Promise<ExecutionRow | undefined> {
+  return db.selectFrom('executions').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+async function selectFenced(db: Db, fence: Fence): Promise<ExecutionRow | undefined> {
+  return db
+    .selectFrom('executions')
+    .selectAll()
+    .where('id', '=', fence.id)
+    .where('attempt', '=', fence.attempt)
+    .where('status', '=', fence.status)
+    .executeTakeFirst();
+}
+
+/**
+ * The compare-and-set at the heart of every terminal write: the update applies only while the row
+ * is still this attempt in this status, so a runner's completion and a watchdog's remediation (or
+ * two replicas' remediations) can never both win. Run inside a write transaction.
+ */
+async function endFenced(db: Db, fence: Fence, end: AttemptEnd, now: number): Promise<boolean> {
+  const row = await selectFenced(db, fence);
+  if (!row) return false;
+  const json = (value: JsonValue | undefined) =>
+    value === undefined ? null : JSON.stringify(value);
+  const ended = {
+    reason: end.reason,
+    verdict: end.verdict,
+    ended_by: end.endedBy,
+    result: json(end.result),
+    error: json(end.error),
+  };
+  const update = await db
+    .updateTable('executions')
+    .set(
+      end.retry
+        ? {
+            ...ended,
+            status: 'queued',
+            attempt: end.retry.attempt,
+            queued_at: end.retry.queuedAt,
+            started_at: null,
+            heartbeat_at: null,
+            progress_at: null,
+            progress: null,
+            ended_at: null,
+            late_result: null,
+            termination_failures: 0,
+            deadline_at:
+              row.limit_queue === null ? null : end.retry.queuedAt + Number(row.limit_queue),
+          }
+        : { ...ended, status: end.status, ended_at: now, deadline_at: null },
+    )
+    .where('id', '=', fence.id)
+    .where('attempt', '=', fence.attempt)
+    .where('status', '=', fence.status)
+    .executeTakeFirst();
+  if (Number(update.numUpdatedRows) === 0) return false;
+  await db
+    .insertInto('attempts')
+    .values({
+      execution_id: fence.id,
+      attempt: fence.attempt,
+      status: end.status,
+      queued_at: row.queued_at,
+      started_at: row.started_at,
+      ended_at: now,
+      ...ended,
+      ended_by: end.endedBy,
+      late_result: null,
+    })
+    .execute();
+  return true;
+}
+
+const toNumber = (value: number | string | null): number | null =>
+  value === null ? null : Number(value);
+
+function parseJson<T>(text: string | null): T | null {
+  return text === null ? null : (JSON.parse(text) as T);
+}
+
+export function toExecution(row: ExecutionRow): Execution {
+  return {
+    id: row.id,
+    kind: row.kind,
+    owner: row.owner,
+    parentId: row.parent_id,
+    status: row.status as Status,
+    attempt: row.attempt,
+    queuedAt: toNumber(row.queued_at),
+    startedAt: toNumber(row.started_at),
+    heartbeatAt: toNumber(row.heartbeat_at),
+    progressAt: toNumber(row.progress_at),
+    endedAt: toNumber(row.ended_at),
+    deadlineAt: toNumber(row.deadline_at),
+    limits: {
+      run: toNumber(row.limit_run),
+      heartbeat: toNumber(row.limit_heartbeat),
+      progress: toNumber(row.limit_progress),
+      queue: toNumber(row.limit_queue),
+    },
+    progress: parseJson<string | number>(row.progress),
+    reason: row.reason,
+    verdict: row.verdict as ExecutionVerdict | null,
+    endedBy: row.ended_by as Execution['endedBy'],
+    result: parseJson<JsonValue>(row.result),
+    error: parseJson<JsonValue>(row.error),
+    lateResult: parseJson<LateResult>(row.late_result),
+    metadata: JSON.parse(row.metadata) as Record<string, JsonValue>,
+    createdAt: Number(row.created_at),
+  };
+}
+
+function encodeCursor(createdAt: number, id: string): string {
+  return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: number; id: string } {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown[];
+    if (typeof createdAt === 'number' && typeof id === 'string') return { createdAt, id };
+  } catch {
+    // fall through to the error below
+  }
+  throw new VigilError(
+    'bad_input',
+    `cursor: expected a cursor from a previous page, got ${JSON.stringify(cursor)}`,
+  );
+}
