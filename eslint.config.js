@@ -20,6 +20,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['bin/*.js', '*.js'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
+  {
     // The core is pure: no I/O, no clock, no environment, no adapters.
     files: ['src/core/**/*.ts'],
     rules: {

@@ -180,7 +180,7 @@ export function parseConfig(
       `${nonEmpty(env.VIGIL_DATABASE_URL) ? 'VIGIL_DATABASE_URL' : 'database'}: expected "sqlite:PATH" or "postgres://…", got ${JSON.stringify(databaseUrl)}`,
     );
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0) throw new ConfigError(problems, source);
 
   const retry = mergeRetry({ ...DEFAULTS.retry }, file.defaults?.retry);
   const kinds: Record<string, KindConfig> = {};

@@ -33,8 +33,14 @@ export class BadInputError extends VigilError {
 
 /** A configuration that cannot be used: lists every problem, each naming its key. */
 export class ConfigError extends VigilError {
-  constructor(readonly problems: string[]) {
-    super('bad_config', `invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  constructor(
+    readonly problems: string[],
+    source?: string,
+  ) {
+    super(
+      'bad_config',
+      `invalid configuration${source && source !== 'defaults' ? ` in ${source}` : ''}:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
   }
 }
 

@@ -6,7 +6,7 @@ import type { Execution, Policy } from './types.js';
 export const S = 1_000;
 export const M = 60_000;
 /** A fixed origin: every table states its times relative to it. */
-export const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
+export const T0 = 1_767_268_800_000; // 2026-01-01T12:00:00Z
 
 /** A running execution started at T0 with a 15-minute run limit and nothing else. */
 export function execution(overrides: Partial<Execution> = {}): Execution {

@@ -40,7 +40,8 @@ export class SqlStore implements ExecutionStore {
   async migrate(): Promise<string[]> {
     const migrator = new Migrator({ db: this.db, provider: migrationProvider });
     const { error, results } = await migrator.migrateToLatest();
-    if (error) throw error;
+    if (error)
+      throw error instanceof Error ? error : new Error('migration failed', { cause: error });
     return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
   }
 
@@ -261,21 +262,27 @@ export class SqlStore implements ExecutionStore {
   }
 
   async listOverdue(now: number, limit: number, after?: OverdueCursor): Promise<Execution[]> {
+    const rows = await this.overdueQuery(now, limit, after).execute();
+    return rows.map(toExecution);
+  }
+
+  /**
+   * The sweep's read: a range scan of the partial `executions_deadline` index, so its cost is the
+   * number of overdue rows, not the number of running ones. Public so its plan can be checked.
+   */
+  overdueQuery(now: number, limit: number, after?: OverdueCursor) {
     let query = this.db
       .selectFrom('executions')
       .selectAll()
       .where('deadline_at', 'is not', null)
       .where('deadline_at', '<', now);
     if (after) {
+      // A row-value comparison, so each page starts its index range at the cursor.
       query = query.where((eb) =>
-        eb.or([
-          eb('deadline_at', '>', after.deadlineAt),
-          eb.and([eb('deadline_at', '=', after.deadlineAt), eb('id', '>', after.id)]),
-        ]),
+        eb(eb.refTuple('deadline_at', 'id'), '>', eb.tuple(after.deadlineAt, after.id)),
       );
     }
-    const rows = await query.orderBy('deadline_at').orderBy('id').limit(limit).execute();
-    return rows.map(toExecution);
+    return query.orderBy('deadline_at').orderBy('id').limit(limit);
   }
 
   async listChildren(parentId: string): Promise<Execution[]> {
