@@ -1,7 +1,9 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Sweeper } from '../src/runtime/sweep.js';
-import type { ExecutionStore } from '../src/ports.js';
+import type { TerminationOutcome } from '../src/core/decide.js';
+import type { OwnerObservation } from '../src/core/types.js';
+import type { ExecutionStore, OwnerClient } from '../src/ports.js';
 import type { Harness } from './helpers.js';
 import { M, S, T0, sqliteHarness } from './helpers.js';
 
@@ -277,5 +279,82 @@ describe('sweep paging', () => {
     expect(result.report.counts).toMatchObject({ remediated: 5, skipped: 1 });
     expect((await h.store.list({ status: 'failed', limit: 10 })).items).toHaveLength(5);
     expect(await h.store.get('wf')).toMatchObject({ status: 'running' });
+  });
+});
+
+describe('terminate, then end', () => {
+  beforeEach(async () => {
+    h = await sqliteHarness({ sweep: { escalateAfter: 2 } });
+  });
+
+  /** An owner that answers "terminate" as scripted (owner HTTP adapters have their own tests). */
+  function scriptedOwner(answers: TerminationOutcome[]): OwnerClient & { asked: number } {
+    const owner = {
+      asked: 0,
+      observe: () => Promise.resolve((): OwnerObservation => ({ kind: 'present' })),
+      canTerminate: () => true,
+      terminate: () => {
+        owner.asked++;
+        return Promise.resolve(answers.shift() ?? { kind: 'failed', cause: 'no more answers' });
+      },
+    };
+    return owner;
+  }
+
+  it('leaves the execution running while termination fails, escalates after N, ends once confirmed', async () => {
+    await h.ledger.register({ id: 'overrun', kind: 'embed', owner: 'agent-a' });
+    h.clock.set(T0 + 20 * M);
+    const owner = scriptedOwner([
+      { kind: 'failed', cause: 'HTTP 503' },
+      { kind: 'failed', cause: 'HTTP 503' },
+      { kind: 'terminated' },
+    ]);
+    const sweeper = new Sweeper({
+      store: h.store,
+      clock: h.clock,
+      config: h.config,
+      events: h.bus,
+      owners: owner,
+    });
+
+    const first = await sweeper.sweep();
+    expect(await h.store.get('overrun')).toMatchObject({ status: 'running' });
+    expect(first.kind === 'completed' && first.report.decisions[0]?.outcome).toBe('left_running');
+    expect(h.events.filter((e) => e.type === 'execution:escalated')).toHaveLength(0);
+
+    await sweeper.sweep();
+    expect(await h.store.get('overrun')).toMatchObject({ status: 'running' });
+    expect(h.events.filter((e) => e.type === 'execution:escalated')).toEqual([
+      expect.objectContaining({ executionId: 'overrun', failures: 2 }),
+    ]);
+
+    await sweeper.sweep();
+    const ended = await h.store.get('overrun');
+    expect(ended).toMatchObject({ status: 'failed', verdict: 'run_timeout' });
+    expect(ended?.reason).toBe('ran 20m, limit 15m; terminated by its owner');
+    expect(owner.asked).toBe(3);
+    const audit = await h.store.listRemediations({ executionId: 'overrun', limit: 10 });
+    expect(audit.map((r) => r.outcome)).toEqual(['remediated', 'left_running', 'left_running']);
+    expect(audit[0]!.steps.map((s) => [s.step, s.outcome])).toEqual([
+      ['terminate', 'ok'],
+      ['end', 'ok'],
+    ]);
+  });
+
+  it('"already finished" ends the record, labelled as not terminated', async () => {
+    await h.ledger.register({ id: 'done-there', kind: 'embed', owner: 'agent-a' });
+    h.clock.set(T0 + 20 * M);
+    const owner = scriptedOwner([{ kind: 'already_finished' }]);
+    await new Sweeper({
+      store: h.store,
+      clock: h.clock,
+      config: h.config,
+      events: h.bus,
+      owners: owner,
+    }).sweep();
+    const ended = await h.store.get('done-there');
+    expect(ended?.reason).toBe(
+      'ran 20m, limit 15m; owner reports it had already finished (not terminated)',
+    );
   });
 });
