@@ -41,6 +41,14 @@ const retrySchema = z.strictObject({
 const fileSchema = z.strictObject({
   database: z.string().optional(),
   port: z.number().int().min(0).max(65_535).optional(),
+  host: z.string().min(1).optional(),
+  auth: z
+    .strictObject({
+      runners: z
+        .array(z.strictObject({ owner: z.string().min(1), token: z.string().min(16) }))
+        .optional(),
+    })
+    .optional(),
   sqlite: z.strictObject({ busyTimeout: duration.optional() }).optional(),
   defaults: z
     .strictObject({
@@ -90,7 +98,12 @@ export interface Config {
   source: string;
   databaseUrl: string;
   port: number;
+  /** Where `vigil serve` listens: 127.0.0.1 unless tokens are configured (then all interfaces). */
+  host: string;
+  /** The admin token (VIGIL_TOKEN): may do anything. */
   token: string | null;
+  /** Runner tokens, each bound to one owner: may only touch that owner's executions. */
+  runnerTokens: readonly { owner: string; token: string }[];
   redisUrl: string | null;
   sqliteBusyTimeoutMs: number;
   defaults: { limits: PartialLimits; dispatchGraceMs: number; retry: RetryPolicy };
@@ -182,6 +195,8 @@ export function parseConfig(
   }
   if (problems.length > 0) throw new ConfigError(problems, source);
 
+  const token = nonEmpty(env.VIGIL_TOKEN) ?? null;
+  const runnerTokens = file.auth?.runners ?? [];
   const retry = mergeRetry({ ...DEFAULTS.retry }, file.defaults?.retry);
   const kinds: Record<string, KindConfig> = {};
   for (const [name, kind] of Object.entries(file.kinds ?? {})) {
@@ -201,7 +216,9 @@ export function parseConfig(
     source,
     databaseUrl,
     port,
-    token: nonEmpty(env.VIGIL_TOKEN) ?? null,
+    host: nonEmpty(env.VIGIL_HOST) ?? file.host ?? (token || runnerTokens.length > 0 ? '0.0.0.0' : '127.0.0.1'),
+    token,
+    runnerTokens,
     redisUrl: nonEmpty(env.VIGIL_REDIS_URL) ?? null,
     sqliteBusyTimeoutMs: file.sqlite?.busyTimeout ?? DEFAULTS.sqliteBusyTimeoutMs,
     defaults: {

@@ -175,6 +175,19 @@ export interface ExecutionStore {
    * write won. With `end.retry` the execution is queued again as the next attempt.
    */
   endAttempt(fence: Fence, end: AttemptEnd, now: number): Promise<boolean>;
+  /**
+   * Moves the deadline of an overdue execution the watchdog left alone (in grace, owner unknown,
+   * children running) to when it should look again, so the scheduler does not spin on it.
+   */
+  deferDeadline(fence: Fence, until: number): Promise<void>;
+  /** The earliest deadline of any open execution: when the scheduler must wake next. */
+  nextDeadline(): Promise<number | null>;
+  /** Open executions by status and kind, for metrics. */
+  countOpen(): Promise<{ status: OpenStatus; kind: string; count: number }[]>;
+  /** The owner of each of these executions that exists. */
+  ownersOf(ids: string[]): Promise<Map<string, string | null>>;
+  /** Answers when the database is reachable; throws otherwise. */
+  ping(): Promise<void>;
   /** Counts a failed termination of this attempt; returns the failures so far. */
   recordTerminationFailure(fence: Fence): Promise<number>;
 

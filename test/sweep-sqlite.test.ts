@@ -295,7 +295,7 @@ describe('terminate, then end', () => {
       canTerminate: () => true,
       terminate: () => {
         owner.asked++;
-        return Promise.resolve(answers.shift() ?? { kind: 'failed', cause: 'no more answers' });
+        return Promise.resolve<TerminationOutcome>(answers.shift() ?? { kind: 'failed', cause: 'no more answers' });
       },
     };
     return owner;

@@ -6,6 +6,7 @@ import { systemClock } from '../runtime/clock.js';
 import { storeError } from '../stores/open-store.js';
 import { inspectCommands } from './commands/inspect.js';
 import { ledgerCommands } from './commands/ledger.js';
+import { serveCommand } from './commands/serve.js';
 import { sweepCommand } from './commands/sweep.js';
 import type { CliIo } from './context.js';
 
@@ -64,6 +65,7 @@ export async function runMain(argv: string[], io: CliIo = defaultIo()): Promise<
   const done = (code: number) => {
     exitCode = code;
   };
+  serveCommand(program, io);
   sweepCommand(program, io, done);
   inspectCommands(program, io);
   ledgerCommands(program, io);

@@ -111,20 +111,42 @@ interface Crossed {
   since: number;
 }
 
-function crossedLimit(execution: Execution, context: JudgeContext): Crossed | null {
+/**
+ * Each limit's deadline as the watchdog applies it: a heartbeat or progress deadline that fell
+ * before `listeningSince` is moved to one full limit after it.
+ */
+export function effectiveDeadlines(
+  execution: Execution,
+  listeningSince?: number,
+): Partial<Record<LimitName, number>> {
   const deadlines = limitDeadlines(execution);
-  let found: Crossed | null = null;
+  const effective: Partial<Record<LimitName, number>> = {};
   for (const limit of TIE_ORDER) {
-    let deadlineAt = deadlines[limit];
+    const deadlineAt = deadlines[limit];
     const limitMs = execution.limits[limit];
     if (deadlineAt === null || limitMs === null) continue;
-    if (
-      (limit === 'heartbeat' || limit === 'progress') &&
-      context.listeningSince !== undefined &&
-      deadlineAt < context.listeningSince
-    ) {
-      deadlineAt = context.listeningSince + limitMs;
-    }
+    const silent = limit === 'heartbeat' || limit === 'progress';
+    effective[limit] =
+      silent && listeningSince !== undefined && deadlineAt < listeningSince
+        ? listeningSince + limitMs
+        : deadlineAt;
+  }
+  return effective;
+}
+
+/** The earliest effective deadline, or null when no limit applies. */
+export function effectiveDeadline(execution: Execution, listeningSince?: number): number | null {
+  const all = Object.values(effectiveDeadlines(execution, listeningSince));
+  return all.length === 0 ? null : Math.min(...all);
+}
+
+function crossedLimit(execution: Execution, context: JudgeContext): Crossed | null {
+  let found: Crossed | null = null;
+  const effective = effectiveDeadlines(execution, context.listeningSince);
+  for (const limit of TIE_ORDER) {
+    const deadlineAt = effective[limit];
+    if (deadlineAt === undefined) continue;
+    const limitMs = execution.limits[limit] ?? 0;
     if (context.now > deadlineAt && (found === null || deadlineAt < found.deadlineAt)) {
       found = { limit, deadlineAt, since: deadlineAt - limitMs };
     }

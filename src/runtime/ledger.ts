@@ -11,14 +11,14 @@ import type { Beat, Clock, ExecutionStore, HeartbeatResult, ReportOutcome } from
 import type { EventBus } from './events.js';
 
 const name = z.string().min(1).max(200);
-const json: z.ZodType<JsonValue> = z.lazy(() =>
+export const jsonSchema: z.ZodType<JsonValue> = z.lazy(() =>
   z.union([
     z.string(),
     z.number(),
     z.boolean(),
     z.null(),
-    z.array(json),
-    z.record(z.string(), json),
+    z.array(jsonSchema),
+    z.record(z.string(), jsonSchema),
   ]),
 );
 
@@ -34,7 +34,7 @@ export const newExecutionSchema = z.strictObject({
   parentId: name.nullable().optional(),
   status: z.enum(['queued', 'running']).optional(),
   limits: limitsSchema.optional(),
-  metadata: z.record(z.string(), json).optional(),
+  metadata: z.record(z.string(), jsonSchema).optional(),
 });
 export type NewExecutionInput = z.input<typeof newExecutionSchema>;
 

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Decision } from '../core/decide.js';
 import { actionLabel, afterTermination, decide, decideParentAfterChild } from '../core/decide.js';
+import { effectiveDeadline } from '../core/judge.js';
 import type { Execution, OwnerObservation } from '../core/types.js';
 import { isOpen } from '../core/types.js';
 import type { Config } from '../config.js';
@@ -74,6 +75,7 @@ export class Sweeper {
   private async run(dryRun: boolean): Promise<SweepReport> {
     const { store, clock, config, events } = this.options;
     const now = clock.now();
+    const started = performance.now();
     const pass = new SweepPass(this.options, this.owners, now, dryRun, randomUUID());
     const overdueParents: Execution[] = [];
 
@@ -110,6 +112,7 @@ export class Sweeper {
       dryRun,
       examined: report.examined,
       counts: report.counts,
+      durationMs: performance.now() - started,
     });
     return report;
   }
@@ -192,6 +195,7 @@ class SweepPass {
     const { action } = decision;
     if (action.kind === 'ignore') {
       this.count(decision, 'ignored', []);
+      if (!this.dryRun) await this.defer(execution, decision);
       return;
     }
     if (this.dryRun) {
@@ -306,6 +310,28 @@ class SweepPass {
     } catch (error) {
       steps.push({ step: 'end', outcome: 'failed', ms: 0, detail: errorMessage(error) });
       this.count(decision, 'failed', steps);
+    }
+  }
+
+  /**
+   * An overdue execution left alone keeps its place in the deadline index until the moment it
+   * should be looked at again: its effective deadline (after a listening grace), or the next
+   * safety-net sweep when only new evidence (an owner answering, a child ending) can change it.
+   */
+  private async defer(execution: Execution, decision: Decision): Promise<void> {
+    if (execution.deadlineAt === null || execution.deadlineAt >= this.now) return;
+    const effective = effectiveDeadline(execution, this.options.listeningSince?.());
+    const until =
+      effective !== null && effective >= this.now
+        ? effective
+        : this.now + this.options.config.sweep.intervalMs;
+    try {
+      await this.options.store.deferDeadline(
+        { id: execution.id, attempt: decision.attempt, status: decision.expectedStatus },
+        until,
+      );
+    } catch {
+      // Not deferring only costs an extra look next sweep.
     }
   }
 

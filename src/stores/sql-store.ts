@@ -1,7 +1,14 @@
 import type { Kysely, RawBuilder, Selectable, Transaction } from 'kysely';
 import { Migrator, sql } from 'kysely';
 import { deadlineOf } from '../core/limits.js';
-import type { Execution, ExecutionVerdict, JsonValue, LateResult, Status } from '../core/types.js';
+import type {
+  Execution,
+  ExecutionVerdict,
+  JsonValue,
+  LateResult,
+  OpenStatus,
+  Status,
+} from '../core/types.js';
 import type {
   AttemptEnd,
   Beat,
@@ -308,6 +315,55 @@ export class SqlStore implements ExecutionStore {
 
   async endAttempt(fence: Fence, end: AttemptEnd, now: number): Promise<boolean> {
     return this.writeTransaction((trx) => endFenced(trx, fence, end, now));
+  }
+
+  async deferDeadline(fence: Fence, until: number): Promise<void> {
+    await this.db
+      .updateTable('executions')
+      .set({ deadline_at: until })
+      .where('id', '=', fence.id)
+      .where('attempt', '=', fence.attempt)
+      .where('status', '=', fence.status)
+      .where('deadline_at', '<', until)
+      .execute();
+  }
+
+  async nextDeadline(): Promise<number | null> {
+    const row = await this.db
+      .selectFrom('executions')
+      .select('deadline_at')
+      .where('deadline_at', 'is not', null)
+      .orderBy('deadline_at')
+      .limit(1)
+      .executeTakeFirst();
+    return row ? toNumber(row.deadline_at) : null;
+  }
+
+  async countOpen(): Promise<{ status: OpenStatus; kind: string; count: number }[]> {
+    const rows = await this.db
+      .selectFrom('executions')
+      .select(['status', 'kind', (eb) => eb.fn.countAll<number | string>().as('count')])
+      .where('status', 'in', ['queued', 'running'])
+      .groupBy(['status', 'kind'])
+      .execute();
+    return rows.map((r) => ({ status: r.status as OpenStatus, kind: r.kind, count: Number(r.count) }));
+  }
+
+  async ownersOf(ids: string[]): Promise<Map<string, string | null>> {
+    const owners = new Map<string, string | null>();
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = await this.db
+        .selectFrom('executions')
+        .select(['id', 'owner'])
+        .where('id', 'in', ids.slice(i, i + 500))
+        .execute();
+      for (const row of rows) owners.set(row.id, row.owner);
+    }
+    return owners;
+  }
+
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.db);
   }
 
   async recordTerminationFailure(fence: Fence): Promise<number> {

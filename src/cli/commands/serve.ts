@@ -1,0 +1,45 @@
+import { hostname } from 'node:os';
+import type { Command } from 'commander';
+import { BadInputError } from '../../errors.js';
+import { startServer } from '../../http/server.js';
+import type { CliIo, GlobalOptions } from '../context.js';
+import { withStore } from '../context.js';
+
+export function serveCommand(program: Command, io: CliIo): void {
+  program
+    .command('serve')
+    .description('the service: HTTP API, sweeps at each deadline, events, metrics')
+    .option('--port <n>', 'port to listen on (default 7070, VIGIL_PORT; 0 picks a free one)')
+    .option('--host <address>', 'address to bind (default 127.0.0.1 without tokens)')
+    .action(async (options: { port?: string; host?: string }, command: Command) => {
+      const global = command.optsWithGlobals<GlobalOptions>();
+      const env = { ...io.env };
+      if (options.port !== undefined) {
+        if (!/^\d+$/.test(options.port) || Number(options.port) > 65_535) {
+          throw new BadInputError([`--port: expected a port number 0-65535, got ${JSON.stringify(options.port)}`]);
+        }
+        env.VIGIL_PORT = options.port;
+      }
+      if (options.host !== undefined) env.VIGIL_HOST = options.host;
+      await withStore({ ...io, env }, global, async (store, config) => {
+        const server = await startServer({
+          store,
+          config,
+          clock: io.clock,
+          replica: `${hostname()}:${process.pid}`,
+          logger: { level: io.env.VIGIL_LOG_LEVEL ?? 'warn' },
+        });
+        io.out(`vigil: listening on ${server.url}`);
+        io.out(`vigil: store ${store.description}; config ${config.source}`);
+        if (config.token === null && config.runnerTokens.length === 0) {
+          io.out(`vigil: no tokens configured (VIGIL_TOKEN): bound to ${config.host} only`);
+        }
+        const signal = await new Promise<NodeJS.Signals>((resolve) => {
+          process.once('SIGTERM', () => resolve('SIGTERM'));
+          process.once('SIGINT', () => resolve('SIGINT'));
+        });
+        io.out(`vigil: ${signal}: shutting down`);
+        await server.close();
+      });
+    });
+}

@@ -1,0 +1,125 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import Fastify from 'fastify';
+import { z } from 'zod';
+import type { Config } from '../config.js';
+import type { ErrorCode } from '../errors.js';
+import { VigilError, isVigilError } from '../errors.js';
+import type { Clock, ExecutionStore } from '../ports.js';
+import type { Service } from '../runtime/service.js';
+import { storeError } from '../stores/open-store.js';
+import type { Caller } from './auth.js';
+import { authenticate } from './auth.js';
+import { Metrics } from './metrics.js';
+import { openApiDocument } from './openapi.js';
+import { registerRoutes } from './routes.js';
+import { streamEvents } from './sse.js';
+
+export interface AppOptions {
+  service: Service;
+  store: ExecutionStore;
+  config: Config;
+  clock: Clock;
+  /** A pino logger configuration, or false for none (tests). */
+  logger?: boolean | object;
+  /** Labels every metric with this replica's name. */
+  replica?: string;
+}
+
+/** Error codes → HTTP statuses, in one place. */
+const STATUS_BY_CODE: Record<ErrorCode, number> = {
+  bad_input: 400,
+  bad_config: 500,
+  not_found: 404,
+  already_exists: 409,
+  already_ended: 409,
+  lost_ownership: 409,
+  invalid_transition: 409,
+  sweep_in_progress: 409,
+  store_unavailable: 503,
+  unauthorized: 401,
+  forbidden: 403,
+};
+
+/** The largest request body accepted; a batch of 1,000 beats is about 60 KiB. */
+export const BODY_LIMIT = 1024 * 1024;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller: Caller;
+  }
+}
+
+/** Builds the HTTP app without binding a port, so tests can `inject` requests. */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: BODY_LIMIT });
+  const metrics = new Metrics(options);
+  app.decorateRequest('caller', null as unknown as Caller);
+
+  app.setErrorHandler((error: FastifyError, request, reply) => sendError(error, request, reply, options));
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({
+      error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` },
+    }),
+  );
+  app.addHook('onRequest', async (request) => {
+    request.caller = authenticate(request, options.config);
+  });
+
+  app.get('/healthz', async (_request, reply) => {
+    const health = options.service.health();
+    return reply.status(health.ok ? 200 : 503).send({
+      status: health.ok ? 'ok' : 'unhealthy',
+      lastSweepAt: health.lastSweepAt === null ? null : new Date(health.lastSweepAt).toISOString(),
+      lastSweepAgeMs: health.lastSweepAgeMs,
+      storeReachable: health.storeReachable,
+    });
+  });
+  app.get('/metrics', async (request, reply) => {
+    request.caller.mustBeAdmin();
+    return reply.type(metrics.contentType).send(await metrics.render());
+  });
+  app.get('/openapi.json', async () => openApiDocument());
+  app.get('/v1/events', (request, reply) => {
+    request.caller.mustBeAdmin();
+    streamEvents(request, reply, options.service.events);
+  });
+  await registerRoutes(app, { ...options, metrics });
+  return app;
+}
+
+function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply, options: AppOptions) {
+  const known = toVigilError(error);
+  if (known) {
+    if (known.code === 'store_unavailable') options.service.storeDown();
+    const extra = (known.details && typeof known.details === 'object' ? known.details : {}) as object;
+    return reply
+      .status(STATUS_BY_CODE[known.code])
+      .send({ error: { code: known.code, message: known.message }, ...extra });
+  }
+  request.log.error({ err: error }, 'unexpected error');
+  return reply.status(500).send({ error: { code: 'internal', message: 'internal error; see the server log' } });
+}
+
+/** Maps framework, validation and driver errors to Vigil's error codes. */
+function toVigilError(error: unknown): VigilError | undefined {
+  if (isVigilError(error)) return error;
+  if (error instanceof z.ZodError) {
+    return new VigilError('bad_input', error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  }
+  const fastifyError = error as Partial<FastifyError>;
+  switch (fastifyError.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new VigilError('bad_input', `body: expected valid JSON (${fastifyError.message ?? 'parse error'})`);
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new VigilError('bad_input', `body: larger than the ${BODY_LIMIT} byte limit`);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new VigilError('bad_input', 'body: expected Content-Type application/json');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new VigilError('bad_input', 'body: Content-Length does not match the body');
+  }
+  if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode < 500) {
+    return new VigilError('bad_input', fastifyError.message ?? 'bad request');
+  }
+  return storeError(error);
+}

@@ -1,0 +1,84 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ExecutionStore } from '../ports.js';
+import type { Service } from '../runtime/service.js';
+
+/**
+ * Prometheus metrics, on a registry of this app's own (never the global one, so two apps in one
+ * process do not collide). Labelled by replica.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly heartbeats: Counter;
+  readonly contentType: string;
+
+  constructor(options: { service: Service; store: ExecutionStore; replica?: string | undefined }) {
+    const { service, store } = options;
+    this.registry.setDefaultLabels({ replica: options.replica ?? 'local' });
+    this.contentType = this.registry.contentType;
+    const registers = [this.registry];
+
+    const open = new Gauge({
+      name: 'vigil_executions_open',
+      help: 'Open executions by status (queued, running) and kind',
+      labelNames: ['status', 'kind'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const row of await store.countOpen()) open.set({ status: row.status, kind: row.kind }, row.count);
+      },
+    });
+    const remediations = new Counter({
+      name: 'vigil_remediations_total',
+      help: 'Executions remediated by the watchdog, by verdict and action',
+      labelNames: ['verdict', 'action'],
+      registers,
+    });
+    const late = new Counter({
+      name: 'vigil_late_results_total',
+      help: 'Reports that arrived after the watchdog had ended the attempt (kept as lateResult)',
+      registers,
+    });
+    const sweepDuration = new Histogram({
+      name: 'vigil_sweep_duration_seconds',
+      help: 'Duration of completed sweeps',
+      labelNames: ['dry_run'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+      registers,
+    });
+    const lastSweep = new Gauge({
+      name: 'vigil_last_successful_sweep_timestamp_seconds',
+      help: 'When the last sweep finished successfully (Unix time)',
+      registers,
+    });
+    this.heartbeats = new Counter({
+      name: 'vigil_heartbeats_total',
+      help: 'Heartbeats received (each beat of a batch counts)',
+      labelNames: ['outcome'],
+      registers,
+    });
+    new Gauge({
+      name: 'vigil_healthy',
+      help: '1 while sweeps succeed and the store is reachable, else 0',
+      registers,
+      collect() {
+        this.set(service.health().ok ? 1 : 0);
+      },
+    });
+
+    service.events.on((event) => {
+      if (event.type === 'execution:remediated') {
+        remediations.inc({ verdict: String(event.verdict), action: String(event.action) });
+      } else if (event.type === 'execution:late-result') {
+        late.inc();
+      } else if (event.type === 'sweep:completed') {
+        const report = event as unknown as { dryRun: boolean; durationMs: number; at: number };
+        sweepDuration.observe({ dry_run: String(report.dryRun) }, report.durationMs / 1000);
+        if (!report.dryRun) lastSweep.set(report.at / 1000);
+      }
+    });
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import { schemas } from './routes.js';
+
+const json = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
+
+/** The OpenAPI document of the HTTP API, generated from the same schemas the routes validate with. */
+export function openApiDocument(): Record<string, unknown> {
+  const withBody = (summary: string, schema: z.ZodType, responses: Record<string, string>) => ({
+    summary,
+    requestBody: { required: true, content: { 'application/json': { schema: json(schema) } } },
+    responses: describe(responses),
+  });
+  const describe = (responses: Record<string, string>) =>
+    Object.fromEntries(Object.entries(responses).map(([status, description]) => [status, { description }]));
+  const idParam = [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }];
+  const errors = { '400': 'bad input, naming the field', '401': 'missing or invalid token', '403': 'not allowed for this token' };
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Vigil', version: '1', description: 'A watchdog for stuck work.' },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+    },
+    security: [{ bearer: [] }],
+    paths: {
+      '/v1/executions': {
+        post: withBody('Register an execution', schemas.create, { '201': 'the execution', '409': 'already_exists', ...errors }),
+        get: {
+          summary: 'List executions, newest first',
+          parameters: queryParameters(schemas.list),
+          responses: describe({ '200': '{items, nextCursor}', ...errors }),
+        },
+      },
+      '/v1/executions/{id}': {
+        get: { summary: 'One execution', parameters: idParam, responses: describe({ '200': 'the execution', '404': 'not_found' }) },
+      },
+      '/v1/executions/{id}/start': {
+        post: { parameters: idParam, ...withBody('queued → running', schemas.start, { '200': 'the execution', '409': 'invalid_transition', ...errors }) },
+      },
+      '/v1/executions/{id}/heartbeat': {
+        post: {
+          parameters: idParam,
+          ...withBody('Heartbeat (with progress: also a progress report)', schemas.heartbeat, {
+            '200': '{deadlineAt}',
+            '409': 'lost_ownership {status, reason}: the runner must stop',
+            ...errors,
+          }),
+        },
+      },
+      '/v1/heartbeats': {
+        post: withBody('Many heartbeats in one request', schemas.heartbeats, { '200': '{ok: [id], lost: [{id, status, reason}]}', ...errors }),
+      },
+      '/v1/executions/{id}/complete': {
+        post: {
+          parameters: idParam,
+          ...withBody('Report success', schemas.complete, {
+            '200': 'the execution',
+            '409': 'already_ended {execution}; a report after the watchdog ended it is kept as lateResult',
+            ...errors,
+          }),
+        },
+      },
+      '/v1/executions/{id}/fail': {
+        post: { parameters: idParam, ...withBody('Report failure', schemas.fail, { '200': 'the execution', '409': 'already_ended {execution}', ...errors }) },
+      },
+      '/v1/executions/{id}/cancel': {
+        post: { parameters: idParam, ...withBody('Cancel (operator)', schemas.cancel, { '200': 'the execution', '409': 'already_ended', ...errors }) },
+      },
+      '/v1/sweeps': {
+        post: withBody('Sweep now', schemas.sweep, { '200': 'SweepReport', '409': 'sweep_in_progress', ...errors }),
+      },
+      '/v1/sweeps/latest': { get: { summary: 'The latest sweep report', responses: describe({ '200': 'SweepReport', '404': 'no sweep yet' }) } },
+      '/v1/remediations': {
+        get: { summary: 'The audit trail', parameters: queryParameters(schemas.remediations), responses: describe({ '200': '{items}', ...errors }) },
+      },
+      '/v1/events': { get: { summary: 'Server-sent events', responses: describe({ '200': 'text/event-stream' }) } },
+      '/metrics': { get: { summary: 'Prometheus metrics', responses: describe({ '200': 'text/plain' }) } },
+      '/healthz': {
+        get: { summary: 'Health of the watchdog itself', security: [], responses: describe({ '200': 'ok', '503': 'sweeps have stalled or the store is unreachable' }) },
+      },
+    },
+  };
+}
+
+function queryParameters(schema: z.ZodObject): unknown[] {
+  return Object.entries(schema.shape).map(([name, field]) => ({
+    name,
+    in: 'query',
+    required: false,
+    schema: json(field as z.ZodType),
+  }));
+}

@@ -1,0 +1,215 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { parseDuration } from '../core/duration.js';
+import { EXECUTION_VERDICTS, STATUSES } from '../core/types.js';
+import type { Execution, JsonValue } from '../core/types.js';
+import { BadInputError, VigilError } from '../errors.js';
+import { executionJson, iso, remediationJson, sweepReportJson } from '../present.js';
+import type { ReportOutcome } from '../ports.js';
+import {
+  attemptSchema,
+  jsonSchema,
+  newExecutionSchema,
+  parseInput,
+  progressSchema,
+} from '../runtime/ledger.js';
+import type { AppOptions } from './app.js';
+import type { Metrics } from './metrics.js';
+
+const idSchema = z.string().min(1).max(200);
+
+export const schemas = {
+  create: newExecutionSchema,
+  start: z.strictObject({ attempt: attemptSchema }),
+  heartbeat: z.strictObject({ attempt: attemptSchema, progress: progressSchema.optional() }),
+  heartbeats: z.strictObject({
+    beats: z
+      .array(z.strictObject({ id: idSchema, attempt: attemptSchema, progress: progressSchema.optional() }))
+      .min(1)
+      .max(10_000),
+  }),
+  complete: z.strictObject({ attempt: attemptSchema, result: jsonSchema.optional() }),
+  fail: z.strictObject({ attempt: attemptSchema, error: jsonSchema, retryable: z.boolean().optional() }),
+  cancel: z.strictObject({ reason: z.string().max(2_000).optional() }),
+  sweep: z.strictObject({ dryRun: z.boolean().optional() }),
+  list: z.strictObject({
+    status: z.enum(STATUSES).optional(),
+    kind: z.string().max(200).optional(),
+    owner: z.string().max(200).optional(),
+    parentId: z.string().max(200).optional(),
+    limit: z.coerce.number().int().min(1).max(1_000).optional(),
+    cursor: z.string().max(1_000).optional(),
+  }),
+  remediations: z.strictObject({
+    since: z.string().max(100).optional(),
+    verdict: z.enum(EXECUTION_VERDICTS).optional(),
+    executionId: z.string().max(200).optional(),
+    limit: z.coerce.number().int().min(1).max(1_000).optional(),
+  }),
+};
+
+type Options = AppOptions & { metrics: Metrics };
+
+/** The /v1 API of CONTRACT.md. */
+export async function registerRoutes(app: FastifyInstance, options: Options): Promise<void> {
+  const { service, store, clock, metrics } = options;
+  const { ledger } = service;
+  const body = <T extends z.ZodType>(schema: T, request: FastifyRequest) =>
+    parseInput(schema, request.body ?? {}, 'body');
+  const idOf = (request: FastifyRequest) =>
+    parseInput(idSchema, (request.params as { id: string }).id, 'id');
+  /** Loads an execution the caller may touch: 404 when missing, 403 when another owner's. */
+  const owned = async (request: FastifyRequest, id: string): Promise<Execution> => {
+    const execution = await ledger.get(id);
+    request.caller.mustOwn(execution.owner, `execution ${id}`);
+    return execution;
+  };
+
+  app.post('/v1/executions', async (request, reply) => {
+    const input = body(schemas.create, request);
+    const { caller } = request;
+    if (!caller.isAdmin) {
+      if (input.owner !== undefined && input.owner !== null) caller.mustOwn(input.owner, 'a new execution');
+      input.owner = caller.owner;
+    }
+    const execution = await ledger.register(input);
+    service.scheduler.poke(execution.deadlineAt);
+    return reply.status(201).send(executionJson(execution));
+  });
+
+  app.get('/v1/executions', async (request) => {
+    const query = parseInput(schemas.list, request.query, 'query');
+    const { caller } = request;
+    if (!caller.isAdmin) {
+      if (query.owner !== undefined) caller.mustOwn(query.owner, 'listing by owner');
+      query.owner = caller.owner ?? undefined;
+    }
+    const page = await store.list({ ...query, limit: query.limit ?? 50 });
+    return { items: page.items.map(executionJson), nextCursor: page.nextCursor };
+  });
+
+  app.get('/v1/executions/:id', async (request) => executionJson(await owned(request, idOf(request))));
+
+  app.post('/v1/executions/:id/start', async (request) => {
+    const id = idOf(request);
+    const { attempt } = body(schemas.start, request);
+    await owned(request, id);
+    const started = await ledger.start(id, attempt);
+    service.scheduler.poke(started.deadlineAt);
+    return executionJson(started);
+  });
+
+  app.post('/v1/executions/:id/heartbeat', async (request) => {
+    const id = idOf(request);
+    const beat = body(schemas.heartbeat, request);
+    if (!request.caller.isAdmin) await owned(request, id);
+    const result = await ledger.heartbeat([{ id, ...beat }]);
+    service.storeUp();
+    const lost = result.lost[0];
+    metrics.heartbeats.inc({ outcome: lost ? 'lost' : 'ok' });
+    if (lost) {
+      throw new VigilError('lost_ownership', `execution ${id} attempt ${beat.attempt} is no longer running: ${lost.reason}`, {
+        status: lost.status,
+        reason: lost.reason,
+      });
+    }
+    return { deadlineAt: iso(result.ok[0]?.deadlineAt ?? null) };
+  });
+
+  app.post('/v1/heartbeats', async (request) => {
+    const { beats } = body(schemas.heartbeats, request);
+    if (!request.caller.isAdmin) {
+      const owners = await store.ownersOf(beats.map((b) => b.id));
+      for (const beat of beats) {
+        if (owners.has(beat.id)) request.caller.mustOwn(owners.get(beat.id) ?? null, `execution ${beat.id}`);
+      }
+    }
+    const result = await ledger.heartbeat(beats);
+    service.storeUp();
+    metrics.heartbeats.inc({ outcome: 'ok' }, result.ok.length);
+    if (result.lost.length > 0) metrics.heartbeats.inc({ outcome: 'lost' }, result.lost.length);
+    return { ok: result.ok.map((b) => b.id), lost: result.lost };
+  });
+
+  app.post('/v1/executions/:id/complete', async (request) => {
+    const id = idOf(request);
+    const { attempt, result } = body(schemas.complete, request);
+    await owned(request, id);
+    return reported(await ledger.complete(id, attempt, result));
+  });
+
+  app.post('/v1/executions/:id/fail', async (request) => {
+    const id = idOf(request);
+    const { attempt, error, retryable } = body(schemas.fail, request);
+    await owned(request, id);
+    return reported(await ledger.fail(id, attempt, error, retryable ?? false));
+  });
+
+  app.post('/v1/executions/:id/cancel', async (request) => {
+    const id = idOf(request);
+    const { reason } = body(schemas.cancel, request);
+    request.caller.mustBeAdmin();
+    return executionJson(await ledger.cancel(id, reason));
+  });
+
+  app.post('/v1/sweeps', async (request) => {
+    const { dryRun } = body(schemas.sweep, request);
+    request.caller.mustBeAdmin();
+    const result = await service.sweep({ dryRun: dryRun ?? false });
+    if (result.kind === 'skipped') {
+      throw new VigilError('sweep_in_progress', 'skipped: another sweep is in progress');
+    }
+    return sweepReportJson(result.report);
+  });
+
+  app.get('/v1/sweeps/latest', async (request) => {
+    request.caller.mustBeAdmin();
+    const report = await store.latestSweep();
+    if (!report) throw new VigilError('not_found', 'no sweep has run yet');
+    return sweepReportJson(report);
+  });
+
+  app.get('/v1/remediations', async (request) => {
+    request.caller.mustBeAdmin();
+    const query = parseInput(schemas.remediations, request.query, 'query');
+    const items = await store.listRemediations({
+      since: query.since === undefined ? undefined : sinceToMs(query.since, clock.now()),
+      verdict: query.verdict,
+      executionId: query.executionId,
+      limit: query.limit ?? 100,
+    });
+    return { items: items.map(remediationJson) };
+  });
+}
+
+/** A runner's report: the execution, or 409 with it when it had already ended. */
+function reported(outcome: ReportOutcome): Record<string, JsonValue> {
+  switch (outcome.kind) {
+    case 'ended':
+      return executionJson(outcome.execution);
+    case 'not_found':
+      throw new VigilError('not_found', 'execution not found');
+    case 'late':
+    case 'already_ended': {
+      const e = outcome.execution;
+      throw new VigilError(
+        'already_ended',
+        outcome.kind === 'late'
+          ? `execution ${e.id} was already ended by the watchdog (${e.reason ?? e.status}); the report is kept as lateResult`
+          : `execution ${e.id} had already ended (${e.status})`,
+        { execution: executionJson(e) },
+      );
+    }
+  }
+}
+
+/** `since` is an ISO time or a duration back from now ("24h"). */
+function sinceToMs(since: string, now: number): number {
+  const duration = parseDuration(since);
+  if (duration.ok) return now - duration.ms;
+  const at = Date.parse(since);
+  if (Number.isNaN(at) || !/^\d{4}-\d{2}-\d{2}/.test(since)) {
+    throw new BadInputError([`query.since: expected an ISO time or a duration like "24h", got ${JSON.stringify(since)}`]);
+  }
+  return at;
+}

@@ -1,0 +1,49 @@
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../config.js';
+import type { Clock, ExecutionStore, OwnerClient } from '../ports.js';
+import { Service } from '../runtime/service.js';
+import { buildApp } from './app.js';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  service: Service;
+  url: string;
+  close: () => Promise<void>;
+}
+
+export interface StartOptions {
+  store: ExecutionStore;
+  config: Config;
+  clock: Clock;
+  owners?: OwnerClient | undefined;
+  logger?: boolean | object;
+  replica?: string;
+}
+
+/** Starts the service and binds the HTTP port. `close` stops both and leaves the store open. */
+export async function startServer(options: StartOptions): Promise<RunningServer> {
+  const { store, config, clock } = options;
+  const logger = options.logger ?? false;
+  const service = new Service({
+    store,
+    config,
+    clock,
+    owners: options.owners,
+    onError: (error, where) => app.log.error({ err: error }, `${where} failed`),
+  });
+  const app = await buildApp({ service, store, config, clock, logger, replica: options.replica });
+  await app.listen({ port: config.port, host: config.host });
+  service.start();
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  return {
+    app,
+    service,
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    close: async () => {
+      service.stop();
+      await app.close();
+    },
+  };
+}

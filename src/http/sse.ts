@@ -1,0 +1,62 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { EventBus, VigilEvent } from '../runtime/events.js';
+import { iso } from '../present.js';
+
+/** Events a slow client may have waiting before it is dropped rather than slowing anyone down. */
+const MAX_PENDING = 1_000;
+const KEEPALIVE_MS = 15_000;
+
+/**
+ * Streams events as `text/event-stream`. Writes never wait on the client: while its socket is
+ * full, events queue (up to MAX_PENDING) and beyond that the client is disconnected, so a slow
+ * client can never block a sweep.
+ */
+export function streamEvents(request: FastifyRequest, reply: FastifyReply, events: EventBus): void {
+  const raw = reply.raw;
+  reply.hijack();
+  raw.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  raw.write(': connected\n\n');
+  const pending: string[] = [];
+  let draining = false;
+
+  const flush = () => {
+    while (pending.length > 0) {
+      if (!raw.write(pending.shift()!)) {
+        draining = true;
+        return;
+      }
+    }
+    draining = false;
+  };
+  const send = (chunk: string) => {
+    if (draining) {
+      if (pending.length >= MAX_PENDING) {
+        close();
+        raw.destroy();
+        return;
+      }
+      pending.push(chunk);
+      return;
+    }
+    pending.push(chunk);
+    flush();
+  };
+
+  const unsubscribe = events.on((event: VigilEvent) => {
+    send(`event: ${event.type}\ndata: ${JSON.stringify({ ...event, at: iso(event.at) })}\n\n`);
+  });
+  const keepalive = setInterval(() => send(': keepalive\n\n'), KEEPALIVE_MS);
+  keepalive.unref();
+  const close = () => {
+    unsubscribe();
+    clearInterval(keepalive);
+  };
+  raw.on('drain', flush);
+  raw.on('close', close);
+  request.raw.on('close', close);
+}
