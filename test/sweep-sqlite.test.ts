@@ -295,7 +295,9 @@ describe('terminate, then end', () => {
       canTerminate: () => true,
       terminate: () => {
         owner.asked++;
-        return Promise.resolve<TerminationOutcome>(answers.shift() ?? { kind: 'failed', cause: 'no more answers' });
+        return Promise.resolve<TerminationOutcome>(
+          answers.shift() ?? { kind: 'failed', cause: 'no more answers' },
+        );
       },
     };
     return owner;
@@ -322,16 +324,18 @@ describe('terminate, then end', () => {
     expect(first.kind === 'completed' && first.report.decisions[0]?.outcome).toBe('left_running');
     expect(h.events.filter((e) => e.type === 'execution:escalated')).toHaveLength(0);
 
+    h.clock.advance(S);
     await sweeper.sweep();
     expect(await h.store.get('overrun')).toMatchObject({ status: 'running' });
     expect(h.events.filter((e) => e.type === 'execution:escalated')).toEqual([
       expect.objectContaining({ executionId: 'overrun', failures: 2 }),
     ]);
 
+    h.clock.advance(S);
     await sweeper.sweep();
     const ended = await h.store.get('overrun');
     expect(ended).toMatchObject({ status: 'failed', verdict: 'run_timeout' });
-    expect(ended?.reason).toBe('ran 20m, limit 15m; terminated by its owner');
+    expect(ended?.reason).toBe('ran 20m 2s, limit 15m; terminated by its owner');
     expect(owner.asked).toBe(3);
     const audit = await h.store.listRemediations({ executionId: 'overrun', limit: 10 });
     expect(audit.map((r) => r.outcome)).toEqual(['remediated', 'left_running', 'left_running']);

@@ -4,6 +4,7 @@ import type { ErrorCode } from '../errors.js';
 import { isVigilError } from '../errors.js';
 import { systemClock } from '../runtime/clock.js';
 import { storeError } from '../stores/open-store.js';
+import { execCommand } from './commands/exec.js';
 import { inspectCommands } from './commands/inspect.js';
 import { ledgerCommands } from './commands/ledger.js';
 import { serveCommand } from './commands/serve.js';
@@ -69,6 +70,7 @@ export async function runMain(argv: string[], io: CliIo = defaultIo()): Promise<
   sweepCommand(program, io, done);
   inspectCommands(program, io);
   ledgerCommands(program, io);
+  execCommand(program, io, done);
   for (const command of program.commands) {
     command.exitOverride().configureOutput({
       writeOut: (text) => io.out(text.trimEnd()),

@@ -51,14 +51,30 @@ declare module 'fastify' {
 
 /** Builds the HTTP app without binding a port, so tests can `inject` requests. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: BODY_LIMIT });
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: BODY_LIMIT,
+    disableRequestLogging: true,
+    // Long ids reach the route and are refused there with a message naming the field.
+    maxParamLength: 1_000,
+    frameworkErrors: (error, _request, reply) => {
+      void (reply as FastifyReply)
+        .status(400)
+        .send({ error: { code: 'bad_input', message: `url: ${error.message}` } });
+    },
+  });
   const metrics = new Metrics(options);
   app.decorateRequest('caller', null as unknown as Caller);
 
-  app.setErrorHandler((error: FastifyError, request, reply) => sendError(error, request, reply, options));
+  app.setErrorHandler((error: FastifyError, request, reply) =>
+    sendError(error, request, reply, options),
+  );
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({
-      error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` },
+      error: {
+        code: 'not_found',
+        message: `no route ${request.method} ${request.url.split('?')[0]}`,
+      },
     }),
   );
   app.addHook('onRequest', async (request) => {
@@ -87,30 +103,45 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   return app;
 }
 
-function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply, options: AppOptions) {
+function sendError(
+  error: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: AppOptions,
+) {
   const known = toVigilError(error);
   if (known) {
     if (known.code === 'store_unavailable') options.service.storeDown();
-    const extra = (known.details && typeof known.details === 'object' ? known.details : {}) as object;
+    const extra = (
+      known.details && typeof known.details === 'object' ? known.details : {}
+    );
     return reply
       .status(STATUS_BY_CODE[known.code])
-      .send({ error: { code: known.code, message: known.message }, ...extra });
+      .send({ ...extra, error: { code: known.code, message: known.message } });
   }
   request.log.error({ err: error }, 'unexpected error');
-  return reply.status(500).send({ error: { code: 'internal', message: 'internal error; see the server log' } });
+  return reply
+    .status(500)
+    .send({ error: { code: 'internal', message: 'internal error; see the server log' } });
 }
 
 /** Maps framework, validation and driver errors to Vigil's error codes. */
 function toVigilError(error: unknown): VigilError | undefined {
   if (isVigilError(error)) return error;
   if (error instanceof z.ZodError) {
-    return new VigilError('bad_input', error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    return new VigilError(
+      'bad_input',
+      error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+    );
   }
   const fastifyError = error as Partial<FastifyError>;
   switch (fastifyError.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new VigilError('bad_input', `body: expected valid JSON (${fastifyError.message ?? 'parse error'})`);
+      return new VigilError(
+        'bad_input',
+        `body: expected valid JSON (${fastifyError.message ?? 'parse error'})`,
+      );
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new VigilError('bad_input', `body: larger than the ${BODY_LIMIT} byte limit`);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':

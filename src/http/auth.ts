@@ -25,7 +25,10 @@ function runner(owner: string): Caller {
     owner,
     isAdmin: false,
     mustBeAdmin: () => {
-      throw new VigilError('forbidden', `a runner token (owner ${owner}) may not do this; use the admin token`);
+      throw new VigilError(
+        'forbidden',
+        `a runner token (owner ${owner}) may not do this; use the admin token`,
+      );
     },
     mustOwn: (executionOwner, what) => {
       if (executionOwner !== owner) {

@@ -24,7 +24,8 @@ export class Metrics {
       registers,
       async collect() {
         this.reset();
-        for (const row of await store.countOpen()) open.set({ status: row.status, kind: row.kind }, row.count);
+        for (const row of await store.countOpen())
+          open.set({ status: row.status, kind: row.kind }, row.count);
       },
     });
     const remediations = new Counter({

@@ -11,9 +11,15 @@ export function openApiDocument(): Record<string, unknown> {
     responses: describe(responses),
   });
   const describe = (responses: Record<string, string>) =>
-    Object.fromEntries(Object.entries(responses).map(([status, description]) => [status, { description }]));
+    Object.fromEntries(
+      Object.entries(responses).map(([status, description]) => [status, { description }]),
+    );
   const idParam = [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }];
-  const errors = { '400': 'bad input, naming the field', '401': 'missing or invalid token', '403': 'not allowed for this token' };
+  const errors = {
+    '400': 'bad input, naming the field',
+    '401': 'missing or invalid token',
+    '403': 'not allowed for this token',
+  };
   return {
     openapi: '3.1.0',
     info: { title: 'Vigil', version: '1', description: 'A watchdog for stuck work.' },
@@ -23,7 +29,11 @@ export function openApiDocument(): Record<string, unknown> {
     security: [{ bearer: [] }],
     paths: {
       '/v1/executions': {
-        post: withBody('Register an execution', schemas.create, { '201': 'the execution', '409': 'already_exists', ...errors }),
+        post: withBody('Register an execution', schemas.create, {
+          '201': 'the execution',
+          '409': 'already_exists',
+          ...errors,
+        }),
         get: {
           summary: 'List executions, newest first',
           parameters: queryParameters(schemas.list),
@@ -31,10 +41,21 @@ export function openApiDocument(): Record<string, unknown> {
         },
       },
       '/v1/executions/{id}': {
-        get: { summary: 'One execution', parameters: idParam, responses: describe({ '200': 'the execution', '404': 'not_found' }) },
+        get: {
+          summary: 'One execution',
+          parameters: idParam,
+          responses: describe({ '200': 'the execution', '404': 'not_found' }),
+        },
       },
       '/v1/executions/{id}/start': {
-        post: { parameters: idParam, ...withBody('queued → running', schemas.start, { '200': 'the execution', '409': 'invalid_transition', ...errors }) },
+        post: {
+          parameters: idParam,
+          ...withBody('queued → running', schemas.start, {
+            '200': 'the execution',
+            '409': 'invalid_transition',
+            ...errors,
+          }),
+        },
       },
       '/v1/executions/{id}/heartbeat': {
         post: {
@@ -47,35 +68,77 @@ export function openApiDocument(): Record<string, unknown> {
         },
       },
       '/v1/heartbeats': {
-        post: withBody('Many heartbeats in one request', schemas.heartbeats, { '200': '{ok: [id], lost: [{id, status, reason}]}', ...errors }),
+        post: withBody('Many heartbeats in one request', schemas.heartbeats, {
+          '200': '{ok: [id], lost: [{id, status, reason}]}',
+          ...errors,
+        }),
       },
       '/v1/executions/{id}/complete': {
         post: {
           parameters: idParam,
           ...withBody('Report success', schemas.complete, {
             '200': 'the execution',
-            '409': 'already_ended {execution}; a report after the watchdog ended it is kept as lateResult',
+            '409':
+              'already_ended {execution}; a report after the watchdog ended it is kept as lateResult',
             ...errors,
           }),
         },
       },
       '/v1/executions/{id}/fail': {
-        post: { parameters: idParam, ...withBody('Report failure', schemas.fail, { '200': 'the execution', '409': 'already_ended {execution}', ...errors }) },
+        post: {
+          parameters: idParam,
+          ...withBody('Report failure', schemas.fail, {
+            '200': 'the execution',
+            '409': 'already_ended {execution}',
+            ...errors,
+          }),
+        },
       },
       '/v1/executions/{id}/cancel': {
-        post: { parameters: idParam, ...withBody('Cancel (operator)', schemas.cancel, { '200': 'the execution', '409': 'already_ended', ...errors }) },
+        post: {
+          parameters: idParam,
+          ...withBody('Cancel (operator)', schemas.cancel, {
+            '200': 'the execution',
+            '409': 'already_ended',
+            ...errors,
+          }),
+        },
       },
       '/v1/sweeps': {
-        post: withBody('Sweep now', schemas.sweep, { '200': 'SweepReport', '409': 'sweep_in_progress', ...errors }),
+        post: withBody('Sweep now', schemas.sweep, {
+          '200': 'SweepReport',
+          '409': 'sweep_in_progress',
+          ...errors,
+        }),
       },
-      '/v1/sweeps/latest': { get: { summary: 'The latest sweep report', responses: describe({ '200': 'SweepReport', '404': 'no sweep yet' }) } },
+      '/v1/sweeps/latest': {
+        get: {
+          summary: 'The latest sweep report',
+          responses: describe({ '200': 'SweepReport', '404': 'no sweep yet' }),
+        },
+      },
       '/v1/remediations': {
-        get: { summary: 'The audit trail', parameters: queryParameters(schemas.remediations), responses: describe({ '200': '{items}', ...errors }) },
+        get: {
+          summary: 'The audit trail',
+          parameters: queryParameters(schemas.remediations),
+          responses: describe({ '200': '{items}', ...errors }),
+        },
       },
-      '/v1/events': { get: { summary: 'Server-sent events', responses: describe({ '200': 'text/event-stream' }) } },
-      '/metrics': { get: { summary: 'Prometheus metrics', responses: describe({ '200': 'text/plain' }) } },
+      '/v1/events': {
+        get: { summary: 'Server-sent events', responses: describe({ '200': 'text/event-stream' }) },
+      },
+      '/metrics': {
+        get: { summary: 'Prometheus metrics', responses: describe({ '200': 'text/plain' }) },
+      },
       '/healthz': {
-        get: { summary: 'Health of the watchdog itself', security: [], responses: describe({ '200': 'ok', '503': 'sweeps have stalled or the store is unreachable' }) },
+        get: {
+          summary: 'Health of the watchdog itself',
+          security: [],
+          responses: describe({
+            '200': 'ok',
+            '503': 'sweeps have stalled or the store is unreachable',
+          }),
+        },
       },
     },
   };

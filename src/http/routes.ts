@@ -24,12 +24,22 @@ export const schemas = {
   heartbeat: z.strictObject({ attempt: attemptSchema, progress: progressSchema.optional() }),
   heartbeats: z.strictObject({
     beats: z
-      .array(z.strictObject({ id: idSchema, attempt: attemptSchema, progress: progressSchema.optional() }))
+      .array(
+        z.strictObject({
+          id: idSchema,
+          attempt: attemptSchema,
+          progress: progressSchema.optional(),
+        }),
+      )
       .min(1)
       .max(10_000),
   }),
   complete: z.strictObject({ attempt: attemptSchema, result: jsonSchema.optional() }),
-  fail: z.strictObject({ attempt: attemptSchema, error: jsonSchema, retryable: z.boolean().optional() }),
+  fail: z.strictObject({
+    attempt: attemptSchema,
+    error: jsonSchema,
+    retryable: z.boolean().optional(),
+  }),
   cancel: z.strictObject({ reason: z.string().max(2_000).optional() }),
   sweep: z.strictObject({ dryRun: z.boolean().optional() }),
   list: z.strictObject({
@@ -69,7 +79,8 @@ export async function registerRoutes(app: FastifyInstance, options: Options): Pr
     const input = body(schemas.create, request);
     const { caller } = request;
     if (!caller.isAdmin) {
-      if (input.owner !== undefined && input.owner !== null) caller.mustOwn(input.owner, 'a new execution');
+      if (input.owner !== undefined && input.owner !== null)
+        caller.mustOwn(input.owner, 'a new execution');
       input.owner = caller.owner;
     }
     const execution = await ledger.register(input);
@@ -88,7 +99,9 @@ export async function registerRoutes(app: FastifyInstance, options: Options): Pr
     return { items: page.items.map(executionJson), nextCursor: page.nextCursor };
   });
 
-  app.get('/v1/executions/:id', async (request) => executionJson(await owned(request, idOf(request))));
+  app.get('/v1/executions/:id', async (request) =>
+    executionJson(await owned(request, idOf(request))),
+  );
 
   app.post('/v1/executions/:id/start', async (request) => {
     const id = idOf(request);
@@ -108,10 +121,14 @@ export async function registerRoutes(app: FastifyInstance, options: Options): Pr
     const lost = result.lost[0];
     metrics.heartbeats.inc({ outcome: lost ? 'lost' : 'ok' });
     if (lost) {
-      throw new VigilError('lost_ownership', `execution ${id} attempt ${beat.attempt} is no longer running: ${lost.reason}`, {
-        status: lost.status,
-        reason: lost.reason,
-      });
+      throw new VigilError(
+        'lost_ownership',
+        `execution ${id} attempt ${beat.attempt} is no longer running: ${lost.reason}`,
+        {
+          status: lost.status,
+          reason: lost.reason,
+        },
+      );
     }
     return { deadlineAt: iso(result.ok[0]?.deadlineAt ?? null) };
   });
@@ -121,7 +138,8 @@ export async function registerRoutes(app: FastifyInstance, options: Options): Pr
     if (!request.caller.isAdmin) {
       const owners = await store.ownersOf(beats.map((b) => b.id));
       for (const beat of beats) {
-        if (owners.has(beat.id)) request.caller.mustOwn(owners.get(beat.id) ?? null, `execution ${beat.id}`);
+        if (owners.has(beat.id))
+          request.caller.mustOwn(owners.get(beat.id) ?? null, `execution ${beat.id}`);
       }
     }
     const result = await ledger.heartbeat(beats);
@@ -209,7 +227,9 @@ function sinceToMs(since: string, now: number): number {
   if (duration.ok) return now - duration.ms;
   const at = Date.parse(since);
   if (Number.isNaN(at) || !/^\d{4}-\d{2}-\d{2}/.test(since)) {
-    throw new BadInputError([`query.since: expected an ISO time or a duration like "24h", got ${JSON.stringify(since)}`]);
+    throw new BadInputError([
+      `query.since: expected an ISO time or a duration like "24h", got ${JSON.stringify(since)}`,
+    ]);
   }
   return at;
 }

@@ -105,7 +105,7 @@ export class Ledger {
     throw new VigilError(
       'invalid_transition',
       `execution ${id} attempt ${attempt} cannot start: it is ${execution.status} on attempt ${execution.attempt}`,
-      execution,
+      { status: execution.status, attempt: execution.attempt },
     );
   }
 
@@ -163,11 +163,10 @@ export class Ledger {
   async cancel(id: string, reason?: string): Promise<Execution> {
     const execution = await this.get(id);
     if (!isOpen(execution.status)) {
-      throw new VigilError(
-        'already_ended',
-        `execution ${id} already ended (${execution.status})`,
-        execution,
-      );
+      throw new VigilError('already_ended', `execution ${id} already ended (${execution.status})`, {
+        status: execution.status,
+        reason: execution.reason,
+      });
     }
     const won = await this.store.endAttempt(
       { id, attempt: execution.attempt, status: execution.status },

@@ -376,7 +376,7 @@ class SweepPass {
       outcome,
     });
     this.records.push({
-      id: randomUUID(),
+      id: auditId(this.now),
       sweepId: this.sweepId,
       at: this.now,
       executionId: decision.executionId,
@@ -416,6 +416,13 @@ class SweepPass {
       counts: this.counts,
     };
   }
+}
+
+let auditSequence = 0;
+/** Audit ids sort by time, then by the order decisions were taken in this process. */
+function auditId(now: number): string {
+  auditSequence = (auditSequence + 1) % 36 ** 6;
+  return `${now.toString(36).padStart(9, '0')}-${auditSequence.toString(36).padStart(6, '0')}-${randomUUID().slice(0, 8)}`;
 }
 
 const elapsed = (started: number) => Math.round((performance.now() - started) * 1000) / 1000;

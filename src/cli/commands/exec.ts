@@ -1,0 +1,259 @@
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { constants, hostname } from 'node:os';
+import { basename } from 'node:path';
+import type { Command } from 'commander';
+import { parseDuration } from '../../core/duration.js';
+import { BadInputError } from '../../errors.js';
+import { VigilClient } from '../../sdk/client.js';
+import {
+  VigilApiError,
+  VigilConnectionError,
+  isAlreadyEnded,
+  isLostOwnership,
+  lostOwnershipOf,
+} from '../../sdk/errors.js';
+import type { Execution } from '../../sdk/types.js';
+import type { CliIo } from '../context.js';
+
+interface ExecOptions {
+  kind?: string;
+  timeout?: string;
+  heartbeat: string;
+  id?: string;
+  owner?: string;
+}
+
+/** Signals `vigil exec` passes on to the command's process group. */
+const FORWARDED: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+
+/**
+ * How long a command Vigil has ended gets between SIGTERM and SIGKILL: enough to flush and exit
+ * cleanly, short because Vigil has already recorded the execution as ended — its work is wasted
+ * from here on, and a process still holding the job's resources is the worse outcome.
+ */
+const KILL_GRACE_MS = 2_000;
+
+export function execCommand(program: Command, io: CliIo, done: (code: number) => void): void {
+  program
+    .command('exec')
+    .description(
+      'run a command as an execution: registered with a running Vigil (VIGIL_URL), heartbeated while it runs, ended with its exit status; exits with the command\'s exit code',
+    )
+    .usage('[options] -- CMD [ARGS...]')
+    .argument('<command...>', 'the command and its arguments (after --)')
+    .option('--kind <kind>', "job type (default: the command's basename)")
+    .option(
+      '--timeout <duration>',
+      'run limit, e.g. 2h (default: the run limit configured for the kind, 15m unless set)',
+    )
+    .option('--heartbeat <duration>', 'heartbeat limit', '30s')
+    .option('--id <id>', 'the execution id (default: generated)')
+    .option('--owner <owner>', 'worker / agent / host that runs it')
+    .addHelpText(
+      'after',
+      `
+The command runs in its own process group with VIGIL_EXECUTION_ID and VIGIL_ATTEMPT set.
+SIGTERM, SIGINT and SIGHUP are passed on to the group. When Vigil ends the execution (run limit,
+cancel), the group gets SIGTERM, then SIGKILL ${KILL_GRACE_MS / 1_000} s later. Exit code: the
+command's (128 + n when killed by signal n); 3 when Vigil cannot be reached; 2 for bad usage.
+
+Example: vigil exec --kind nightly-backup --timeout 2h -- ./backup.sh --full`,
+    )
+    .action(async (command: string[], options: ExecOptions) => {
+      done(await execute(io, command, options));
+    });
+}
+
+function durationOption(name: string, text: string): number {
+  const parsed = parseDuration(text);
+  if (!parsed.ok) throw new BadInputError([`${name}: ${parsed.error}`]);
+  return parsed.ms;
+}
+
+async function execute(io: CliIo, argv: string[], options: ExecOptions): Promise<number> {
+  const [file, ...args] = argv;
+  if (file === undefined || file === '') {
+    throw new BadInputError(['expected a command after --, e.g. vigil exec -- ./backup.sh']);
+  }
+  const heartbeat = durationOption('--heartbeat', options.heartbeat);
+  const run = options.timeout === undefined ? undefined : durationOption('--timeout', options.timeout);
+  const client = new VigilClient({ env: io.env, onError: () => undefined });
+  const say = (text: string) => io.err(`vigil exec: ${text}`);
+
+  let execution: Execution;
+  try {
+    execution = await client.register({
+      ...(options.id === undefined ? {} : { id: options.id }),
+      kind: options.kind ?? basename(file),
+      ...(options.owner === undefined ? {} : { owner: options.owner }),
+      limits: { heartbeat, ...(run === undefined ? {} : { run }) },
+      metadata: { command: basename(file), host: hostname(), pid: process.pid },
+    });
+  } catch (error) {
+    if (error instanceof VigilConnectionError) {
+      say(`${error.message} (set VIGIL_URL to where vigil serve listens)`);
+      return 3;
+    }
+    if (error instanceof VigilApiError) {
+      say(`could not register the execution: ${error.message}`);
+      return [400, 401, 403].includes(error.status) ? 2 : 1;
+    }
+    throw error;
+  }
+  return supervise(io, client, execution, file, args, say);
+}
+
+/** Runs the command, beats while it runs, ends its process group when Vigil ends it, reports. */
+async function supervise(
+  io: CliIo,
+  client: VigilClient,
+  execution: Execution,
+  file: string,
+  args: string[],
+  say: (text: string) => void,
+): Promise<number> {
+  const { id, attempt } = execution;
+  let child: ChildProcess;
+  try {
+    child = spawn(file, args, {
+      cwd: io.cwd,
+      env: { ...io.env, VIGIL_EXECUTION_ID: id, VIGIL_ATTEMPT: String(attempt) },
+      stdio: 'inherit',
+      // Its own process group, so that it and everything it starts can be signalled at once.
+      detached: true,
+    });
+  } catch (error) {
+    return spawnFailed(client, execution, file, error, say);
+  }
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null } | Error>(
+    (resolve) => {
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+      child.once('error', (error) => resolve(error));
+    },
+  );
+  const pgid = child.pid;
+  if (pgid === undefined) {
+    const error = await exited;
+    return spawnFailed(client, execution, file, error, say);
+  }
+
+  const signalGroup = (signal: NodeJS.Signals | 0): boolean => {
+    try {
+      process.kill(-pgid, signal);
+      return true;
+    } catch {
+      return false; // ESRCH: the whole group is gone.
+    }
+  };
+  const forward = (signal: NodeJS.Signals) => void signalGroup(signal);
+  for (const signal of FORWARDED) process.on(signal, forward);
+
+  // Ended by Vigil: SIGTERM now, SIGKILL after the grace period to whatever is left of the group.
+  const ending: { lost: { status: string | null; reason: string } | null; killAt: number } = {
+    lost: null,
+    killAt: 0,
+  };
+  let killTimer: NodeJS.Timeout | undefined;
+  const terminate = () => {
+    signalGroup('SIGTERM');
+    ending.killAt = Date.now() + KILL_GRACE_MS;
+    killTimer = setTimeout(() => signalGroup('SIGKILL'), KILL_GRACE_MS);
+  };
+  /** After the command itself exited: wait for the rest of its group, killing it at the deadline. */
+  const reapGroup = async () => {
+    while (signalGroup(0) && Date.now() < ending.killAt) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    clearTimeout(killTimer);
+    if (signalGroup(0)) signalGroup('SIGKILL');
+  };
+
+  // Beats from this thread: `vigil exec` does nothing CPU-bound. Every third of the heartbeat
+  // limit, and at least every second so that a run limit or a cancel reaches the command within
+  // about a second of Vigil deciding it.
+  const intervalMs = Math.max(100, Math.min(1_000, Math.floor((execution.limits.heartbeat ?? 3_000) / 3)));
+  let beatTimer: NodeJS.Timeout | undefined;
+  let isRunning = true;
+  let isFailing = false;
+  const beat = async () => {
+    try {
+      await client.heartbeat(id, { attempt });
+      isFailing = false;
+    } catch (error) {
+      if (!isRunning) return;
+      if (isLostOwnership(error) || (error instanceof VigilApiError && error.code === 'not_found')) {
+        const why =
+          error instanceof VigilApiError && error.code === 'not_found'
+            ? { status: null, reason: error.message }
+            : lostOwnershipOf(id, error);
+        ending.lost = { status: why.status, reason: why.reason };
+        say(
+          `Vigil ended execution ${id}${why.status ? ` (${why.status})` : ''}: ${why.reason}; stopping ${basename(file)} (process group ${pgid})`,
+        );
+        terminate();
+        return;
+      }
+      // Vigil unreachable: the command goes on; Vigil judges the silence by its own rules.
+      if (!isFailing) say(`heartbeat failed (the command goes on): ${messageOf(error)}`);
+      isFailing = true;
+    }
+    if (isRunning) beatTimer = setTimeout(() => void beat(), intervalMs);
+  };
+  beatTimer = setTimeout(() => void beat(), intervalMs);
+
+  const ended = await exited;
+  isRunning = false;
+  clearTimeout(beatTimer);
+  if (ending.lost) await reapGroup();
+  for (const signal of FORWARDED) process.off(signal, forward);
+
+  if (ended instanceof Error) return spawnFailed(client, execution, file, ended, say);
+  const exitCode = ended.code ?? 128 + (ended.signal ? (constants.signals[ended.signal] ?? 0) : 0);
+  try {
+    if (exitCode === 0 && ended.signal === null) {
+      await client.complete(id, { attempt, result: { exitCode: 0 } });
+    } else {
+      await client.fail(id, {
+        attempt,
+        error: ended.signal ? `killed by ${ended.signal}` : `exit code ${exitCode}`,
+      });
+    }
+  } catch (error) {
+    // After Vigil ended it, the report is expected to arrive late (it is kept as lateResult).
+    if (isAlreadyEnded(error)) {
+      if (!ending.lost) {
+        const now = error.execution;
+        say(
+          `execution ${id} had already ended${now ? ` (${now.status}${now.reason ? `: ${now.reason}` : ''})` : ''}; the command's result is kept as its late result`,
+        );
+      }
+    } else {
+      say(`could not report how execution ${id} ended: ${messageOf(error)}`);
+    }
+  }
+  return exitCode;
+}
+
+/** The command could not be started: 127 when not found, 126 otherwise (as a shell would). */
+async function spawnFailed(
+  client: VigilClient,
+  execution: Execution,
+  file: string,
+  error: unknown,
+  say: (text: string) => void,
+): Promise<number> {
+  const code = (error as NodeJS.ErrnoException).code;
+  const message = `cannot run ${file}: ${messageOf(error)}`;
+  say(message);
+  await client
+    .fail(execution.id, { attempt: execution.attempt, error: message })
+    .catch((reportError: unknown) =>
+      say(`could not report how execution ${execution.id} ended: ${messageOf(reportError)}`),
+    );
+  return code === 'ENOENT' ? 127 : 126;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,437 @@
+import type { FastifyInstance } from 'fastify';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config.js';
+import { buildApp } from '../src/http/app.js';
+import { FakeClock } from '../src/runtime/clock.js';
+import { Service } from '../src/runtime/service.js';
+import type { SqlStore } from '../src/stores/sql-store.js';
+import { openSqliteStore } from '../src/stores/sqlite.js';
+import { M, S, T0, tempDir } from './helpers.js';
+
+let app: FastifyInstance;
+let store: SqlStore;
+let clock: FakeClock;
+let service: Service;
+let cleanup: () => void;
+
+async function setup(raw: unknown = {}, env: Record<string, string> = {}) {
+  const dir = tempDir();
+  cleanup = dir.cleanup;
+  store = openSqliteStore(`${dir.dir}/vigil.db`);
+  await store.migrate();
+  clock = new FakeClock(T0);
+  const config = parseConfig(raw, env);
+  service = new Service({ store, config, clock, watchEventLoop: false });
+  app = await buildApp({ service, store, config, clock });
+}
+
+afterEach(async () => {
+  await app.close();
+  await store.close();
+  cleanup();
+});
+
+const post = (url: string, payload?: unknown, headers: Record<string, string> = {}) =>
+  app.inject({ method: 'POST', url, payload: payload as object, headers });
+const get = (url: string, headers: Record<string, string> = {}) =>
+  app.inject({ method: 'GET', url, headers });
+
+describe('the execution lifecycle over HTTP', () => {
+  beforeEach(() => setup({ kinds: { flaky: { retry: { maxAttempts: 2, backoff: '1s' } } } }));
+
+  it("registers, beats, completes, and answers in the contract's JSON", async () => {
+    const created = await post('/v1/executions', {
+      id: 'job-1',
+      kind: 'embed',
+      limits: { heartbeat: '30s' },
+      metadata: { doc: 7 },
+    });
+    expect(created.statusCode).toBe(201);
+    expect(created.json()).toMatchObject({
+      id: 'job-1',
+      kind: 'embed',
+      owner: null,
+      status: 'running',
+      attempt: 1,
+      startedAt: new Date(T0).toISOString(),
+      deadlineAt: new Date(T0 + 30 * S).toISOString(),
+      limits: { run: 15 * M, heartbeat: 30 * S, progress: null, queue: null },
+      metadata: { doc: 7 },
+      lateResult: null,
+    });
+    expect((await post('/v1/executions', { id: 'job-1', kind: 'embed' })).json()).toMatchObject({
+      error: { code: 'already_exists' },
+    });
+
+    clock.advance(10 * S);
+    const beat = await post('/v1/executions/job-1/heartbeat', { attempt: 1, progress: 'page 3' });
+    expect(beat.statusCode).toBe(200);
+    expect(beat.json()).toEqual({ deadlineAt: new Date(T0 + 40 * S).toISOString() });
+
+    const done = await post('/v1/executions/job-1/complete', { attempt: 1, result: { pages: 9 } });
+    expect(done.statusCode).toBe(200);
+    expect(done.json()).toMatchObject({
+      status: 'succeeded',
+      endedBy: 'runner',
+      result: { pages: 9 },
+      progress: 'page 3',
+    });
+    expect((await get('/v1/executions/job-1')).json()).toMatchObject({ status: 'succeeded' });
+    expect((await get('/v1/executions/nope')).statusCode).toBe(404);
+  });
+
+  it('queued → running with start, fenced by attempt', async () => {
+    await post('/v1/executions', { id: 'q', kind: 'embed', status: 'queued' });
+    expect((await post('/v1/executions/q/start', { attempt: 2 })).statusCode).toBe(409);
+    const started = await post('/v1/executions/q/start', { attempt: 1 });
+    expect(started.json()).toMatchObject({
+      status: 'running',
+      startedAt: new Date(T0).toISOString(),
+    });
+  });
+
+  it('a heartbeat with a stale attempt answers 409 lost_ownership with status and reason', async () => {
+    await post('/v1/executions', { id: 'j', kind: 'flaky', limits: { run: '1m' } });
+    clock.advance(2 * M);
+    await post('/v1/sweeps', {});
+    const stale = await post('/v1/executions/j/heartbeat', { attempt: 1 });
+    expect(stale.statusCode).toBe(409);
+    expect(stale.json()).toMatchObject({
+      error: { code: 'lost_ownership' },
+      status: 'queued',
+      reason: 'attempt 1 is over; the execution is on attempt 2',
+    });
+  });
+
+  it('a late complete answers 409 already_ended and the result is kept as lateResult', async () => {
+    await post('/v1/executions', { id: 'late', kind: 'embed', limits: { heartbeat: '1m' } });
+    clock.advance(2 * M);
+    const sweep = await post('/v1/sweeps', {});
+    expect(sweep.json().counts).toMatchObject({ heartbeat_lost: 1, remediated: 1 });
+    clock.advance(S);
+    const late = await post('/v1/executions/late/complete', {
+      attempt: 1,
+      result: 'done after all',
+    });
+    expect(late.statusCode).toBe(409);
+    expect(late.json()).toMatchObject({
+      error: { code: 'already_ended' },
+      execution: {
+        status: 'failed',
+        verdict: 'heartbeat_lost',
+        lateResult: {
+          status: 'succeeded',
+          result: 'done after all',
+          attempt: 1,
+          at: new Date(T0 + 2 * M + S).toISOString(),
+        },
+      },
+    });
+    expect((await get('/v1/executions/late')).json().lateResult).toMatchObject({
+      result: 'done after all',
+    });
+  });
+
+  it('batch heartbeats answer which beats landed and which lost ownership', async () => {
+    await post('/v1/executions', { id: 'a', kind: 'embed' });
+    await post('/v1/executions', { id: 'b', kind: 'embed' });
+    await post('/v1/executions/b/cancel', { reason: 'not needed' });
+    const res = await post('/v1/heartbeats', {
+      beats: [
+        { id: 'a', attempt: 1 },
+        { id: 'b', attempt: 1 },
+        { id: 'c', attempt: 1 },
+      ],
+    });
+    expect(res.json()).toEqual({
+      ok: ['a'],
+      lost: [
+        { id: 'b', status: 'cancelled', reason: 'not needed' },
+        { id: 'c', status: null, reason: 'no such execution' },
+      ],
+    });
+  });
+
+  it("fail with retryable retries under the kind's policy", async () => {
+    await post('/v1/executions', { id: 'r', kind: 'flaky' });
+    const failed = await post('/v1/executions/r/fail', {
+      attempt: 1,
+      error: 'timeout talking to S3',
+      retryable: true,
+    });
+    expect(failed.json()).toMatchObject({ status: 'queued', attempt: 2 });
+    const again = await post('/v1/executions/r/fail', { attempt: 1, error: 'x' });
+    expect(again.statusCode).toBe(409);
+  });
+
+  it('lists with filters and cursors', async () => {
+    for (let i = 0; i < 5; i++) {
+      await post('/v1/executions', { id: `e${i}`, kind: i % 2 ? 'odd' : 'even' });
+      clock.advance(1);
+    }
+    const first = (await get('/v1/executions?limit=2')).json();
+    expect(first.items.map((e: { id: string }) => e.id)).toEqual(['e4', 'e3']);
+    const second = (await get(`/v1/executions?limit=2&cursor=${first.nextCursor}`)).json();
+    expect(second.items.map((e: { id: string }) => e.id)).toEqual(['e2', 'e1']);
+    expect((await get('/v1/executions?kind=odd')).json().items).toHaveLength(2);
+    expect((await get('/v1/executions?status=bogus')).statusCode).toBe(400);
+  });
+
+  it('sweeps, dry runs, the latest report and the audit trail', async () => {
+    expect((await get('/v1/sweeps/latest')).statusCode).toBe(404);
+    await post('/v1/executions', { id: 's', kind: 'embed' });
+    clock.advance(16 * M);
+    const dry = (await post('/v1/sweeps', { dryRun: true })).json();
+    expect(dry).toMatchObject({
+      dryRun: true,
+      decisions: [{ executionId: 's', verdict: 'run_timeout', outcome: 'dry_run' }],
+    });
+    expect((await get('/v1/executions/s')).json().status).toBe('running');
+    await post('/v1/sweeps');
+    expect((await get('/v1/sweeps/latest')).json()).toMatchObject({
+      dryRun: false,
+      counts: { remediated: 1 },
+    });
+    const audit = (await get('/v1/remediations?verdict=run_timeout&since=1h')).json();
+    expect(audit.items).toEqual([
+      expect.objectContaining({
+        executionId: 's',
+        outcome: 'remediated',
+        steps: [expect.objectContaining({ step: 'end', outcome: 'ok' })],
+      }),
+    ]);
+    expect((await get('/v1/remediations?since=yesterday')).statusCode).toBe(400);
+  });
+
+  it('/healthz turns 503 when no sweep has succeeded for 3 intervals', async () => {
+    expect((await get('/healthz')).json()).toMatchObject({ status: 'ok', lastSweepAt: null });
+    await post('/v1/sweeps');
+    clock.advance(3 * 30 * S);
+    expect((await get('/healthz')).statusCode).toBe(200);
+    clock.advance(1);
+    const stalled = await get('/healthz');
+    expect(stalled.statusCode).toBe(503);
+    expect(stalled.json()).toMatchObject({ status: 'unhealthy', lastSweepAgeMs: 90 * S + 1 });
+  });
+
+  it('/metrics speaks Prometheus', async () => {
+    await post('/v1/executions', { id: 'm', kind: 'embed', limits: { run: '1m' } });
+    await post('/v1/executions/m/heartbeat', { attempt: 1 });
+    clock.advance(2 * M);
+    await post('/v1/sweeps');
+    const text = (await get('/metrics')).body;
+    expect(text).toContain(
+      'vigil_remediations_total{verdict="run_timeout",action="fail",replica="local"} 1',
+    );
+    expect(text).toContain('vigil_heartbeats_total{outcome="ok",replica="local"} 1');
+    expect(text).toContain('vigil_sweep_duration_seconds_count');
+    expect(text).toMatch(/vigil_last_successful_sweep_timestamp_seconds\{replica="local"\} \d+/);
+  });
+
+  it('serves its OpenAPI document', async () => {
+    const doc = (await get('/openapi.json')).json();
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths)).toContain('/v1/executions/{id}/heartbeat');
+  });
+});
+
+describe('auth', () => {
+  const ADMIN = 'admin-token-0123456789';
+  const ALPHA = 'alpha-token-0123456789';
+  beforeEach(() =>
+    setup(
+      {
+        auth: {
+          runners: [
+            { owner: 'alpha', token: ALPHA },
+            { owner: 'beta', token: 'beta-token-0123456789' },
+          ],
+        },
+      },
+      { VIGIL_TOKEN: ADMIN },
+    ),
+  );
+  const as = (token: string) => ({ authorization: `Bearer ${token}` });
+
+  it('no token → 401, wrong token → 401, /healthz stays open', async () => {
+    expect((await get('/v1/executions')).statusCode).toBe(401);
+    expect((await get('/v1/executions', as('nope'))).json()).toMatchObject({
+      error: { code: 'unauthorized' },
+    });
+    expect((await get('/healthz')).statusCode).toBe(200);
+    expect((await get('/metrics')).statusCode).toBe(401);
+  });
+
+  it("a runner token may only touch its own owner's executions (403 otherwise)", async () => {
+    const mine = await post('/v1/executions', { id: 'mine', kind: 'k' }, as(ALPHA));
+    expect(mine.json().owner).toBe('alpha');
+    await post('/v1/executions', { id: 'theirs', kind: 'k', owner: 'beta' }, as(ADMIN));
+    expect(
+      (await post('/v1/executions/theirs/heartbeat', { attempt: 1 }, as(ALPHA))).statusCode,
+    ).toBe(403);
+    expect(
+      (await post('/v1/executions/theirs/complete', { attempt: 1 }, as(ALPHA))).statusCode,
+    ).toBe(403);
+    expect(
+      (
+        await post(
+          '/v1/heartbeats',
+          {
+            beats: [
+              { id: 'mine', attempt: 1 },
+              { id: 'theirs', attempt: 1 },
+            ],
+          },
+          as(ALPHA),
+        )
+      ).statusCode,
+    ).toBe(403);
+    expect((await post('/v1/executions', { kind: 'k', owner: 'beta' }, as(ALPHA))).statusCode).toBe(
+      403,
+    );
+    expect((await get('/v1/executions/theirs', as(ALPHA))).statusCode).toBe(403);
+    expect((await post('/v1/sweeps', {}, as(ALPHA))).statusCode).toBe(403);
+    expect(
+      (await get('/v1/executions', as(ALPHA))).json().items.map((e: { id: string }) => e.id),
+    ).toEqual(['mine']);
+    expect(
+      (await post('/v1/executions/mine/heartbeat', { attempt: 1 }, as(ALPHA))).statusCode,
+    ).toBe(200);
+    expect(
+      (await post('/v1/executions/theirs/complete', { attempt: 1 }, as(ADMIN))).statusCode,
+    ).toBe(200);
+  });
+});
+
+describe('bad input is a 400 naming the field, never a 500', () => {
+  beforeEach(async () => {
+    await setup();
+    await post('/v1/executions', { id: 'x', kind: 'embed' });
+  });
+
+  it.each([
+    ['/v1/executions', { kind: 5 }, /body\.kind/],
+    ['/v1/executions', {}, /body\.kind/],
+    ['/v1/executions', { kind: 'k', status: 'done' }, /body\.status/],
+    [
+      '/v1/executions',
+      { kind: 'k', limits: { run: '5 minutes' } },
+      /body\.limits\.run: expected a duration/,
+    ],
+    ['/v1/executions', { kind: 'k', limits: { run: -1 } }, /body\.limits\.run/],
+    ['/v1/executions', { kind: 'k', colour: 'red' }, /unknown field colour/],
+    ['/v1/executions', { kind: 'k', id: 'has spaces' }, /body\.id/],
+    ['/v1/executions/x/heartbeat', { attempt: '1' }, /body\.attempt/],
+    ['/v1/executions/x/heartbeat', { attempt: 0 }, /body\.attempt/],
+    ['/v1/executions/x/heartbeat', { attempt: 1, progress: { a: 1 } }, /body\.progress/],
+    ['/v1/heartbeats', { beats: [] }, /body\.beats/],
+    ['/v1/heartbeats', { beats: [{ id: 'x' }] }, /body\.beats\.0\.attempt/],
+    ['/v1/executions/x/complete', { result: 1 }, /body\.attempt/],
+    ['/v1/executions/x/fail', { attempt: 1 }, /body\.error/],
+    ['/v1/sweeps', { dryRun: 'yes' }, /body\.dryRun/],
+  ])('POST %s %j', async (url, payload, message) => {
+    const res = await post(url, payload);
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.code).toBe('bad_input');
+    expect(res.json().error.message).toMatch(message);
+  });
+
+  it('invalid JSON and oversized bodies', async () => {
+    const invalid = await app.inject({
+      method: 'POST',
+      url: '/v1/executions',
+      payload: '{"kind":',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(invalid.statusCode).toBe(400);
+    expect(invalid.json().error.message).toMatch(/^body: expected valid JSON/);
+    const huge = await post('/v1/executions', {
+      kind: 'k',
+      metadata: { blob: 'x'.repeat(2 * 1024 * 1024) },
+    });
+    expect(huge.statusCode).toBe(400);
+    expect(huge.json().error.message).toMatch(/^body: larger than/);
+  });
+
+  it('fuzz: random bodies on every route never get a 5xx', async () => {
+    let seed = 42;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
+    const values = (): unknown =>
+      pick([
+        null,
+        true,
+        0,
+        -1,
+        1.5,
+        2 ** 53,
+        '',
+        'x',
+        '30s',
+        'running',
+        [],
+        {},
+        [1, 'a'],
+        { a: { b: null } },
+        'x'.repeat(5000),
+      ]);
+    const fields = [
+      'id',
+      'kind',
+      'owner',
+      'parentId',
+      'status',
+      'limits',
+      'metadata',
+      'attempt',
+      'progress',
+      'result',
+      'error',
+      'retryable',
+      'beats',
+      'dryRun',
+      'reason',
+      'run',
+    ];
+    const routes = [
+      '/v1/executions',
+      '/v1/executions/x/start',
+      '/v1/executions/x/heartbeat',
+      '/v1/heartbeats',
+      '/v1/executions/x/complete',
+      '/v1/executions/x/fail',
+      '/v1/executions/x/cancel',
+      '/v1/sweeps',
+    ];
+    for (let i = 0; i < 400; i++) {
+      const body: Record<string, unknown> = {};
+      for (let f = Math.floor(random() * 4); f > 0; f--) body[pick(fields)] = values();
+      const payload =
+        random() < 0.1 ? pick(['[]', '"str"', '12', 'null', '{', '{"a":}']) : JSON.stringify(body);
+      const url = pick(routes).replace(
+        '/x/',
+        `/${pick(['x', 'missing', '%00', 'a'.repeat(300)])}/`,
+      );
+      const res = await app.inject({
+        method: 'POST',
+        url,
+        payload,
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(res.statusCode, `${url} ${payload}`).toBeLessThan(500);
+      if (res.statusCode >= 400)
+        expect(res.json(), `${res.statusCode} ${url} ${payload}`).toHaveProperty('error.code');
+    }
+    for (const query of [
+      'limit=0',
+      'limit=abc',
+      'status=',
+      'cursor=zzz',
+      'unknown=1',
+      'limit=100000',
+    ]) {
+      const res = await get(`/v1/executions?${query}`);
+      expect(res.statusCode, query).toBe(400);
+    }
+  });
+});

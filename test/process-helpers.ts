@@ -1,0 +1,126 @@
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const VIGIL_BIN = `${ROOT}bin/vigil.js`;
+
+/**
+ * Polls `check` every 20 ms until it returns a truthy value (which is returned), or fails after
+ * `timeoutMs`. For waiting on a condition in another process; never a fixed sleep.
+ */
+export async function until<T>(
+  check: () => T | Promise<T>,
+  { timeoutMs = 15_000, what = 'condition' } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export interface VigilProcess {
+  url: string;
+  child: ChildProcess;
+  output: () => string;
+  /** Sends a signal and waits for the process to exit; resolves its exit code. */
+  stop: (signal?: NodeJS.Signals) => Promise<number | null>;
+}
+
+/** Starts the real `vigil serve` binary and waits until it says where it listens. */
+export async function startVigil(
+  cwd: string,
+  env: Record<string, string> = {},
+  args: string[] = [],
+): Promise<VigilProcess> {
+  const child = spawn(
+    process.execPath,
+    [VIGIL_BIN, 'serve', '--port', env.VIGIL_PORT ?? '0', ...args],
+    {
+      cwd,
+      env: { ...process.env, VIGIL_LOG_LEVEL: 'warn', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
+  const url = await until(() => /listening on (http:\/\/\S+)/.exec(output)?.[1], {
+    what: `vigil serve to listen (output so far: ${output})`,
+  });
+  return {
+    url,
+    child,
+    output: () => output,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+export interface EventStream {
+  events: { type: string; data: Record<string, unknown> }[];
+  close: () => void;
+}
+
+/** Subscribes to the SSE stream and collects every event. */
+export async function subscribe(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<EventStream> {
+  const controller = new AbortController();
+  const response = await fetch(`${url}/v1/events`, { headers, signal: controller.signal });
+  if (!response.ok || !response.body) throw new Error(`SSE answered ${response.status}`);
+  const events: EventStream['events'] = [];
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  void (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buffer += value;
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const type = /^event: (.+)$/m.exec(block)?.[1];
+          const data = /^data: (.+)$/m.exec(block)?.[1];
+          if (type && data)
+            events.push({ type, data: JSON.parse(data) as Record<string, unknown> });
+        }
+      }
+    } catch {
+      // aborted
+    }
+  })();
+  return { events, close: () => controller.abort() };
+}
+
+export async function api(
+  url: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: any }> {
+  const response = await fetch(`${url}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, json: await response.json() };
+}
