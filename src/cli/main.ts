@@ -5,6 +5,7 @@ import { isVigilError } from '../errors.js';
 import { systemClock } from '../runtime/clock.js';
 import { storeError } from '../stores/open-store.js';
 import { execCommand } from './commands/exec.js';
+import { demoCommand } from './commands/demo.js';
 import { inspectCommands } from './commands/inspect.js';
 import { ledgerCommands } from './commands/ledger.js';
 import { serveCommand } from './commands/serve.js';
@@ -69,6 +70,7 @@ export async function runMain(argv: string[], io: CliIo = defaultIo()): Promise<
   serveCommand(program, io);
   sweepCommand(program, io, done);
   inspectCommands(program, io);
+  demoCommand(program, io);
   ledgerCommands(program, io);
   execCommand(program, io, done);
   for (const command of program.commands) {

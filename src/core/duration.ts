@@ -41,12 +41,14 @@ function describe(value: unknown): string {
 }
 
 /**
- * Formats milliseconds for people: `"850ms"`, `"2m 5s"`, `"1h 30m"`, `"3d 4h"`. Keeps the two most
- * significant units, which is as much precision as a reason sentence needs.
+ * Formats milliseconds for people: `"850ms"`, `"1.5s"`, `"2m 5s"`, `"1h 30m"`, `"3d 4h"`. From a
+ * minute up it keeps the two most significant units, as much precision as a reason sentence needs.
  */
 export function formatDuration(ms: number): string {
   if (ms < 0) return `-${formatDuration(-ms)}`;
   if (ms < 1_000) return `${Math.floor(ms)}ms`;
+  // Under a minute, keep the milliseconds: "ran 4.003s, limit 4s" must not read as "ran 4s".
+  if (ms < 60_000) return `${Number((Math.floor(ms) / 1_000).toFixed(3))}s`;
   const units: [Unit, number][] = [
     ['d', UNIT_MS.d],
     ['h', UNIT_MS.h],

@@ -54,9 +54,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: BODY_LIMIT,
-    disableRequestLogging: true,
     // Long ids reach the route and are refused there with a message naming the field.
-    maxParamLength: 1_000,
+    routerOptions: { maxParamLength: 1_000 },
     frameworkErrors: (error, _request, reply) => {
       void (reply as FastifyReply)
         .status(400)
@@ -112,9 +111,7 @@ function sendError(
   const known = toVigilError(error);
   if (known) {
     if (known.code === 'store_unavailable') options.service.storeDown();
-    const extra = (
-      known.details && typeof known.details === 'object' ? known.details : {}
-    );
+    const extra = known.details && typeof known.details === 'object' ? known.details : {};
     return reply
       .status(STATUS_BY_CODE[known.code])
       .send({ ...extra, error: { code: known.code, message: known.message } });

@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { constants, hostname } from 'node:os';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
@@ -38,7 +39,7 @@ export function execCommand(program: Command, io: CliIo, done: (code: number) =>
   program
     .command('exec')
     .description(
-      'run a command as an execution: registered with a running Vigil (VIGIL_URL), heartbeated while it runs, ended with its exit status; exits with the command\'s exit code',
+      "run a command as an execution: registered with a running Vigil (VIGIL_URL), heartbeated while it runs, ended with its exit status; exits with the command's exit code",
     )
     .usage('[options] -- CMD [ARGS...]')
     .argument('<command...>', 'the command and its arguments (after --)')
@@ -77,7 +78,8 @@ async function execute(io: CliIo, argv: string[], options: ExecOptions): Promise
     throw new BadInputError(['expected a command after --, e.g. vigil exec -- ./backup.sh']);
   }
   const heartbeat = durationOption('--heartbeat', options.heartbeat);
-  const run = options.timeout === undefined ? undefined : durationOption('--timeout', options.timeout);
+  const run =
+    options.timeout === undefined ? undefined : durationOption('--timeout', options.timeout);
   const client = new VigilClient({ env: io.env, onError: () => undefined });
   const say = (text: string) => io.err(`vigil exec: ${text}`);
 
@@ -138,12 +140,11 @@ async function supervise(
     return spawnFailed(client, execution, file, error, say);
   }
 
-  const signalGroup = (signal: NodeJS.Signals | 0): boolean => {
+  const signalGroup = (signal: NodeJS.Signals): void => {
     try {
       process.kill(-pgid, signal);
-      return true;
     } catch {
-      return false; // ESRCH: the whole group is gone.
+      // ESRCH: the whole group is gone.
     }
   };
   const forward = (signal: NodeJS.Signals) => void signalGroup(signal);
@@ -162,17 +163,20 @@ async function supervise(
   };
   /** After the command itself exited: wait for the rest of its group, killing it at the deadline. */
   const reapGroup = async () => {
-    while (signalGroup(0) && Date.now() < ending.killAt) {
+    while (isGroupAlive(pgid) && Date.now() < ending.killAt) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     clearTimeout(killTimer);
-    if (signalGroup(0)) signalGroup('SIGKILL');
+    if (isGroupAlive(pgid)) signalGroup('SIGKILL');
   };
 
   // Beats from this thread: `vigil exec` does nothing CPU-bound. Every third of the heartbeat
   // limit, and at least every second so that a run limit or a cancel reaches the command within
   // about a second of Vigil deciding it.
-  const intervalMs = Math.max(100, Math.min(1_000, Math.floor((execution.limits.heartbeat ?? 3_000) / 3)));
+  const intervalMs = Math.max(
+    100,
+    Math.min(1_000, Math.floor((execution.limits.heartbeat ?? 3_000) / 3)),
+  );
   let beatTimer: NodeJS.Timeout | undefined;
   let isRunning = true;
   let isFailing = false;
@@ -182,7 +186,10 @@ async function supervise(
       isFailing = false;
     } catch (error) {
       if (!isRunning) return;
-      if (isLostOwnership(error) || (error instanceof VigilApiError && error.code === 'not_found')) {
+      if (
+        isLostOwnership(error) ||
+        (error instanceof VigilApiError && error.code === 'not_found')
+      ) {
         const why =
           error instanceof VigilApiError && error.code === 'not_found'
             ? { status: null, reason: error.message }
@@ -252,6 +259,38 @@ async function spawnFailed(
       say(`could not report how execution ${execution.id} ended: ${messageOf(reportError)}`),
     );
   return code === 'ENOENT' ? 127 : 126;
+}
+
+/**
+ * Whether any process of the group is still running. Zombies do not count: once the command has
+ * exited, the children it left are re-parented and reaped by init in its own time, and
+ * `kill(-pgid, 0)` would keep answering for them. Where /proc is missing, that answer is all there is.
+ */
+export function isGroupAlive(pgid: number): boolean {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    try {
+      process.kill(-pgid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // "pid (comm) state ppid pgrp …": comm may hold spaces and parentheses.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X') return true;
+  }
+  return false;
 }
 
 function messageOf(error: unknown): string {

@@ -16,7 +16,9 @@ export function serveCommand(program: Command, io: CliIo): void {
       const env = { ...io.env };
       if (options.port !== undefined) {
         if (!/^\d+$/.test(options.port) || Number(options.port) > 65_535) {
-          throw new BadInputError([`--port: expected a port number 0-65535, got ${JSON.stringify(options.port)}`]);
+          throw new BadInputError([
+            `--port: expected a port number 0-65535, got ${JSON.stringify(options.port)}`,
+          ]);
         }
         env.VIGIL_PORT = options.port;
       }
