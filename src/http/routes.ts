@@ -116,21 +116,18 @@ export async function registerRoutes(app: FastifyInstance, options: Options): Pr
     const id = idOf(request);
     const beat = body(schemas.heartbeat, request);
     if (!request.caller.isAdmin) await owned(request, id);
-    const result = await ledger.heartbeat([{ id, ...beat }]);
+    const outcome = await ledger.beat({ id, ...beat });
     service.storeUp();
-    const lost = result.lost[0];
-    metrics.heartbeats.inc({ outcome: lost ? 'lost' : 'ok' });
-    if (lost) {
+    metrics.heartbeats.inc({ outcome: outcome.kind });
+    if (outcome.kind === 'lost') {
+      const { lost } = outcome;
       throw new VigilError(
         'lost_ownership',
         `execution ${id} attempt ${beat.attempt} is no longer running: ${lost.reason}`,
-        {
-          status: lost.status,
-          reason: lost.reason,
-        },
+        { status: lost.status, reason: lost.reason },
       );
     }
-    return { deadlineAt: iso(result.ok[0]?.deadlineAt ?? null) };
+    return { deadlineAt: iso(outcome.deadlineAt) };
   });
 
   app.post('/v1/heartbeats', async (request) => {

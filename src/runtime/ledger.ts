@@ -9,6 +9,8 @@ import { BadInputError, VigilError } from '../errors.js';
 import { limitsSchema } from '../schemas.js';
 import type { Beat, Clock, ExecutionStore, HeartbeatResult, ReportOutcome } from '../ports.js';
 import type { EventBus } from './events.js';
+import type { BeatOutcome } from './heartbeat-batcher.js';
+import { HeartbeatBatcher } from './heartbeat-batcher.js';
 
 const name = z.string().min(1).max(200);
 export const jsonSchema: z.ZodType<JsonValue> = z.lazy(() =>
@@ -112,6 +114,13 @@ export class Ledger {
   heartbeat(beats: Beat[]): Promise<HeartbeatResult> {
     return this.store.heartbeat(beats, this.clock.now());
   }
+
+  /** One heartbeat, written together with the others that arrive in the same tick. */
+  beat(beat: Beat): Promise<BeatOutcome> {
+    return this.batcher.beat(beat);
+  }
+
+  private readonly batcher = new HeartbeatBatcher((beats) => this.heartbeat(beats));
 
   async complete(id: string, attempt: number, result?: JsonValue): Promise<ReportOutcome> {
     return this.settle(

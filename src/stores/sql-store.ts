@@ -42,6 +42,8 @@ export class SqlStore implements ExecutionStore {
     readonly description: string,
     /** Runs `fn` in a transaction that holds the write lock from its first statement. */
     private readonly writeTransaction: <T>(fn: (trx: Db) => Promise<T>) => Promise<T>,
+    /** A dialect's faster heartbeat path (same semantics as the generic one below). */
+    private readonly fastHeartbeat?: (beats: Beat[], now: number) => Promise<HeartbeatResult>,
   ) {}
 
   async migrate(): Promise<string[]> {
@@ -162,6 +164,7 @@ export class SqlStore implements ExecutionStore {
   async heartbeat(beats: Beat[], now: number): Promise<HeartbeatResult> {
     const result: HeartbeatResult = { ok: [], lost: [] };
     if (beats.length === 0) return result;
+    if (this.fastHeartbeat) return this.fastHeartbeat(beats, now);
     return this.writeTransaction(async (trx) => {
       for (const beat of beats) {
         const hasProgress = beat.progress !== undefined;
@@ -193,17 +196,7 @@ export class SqlStore implements ExecutionStore {
           .select(['status', 'reason', 'attempt'])
           .where('id', '=', beat.id)
           .executeTakeFirst();
-        result.lost.push({
-          id: beat.id,
-          status: (row?.status as Status | undefined) ?? null,
-          reason: !row
-            ? 'no such execution'
-            : row.attempt !== beat.attempt
-              ? `attempt ${beat.attempt} is over; the execution is on attempt ${row.attempt}`
-              : row.status === 'queued'
-                ? 'not started'
-                : (row.reason ?? `execution is ${row.status}`),
-        });
+        result.lost.push(lostBeat(beat, row));
       }
       return result;
     });
@@ -346,7 +339,11 @@ export class SqlStore implements ExecutionStore {
       .where('status', 'in', ['queued', 'running'])
       .groupBy(['status', 'kind'])
       .execute();
-    return rows.map((r) => ({ status: r.status as OpenStatus, kind: r.kind, count: Number(r.count) }));
+    return rows.map((r) => ({
+      status: r.status as OpenStatus,
+      kind: r.kind,
+      count: Number(r.count),
+    }));
   }
 
   async ownersOf(ids: string[]): Promise<Map<string, string | null>> {
@@ -483,6 +480,24 @@ export class SqlStore implements ExecutionStore {
       .where('holder', '=', holder)
       .execute();
   }
+}
+
+/** Why a heartbeat did not land: the runner must stop. */
+export function lostBeat(
+  beat: Beat,
+  row: { status: string; reason: string | null; attempt: number } | undefined,
+): HeartbeatResult['lost'][number] {
+  return {
+    id: beat.id,
+    status: (row?.status as Status | undefined) ?? null,
+    reason: !row
+      ? 'no such execution'
+      : row.attempt !== beat.attempt
+        ? `attempt ${beat.attempt} is over; the execution is on attempt ${row.attempt}`
+        : row.status === 'queued'
+          ? 'not started'
+          : (row.reason ?? `execution is ${row.status}`),
+  };
 }
 
 async function selectById(db: Db, id: string): Promise<ExecutionRow | undefined> {
