@@ -33,7 +33,7 @@ function preparedHeartbeat(database: BetterSqlite3.Database) {
     [string],
     { status: string; reason: string | null; attempt: number }
   >('SELECT status, reason, attempt FROM executions WHERE id = ?');
-  return database.transaction((beats: Beat[], now: number): HeartbeatResult => {
+  const transaction = database.transaction((beats: Beat[], now: number): HeartbeatResult => {
     const result: HeartbeatResult = { ok: [], lost: [] };
     for (const b of beats) {
       const hasProgress = b.progress !== undefined;
@@ -48,7 +48,8 @@ function preparedHeartbeat(database: BetterSqlite3.Database) {
       else result.lost.push(lostBeat(b, lookup.get(b.id)));
     }
     return result;
-  }).immediate;
+  });
+  return (beats: Beat[], now: number) => transaction.immediate(beats, now);
 }
 
 export interface SqliteOptions {
