@@ -80,53 +80,108 @@ async function execute(io: CliIo, argv: string[], options: ExecOptions): Promise
   const heartbeat = durationOption('--heartbeat', options.heartbeat);
   const run =
     options.timeout === undefined ? undefined : durationOption('--timeout', options.timeout);
-  const client = new VigilClient({ env: io.env, onError: () => undefined });
   const say = (text: string) => io.err(`vigil exec: ${text}`);
 
-  let execution: Execution;
+  // Signals are taken from the start, so that one arriving while the execution is being
+  // registered is not the death of `vigil exec` with the execution left running.
+  const signals = new SignalRelay();
   try {
-    execution = await client.register({
-      ...(options.id === undefined ? {} : { id: options.id }),
-      kind: options.kind ?? basename(file),
-      ...(options.owner === undefined ? {} : { owner: options.owner }),
-      limits: { heartbeat, ...(run === undefined ? {} : { run }) },
-      metadata: { command: basename(file), host: hostname(), pid: process.pid },
-    });
-  } catch (error) {
-    if (error instanceof VigilConnectionError) {
-      say(`${error.message} (set VIGIL_URL to where vigil serve listens)`);
-      return 3;
+    const client = new VigilClient({ env: io.env, onError: () => undefined });
+    let execution: Execution;
+    try {
+      execution = await client.register({
+        ...(options.id === undefined ? {} : { id: options.id }),
+        kind: options.kind ?? basename(file),
+        ...(options.owner === undefined ? {} : { owner: options.owner }),
+        limits: { heartbeat, ...(run === undefined ? {} : { run }) },
+        metadata: { command: basename(file), host: hostname(), pid: process.pid },
+      });
+    } catch (error) {
+      if (error instanceof VigilConnectionError) {
+        say(`${error.message} (set VIGIL_URL to where vigil serve listens)`);
+        return 3;
+      }
+      if (error instanceof VigilApiError) {
+        say(`could not register the execution: ${error.message}`);
+        return [400, 401, 403].includes(error.status) ? 2 : 1;
+      }
+      throw error;
     }
-    if (error instanceof VigilApiError) {
-      say(`could not register the execution: ${error.message}`);
-      return [400, 401, 403].includes(error.status) ? 2 : 1;
+    const early = signals.received;
+    if (early !== null) {
+      const reason = `stopped by ${early} before the command started`;
+      say(reason);
+      await report(client, execution, { kind: 'fail', error: reason }, false, say);
+      return signalExitCode(early);
     }
-    throw error;
+    return await supervise({ io, client, execution, file, args, say, signals });
+  } finally {
+    signals.close();
   }
-  return supervise(io, client, execution, file, args, say);
+}
+
+/**
+ * SIGTERM, SIGINT and SIGHUP passed on to the command's process group. The command runs in a
+ * group of its own, so a Ctrl-C at the terminal reaches `vigil exec` alone unless passed on.
+ */
+class SignalRelay {
+  /** The first signal received, if any. */
+  received: NodeJS.Signals | null = null;
+  private group: number | null = null;
+  private readonly forward = (signal: NodeJS.Signals) => {
+    this.received ??= signal;
+    if (this.group !== null) signalGroup(this.group, signal);
+  };
+
+  constructor() {
+    for (const signal of FORWARDED) process.on(signal, this.forward);
+  }
+
+  /** From now on, signals go to this process group. */
+  relayTo(pgid: number): void {
+    this.group = pgid;
+  }
+
+  close(): void {
+    for (const signal of FORWARDED) process.off(signal, this.forward);
+  }
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // ESRCH: the whole group is gone.
+  }
+}
+
+const signalExitCode = (signal: NodeJS.Signals) => 128 + (constants.signals[signal] ?? 0);
+
+interface Supervision {
+  io: CliIo;
+  client: VigilClient;
+  execution: Execution;
+  file: string;
+  args: string[];
+  say: (text: string) => void;
+  signals: SignalRelay;
 }
 
 /** Runs the command, beats while it runs, ends its process group when Vigil ends it, reports. */
-async function supervise(
-  io: CliIo,
-  client: VigilClient,
-  execution: Execution,
-  file: string,
-  args: string[],
-  say: (text: string) => void,
-): Promise<number> {
+async function supervise(s: Supervision): Promise<number> {
+  const { client, execution, file, say } = s;
   const { id, attempt } = execution;
   let child: ChildProcess;
   try {
-    child = spawn(file, args, {
-      cwd: io.cwd,
-      env: { ...io.env, VIGIL_EXECUTION_ID: id, VIGIL_ATTEMPT: String(attempt) },
+    child = spawn(file, s.args, {
+      cwd: s.io.cwd,
+      env: { ...s.io.env, VIGIL_EXECUTION_ID: id, VIGIL_ATTEMPT: String(attempt) },
       stdio: 'inherit',
       // Its own process group, so that it and everything it starts can be signalled at once.
       detached: true,
     });
   } catch (error) {
-    return spawnFailed(client, execution, file, error, say);
+    return spawnFailed(s, error);
   }
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null } | Error>(
     (resolve) => {
@@ -135,39 +190,22 @@ async function supervise(
     },
   );
   const pgid = child.pid;
-  if (pgid === undefined) {
-    const error = await exited;
-    return spawnFailed(client, execution, file, error, say);
-  }
-
-  const signalGroup = (signal: NodeJS.Signals): void => {
-    try {
-      process.kill(-pgid, signal);
-    } catch {
-      // ESRCH: the whole group is gone.
-    }
-  };
-  const forward = (signal: NodeJS.Signals) => void signalGroup(signal);
-  for (const signal of FORWARDED) process.on(signal, forward);
+  if (pgid === undefined) return spawnFailed(s, await exited);
+  s.signals.relayTo(pgid);
 
   // Ended by Vigil: SIGTERM now, SIGKILL after the grace period to whatever is left of the group.
-  const ending: { lost: { status: string | null; reason: string } | null; killAt: number } = {
-    lost: null,
+  const ending: { lost: boolean; killAt: number; killTimer?: NodeJS.Timeout } = {
+    lost: false,
     killAt: 0,
   };
-  let killTimer: NodeJS.Timeout | undefined;
-  const terminate = () => {
-    signalGroup('SIGTERM');
+  const terminate = (why: { status: string | null; reason: string }) => {
+    ending.lost = true;
+    say(
+      `Vigil ended execution ${id}${why.status ? ` (${why.status})` : ''}: ${why.reason}; stopping ${basename(file)} (process group ${pgid})`,
+    );
+    signalGroup(pgid, 'SIGTERM');
     ending.killAt = Date.now() + KILL_GRACE_MS;
-    killTimer = setTimeout(() => signalGroup('SIGKILL'), KILL_GRACE_MS);
-  };
-  /** After the command itself exited: wait for the rest of its group, killing it at the deadline. */
-  const reapGroup = async () => {
-    while (isGroupAlive(pgid) && Date.now() < ending.killAt) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    clearTimeout(killTimer);
-    if (isGroupAlive(pgid)) signalGroup('SIGKILL');
+    ending.killTimer = setTimeout(() => signalGroup(pgid, 'SIGKILL'), KILL_GRACE_MS);
   };
 
   // Beats from this thread: `vigil exec` does nothing CPU-bound. Every third of the heartbeat
@@ -186,20 +224,9 @@ async function supervise(
       isFailing = false;
     } catch (error) {
       if (!isRunning) return;
-      if (
-        isLostOwnership(error) ||
-        (error instanceof VigilApiError && error.code === 'not_found')
-      ) {
-        const why =
-          error instanceof VigilApiError && error.code === 'not_found'
-            ? { status: null, reason: error.message }
-            : lostOwnershipOf(id, error);
-        ending.lost = { status: why.status, reason: why.reason };
-        say(
-          `Vigil ended execution ${id}${why.status ? ` (${why.status})` : ''}: ${why.reason}; stopping ${basename(file)} (process group ${pgid})`,
-        );
-        terminate();
-        return;
+      if (isLostOwnership(error)) return terminate(lostOwnershipOf(id, error));
+      if (error instanceof VigilApiError && error.code === 'not_found') {
+        return terminate({ status: null, reason: error.message });
       }
       // Vigil unreachable: the command goes on; Vigil judges the silence by its own rules.
       if (!isFailing) say(`heartbeat failed (the command goes on): ${messageOf(error)}`);
@@ -212,52 +239,67 @@ async function supervise(
   const ended = await exited;
   isRunning = false;
   clearTimeout(beatTimer);
-  if (ending.lost) await reapGroup();
-  for (const signal of FORWARDED) process.off(signal, forward);
+  if (ending.lost) {
+    // The command has exited; wait for the rest of its group, killing what is left at the deadline.
+    while (isGroupAlive(pgid) && Date.now() < ending.killAt) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    clearTimeout(ending.killTimer);
+    if (isGroupAlive(pgid)) signalGroup(pgid, 'SIGKILL');
+  }
+  if (ended instanceof Error) return spawnFailed(s, ended);
 
-  if (ended instanceof Error) return spawnFailed(client, execution, file, ended, say);
-  const exitCode = ended.code ?? 128 + (ended.signal ? (constants.signals[ended.signal] ?? 0) : 0);
+  const exitCode = ended.signal ? signalExitCode(ended.signal) : (ended.code ?? 1);
+  await report(
+    client,
+    execution,
+    exitCode === 0
+      ? { kind: 'complete' }
+      : {
+          kind: 'fail',
+          error: ended.signal ? `killed by ${ended.signal}` : `exit code ${exitCode}`,
+        },
+    ending.lost,
+    say,
+  );
+  return exitCode;
+}
+
+/** Reports how the command ended. Never throws: the exit code is the command's whatever happens. */
+async function report(
+  client: VigilClient,
+  execution: Execution,
+  outcome: { kind: 'complete' } | { kind: 'fail'; error: string },
+  isExpectedLate: boolean,
+  say: (text: string) => void,
+): Promise<void> {
+  const { id, attempt } = execution;
   try {
-    if (exitCode === 0 && ended.signal === null) {
+    if (outcome.kind === 'complete') {
       await client.complete(id, { attempt, result: { exitCode: 0 } });
     } else {
-      await client.fail(id, {
-        attempt,
-        error: ended.signal ? `killed by ${ended.signal}` : `exit code ${exitCode}`,
-      });
+      await client.fail(id, { attempt, error: outcome.error });
     }
   } catch (error) {
-    // After Vigil ended it, the report is expected to arrive late (it is kept as lateResult).
     if (isAlreadyEnded(error)) {
-      if (!ending.lost) {
-        const now = error.execution;
-        say(
-          `execution ${id} had already ended${now ? ` (${now.status}${now.reason ? `: ${now.reason}` : ''})` : ''}; the command's result is kept as its late result`,
-        );
-      }
+      // After Vigil ended it, the report is expected to arrive late (it is kept as lateResult).
+      if (isExpectedLate) return;
+      const now = error.execution;
+      say(
+        `execution ${id} had already ended${now ? ` (${now.status}${now.reason ? `: ${now.reason}` : ''})` : ''}; the command's result is kept as its late result`,
+      );
     } else {
       say(`could not report how execution ${id} ended: ${messageOf(error)}`);
     }
   }
-  return exitCode;
 }
 
 /** The command could not be started: 127 when not found, 126 otherwise (as a shell would). */
-async function spawnFailed(
-  client: VigilClient,
-  execution: Execution,
-  file: string,
-  error: unknown,
-  say: (text: string) => void,
-): Promise<number> {
+async function spawnFailed(s: Supervision, error: unknown): Promise<number> {
   const code = (error as NodeJS.ErrnoException).code;
-  const message = `cannot run ${file}: ${messageOf(error)}`;
-  say(message);
-  await client
-    .fail(execution.id, { attempt: execution.attempt, error: message })
-    .catch((reportError: unknown) =>
-      say(`could not report how execution ${execution.id} ended: ${messageOf(reportError)}`),
-    );
+  const message = `cannot run ${s.file}: ${messageOf(error)}`;
+  s.say(message);
+  await report(s.client, s.execution, { kind: 'fail', error: message }, false, s.say);
   return code === 'ENOENT' ? 127 : 126;
 }
 

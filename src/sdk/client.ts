@@ -1,0 +1,166 @@
+import { isAlreadyEnded } from './errors.js';
+import type { InFlightRun, RunContext, RunOptions } from './run.js';
+import { runExecution } from './run.js';
+import { Transport } from './transport.js';
+import type { Beat, Execution, HeartbeatsAnswer, Json, Progress, RegisterInput } from './types.js';
+
+export const DEFAULT_URL = 'http://127.0.0.1:7070';
+
+export interface VigilClientOptions {
+  /** The service. Default: `VIGIL_URL`, else `http://127.0.0.1:7070`. */
+  url?: string | undefined;
+  /** Bearer token. Default: `VIGIL_TOKEN`; none when unset. */
+  token?: string | null | undefined;
+  /** Owner given to executions this client registers when they name none. Default: none. */
+  owner?: string | null | undefined;
+  /**
+   * The fetch the client's own requests use. Default: the global fetch. The liveness thread of
+   * `run()` always uses its own global fetch (a function cannot cross to a worker thread).
+   */
+  fetch?: typeof fetch | undefined;
+  /** Per-request timeout. Default 10 s. */
+  timeoutMs?: number | undefined;
+  /**
+   * Retries of a transient failure (connection refused or reset, timeout, 502/503/504) for the
+   * requests that are safe to repeat: heartbeats, complete, fail and get. Default 3. Never a 4xx.
+   */
+  retries?: number | undefined;
+  /**
+   * Failures in the background that nobody awaits: a liveness heartbeat that failed (reported
+   * once per streak of failures), a failure that could not be reported. Default:
+   * `process.emitWarning` (type "VigilWarning").
+   */
+  onError?: ((error: Error) => void) | undefined;
+  /** Where `VIGIL_URL` and `VIGIL_TOKEN` are read from. Default: `process.env`. */
+  env?: Record<string, string | undefined> | undefined;
+}
+
+const path = (id: string, action?: string) =>
+  `/v1/executions/${encodeURIComponent(id)}${action ? `/${action}` : ''}`;
+
+/**
+ * A typed client of Vigil's HTTP API for runners, and `run()`, which wraps a unit of work as an
+ * execution. Errors are `VigilApiError` (Vigil answered 4xx/5xx) or `VigilConnectionError`.
+ */
+export class VigilClient {
+  readonly url: string;
+  readonly owner: string | null;
+  private readonly transport: Transport;
+  private readonly token: string | null;
+  private readonly retries: number;
+  private readonly onError: (error: Error) => void;
+  private readonly inFlight = new Map<string, InFlightRun>();
+
+  constructor(options: VigilClientOptions = {}) {
+    const env = options.env ?? process.env;
+    this.url = options.url ?? (env.VIGIL_URL || DEFAULT_URL);
+    this.token = options.token === undefined ? env.VIGIL_TOKEN || null : options.token;
+    this.owner = options.owner ?? null;
+    this.retries = options.retries ?? 3;
+    this.onError =
+      options.onError ?? ((error) => process.emitWarning(error.message, 'VigilWarning'));
+    this.transport = new Transport({
+      url: this.url,
+      token: this.token,
+      fetch: options.fetch ?? globalThis.fetch,
+      timeoutMs: options.timeoutMs ?? 10_000,
+      retries: this.retries,
+    });
+  }
+
+  /** `POST /v1/executions`: registers an execution (running unless `status: "queued"`). */
+  register(input: RegisterInput): Promise<Execution> {
+    const owner = input.owner === undefined ? this.owner : input.owner;
+    return this.transport.request('POST', '/v1/executions', {
+      ...input,
+      ...(owner === null ? {} : { owner }),
+    });
+  }
+
+  /** `GET /v1/executions/:id`. */
+  get(id: string): Promise<Execution> {
+    return this.transport.request('GET', path(id), undefined, { retry: true });
+  }
+
+  /** `POST /v1/executions/:id/start`: queued → running. */
+  start(id: string, attempt: number): Promise<Execution> {
+    return this.transport.request('POST', path(id, 'start'), { attempt });
+  }
+
+  /**
+   * `POST /v1/executions/:id/heartbeat`. With `progress`, it also counts as progress. Throws a
+   * `VigilApiError` with code `lost_ownership` (409) when the execution is no longer this
+   * attempt's: the runner must stop.
+   */
+  heartbeat(
+    id: string,
+    beat: { attempt: number; progress?: Progress | undefined },
+  ): Promise<{ deadlineAt: string | null }> {
+    return this.transport.request('POST', path(id, 'heartbeat'), beat, { retry: true });
+  }
+
+  /** `POST /v1/heartbeats`: many beats in one request; lost ones are listed, not thrown. */
+  heartbeats(beats: Beat[]): Promise<HeartbeatsAnswer> {
+    return this.transport.request('POST', '/v1/heartbeats', { beats }, { retry: true });
+  }
+
+  /** `POST /v1/executions/:id/complete`. 409 `already_ended` when it had ended first. */
+  complete(id: string, report: { attempt: number; result?: Json | undefined }): Promise<Execution> {
+    return this.transport.request('POST', path(id, 'complete'), report, { retry: true });
+  }
+
+  /** `POST /v1/executions/:id/fail`. 409 `already_ended` when it had ended first. */
+  fail(
+    id: string,
+    report: { attempt: number; error: Json; retryable?: boolean | undefined },
+  ): Promise<Execution> {
+    return this.transport.request('POST', path(id, 'fail'), report, { retry: true });
+  }
+
+  /** `POST /v1/executions/:id/cancel` (operator; needs the admin token when tokens are set). */
+  cancel(id: string, options: { reason?: string } = {}): Promise<Execution> {
+    return this.transport.request('POST', path(id, 'cancel'), options);
+  }
+
+  /**
+   * Runs `fn` as an execution: registers it (running), keeps it alive with heartbeats from a
+   * worker thread while `fn` runs, and completes it with `fn`'s value or fails it with `fn`'s
+   * error message. Resolves/rejects as `fn` did. See docs/sdk.md and `RunContext`.
+   */
+  run<T>(options: RunOptions, fn: (ctx: RunContext) => T | Promise<T>): Promise<T> {
+    return runExecution(
+      {
+        api: this,
+        connection: { url: this.url, token: this.token, retries: this.retries },
+        owner: this.owner,
+        registry: this.inFlight,
+        onError: this.onError,
+      },
+      options,
+      fn,
+    );
+  }
+
+  /** Runs started by `run()` in this client that have not finished. */
+  get running(): readonly { id: string; attempt: number; kind: string }[] {
+    return [...this.inFlight.values()].map(({ id, attempt, kind }) => ({ id, attempt, kind }));
+  }
+
+  /**
+   * Fails every run of this client that has not finished, with `reason` as its error (and so its
+   * reason), and aborts their signals. For a runner going away: see `installShutdownHandler`.
+   * Resolves when every report has been answered; failures to report are passed to `onError`.
+   */
+  async failRunning(reason: string): Promise<void> {
+    const runs = [...this.inFlight.values()];
+    const results = await Promise.allSettled(runs.map((run) => run.shutdown(reason)));
+    results.forEach((result, i) => {
+      // already_ended: the watchdog or an operator ended it first; nothing left to do.
+      if (result.status === 'rejected' && !isAlreadyEnded(result.reason)) {
+        const message =
+          result.reason instanceof Error ? result.reason.message : String(result.reason);
+        this.onError(new Error(`could not fail execution ${runs[i]?.id ?? '?'}: ${message}`));
+      }
+    });
+  }
+}

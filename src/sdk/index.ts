@@ -1,0 +1,19 @@
+/**
+ * What runners import (`vigil/sdk`): a typed client of the HTTP API, `run()` with liveness from a
+ * worker thread and progress from the work loop, and a shutdown handler. See docs/sdk.md.
+ */
+export { VigilClient, DEFAULT_URL } from './client.js';
+export type { VigilClientOptions } from './client.js';
+export type { RunContext, RunOptions } from './run.js';
+export { installShutdownHandler } from './shutdown.js';
+export type { ShutdownOptions } from './shutdown.js';
+export { livenessIntervalMs } from './liveness.js';
+export {
+  VigilApiError,
+  VigilConnectionError,
+  LostOwnershipError,
+  isAlreadyEnded,
+  isLostOwnership,
+} from './errors.js';
+export { isTransient } from './transport.js';
+export type * from './types.js';

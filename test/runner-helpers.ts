@@ -1,0 +1,177 @@
+/** Helpers for the tests of the runner side: the SDK and `vigil exec`, against a real service. */
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseConfig } from '../src/config.js';
+import type { RunningServer } from '../src/http/server.js';
+import { startServer } from '../src/http/server.js';
+import { systemClock } from '../src/runtime/clock.js';
+import type { Execution } from '../src/sdk/types.js';
+import { openSqliteStore } from '../src/stores/sqlite.js';
+import { tempDir } from './helpers.js';
+
+export const ROOT = resolve(import.meta.dirname, '..');
+
+/** Waits until `condition` holds, checking every 20 ms; fails after `timeoutMs` (generous). */
+export async function until(
+  condition: () => boolean | Promise<boolean>,
+  { timeoutMs = 20_000, what = 'the condition' }: { timeoutMs?: number; what?: string } = {},
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await condition()) return;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export interface Vigil {
+  url: string;
+  dir: string;
+  server: RunningServer;
+  get(id: string): Promise<Execution>;
+  /** Waits for the execution to reach a status other than running, and returns it. */
+  ended(id: string, timeoutMs?: number): Promise<Execution>;
+  close(): Promise<void>;
+}
+
+/** The real service on a free port with a SQLite file in a temp dir, sweeping every 200 ms. */
+export async function startVigil(): Promise<Vigil> {
+  const { dir, cleanup } = tempDir();
+  const store = openSqliteStore(join(dir, 'vigil.db'));
+  await store.migrate();
+  const config = parseConfig({ sweep: { interval: '200ms' } }, { VIGIL_PORT: '0' });
+  const server = await startServer({ store, config, clock: systemClock });
+  const get = async (id: string) => {
+    const response = await fetch(`${server.url}/v1/executions/${encodeURIComponent(id)}`);
+    if (!response.ok) throw new Error(`GET ${id}: ${response.status} ${await response.text()}`);
+    return (await response.json()) as Execution;
+  };
+  return {
+    url: server.url,
+    dir,
+    server,
+    get,
+    ended: async (id, timeoutMs) => {
+      let last: Execution | undefined;
+      await until(
+        async () => {
+          last = await get(id).catch(() => undefined);
+          return last !== undefined && last.status !== 'running' && last.status !== 'queued';
+        },
+        { timeoutMs, what: `execution ${id} to end` },
+      );
+      return last!;
+    },
+    close: async () => {
+      await server.close();
+      await store.close();
+      cleanup();
+    },
+  };
+}
+
+export interface Child {
+  process: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Spawns `node ARGS` from the project root, collecting its output. */
+export function spawnNode(args: string[], env: Record<string, string>): Child {
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('close', (code, signal) => resolve({ code, signal })),
+  );
+  return { process: child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+/** One line of /proc/PID/stat: state, parent and process group. */
+function procStat(pid: string): { pid: number; state: string; ppid: number; pgrp: number } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const [state = '?', ppid, pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { pid: Number(pid), state, ppid: Number(ppid), pgrp: Number(pgrp) };
+  } catch {
+    return null;
+  }
+}
+
+/** Processes alive now (zombies, waiting for init to reap them, are not alive). */
+export function liveProcesses(): { pid: number; ppid: number; pgrp: number }[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(procStat)
+    .filter((p): p is NonNullable<typeof p> => p !== null && p.state !== 'Z' && p.state !== 'X');
+}
+
+/**
+ * Builds dist/ (`tsc -p tsconfig.build.json`) when it is missing or older than src/, so tests that
+ * run the real binary test the current sources. Test files run in parallel: a lock directory
+ * keeps two builds from writing dist/ at once.
+ */
+export async function ensureBuilt(): Promise<void> {
+  const outputs = ['dist/cli/main.js', 'dist/cli/commands/exec.js', 'dist/sdk/index.js'];
+  const isFresh = () => {
+    const newestSource = newestMtime(join(ROOT, 'src'));
+    return outputs.every((file) => {
+      try {
+        return statSync(join(ROOT, file)).mtimeMs >= newestSource;
+      } catch {
+        return false;
+      }
+    });
+  };
+  if (isFresh()) return;
+  const lock = join(tmpdir(), `vigil-build-${ROOT.replace(/[^A-Za-z0-9]/g, '_')}.lock`);
+  const tryLock = () => {
+    try {
+      mkdirSync(lock);
+      return true;
+    } catch {
+      // A lock left by a test run that was killed mid-build is taken over after 3 minutes.
+      const takenAt = statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now();
+      if (Date.now() - takenAt > 180_000) {
+        rmSync(lock, { recursive: true, force: true });
+      }
+      return false;
+    }
+  };
+  await until(tryLock, { timeoutMs: 240_000, what: 'the build lock' });
+  try {
+    if (isFresh()) return;
+    const build = spawnNode(
+      [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+      {},
+    );
+    await build.exited;
+    // tsc writes its output even when it reports type errors (elsewhere in the tree, say).
+    if (!isFresh()) throw new Error(`npm run build failed:\n${build.stdout()}${build.stderr()}`);
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(path));
+    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) {
+      newest = Math.max(newest, statSync(path).mtimeMs);
+    }
+  }
+  return newest;
+}
