@@ -17,7 +17,10 @@ export class VigilError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    /** Facts a caller may act on, e.g. the execution for `already_ended`. */
+    /**
+     * Facts a caller may act on, sent beside the error. By convention `execution` is the domain
+     * Execution concerned (rendered as JSON by the HTTP layer), e.g. for `already_ended`.
+     */
     readonly details?: unknown,
   ) {
     super(message);

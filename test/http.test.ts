@@ -152,6 +152,23 @@ describe('the execution lifecycle over HTTP', () => {
     });
   });
 
+  it('409 already_ended always carries the execution; a beat for an unknown id is a 404', async () => {
+    await post('/v1/executions', { id: 'c', kind: 'embed' });
+    await post('/v1/executions/c/cancel', {});
+    const again = await post('/v1/executions/c/cancel', {});
+    expect(again.statusCode).toBe(409);
+    expect(again.json()).toMatchObject({
+      error: { code: 'already_ended' },
+      execution: { id: 'c', status: 'cancelled', endedBy: 'operator' },
+    });
+    const done = await post('/v1/executions/c/complete', { attempt: 1 });
+    expect(done.json()).toMatchObject({
+      error: { code: 'already_ended' },
+      execution: { id: 'c', status: 'cancelled' },
+    });
+    expect((await post('/v1/executions/ghost/heartbeat', { attempt: 1 })).statusCode).toBe(404);
+  });
+
   it("fail with retryable retries under the kind's policy", async () => {
     await post('/v1/executions', { id: 'r', kind: 'flaky' });
     const failed = await post('/v1/executions/r/fail', {

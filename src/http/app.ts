@@ -2,6 +2,8 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import Fastify from 'fastify';
 import { z } from 'zod';
 import type { Config } from '../config.js';
+import type { Execution } from '../core/types.js';
+import { executionJson } from '../present.js';
 import type { ErrorCode } from '../errors.js';
 import { VigilError, isVigilError } from '../errors.js';
 import type { Clock, ExecutionStore } from '../ports.js';
@@ -111,7 +113,10 @@ function sendError(
   const known = toVigilError(error);
   if (known) {
     if (known.code === 'store_unavailable') options.service.storeDown();
-    const extra = known.details && typeof known.details === 'object' ? known.details : {};
+    const extra: Record<string, unknown> = {
+      ...(known.details && typeof known.details === 'object' ? known.details : {}),
+    };
+    if (extra.execution) extra.execution = executionJson(extra.execution as Execution);
     return reply
       .status(STATUS_BY_CODE[known.code])
       .send({ ...extra, error: { code: known.code, message: known.message } });

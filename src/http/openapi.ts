@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { schemas } from './routes.js';
+import { schemas } from './schemas.js';
 
 const json = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
 

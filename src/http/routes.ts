@@ -1,67 +1,25 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
-import { EXECUTION_VERDICTS, STATUSES } from '../core/types.js';
 import type { Execution, JsonValue } from '../core/types.js';
 import { BadInputError, VigilError } from '../errors.js';
 import { executionJson, iso, remediationJson, sweepReportJson } from '../present.js';
 import type { ReportOutcome } from '../ports.js';
-import {
-  attemptSchema,
-  jsonSchema,
-  newExecutionSchema,
-  parseInput,
-  progressSchema,
-} from '../runtime/ledger.js';
-import type { AppOptions } from './app.js';
+import { parseInput } from '../runtime/ledger.js';
+import type { Service } from '../runtime/service.js';
+import type { Clock, ExecutionStore } from '../ports.js';
+import { idSchema, schemas } from './schemas.js';
 import type { Metrics } from './metrics.js';
 
-const idSchema = z.string().min(1).max(200);
-
-export const schemas = {
-  create: newExecutionSchema,
-  start: z.strictObject({ attempt: attemptSchema }),
-  heartbeat: z.strictObject({ attempt: attemptSchema, progress: progressSchema.optional() }),
-  heartbeats: z.strictObject({
-    beats: z
-      .array(
-        z.strictObject({
-          id: idSchema,
-          attempt: attemptSchema,
-          progress: progressSchema.optional(),
-        }),
-      )
-      .min(1)
-      .max(10_000),
-  }),
-  complete: z.strictObject({ attempt: attemptSchema, result: jsonSchema.optional() }),
-  fail: z.strictObject({
-    attempt: attemptSchema,
-    error: jsonSchema,
-    retryable: z.boolean().optional(),
-  }),
-  cancel: z.strictObject({ reason: z.string().max(2_000).optional() }),
-  sweep: z.strictObject({ dryRun: z.boolean().optional() }),
-  list: z.strictObject({
-    status: z.enum(STATUSES).optional(),
-    kind: z.string().max(200).optional(),
-    owner: z.string().max(200).optional(),
-    parentId: z.string().max(200).optional(),
-    limit: z.coerce.number().int().min(1).max(1_000).optional(),
-    cursor: z.string().max(1_000).optional(),
-  }),
-  remediations: z.strictObject({
-    since: z.string().max(100).optional(),
-    verdict: z.enum(EXECUTION_VERDICTS).optional(),
-    executionId: z.string().max(200).optional(),
-    limit: z.coerce.number().int().min(1).max(1_000).optional(),
-  }),
-};
-
-type Options = AppOptions & { metrics: Metrics };
+export interface RoutesOptions {
+  service: Service;
+  store: ExecutionStore;
+  clock: Clock;
+  metrics: Metrics;
+}
 
 /** The /v1 API of CONTRACT.md. */
-export async function registerRoutes(app: FastifyInstance, options: Options): Promise<void> {
+export async function registerRoutes(app: FastifyInstance, options: RoutesOptions): Promise<void> {
   const { service, store, clock, metrics } = options;
   const { ledger } = service;
   const body = <T extends z.ZodType>(schema: T, request: FastifyRequest) =>
@@ -121,6 +79,7 @@ export async function registerRoutes(app: FastifyInstance, options: Options): Pr
     metrics.heartbeats.inc({ outcome: outcome.kind });
     if (outcome.kind === 'lost') {
       const { lost } = outcome;
+      if (lost.status === null) throw new VigilError('not_found', `execution ${id} not found`);
       throw new VigilError(
         'lost_ownership',
         `execution ${id} attempt ${beat.attempt} is no longer running: ${lost.reason}`,
@@ -212,7 +171,7 @@ function reported(outcome: ReportOutcome): Record<string, JsonValue> {
         outcome.kind === 'late'
           ? `execution ${e.id} was already ended by the watchdog (${e.reason ?? e.status}); the report is kept as lateResult`
           : `execution ${e.id} had already ended (${e.status})`,
-        { execution: executionJson(e) },
+        { execution: e },
       );
     }
   }

@@ -107,7 +107,7 @@ export class Ledger {
     throw new VigilError(
       'invalid_transition',
       `execution ${id} attempt ${attempt} cannot start: it is ${execution.status} on attempt ${execution.attempt}`,
-      { status: execution.status, attempt: execution.attempt },
+      { execution },
     );
   }
 
