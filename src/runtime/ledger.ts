@@ -173,8 +173,7 @@ export class Ledger {
     const execution = await this.get(id);
     if (!isOpen(execution.status)) {
       throw new VigilError('already_ended', `execution ${id} already ended (${execution.status})`, {
-        status: execution.status,
-        reason: execution.reason,
+        execution,
       });
     }
     const won = await this.store.endAttempt(
