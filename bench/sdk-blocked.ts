@@ -1,0 +1,48 @@
+/**
+ * False positives under CPU-bound work: SDK runners whose main thread is blocked for 3 s under a
+ * 2 s heartbeat limit (the same settings as BullMQ's lockDuration 2 s in bench/bullmq-stalled.ts).
+ * Liveness is beaten from the SDK's worker thread, so none should be ended.
+ */
+import { call, exited, fmt, machineLines, revision, spawnTs, startVigil, writeResult } from './lib/common.js';
+import type { ExecutionJson } from './lib/common.js';
+
+const RUNS = 10;
+const BLOCK_MS = 3_000;
+const HEARTBEAT = '2s';
+
+const vigil = await startVigil('sweep:\n  interval: 1s\n');
+try {
+  const started = Date.now();
+  const runner = spawnTs('lib/sdk-blocked-runner.ts', [vigil.url, String(RUNS), String(BLOCK_MS), HEARTBEAT]);
+  const outcomes: { id: string; outcome: string }[] = [];
+  runner.on('message', (msg: { id?: string; outcome?: string }) => {
+    if (msg.id) outcomes.push({ id: msg.id, outcome: msg.outcome ?? '?' });
+  });
+  await exited(runner, 120_000);
+  if (outcomes.length !== RUNS) throw new Error(`expected ${RUNS} outcomes, got ${outcomes.length}`);
+  const elapsed = Date.now() - started;
+  const executions: ExecutionJson[] = [];
+  for (const { id } of outcomes) {
+    const answer = await call<ExecutionJson>(vigil.url, 'GET', `/v1/executions/${id}`);
+    executions.push(answer.body);
+  }
+  const succeeded = executions.filter((e) => e.status === 'succeeded').length;
+  const ended = executions.filter((e) => e.endedBy === 'watchdog');
+  const lines = [
+    '## SDK runners blocked by CPU-bound work (`bench/sdk-blocked.ts`)',
+    '',
+    ...machineLines(),
+    `- Vigil: ${revision()}; \`vigil serve\` on SQLite, \`sweep: { interval: 1s }\``,
+    `- ${RUNS} executions run one after another in one runner process through \`client.run()\` (the SDK from dist/), each blocking the main thread with a ${fmt(BLOCK_MS)} ms busy loop; heartbeat limit ${HEARTBEAT} (as BullMQ's lockDuration in bench/bullmq-stalled.ts). Finished in ${fmt(elapsed)} ms.`,
+    '',
+    '| Runs | Succeeded | Ended by the watchdog (false positives) | Target |',
+    '| ---: | ---: | ---: | --- |',
+    `| ${RUNS} | ${succeeded} | **${ended.length}** | 0 — ${ended.length === 0 && succeeded === RUNS ? 'met' : '**missed**'} |`,
+    '',
+    ...(ended.length > 0 ? ended.map((e) => `- ${e.id}: ${e.verdict}: ${e.reason}`) : []),
+    `- Runner outcomes: ${[...new Set(outcomes.map((o) => o.outcome))].join(', ')}.`,
+  ];
+  writeResult('sdk-blocked', lines.join('\n'));
+} finally {
+  await vigil.stop();
+}
