@@ -216,7 +216,10 @@ export function parseConfig(
     source,
     databaseUrl,
     port,
-    host: nonEmpty(env.VIGIL_HOST) ?? file.host ?? (token || runnerTokens.length > 0 ? '0.0.0.0' : '127.0.0.1'),
+    host:
+      nonEmpty(env.VIGIL_HOST) ??
+      file.host ??
+      (token || runnerTokens.length > 0 ? '0.0.0.0' : '127.0.0.1'),
     token,
     runnerTokens,
     redisUrl: nonEmpty(env.VIGIL_REDIS_URL) ?? null,

@@ -2,8 +2,12 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { EventBus, VigilEvent } from '../runtime/events.js';
 import { iso } from '../present.js';
 
-/** Events a slow client may have waiting before it is dropped rather than slowing anyone down. */
-const MAX_PENDING = 1_000;
+/**
+ * Bytes a slow client may have waiting before it is dropped rather than slowing anyone down. A
+ * sweep that ends thousands of executions emits its events in one burst (about 400 bytes each), so
+ * the bound must hold a mass failure, when the events matter most; 16 MiB holds about 40,000.
+ */
+const MAX_PENDING_BYTES = 16 * 1024 * 1024;
 const KEEPALIVE_MS = 15_000;
 
 /**
@@ -22,11 +26,14 @@ export function streamEvents(request: FastifyRequest, reply: FastifyReply, event
   });
   raw.write(': connected\n\n');
   const pending: string[] = [];
+  let pendingBytes = 0;
   let draining = false;
 
   const flush = () => {
     while (pending.length > 0) {
-      if (!raw.write(pending.shift()!)) {
+      const chunk = pending.shift()!;
+      pendingBytes -= chunk.length;
+      if (!raw.write(chunk)) {
         draining = true;
         return;
       }
@@ -34,17 +41,14 @@ export function streamEvents(request: FastifyRequest, reply: FastifyReply, event
     draining = false;
   };
   const send = (chunk: string) => {
-    if (draining) {
-      if (pending.length >= MAX_PENDING) {
-        close();
-        raw.destroy();
-        return;
-      }
-      pending.push(chunk);
+    if (draining && pendingBytes + chunk.length > MAX_PENDING_BYTES) {
+      close();
+      raw.destroy();
       return;
     }
     pending.push(chunk);
-    flush();
+    pendingBytes += chunk.length;
+    if (!draining) flush();
   };
 
   const unsubscribe = events.on((event: VigilEvent) => {

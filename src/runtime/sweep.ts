@@ -88,10 +88,14 @@ export class Sweeper {
       const parents = await store.withChildren(batch.map((e) => e.id));
       const observe = await this.owners.observe(batch, now);
       // Children first: a workflow run's state is derived after its children are judged.
-      for (const execution of batch) {
+      for (const [i, execution] of batch.entries()) {
         if (parents.has(execution.id)) overdueParents.push(execution);
         else await pass.judgeAndApply(execution, observe(execution));
+        // Give the event loop a turn now and then: heartbeats and event streams keep flowing
+        // while a large sweep runs.
+        if (i % 50 === 49) await yieldToEventLoop();
       }
+      await yieldToEventLoop();
       await store.acquireLease(SWEEP_LEASE, this.holder, clock.now(), config.sweep.leaseMs);
       if (batch.length < config.sweep.batchSize) break;
     }
@@ -262,7 +266,8 @@ class SweepPass {
         retry: action.retry && { attempt: action.retry.attempt, queuedAt: action.retry.queuedAt },
       };
       const started = performance.now();
-      const won = await store.endAttempt(fence, end, this.now);
+      // Judged at the sweep's `now`; ended when the write lands.
+      const won = await store.endAttempt(fence, end, this.options.clock.now());
       if (!won) {
         // The work finished (or was ended) between our read and our write: it wins, we do nothing.
         steps.push({ step: 'end', outcome: 'lost_race', ms: elapsed(started) });
@@ -417,6 +422,8 @@ class SweepPass {
     };
   }
 }
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 let auditSequence = 0;
 /** Audit ids sort by time, then by the order decisions were taken in this process. */
