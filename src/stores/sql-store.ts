@@ -492,11 +492,13 @@ export function lostBeat(
     status: (row?.status as Status | undefined) ?? null,
     reason: !row
       ? 'no such execution'
-      : row.attempt !== beat.attempt
+      : row.attempt > beat.attempt
         ? `attempt ${beat.attempt} is over; the execution is on attempt ${row.attempt}`
-        : row.status === 'queued'
-          ? 'not started'
-          : (row.reason ?? `execution is ${row.status}`),
+        : row.attempt < beat.attempt
+          ? `there is no attempt ${beat.attempt}; the execution is on attempt ${row.attempt}`
+          : row.status === 'queued'
+            ? 'not started'
+            : (row.reason ?? `execution is ${row.status}`),
   };
 }
 

@@ -58,6 +58,11 @@ export interface SqliteOptions {
    * unavailable". 5 s rides out a concurrent sweep's transaction (milliseconds) with a wide margin.
    */
   busyTimeoutMs?: number | undefined;
+  /**
+   * Use the query builder for heartbeats instead of the prepared fast path. For tests that hold
+   * both paths to the same contract; the generic path is the one other dialects run.
+   */
+  genericHeartbeats?: boolean | undefined;
 }
 
 /** Opens (creating if needed) the embedded store: one SQLite file in WAL mode. */
@@ -100,6 +105,6 @@ export function openSqliteStore(path: string, options: SqliteOptions = {}): SqlS
           throw error;
         }
       }),
-    fastHeartbeat,
+    options.genericHeartbeats ? undefined : fastHeartbeat,
   );
 }

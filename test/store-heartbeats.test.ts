@@ -1,0 +1,97 @@
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config.js';
+import { Ledger } from '../src/runtime/ledger.js';
+import { FakeClock } from '../src/runtime/clock.js';
+import type { SqlStore } from '../src/stores/sql-store.js';
+import { openSqliteStore } from '../src/stores/sqlite.js';
+import { M, S, T0, tempDir } from './helpers.js';
+
+/** Both heartbeat paths (prepared statements, and the query builder other dialects use) agree. */
+describe.each([
+  ['prepared fast path', false],
+  ['query builder', true],
+])('heartbeats through the %s', (_name, genericHeartbeats) => {
+  let store: SqlStore;
+  let ledger: Ledger;
+  let clock: FakeClock;
+  let cleanup: () => void;
+
+  beforeEach(async () => {
+    const dir = tempDir();
+    cleanup = dir.cleanup;
+    store = openSqliteStore(join(dir.dir, 'vigil.db'), { genericHeartbeats });
+    await store.migrate();
+    clock = new FakeClock(T0);
+    ledger = new Ledger(store, parseConfig({}), clock);
+  });
+  afterEach(async () => {
+    await store.close();
+    cleanup();
+  });
+
+  it('moves the deadline to the earliest of run, heartbeat and progress limits', async () => {
+    await ledger.register({
+      id: 'a',
+      kind: 'k',
+      limits: { run: '10m', heartbeat: '1m', progress: '5m' },
+    });
+    clock.set(T0 + 2 * M);
+    // Liveness only: the heartbeat deadline moves, progress still counts from the start (5m).
+    expect(await store.heartbeat([{ id: 'a', attempt: 1 }], clock.now())).toEqual({
+      ok: [{ id: 'a', deadlineAt: T0 + 3 * M }],
+      lost: [],
+    });
+    clock.set(T0 + 4 * M + 30 * S);
+    expect((await store.heartbeat([{ id: 'a', attempt: 1 }], clock.now())).ok[0]?.deadlineAt).toBe(
+      T0 + 5 * M,
+    );
+    // With progress: both move; the run limit caps them.
+    clock.set(T0 + 9 * M + 30 * S);
+    expect(
+      (await store.heartbeat([{ id: 'a', attempt: 1, progress: 7 }], clock.now())).ok[0]
+        ?.deadlineAt,
+    ).toBe(T0 + 10 * M);
+    expect(await store.get('a')).toMatchObject({
+      heartbeatAt: T0 + 9 * M + 30 * S,
+      progressAt: T0 + 9 * M + 30 * S,
+      progress: 7,
+      deadlineAt: T0 + 10 * M,
+    });
+  });
+
+  it('a heartbeat without limits leaves no deadline; a string progress is kept as given', async () => {
+    await ledger.register({ id: 'free', kind: 'k', limits: { run: null } });
+    const result = await store.heartbeat([{ id: 'free', attempt: 1, progress: 'page 3' }], T0 + S);
+    expect(result.ok).toEqual([{ id: 'free', deadlineAt: null }]);
+    expect((await store.get('free'))?.progress).toBe('page 3');
+  });
+
+  it('answers lost with the reason for each beat that did not land', async () => {
+    await ledger.register({ id: 'queued', kind: 'k', status: 'queued' });
+    await ledger.register({ id: 'done', kind: 'k' });
+    await ledger.complete('done', 1);
+    await ledger.register({ id: 'live', kind: 'k' });
+    const result = await store.heartbeat(
+      [
+        { id: 'live', attempt: 1 },
+        { id: 'live-stale', attempt: 1 },
+        { id: 'queued', attempt: 1 },
+        { id: 'done', attempt: 1 },
+        { id: 'live', attempt: 2 },
+      ],
+      T0 + S,
+    );
+    expect(result.ok.map((b) => b.id)).toEqual(['live']);
+    expect(result.lost).toEqual([
+      { id: 'live-stale', status: null, reason: 'no such execution' },
+      { id: 'queued', status: 'queued', reason: 'not started' },
+      { id: 'done', status: 'succeeded', reason: 'execution is succeeded' },
+      {
+        id: 'live',
+        status: 'running',
+        reason: 'there is no attempt 2; the execution is on attempt 1',
+      },
+    ]);
+  });
+});
