@@ -34,11 +34,17 @@ export interface Harness {
   close: () => Promise<void>;
 }
 
-/** A real SQLite file in a temp dir, a fake clock at T0, and the runtime wired on top. */
-export async function sqliteHarness(rawConfig: unknown = {}): Promise<Harness> {
+/**
+ * A real SQLite file in a temp dir, a fake clock at T0, and the runtime wired on top;
+ * `genericWrites` picks the query-builder write paths over the prepared ones.
+ */
+export async function sqliteHarness(
+  genericWrites: boolean,
+  rawConfig: unknown = {},
+): Promise<Harness> {
   const { dir, cleanup } = tempDir();
   const dbPath = join(dir, 'vigil.db');
-  const store = openSqliteStore(dbPath);
+  const store = openSqliteStore(dbPath, { genericWrites });
   await store.migrate();
   const clock = new FakeClock(T0);
   const config = parseConfig(rawConfig);

@@ -11,7 +11,7 @@ import { M, S, T0, tempDir } from './helpers.js';
 describe.each([
   ['prepared fast path', false],
   ['query builder', true],
-])('heartbeats through the %s', (_name, genericHeartbeats) => {
+])('heartbeats through the %s', (_name, genericWrites) => {
   let store: SqlStore;
   let ledger: Ledger;
   let clock: FakeClock;
@@ -20,7 +20,7 @@ describe.each([
   beforeEach(async () => {
     const dir = tempDir();
     cleanup = dir.cleanup;
-    store = openSqliteStore(join(dir.dir, 'vigil.db'), { genericHeartbeats });
+    store = openSqliteStore(join(dir.dir, 'vigil.db'), { genericWrites });
     await store.migrate();
     clock = new FakeClock(T0);
     ledger = new Ledger(store, parseConfig({}), clock);

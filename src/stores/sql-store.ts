@@ -25,11 +25,11 @@ import type {
 } from '../ports.js';
 import { VigilError } from '../errors.js';
 import { migrationProvider } from './migrations.js';
-import type { Database, ExecutionsTable } from './schema.js';
+import type { AttemptsTable, Database, ExecutionsTable } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 type Db = Kysely<Database> | Transaction<Database>;
-type ExecutionRow = Selectable<ExecutionsTable>;
+export type ExecutionRow = Selectable<ExecutionsTable>;
 
 /**
  * The store on a SQL database through kysely. One implementation for SQLite and PostgreSQL; the few
@@ -42,8 +42,11 @@ export class SqlStore implements ExecutionStore {
     readonly description: string,
     /** Runs `fn` in a transaction that holds the write lock from its first statement. */
     private readonly writeTransaction: <T>(fn: (trx: Db) => Promise<T>) => Promise<T>,
-    /** A dialect's faster heartbeat path (same semantics as the generic one below). */
-    private readonly fastHeartbeat?: (beats: Beat[], now: number) => Promise<HeartbeatResult>,
+    /** A dialect's faster paths for the hot writes (same semantics as the generic ones). */
+    private readonly fast: {
+      heartbeat?: (beats: Beat[], now: number) => Promise<HeartbeatResult>;
+      endAttempt?: (fence: Fence, end: AttemptEnd, now: number) => Promise<boolean>;
+    } = {},
   ) {}
 
   async migrate(): Promise<string[]> {
@@ -164,7 +167,7 @@ export class SqlStore implements ExecutionStore {
   async heartbeat(beats: Beat[], now: number): Promise<HeartbeatResult> {
     const result: HeartbeatResult = { ok: [], lost: [] };
     if (beats.length === 0) return result;
-    if (this.fastHeartbeat) return this.fastHeartbeat(beats, now);
+    if (this.fast.heartbeat) return this.fast.heartbeat(beats, now);
     return this.writeTransaction(async (trx) => {
       for (const beat of beats) {
         const hasProgress = beat.progress !== undefined;
@@ -307,6 +310,7 @@ export class SqlStore implements ExecutionStore {
   }
 
   async endAttempt(fence: Fence, end: AttemptEnd, now: number): Promise<boolean> {
+    if (this.fast.endAttempt) return this.fast.endAttempt(fence, end, now);
     return this.writeTransaction((trx) => endFenced(trx, fence, end, now));
   }
 
@@ -521,9 +525,16 @@ async function selectFenced(db: Db, fence: Fence): Promise<ExecutionRow | undefi
  * is still this attempt in this status, so a runner's completion and a watchdog's remediation (or
  * two replicas' remediations) can never both win. Run inside a write transaction.
  */
-async function endFenced(db: Db, fence: Fence, end: AttemptEnd, now: number): Promise<boolean> {
-  const row = await selectFenced(db, fence);
-  if (!row) return false;
+/**
+ * The writes that end an attempt, computed once for every path that applies them: the row update
+ * (with a retry, the execution goes back to `queued` as the next attempt) and the attempt's record.
+ */
+export function attemptEndWrites(
+  row: Pick<ExecutionRow, 'queued_at' | 'started_at' | 'limit_queue'>,
+  fence: Fence,
+  end: AttemptEnd,
+  now: number,
+): { update: Partial<ExecutionRow>; attempt: Selectable<AttemptsTable> } {
   const json = (value: JsonValue | undefined) =>
     value === undefined ? null : JSON.stringify(value);
   const ended = {
@@ -533,35 +544,25 @@ async function endFenced(db: Db, fence: Fence, end: AttemptEnd, now: number): Pr
     result: json(end.result),
     error: json(end.error),
   };
-  const update = await db
-    .updateTable('executions')
-    .set(
-      end.retry
-        ? {
-            ...ended,
-            status: 'queued',
-            attempt: end.retry.attempt,
-            queued_at: end.retry.queuedAt,
-            started_at: null,
-            heartbeat_at: null,
-            progress_at: null,
-            progress: null,
-            ended_at: null,
-            late_result: null,
-            termination_failures: 0,
-            deadline_at:
-              row.limit_queue === null ? null : end.retry.queuedAt + Number(row.limit_queue),
-          }
-        : { ...ended, status: end.status, ended_at: now, deadline_at: null },
-    )
-    .where('id', '=', fence.id)
-    .where('attempt', '=', fence.attempt)
-    .where('status', '=', fence.status)
-    .executeTakeFirst();
-  if (Number(update.numUpdatedRows) === 0) return false;
-  await db
-    .insertInto('attempts')
-    .values({
+  const update: Partial<ExecutionRow> = end.retry
+    ? {
+        ...ended,
+        status: 'queued',
+        attempt: end.retry.attempt,
+        queued_at: end.retry.queuedAt,
+        started_at: null,
+        heartbeat_at: null,
+        progress_at: null,
+        progress: null,
+        ended_at: null,
+        late_result: null,
+        termination_failures: 0,
+        deadline_at: row.limit_queue === null ? null : end.retry.queuedAt + Number(row.limit_queue),
+      }
+    : { ...ended, status: end.status, ended_at: now, deadline_at: null };
+  return {
+    update,
+    attempt: {
       execution_id: fence.id,
       attempt: fence.attempt,
       status: end.status,
@@ -569,10 +570,24 @@ async function endFenced(db: Db, fence: Fence, end: AttemptEnd, now: number): Pr
       started_at: row.started_at,
       ended_at: now,
       ...ended,
-      ended_by: end.endedBy,
       late_result: null,
-    })
-    .execute();
+    },
+  };
+}
+
+async function endFenced(db: Db, fence: Fence, end: AttemptEnd, now: number): Promise<boolean> {
+  const row = await selectFenced(db, fence);
+  if (!row) return false;
+  const writes = attemptEndWrites(row, fence, end, now);
+  const update = await db
+    .updateTable('executions')
+    .set(writes.update)
+    .where('id', '=', fence.id)
+    .where('attempt', '=', fence.attempt)
+    .where('status', '=', fence.status)
+    .executeTakeFirst();
+  if (Number(update.numUpdatedRows) === 0) return false;
+  await db.insertInto('attempts').values(writes.attempt).execute();
   return true;
 }
 

@@ -2,9 +2,10 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
-import type { Beat, HeartbeatResult } from '../ports.js';
+import type { AttemptEnd, Beat, Fence, HeartbeatResult } from '../ports.js';
 import type { Database } from './schema.js';
-import { SqlStore, lostBeat } from './sql-store.js';
+import type { ExecutionRow } from './sql-store.js';
+import { SqlStore, attemptEndWrites, lostBeat } from './sql-store.js';
 
 const NEVER = Number.MAX_SAFE_INTEGER;
 
@@ -14,7 +15,7 @@ const NEVER = Number.MAX_SAFE_INTEGER;
  * values (SET sees the old ones), exactly as deadlineOf() does: the earliest of start + run,
  * now + heartbeat, and (now if this beat carries progress, else the last progress) + progress.
  */
-function preparedHeartbeat(database: BetterSqlite3.Database) {
+function preparedWrites(database: BetterSqlite3.Database) {
   const beat = database.prepare<
     { id: string; attempt: number; now: number; hasProgress: number; progress: string | null },
     { deadline_at: number | null }
@@ -49,7 +50,64 @@ function preparedHeartbeat(database: BetterSqlite3.Database) {
     }
     return result;
   });
-  return (beats: Beat[], now: number) => transaction.immediate(beats, now);
+  return {
+    heartbeat: (beats: Beat[], now: number) => transaction.immediate(beats, now),
+    endAttempt: preparedEndAttempt(database),
+  };
+}
+
+/**
+ * Ending an attempt (the compare-and-set) with prepared statements: the same writes as the
+ * generic path (attemptEndWrites), in one IMMEDIATE transaction.
+ */
+function preparedEndAttempt(database: BetterSqlite3.Database) {
+  const select = database.prepare<[string, number, string], ExecutionRow>(
+    'SELECT * FROM executions WHERE id = ? AND attempt = ? AND status = ?',
+  );
+  const updates = new Map<string, BetterSqlite3.Statement>();
+  const attemptColumns = [
+    'execution_id',
+    'attempt',
+    'status',
+    'queued_at',
+    'started_at',
+    'ended_at',
+    'verdict',
+    'reason',
+    'ended_by',
+    'result',
+    'error',
+    'late_result',
+  ] as const;
+  const insert = database.prepare(
+    `INSERT INTO attempts (${attemptColumns.join(', ')}) VALUES (${attemptColumns.map((c) => `@${c}`).join(', ')})`,
+  );
+  const transaction = database.transaction((fence: Fence, end: AttemptEnd, now: number) => {
+    const row = select.get(fence.id, fence.attempt, fence.status);
+    if (!row) return false;
+    const writes = attemptEndWrites(row, fence, end, now);
+    const columns = Object.keys(writes.update);
+    const key = columns.join(',');
+    let update = updates.get(key);
+    if (!update) {
+      update = database.prepare(
+        `UPDATE executions SET ${columns.map((c) => `${c} = @${c}`).join(', ')}
+         WHERE id = @fence_id AND attempt = @fence_attempt AND status = @fence_status`,
+      );
+      updates.set(key, update);
+    }
+    const changed = update.run({
+      ...writes.update,
+      fence_id: fence.id,
+      fence_attempt: fence.attempt,
+      fence_status: fence.status,
+    }).changes;
+    if (changed === 0) return false;
+    insert.run(writes.attempt);
+    return true;
+  });
+  return (fence: Fence, end: AttemptEnd, now: number): boolean =>
+    transaction.immediate(fence, end, now);
 }
 
 export interface SqliteOptions {
@@ -59,10 +117,11 @@ export interface SqliteOptions {
    */
   busyTimeoutMs?: number | undefined;
   /**
-   * Use the query builder for heartbeats instead of the prepared fast path. For tests that hold
-   * both paths to the same contract; the generic path is the one other dialects run.
+   * Use the query builder for the hot writes (heartbeats, ending attempts) instead of the prepared
+   * fast paths. For tests that hold both paths to the same contract; the generic paths are the
+   * ones other dialects run.
    */
-  genericHeartbeats?: boolean | undefined;
+  genericWrites?: boolean | undefined;
 }
 
 /** Opens (creating if needed) the embedded store: one SQLite file in WAL mode. */
@@ -79,14 +138,19 @@ export function openSqliteStore(path: string, options: SqliteOptions = {}): SqlS
     throw error;
   }
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
-  // Prepared on first use (after migrations); run through kysely's connection so the batch never
-  // lands inside another open transaction.
-  let heartbeat: ReturnType<typeof preparedHeartbeat> | undefined;
-  const fastHeartbeat = (beats: Beat[], now: number) =>
+  // Prepared on first use (after migrations); run through kysely's connection so they never land
+  // inside another open transaction.
+  let prepared: ReturnType<typeof preparedWrites> | undefined;
+  const withPrepared = <T>(fn: (writes: ReturnType<typeof preparedWrites>) => T) =>
     db.connection().execute(() => {
-      heartbeat ??= preparedHeartbeat(database);
-      return Promise.resolve(heartbeat(beats, now));
+      prepared ??= preparedWrites(database);
+      return Promise.resolve(fn(prepared));
     });
+  const fast = {
+    heartbeat: (beats: Beat[], now: number) => withPrepared((w) => w.heartbeat(beats, now)),
+    endAttempt: (fence: Fence, end: AttemptEnd, now: number) =>
+      withPrepared((w) => w.endAttempt(fence, end, now)),
+  };
   return new SqlStore(
     db,
     'sqlite',
@@ -105,6 +169,6 @@ export function openSqliteStore(path: string, options: SqliteOptions = {}): SqlS
           throw error;
         }
       }),
-    options.genericHeartbeats ? undefined : fastHeartbeat,
+    options.genericWrites ? {} : fast,
   );
 }
