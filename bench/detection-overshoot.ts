@@ -362,7 +362,7 @@ function section(o: Outcome, title: string): string[] {
     '',
     '| Overshoot past the due time | n | Min (ms) | p50 (ms) | p90 (ms) | p99 (ms) | Max (ms) |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-    row('`endedAt` (recorded by vigil: the sweep’s start)', o.overshoot),
+    row('`endedAt` (recorded by vigil when its end was written)', o.overshoot),
     row('`execution:remediated` received on `GET /v1/events`', o.observed),
     '',
   ];
@@ -418,7 +418,7 @@ async function main(): Promise<string> {
     '',
     '| Overshoot past the due time, all runs | n | Min (ms) | p50 (ms) | p90 (ms) | p99 (ms) | Max (ms) |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-    row('`endedAt` (recorded by vigil: the sweep’s start)', overshoot),
+    row('`endedAt` (recorded by vigil when its end was written)', overshoot),
     row('`execution:remediated` received on `GET /v1/events`', observed),
     '',
     met
