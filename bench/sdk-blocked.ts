@@ -3,7 +3,16 @@
  * 2 s heartbeat limit (the same settings as BullMQ's lockDuration 2 s in bench/bullmq-stalled.ts).
  * Liveness is beaten from the SDK's worker thread, so none should be ended.
  */
-import { call, exited, fmt, machineLines, revision, spawnTs, startVigil, writeResult } from './lib/common.js';
+import {
+  call,
+  exited,
+  fmt,
+  machineLines,
+  revision,
+  spawnTs,
+  startVigil,
+  writeResult,
+} from './lib/common.js';
 import type { ExecutionJson } from './lib/common.js';
 
 const RUNS = 10;
@@ -13,13 +22,19 @@ const HEARTBEAT = '2s';
 const vigil = await startVigil('sweep:\n  interval: 1s\n');
 try {
   const started = Date.now();
-  const runner = spawnTs('lib/sdk-blocked-runner.ts', [vigil.url, String(RUNS), String(BLOCK_MS), HEARTBEAT]);
+  const runner = spawnTs('lib/sdk-blocked-runner.ts', [
+    vigil.url,
+    String(RUNS),
+    String(BLOCK_MS),
+    HEARTBEAT,
+  ]);
   const outcomes: { id: string; outcome: string }[] = [];
   runner.on('message', (msg: { id?: string; outcome?: string }) => {
     if (msg.id) outcomes.push({ id: msg.id, outcome: msg.outcome ?? '?' });
   });
   await exited(runner, 120_000);
-  if (outcomes.length !== RUNS) throw new Error(`expected ${RUNS} outcomes, got ${outcomes.length}`);
+  if (outcomes.length !== RUNS)
+    throw new Error(`expected ${RUNS} outcomes, got ${outcomes.length}`);
   const elapsed = Date.now() - started;
   const executions: ExecutionJson[] = [];
   for (const { id } of outcomes) {

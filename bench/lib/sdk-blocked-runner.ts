@@ -11,13 +11,16 @@ const client = new VigilClient({ url: url! });
 for (let i = 0; i < Number(count); i++) {
   let id = '';
   try {
-    await client.run({ kind: 'cpu-bound', limits: { heartbeat: heartbeat!, run: '5m' } }, async (ctx) => {
-      id = ctx.id;
-      const until = Date.now() + Number(blockMs);
-      let x = 1;
-      while (Date.now() < until) x = (x * 1103515245 + 12345) % 2 ** 31;
-      return { x };
-    });
+    await client.run(
+      { kind: 'cpu-bound', limits: { heartbeat: heartbeat!, run: '5m' } },
+      async (ctx) => {
+        id = ctx.id;
+        const until = Date.now() + Number(blockMs);
+        let x = 1;
+        while (Date.now() < until) x = (x * 1103515245 + 12345) % 2 ** 31;
+        return { x };
+      },
+    );
     process.send!({ id, outcome: 'returned' });
   } catch (error) {
     process.send!({ id, outcome: `threw: ${(error as Error).message}` });
