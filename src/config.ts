@@ -75,9 +75,13 @@ const fileSchema = z.strictObject({
     .optional(),
   sweep: z
     .strictObject({
-      interval: duration.optional(),
+      interval: duration
+        .refine((ms) => ms >= 100 && ms <= 86_400_000, 'expected between 100ms and 24h')
+        .optional(),
       batchSize: z.number().int().min(1).max(10_000).optional(),
-      lease: duration.optional(),
+      lease: duration
+        .refine((ms) => ms >= 1_000 && ms <= 3_600_000, 'expected between 1s and 1h')
+        .optional(),
       escalateAfter: z.number().int().min(1).optional(),
     })
     .optional(),

@@ -61,6 +61,12 @@ export interface Fence {
   id: string;
   attempt: number;
   status: OpenStatus;
+  /**
+   * When set, the write also requires the deadline to be the one the decision was taken on: a
+   * heartbeat that lands between a sweep's read and its write moves the deadline, and then the
+   * runner's proof of life wins over the sweep's stale judgement.
+   */
+  deadlineAt?: number | null | undefined;
 }
 
 /** How an attempt ends, and whether a new attempt follows. */
@@ -86,6 +92,8 @@ export type ReportOutcome =
     }
   /** The attempt had already been ended by its runner or an operator. */
   | { kind: 'already_ended'; execution: Execution }
+  /** The report names an attempt that never existed. */
+  | { kind: 'no_such_attempt'; execution: Execution }
   | { kind: 'not_found' };
 
 export interface StepRecord {

@@ -8,7 +8,11 @@ import { EventBus } from '../src/runtime/events.js';
 import { FakeClock } from '../src/runtime/clock.js';
 import { Ledger } from '../src/runtime/ledger.js';
 import { Sweeper } from '../src/runtime/sweep.js';
-import type { SqlStore } from '../src/stores/sql-store.js';
+import { randomUUID } from 'node:crypto';
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
+import type { ExecutionStore } from '../src/ports.js';
+import { openPostgresStore } from '../src/stores/postgres.js';
 import { openSqliteStore } from '../src/stores/sqlite.js';
 
 export const S = 1_000;
@@ -21,39 +25,92 @@ export function tempDir(): { dir: string; cleanup: () => void } {
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** The stores every contract suite runs on. */
+export type StoreKind = 'sqlite' | 'sqlite-generic' | 'postgres';
+
+export const POSTGRES_URL =
+  process.env.VIGIL_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/**
+ * Whether PostgreSQL answers. Outside CI a missing server skips its suites with a loud notice;
+ * inside CI (CI=true) its absence fails the run.
+ */
+export async function postgresAvailable(): Promise<boolean> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 2_000 });
+  try {
+    await client.connect();
+    await client.end();
+    return true;
+  } catch (error) {
+    if (process.env.CI)
+      throw new Error(
+        `PostgreSQL is required in CI and did not answer at ${POSTGRES_URL}: ${String(error)}`,
+      );
+    console.warn(
+      `\n!!! PostgreSQL did not answer at ${POSTGRES_URL}: its suites are SKIPPED (${String(error)})\n`,
+    );
+    return false;
+  }
+}
+
+/** The store kinds to run, PostgreSQL only when it answers. */
+export async function storeKinds(): Promise<StoreKind[]> {
+  return (await postgresAvailable())
+    ? ['sqlite', 'sqlite-generic', 'postgres']
+    : ['sqlite', 'sqlite-generic'];
+}
+
 export interface Harness {
+  kind: StoreKind;
   dir: string;
-  dbPath: string;
-  store: SqlStore;
+  store: ExecutionStore;
   clock: FakeClock;
   config: Config;
   events: VigilEvent[];
   bus: EventBus;
   ledger: Ledger;
   sweeper: Sweeper;
+  /** A second connection to the same database, as another process or replica would have. */
+  openAnother: () => ExecutionStore;
+  /** Makes the database itself refuse any update of this execution (a real failure, by trigger). */
+  refuseUpdatesOf: (id: string) => Promise<void>;
   close: () => Promise<void>;
 }
 
-/**
- * A real SQLite file in a temp dir, a fake clock at T0, and the runtime wired on top;
- * `genericWrites` picks the query-builder write paths over the prepared ones.
- */
-export async function sqliteHarness(
-  genericWrites: boolean,
-  rawConfig: unknown = {},
-): Promise<Harness> {
+/** A real database (a SQLite file, or a fresh PostgreSQL schema), a fake clock at T0, the runtime. */
+export async function harness(kind: StoreKind, rawConfig: unknown = {}): Promise<Harness> {
   const { dir, cleanup } = tempDir();
   const dbPath = join(dir, 'vigil.db');
-  const store = openSqliteStore(dbPath, { genericWrites });
+  const schema = `vigil_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+  const open = (): ExecutionStore =>
+    kind === 'postgres'
+      ? openPostgresStore(POSTGRES_URL, { schema, poolSize: 4 })
+      : openSqliteStore(dbPath, { genericWrites: kind === 'sqlite-generic' });
+  const store = open();
   await store.migrate();
   const clock = new FakeClock(T0);
   const config = parseConfig(rawConfig);
   const events: VigilEvent[] = [];
   const bus = new EventBus();
   bus.on((event) => events.push(event));
+  const sql = async (text: string) => {
+    if (kind === 'postgres') {
+      const client = new pg.Client({ connectionString: POSTGRES_URL });
+      await client.connect();
+      try {
+        await client.query(`SET search_path = ${schema}; ${text}`);
+      } finally {
+        await client.end();
+      }
+    } else {
+      const raw = new BetterSqlite3(dbPath);
+      raw.exec(text);
+      raw.close();
+    }
+  };
   return {
+    kind,
     dir,
-    dbPath,
     store,
     clock,
     config,
@@ -61,8 +118,18 @@ export async function sqliteHarness(
     bus,
     ledger: new Ledger(store, config, clock, bus),
     sweeper: new Sweeper({ store, clock, config, events: bus }),
+    openAnother: open,
+    refuseUpdatesOf: (id) =>
+      kind === 'postgres'
+        ? sql(`CREATE FUNCTION refuse() RETURNS trigger AS $$
+                 BEGIN IF OLD.id = '${id}' THEN RAISE EXCEPTION 'refused by a trigger'; END IF; RETURN NEW; END
+               $$ LANGUAGE plpgsql;
+               CREATE TRIGGER refuse BEFORE UPDATE ON executions FOR EACH ROW EXECUTE FUNCTION refuse();`)
+        : sql(`CREATE TRIGGER refuse BEFORE UPDATE ON executions WHEN OLD.id = '${id}'
+               BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END`),
     close: async () => {
       await store.close();
+      if (kind === 'postgres') await sql(`DROP SCHEMA ${schema} CASCADE`);
       cleanup();
     },
   };

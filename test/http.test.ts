@@ -353,6 +353,27 @@ describe('bad input is a 400 naming the field, never a 500', () => {
     expect(res.json().error.message).toMatch(message);
   });
 
+  it('limits beyond 100 years and JSON nested too deeply are refused, never a 500', async () => {
+    const big = await post('/v1/executions', { id: 'big', kind: 'k', limits: { run: 9e15 } });
+    expect(big.statusCode).toBe(400);
+    expect(big.json().error.message).toMatch(/body\.limits\.run: .*at most 100 years/);
+    expect((await get('/v1/executions')).statusCode).toBe(200);
+    const deep = `{"kind":"k","metadata":{"a":${'['.repeat(20_000)}${']'.repeat(20_000)}}}`;
+    const nested = await app.inject({
+      method: 'POST',
+      url: '/v1/executions',
+      payload: deep,
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(nested.statusCode).toBe(400);
+  });
+
+  it('a report for an attempt that never existed is lost_ownership, not already_ended', async () => {
+    const res = await post('/v1/executions/x/complete', { attempt: 5 });
+    expect(res.statusCode).toBe(409);
+    expect(res.json().error).toMatchObject({ code: 'lost_ownership' });
+  });
+
   it('invalid JSON and oversized bodies', async () => {
     const invalid = await app.inject({
       method: 'POST',

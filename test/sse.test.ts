@@ -52,4 +52,20 @@ describe('the event stream', () => {
       at: new Date(T0 + 20 * M).toISOString(),
     });
   });
+
+  it('closing the server ends open streams instead of waiting for their clients', async () => {
+    const dir = tempDir();
+    cleanup = dir.cleanup;
+    store = openSqliteStore(join(dir.dir, 'vigil.db'));
+    await store.migrate();
+    server = await startServer({
+      store,
+      config: parseConfig({}, { VIGIL_PORT: '0' }),
+      clock: new FakeClock(T0),
+    });
+    stream = await subscribe(server.url);
+    const closing = server.close();
+    server = undefined;
+    await closing;
+  });
 });

@@ -1,34 +1,22 @@
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../src/config.js';
-import { Ledger } from '../src/runtime/ledger.js';
-import { FakeClock } from '../src/runtime/clock.js';
-import type { SqlStore } from '../src/stores/sql-store.js';
-import { openSqliteStore } from '../src/stores/sqlite.js';
-import { M, S, T0, tempDir } from './helpers.js';
+import type { ExecutionStore } from '../src/ports.js';
+import type { FakeClock } from '../src/runtime/clock.js';
+import type { Ledger } from '../src/runtime/ledger.js';
+import type { Harness } from './helpers.js';
+import { M, S, T0, harness, storeKinds } from './helpers.js';
 
-/** Both heartbeat paths (prepared statements, and the query builder other dialects use) agree. */
-describe.each([
-  ['prepared fast path', false],
-  ['query builder', true],
-])('heartbeats through the %s', (_name, genericWrites) => {
-  let store: SqlStore;
+/** Every heartbeat path (SQLite's prepared statements, the query builder, PostgreSQL) agrees. */
+describe.each(await storeKinds())('heartbeats on %s', (kind) => {
+  let store: ExecutionStore;
   let ledger: Ledger;
   let clock: FakeClock;
-  let cleanup: () => void;
+  let h: Harness;
 
   beforeEach(async () => {
-    const dir = tempDir();
-    cleanup = dir.cleanup;
-    store = openSqliteStore(join(dir.dir, 'vigil.db'), { genericWrites });
-    await store.migrate();
-    clock = new FakeClock(T0);
-    ledger = new Ledger(store, parseConfig({}), clock);
+    h = await harness(kind);
+    ({ store, clock, ledger } = h);
   });
-  afterEach(async () => {
-    await store.close();
-    cleanup();
-  });
+  afterEach(() => h.close());
 
   it('moves the deadline to the earliest of run, heartbeat and progress limits', async () => {
     await ledger.register({

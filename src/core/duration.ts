@@ -3,6 +3,9 @@ type Unit = keyof typeof UNIT_MS;
 
 const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
 
+/** The longest duration accepted: 100 years, so every deadline stays a valid date. */
+export const MAX_DURATION_MS = 100 * 365 * UNIT_MS.d;
+
 /**
  * Parses a duration: a non-negative integer of milliseconds, or a string such as `"500ms"`,
  * `"30s"`, `"15m"`, `"2h"`, `"1d"` or a combination (`"1m30s"`). Returns milliseconds, or an
@@ -13,14 +16,15 @@ export function parseDuration(
 ): { ok: true; ms: number } | { ok: false; error: string } {
   const expected = 'a duration like "30s", "15m", "2h" or a number of milliseconds';
   if (typeof input === 'number') {
-    if (Number.isInteger(input) && input >= 0) return { ok: true, ms: input };
-    return { ok: false, error: `expected ${expected}, got ${String(input)}` };
+    if (Number.isInteger(input) && input >= 0 && input <= MAX_DURATION_MS)
+      return { ok: true, ms: input };
+    return { ok: false, error: `expected ${expected} (at most 100 years), got ${String(input)}` };
   }
   if (typeof input !== 'string') {
     return { ok: false, error: `expected ${expected}, got ${describe(input)}` };
   }
   const text = input.trim();
-  if (/^\d+$/.test(text)) return { ok: true, ms: Number(text) };
+  if (/^\d+$/.test(text)) return parseDuration(Number(text));
   let total = 0;
   let consumed = 0;
   PART.lastIndex = 0;
@@ -28,7 +32,7 @@ export function parseDuration(
     total += Number(match[1]) * UNIT_MS[match[2] as Unit];
     consumed = PART.lastIndex;
   }
-  if (text.length === 0 || consumed !== text.length || !Number.isFinite(total)) {
+  if (text.length === 0 || consumed !== text.length || !(total <= MAX_DURATION_MS)) {
     return { ok: false, error: `expected ${expected}, got ${JSON.stringify(input)}` };
   }
   return { ok: true, ms: Math.round(total) };

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Fastify from 'fastify';
 import { z } from 'zod';
@@ -96,9 +97,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return reply.type(metrics.contentType).send(await metrics.render());
   });
   app.get('/openapi.json', async () => openApiDocument());
+  const streams = new Set<ServerResponse>();
   app.get('/v1/events', (request, reply) => {
     request.caller.mustBeAdmin();
-    streamEvents(request, reply, options.service.events);
+    streamEvents(request, reply, options.service.events, streams);
+  });
+  app.addHook('preClose', async () => {
+    for (const raw of streams) raw.end();
   });
   await registerRoutes(app, { ...options, metrics });
   return app;
@@ -130,6 +135,10 @@ function sendError(
 /** Maps framework, validation and driver errors to Vigil's error codes. */
 function toVigilError(error: unknown): VigilError | undefined {
   if (isVigilError(error)) return error;
+  // JSON nested so deeply that validating it overflows the stack.
+  if (error instanceof RangeError && /call stack/i.test(error.message)) {
+    return new VigilError('bad_input', 'body: JSON nested too deeply');
+  }
   if (error instanceof z.ZodError) {
     return new VigilError(
       'bad_input',

@@ -163,6 +163,15 @@ function reported(outcome: ReportOutcome): Record<string, JsonValue> {
       return executionJson(outcome.execution);
     case 'not_found':
       throw new VigilError('not_found', 'execution not found');
+    case 'no_such_attempt':
+      throw new VigilError(
+        'lost_ownership',
+        `execution ${outcome.execution.id} has no such attempt; it is on attempt ${outcome.execution.attempt}`,
+        {
+          status: outcome.execution.status,
+          reason: `it is on attempt ${outcome.execution.attempt}`,
+        },
+      );
     case 'late':
     case 'already_ended': {
       const e = outcome.execution;

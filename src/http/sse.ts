@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { EventBus, VigilEvent } from '../runtime/events.js';
 import { iso } from '../present.js';
@@ -15,8 +16,15 @@ const KEEPALIVE_MS = 15_000;
  * full, events queue (up to MAX_PENDING) and beyond that the client is disconnected, so a slow
  * client can never block a sweep.
  */
-export function streamEvents(request: FastifyRequest, reply: FastifyReply, events: EventBus): void {
+export function streamEvents(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  events: EventBus,
+  open: Set<ServerResponse>,
+): void {
   const raw = reply.raw;
+  // Tracked so that closing the server ends the streams instead of waiting for their clients.
+  open.add(raw);
   reply.hijack();
   raw.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
@@ -59,6 +67,7 @@ export function streamEvents(request: FastifyRequest, reply: FastifyReply, event
   const close = () => {
     unsubscribe();
     clearInterval(keepalive);
+    open.delete(raw);
   };
   raw.on('drain', flush);
   raw.on('close', close);

@@ -266,8 +266,13 @@ class SweepPass {
         retry: action.retry && { attempt: action.retry.attempt, queuedAt: action.retry.queuedAt },
       };
       const started = performance.now();
-      // Judged at the sweep's `now`; ended when the write lands.
-      const won = await store.endAttempt(fence, end, this.options.clock.now());
+      // Judged at the sweep's `now`; ended when the write lands. Unless the owner confirmed the
+      // termination, a heartbeat that landed since our read (it moved the deadline) wins.
+      const won = await store.endAttempt(
+        action.terminate ? fence : { ...fence, deadlineAt: execution.deadlineAt },
+        end,
+        this.options.clock.now(),
+      );
       if (!won) {
         // The work finished (or was ended) between our read and our write: it wins, we do nothing.
         steps.push({ step: 'end', outcome: 'lost_race', ms: elapsed(started) });

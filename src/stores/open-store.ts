@@ -1,9 +1,12 @@
 import { VigilError } from '../errors.js';
 import type { ExecutionStore } from '../ports.js';
+import { openPostgresStore } from './postgres.js';
 import { openSqliteStore } from './sqlite.js';
 
 export interface OpenStoreOptions {
   busyTimeoutMs?: number | undefined;
+  /** PostgreSQL: the schema for Vigil's tables. */
+  schema?: string | undefined;
 }
 
 /** Opens the store a database URL names: `sqlite:PATH` (the default) or `postgres://…`. */
@@ -16,10 +19,7 @@ export function openStore(url: string, options: OpenStoreOptions = {}): Executio
     throw storeError(error, url) ?? error;
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
-    throw new VigilError(
-      'bad_config',
-      `database: PostgreSQL is not supported by this version yet (got ${redact(url)})`,
-    );
+    return openPostgresStore(url, { schema: options.schema });
   }
   throw new VigilError(
     'bad_config',
@@ -63,8 +63,12 @@ export function storeError(error: unknown, where = 'the database'): VigilError |
     SQLITE_READONLY: 'the file is read-only',
     SQLITE_FULL: 'the disk is full',
   };
+  // PostgreSQL: connection exceptions (08xxx) and the server shutting down (57P01-57P03).
+  const postgres = /^08\d{3}$|^57P0[123]$/.test(code);
   const known =
-    UNAVAILABLE_SQLITE.some((prefix) => code.startsWith(prefix)) || UNAVAILABLE_NET.includes(code);
+    UNAVAILABLE_SQLITE.some((prefix) => code.startsWith(prefix)) ||
+    UNAVAILABLE_NET.includes(code) ||
+    postgres;
   if (!known) return undefined;
   const because = hint[code] ?? error.message;
   return new VigilError(

@@ -153,13 +153,15 @@ export class SqlStore implements ExecutionStore {
       if (!row) return undefined;
       const started = { ...toExecution(row), status: 'running' as const, startedAt: now };
       const deadlineAt = deadlineOf(started);
-      await trx
+      const update = await trx
         .updateTable('executions')
         .set({ status: 'running', started_at: now, deadline_at: deadlineAt })
         .where('id', '=', id)
         .where('attempt', '=', attempt)
         .where('status', '=', 'queued')
-        .execute();
+        .executeTakeFirst();
+      // Under READ COMMITTED a concurrent start (or end) may have won after our read.
+      if (Number(update.numUpdatedRows) === 0) return undefined;
       return { ...started, deadlineAt };
     });
   }
@@ -168,8 +170,14 @@ export class SqlStore implements ExecutionStore {
     const result: HeartbeatResult = { ok: [], lost: [] };
     if (beats.length === 0) return result;
     if (this.fast.heartbeat) return this.fast.heartbeat(beats, now);
+    // Rows are locked in id order, so two concurrent batches can never deadlock on PostgreSQL.
+    const ordered = [...beats].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const outcomes = new Map<
+      Beat,
+      { ok: HeartbeatResult['ok'][number] } | { lost: HeartbeatResult['lost'][number] }
+    >();
     return this.writeTransaction(async (trx) => {
-      for (const beat of beats) {
+      for (const beat of ordered) {
         const hasProgress = beat.progress !== undefined;
         const progressFrom = hasProgress
           ? sql<number>`${now}`
@@ -191,7 +199,7 @@ export class SqlStore implements ExecutionStore {
           .returning(['id', 'deadline_at'])
           .executeTakeFirst();
         if (updated) {
-          result.ok.push({ id: updated.id, deadlineAt: toNumber(updated.deadline_at) });
+          outcomes.set(beat, { ok: { id: updated.id, deadlineAt: toNumber(updated.deadline_at) } });
           continue;
         }
         const row = await trx
@@ -199,7 +207,13 @@ export class SqlStore implements ExecutionStore {
           .select(['status', 'reason', 'attempt'])
           .where('id', '=', beat.id)
           .executeTakeFirst();
-        result.lost.push(lostBeat(beat, row));
+        outcomes.set(beat, { lost: lostBeat(beat, row) });
+      }
+      // Answered in the order the beats came, whatever order they were written in.
+      for (const beat of beats) {
+        const outcome = outcomes.get(beat)!;
+        if ('ok' in outcome) result.ok.push(outcome.ok);
+        else result.lost.push(outcome.lost);
       }
       return result;
     });
@@ -223,6 +237,8 @@ export class SqlStore implements ExecutionStore {
       }
       const row = await selectById(trx, fence.id);
       if (!row) return { kind: 'not_found' };
+      if (fence.attempt > row.attempt)
+        return { kind: 'no_such_attempt', execution: toExecution(row) };
       // Every ended attempt has its row in `attempts`, the current one included.
       const attemptRow = await trx
         .selectFrom('attempts')
@@ -246,20 +262,23 @@ export class SqlStore implements ExecutionStore {
           : { error: end.error ?? null }),
       };
       const lateJson = JSON.stringify(late);
-      await trx
+      const kept = await trx
         .updateTable('attempts')
         .set({ late_result: lateJson })
         .where('execution_id', '=', fence.id)
         .where('attempt', '=', fence.attempt)
-        .execute();
-      if (row.attempt === fence.attempt) {
-        await trx
-          .updateTable('executions')
-          .set({ late_result: lateJson })
-          .where('id', '=', fence.id)
-          .where('attempt', '=', fence.attempt)
-          .execute();
+        .where('late_result', 'is', null)
+        .executeTakeFirst();
+      // A concurrent late report of the same attempt was kept first.
+      if (Number(kept.numUpdatedRows) === 0) {
+        return { kind: 'late', execution: toExecution(row), kept: false };
       }
+      // The execution shows its newest late report, even when it has moved on to a retry.
+      await trx
+        .updateTable('executions')
+        .set({ late_result: lateJson })
+        .where('id', '=', fence.id)
+        .execute();
       return { kind: 'late', execution: { ...toExecution(row), lateResult: late }, kept: true };
     });
   }
@@ -525,6 +544,13 @@ async function selectFenced(db: Db, fence: Fence): Promise<ExecutionRow | undefi
  * is still this attempt in this status, so a runner's completion and a watchdog's remediation (or
  * two replicas' remediations) can never both win. Run inside a write transaction.
  */
+/** Whether the row still has the deadline the fence was taken on (when the fence names one). */
+export function deadlineHolds(row: Pick<ExecutionRow, 'deadline_at'>, fence: Fence): boolean {
+  if (fence.deadlineAt === undefined) return true;
+  const current = row.deadline_at === null ? null : Number(row.deadline_at);
+  return current === fence.deadlineAt;
+}
+
 /**
  * The writes that end an attempt, computed once for every path that applies them: the row update
  * (with a retry, the execution goes back to `queued` as the next attempt) and the attempt's record.
@@ -555,7 +581,6 @@ export function attemptEndWrites(
         progress_at: null,
         progress: null,
         ended_at: null,
-        late_result: null,
         termination_failures: 0,
         deadline_at: row.limit_queue === null ? null : end.retry.queuedAt + Number(row.limit_queue),
       }
@@ -577,16 +602,22 @@ export function attemptEndWrites(
 
 async function endFenced(db: Db, fence: Fence, end: AttemptEnd, now: number): Promise<boolean> {
   const row = await selectFenced(db, fence);
-  if (!row) return false;
+  if (!row || !deadlineHolds(row, fence)) return false;
   const writes = attemptEndWrites(row, fence, end, now);
-  const update = await db
+  let update = db
     .updateTable('executions')
     .set(writes.update)
     .where('id', '=', fence.id)
     .where('attempt', '=', fence.attempt)
-    .where('status', '=', fence.status)
-    .executeTakeFirst();
-  if (Number(update.numUpdatedRows) === 0) return false;
+    .where('status', '=', fence.status);
+  if (fence.deadlineAt !== undefined) {
+    update =
+      fence.deadlineAt === null
+        ? update.where('deadline_at', 'is', null)
+        : update.where('deadline_at', '=', fence.deadlineAt);
+  }
+  const result = await update.executeTakeFirst();
+  if (Number(result.numUpdatedRows) === 0) return false;
   await db.insertInto('attempts').values(writes.attempt).execute();
   return true;
 }

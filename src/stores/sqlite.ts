@@ -5,7 +5,7 @@ import { Kysely, SqliteDialect, sql } from 'kysely';
 import type { AttemptEnd, Beat, Fence, HeartbeatResult } from '../ports.js';
 import type { Database } from './schema.js';
 import type { ExecutionRow } from './sql-store.js';
-import { SqlStore, attemptEndWrites, lostBeat } from './sql-store.js';
+import { SqlStore, attemptEndWrites, deadlineHolds, lostBeat } from './sql-store.js';
 
 const NEVER = Number.MAX_SAFE_INTEGER;
 
@@ -84,7 +84,8 @@ function preparedEndAttempt(database: BetterSqlite3.Database) {
   );
   const transaction = database.transaction((fence: Fence, end: AttemptEnd, now: number) => {
     const row = select.get(fence.id, fence.attempt, fence.status);
-    if (!row) return false;
+    // Inside this IMMEDIATE transaction nothing else writes: the row read is the row updated.
+    if (!row || !deadlineHolds(row, fence)) return false;
     const writes = attemptEndWrites(row, fence, end, now);
     const columns = Object.keys(writes.update);
     const key = columns.join(',');

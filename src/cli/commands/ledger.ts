@@ -39,6 +39,12 @@ export function ledgerCommands(program: Command, io: CliIo): void {
     attemptOption(given) ?? (await ledger.get(id)).attempt;
   const print = (outcome: ReportOutcome, json: boolean | undefined) => {
     if (outcome.kind === 'not_found') throw new VigilError('not_found', 'execution not found');
+    if (outcome.kind === 'no_such_attempt') {
+      throw new VigilError(
+        'lost_ownership',
+        `execution ${outcome.execution.id} has no such attempt; it is on attempt ${outcome.execution.attempt}`,
+      );
+    }
     if (outcome.kind === 'already_ended' || outcome.kind === 'late') {
       const e = outcome.execution;
       throw new VigilError(

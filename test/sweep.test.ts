@@ -1,25 +1,24 @@
-import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Sweeper } from '../src/runtime/sweep.js';
 import type { TerminationOutcome } from '../src/core/decide.js';
 import type { OwnerObservation } from '../src/core/types.js';
 import type { ExecutionStore, OwnerClient } from '../src/ports.js';
 import type { Harness } from './helpers.js';
-import { M, S, T0, sqliteHarness } from './helpers.js';
+import { M, S, T0, harness, storeKinds } from './helpers.js';
 
 let h: Harness;
 afterEach(async () => {
   await h.close();
 });
 
-/** The whole suite runs on both write paths: SQLite's prepared statements and the query builder. */
-describe.each([
-  ['prepared writes', false],
-  ['query builder writes', true],
-])('%s', (_paths, genericWrites) => {
+/**
+ * The whole suite runs on every store: SQLite with its prepared write paths, SQLite through the
+ * query builder (the paths other dialects share), and PostgreSQL.
+ */
+describe.each(await storeKinds())('on %s', (kind) => {
   describe('sweep on a real SQLite file, with a fake clock', () => {
     beforeEach(async () => {
-      h = await sqliteHarness(genericWrites, {
+      h = await harness(kind, {
         kinds: { flaky: { retry: { maxAttempts: 3, backoff: '10s' } } },
       });
     });
@@ -62,6 +61,51 @@ describe.each([
         'execution:remediated',
         'sweep:completed',
       ]);
+    });
+
+    it("a heartbeat that lands between the sweep's read and its write wins: the runner is alive", async () => {
+      await h.ledger.register({ id: 'alive', kind: 'embed', limits: { heartbeat: '10s' } });
+      h.clock.set(T0 + 11 * S);
+      const racing: ExecutionStore = Object.create(h.store) as ExecutionStore;
+      racing.listOverdue = async (...args) => {
+        const rows = await h.store.listOverdue(...args);
+        if (rows.length > 0) await h.ledger.heartbeat([{ id: 'alive', attempt: 1 }]);
+        return rows;
+      };
+      const sweeper = new Sweeper({
+        store: racing,
+        clock: h.clock,
+        config: h.config,
+        events: h.bus,
+      });
+
+      const result = await sweeper.sweep();
+
+      expect(await h.store.get('alive')).toMatchObject({
+        status: 'running',
+        heartbeatAt: T0 + 11 * S,
+      });
+      expect(result.kind === 'completed' && result.report.decisions[0]?.outcome).toBe('lost_race');
+    });
+
+    it('a late result stays visible on the execution after the watchdog retried it', async () => {
+      h = await (async () => {
+        await h.close();
+        return harness(kind, { kinds: { flaky: { retry: { maxAttempts: 2, backoff: '1s' } } } });
+      })();
+      await h.ledger.register({ id: 'f', kind: 'flaky', limits: { heartbeat: '10s' } });
+      h.clock.set(T0 + 11 * S);
+      await h.sweeper.sweep();
+      expect(await h.store.get('f')).toMatchObject({ status: 'queued', attempt: 2 });
+      const late = await h.ledger.complete('f', 1, { answer: 42 });
+      expect(late).toMatchObject({ kind: 'late', kept: true });
+      expect((await h.store.get('f'))?.lateResult).toMatchObject({
+        attempt: 1,
+        status: 'succeeded',
+        result: { answer: 42 },
+      });
+      // A report for an attempt that never existed is refused as such.
+      expect((await h.ledger.complete('f', 5, {})).kind).toBe('no_such_attempt');
     });
 
     it("a completion that lands between the sweep's read and its write wins; the sweep does nothing else", async () => {
@@ -214,8 +258,7 @@ describe.each([
       for (let i = 0; i < 20; i++) await h.ledger.register({ id: `job-${i}`, kind: 'embed' });
       h.clock.set(T0 + 20 * M);
       // A second process on the same database file: its own connection, its own sweeper.
-      const { openSqliteStore } = await import('../src/stores/sqlite.js');
-      const otherStore = openSqliteStore(h.dbPath, { genericWrites });
+      const otherStore = h.openAnother();
       const other = new Sweeper({
         store: otherStore,
         clock: h.clock,
@@ -261,10 +304,7 @@ describe.each([
     it('one row that cannot be written does not stop the others', async () => {
       for (const id of ['a', 'bad', 'c']) await h.ledger.register({ id, kind: 'embed' });
       // A real database failure on one row: a trigger that aborts its update.
-      const raw = new BetterSqlite3(h.dbPath);
-      raw.exec(`CREATE TRIGGER refuse BEFORE UPDATE ON executions WHEN OLD.id = 'bad'
-              BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END`);
-      raw.close();
+      await h.refuseUpdatesOf('bad');
       h.clock.set(T0 + 20 * M);
 
       const result = await h.sweeper.sweep();
@@ -284,7 +324,7 @@ describe.each([
 
   describe('sweep paging', () => {
     beforeEach(async () => {
-      h = await sqliteHarness(genericWrites, { sweep: { batchSize: 2 } });
+      h = await harness(kind, { sweep: { batchSize: 2 } });
     });
 
     it('pages through every overdue row, including rows it leaves alone', async () => {
@@ -316,7 +356,7 @@ describe.each([
 
   describe('terminate, then end', () => {
     beforeEach(async () => {
-      h = await sqliteHarness(genericWrites, { sweep: { escalateAfter: 2 } });
+      h = await harness(kind, { sweep: { escalateAfter: 2 } });
     });
 
     /** An owner that answers "terminate" as scripted (owner HTTP adapters have their own tests). */

@@ -1,0 +1,60 @@
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.js';
+import { SqlStore } from './sql-store.js';
+
+// int8 (bigint) columns hold milliseconds since the epoch, well inside Number's exact range.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+export interface PostgresOptions {
+  /** Put Vigil's tables in this schema (created if missing); default: the connection's default. */
+  schema?: string | undefined;
+  /** Connections in the pool. */
+  poolSize?: number | undefined;
+}
+
+/**
+ * The store on PostgreSQL: the same SqlStore as SQLite, on a connection pool. Every terminal write
+ * is the same compare-and-set; under READ COMMITTED a second writer blocks on the row lock and then
+ * re-checks the fence, so two replicas can never both end one attempt.
+ */
+export function openPostgresStore(url: string, options: PostgresOptions = {}): SqlStore {
+  const schema = options.schema;
+  if (schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(schema)) {
+    throw new Error(`schema: expected a lower-case SQL identifier, got ${JSON.stringify(schema)}`);
+  }
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 10,
+    // Fail fast when the database is down: the caller reports "store unavailable".
+    connectionTimeoutMillis: 5_000,
+    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+  });
+  // An idle client's error (the server restarted) must not crash the process; the pool replaces it.
+  pool.on('error', () => undefined);
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({
+      pool: async () => {
+        if (schema) {
+          const client = await pool.connect();
+          try {
+            await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+          } finally {
+            client.release();
+          }
+        }
+        return pool;
+      },
+    }),
+  });
+  return new SqlStore(
+    db,
+    'postgres',
+    `postgres:${redactUrl(url)}${schema ? ` (schema ${schema})` : ''}`,
+    (fn) => db.transaction().execute((trx) => fn(trx)),
+  );
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/^postgres(ql)?:/, '').replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
+}
