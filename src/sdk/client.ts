@@ -26,6 +26,12 @@ export interface VigilClientOptions {
    */
   retries?: number | undefined;
   /**
+   * How long a final report (complete or fail) keeps being retried through transient failures, so
+   * that a result survives a restart of Vigil. Default 60 s. Reports are fenced by attempt, so a
+   * repeat is harmless.
+   */
+  reportRetryMs?: number | undefined;
+  /**
    * Failures in the background that nobody awaits: a liveness heartbeat that failed (reported
    * once per streak of failures), a failure that could not be reported. Default:
    * `process.emitWarning` (type "VigilWarning").
@@ -48,6 +54,7 @@ export class VigilClient {
   private readonly transport: Transport;
   private readonly token: string | null;
   private readonly retries: number;
+  private readonly reportRetryMs: number;
   private readonly onError: (error: Error) => void;
   private readonly inFlight = new Map<string, InFlightRun>();
 
@@ -57,6 +64,7 @@ export class VigilClient {
     this.token = options.token === undefined ? env.VIGIL_TOKEN || null : options.token;
     this.owner = options.owner ?? null;
     this.retries = options.retries ?? 3;
+    this.reportRetryMs = options.reportRetryMs ?? 60_000;
     this.onError =
       options.onError ?? ((error) => process.emitWarning(error.message, 'VigilWarning'));
     this.transport = new Transport({
@@ -106,7 +114,10 @@ export class VigilClient {
 
   /** `POST /v1/executions/:id/complete`. 409 `already_ended` when it had ended first. */
   complete(id: string, report: { attempt: number; result?: Json | undefined }): Promise<Execution> {
-    return this.transport.request('POST', path(id, 'complete'), report, { retry: true });
+    return this.transport.request('POST', path(id, 'complete'), report, {
+      retry: true,
+      retryForMs: this.reportRetryMs,
+    });
   }
 
   /** `POST /v1/executions/:id/fail`. 409 `already_ended` when it had ended first. */
@@ -114,7 +125,10 @@ export class VigilClient {
     id: string,
     report: { attempt: number; error: Json; retryable?: boolean | undefined },
   ): Promise<Execution> {
-    return this.transport.request('POST', path(id, 'fail'), report, { retry: true });
+    return this.transport.request('POST', path(id, 'fail'), report, {
+      retry: true,
+      retryForMs: this.reportRetryMs,
+    });
   }
 
   /** `POST /v1/executions/:id/cancel` (operator; needs the admin token when tokens are set). */

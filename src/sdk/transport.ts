@@ -15,6 +15,11 @@ export interface TransportOptions {
 export interface RequestOptions {
   /** Retry transient failures. Only for requests that are safe to repeat. */
   retry?: boolean;
+  /**
+   * With `retry`: keep retrying transient failures for this long rather than `retries` times.
+   * For reports that must not be lost (a runner's final complete or fail) while Vigil restarts.
+   */
+  retryForMs?: number | undefined;
   timeoutMs?: number;
 }
 
@@ -70,11 +75,14 @@ export class Transport {
     options: RequestOptions = {},
   ): Promise<T> {
     const tries = options.retry ? this.options.retries + 1 : 1;
+    const until =
+      options.retry && options.retryForMs !== undefined ? Date.now() + options.retryForMs : null;
     for (let n = 1; ; n++) {
       try {
         return await this.once<T>(method, path, body, options.timeoutMs ?? this.options.timeoutMs);
       } catch (error) {
-        if (n >= tries || !isTransient(error)) throw error;
+        const exhausted = until === null ? n >= tries : Date.now() >= until;
+        if (exhausted || !isTransient(error)) throw error;
         await new Promise((resolve) => setTimeout(resolve, retryDelayMs(n)));
       }
     }
