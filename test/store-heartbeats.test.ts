@@ -82,4 +82,20 @@ describe.each(await storeKinds())('heartbeats on %s', (kind) => {
       },
     ]);
   });
+
+  it('concurrent batches over the same executions in opposite orders all land (no deadlock)', async () => {
+    const ids = Array.from({ length: 50 }, (_, i) => `c-${String(i).padStart(2, '0')}`);
+    for (const id of ids) await ledger.register({ id, kind: 'k', limits: { heartbeat: '1m' } });
+    for (let round = 1; round <= 10; round++) {
+      const beats = ids.map((id) => ({ id, attempt: 1 }));
+      const results = await Promise.all([
+        store.heartbeat(beats, T0 + round * S),
+        store.heartbeat([...beats].reverse(), T0 + round * S),
+      ]);
+      for (const result of results) {
+        expect(result.lost).toEqual([]);
+        expect(result.ok).toHaveLength(50);
+      }
+    }
+  });
 });

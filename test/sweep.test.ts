@@ -354,6 +354,40 @@ describe.each(await storeKinds())('on %s', (kind) => {
     });
   });
 
+  describe('a sweep that outlives its lease', () => {
+    beforeEach(async () => {
+      h = await harness(kind, { sweep: { batchSize: 2, lease: '1s' } });
+    });
+
+    it('stops at the next page once another replica has taken the lease over', async () => {
+      for (let i = 0; i < 6; i++) await h.ledger.register({ id: `job-${i}`, kind: 'embed' });
+      h.clock.set(T0 + 20 * M);
+      // While the first page is being judged, the lease runs out and another replica takes it.
+      const other = h.openAnother();
+      const slow: ExecutionStore = Object.create(h.store) as ExecutionStore;
+      let pages = 0;
+      slow.listOverdue = async (...args) => {
+        const rows = await h.store.listOverdue(...args);
+        if (++pages === 1) {
+          h.clock.advance(2 * S);
+          expect(await other.acquireLease('sweep', 'replica-b', h.clock.now(), 60_000)).toBe(true);
+        }
+        return rows;
+      };
+      const sweeper = new Sweeper({ store: slow, clock: h.clock, config: h.config, events: h.bus });
+      try {
+        const result = await sweeper.sweep();
+        if (result.kind !== 'completed') throw new Error('expected a report');
+        expect(result.report.counts).toMatchObject({ remediated: 2, lease_lost: 1 });
+        expect((await h.store.list({ status: 'running', limit: 10 })).items).toHaveLength(4);
+        // The lease stays with the replica that took it.
+        expect(await h.store.acquireLease('sweep', 'replica-c', h.clock.now(), 60_000)).toBe(false);
+      } finally {
+        await other.close();
+      }
+    });
+  });
+
   describe('terminate, then end', () => {
     beforeEach(async () => {
       h = await harness(kind, { sweep: { escalateAfter: 2 } });

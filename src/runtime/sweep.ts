@@ -96,7 +96,15 @@ export class Sweeper {
         if (i % 50 === 49) await yieldToEventLoop();
       }
       await yieldToEventLoop();
-      await store.acquireLease(SWEEP_LEASE, this.holder, clock.now(), config.sweep.leaseMs);
+      // Renew the lease between pages. Lost (this sweep outlived it and another replica took
+      // over): stop here; every write so far was a compare-and-set, so nothing is half-done.
+      if (
+        !(await store.acquireLease(SWEEP_LEASE, this.holder, clock.now(), config.sweep.leaseMs))
+      ) {
+        pass.noteLeaseLost();
+        overdueParents.length = 0;
+        break;
+      }
       if (batch.length < config.sweep.batchSize) break;
     }
 
@@ -139,6 +147,11 @@ class SweepPass {
     private readonly dryRun: boolean,
     private readonly sweepId: string,
   ) {}
+
+  /** The sweep stopped early because another process took over its lease. */
+  noteLeaseLost(): void {
+    this.counts.lease_lost = 1;
+  }
 
   async childrenOf(parentId: string): Promise<Execution[]> {
     const children = await this.options.store.listChildren(parentId);

@@ -39,6 +39,10 @@ export function openPostgresStore(url: string, options: PostgresOptions = {}): S
           const client = await pool.connect();
           try {
             await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+          } catch (error) {
+            // Two replicas creating it at once: IF NOT EXISTS can still lose the race.
+            const code = (error as { code?: string }).code;
+            if (code !== '23505' && code !== '42P06') throw error;
           } finally {
             client.release();
           }

@@ -170,6 +170,7 @@ export class SqlStore implements ExecutionStore {
     const result: HeartbeatResult = { ok: [], lost: [] };
     if (beats.length === 0) return result;
     if (this.fast.heartbeat) return this.fast.heartbeat(beats, now);
+    if (this.dialect === 'postgres') return this.heartbeatPostgres(beats, now);
     // Rows are locked in id order, so two concurrent batches can never deadlock on PostgreSQL.
     const ordered = [...beats].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const outcomes = new Map<
@@ -217,6 +218,61 @@ export class SqlStore implements ExecutionStore {
       }
       return result;
     });
+  }
+
+  /**
+   * On PostgreSQL a batch is one UPDATE for all its beats (plus a row lock taken in id order, so
+   * concurrent batches cannot deadlock, and a lookup for the beats that did not land). The
+   * deadline is computed from the new values, as deadlineOf() does.
+   */
+  private async heartbeatPostgres(beats: Beat[], now: number): Promise<HeartbeatResult> {
+    const ids = beats.map((b) => b.id);
+    const landed = await this.writeTransaction(async (trx) => {
+      await sql`SELECT 1 FROM executions WHERE id = ANY(${ids}::text[]) ORDER BY id FOR UPDATE`.execute(
+        trx,
+      );
+      const { rows } = await sql<{ id: string; attempt: number; deadline_at: number | null }>`
+        UPDATE executions AS e SET
+          heartbeat_at = ${now}::bigint,
+          progress_at = CASE WHEN v.has_progress THEN ${now}::bigint ELSE e.progress_at END,
+          progress = CASE WHEN v.has_progress THEN v.progress ELSE e.progress END,
+          deadline_at = least(
+            e.started_at + e.limit_run,
+            ${now}::bigint + e.limit_heartbeat,
+            CASE WHEN v.has_progress THEN ${now}::bigint ELSE coalesce(e.progress_at, e.started_at) END
+              + e.limit_progress)
+        FROM unnest(
+          ${ids}::text[],
+          ${beats.map((b) => b.attempt)}::int[],
+          ${beats.map((b) => b.progress !== undefined)}::bool[],
+          ${beats.map((b) => (b.progress === undefined ? null : JSON.stringify(b.progress)))}::text[]
+        ) AS v(id, attempt, has_progress, progress)
+        WHERE e.id = v.id AND e.attempt = v.attempt AND e.status = 'running'
+        RETURNING e.id, e.attempt, e.deadline_at`.execute(trx);
+      return rows;
+    });
+    const ok = new Map(landed.map((r) => [`${r.id}#${r.attempt}`, toNumber(r.deadline_at)]));
+    const missing = beats.filter((b) => !ok.has(`${b.id}#${b.attempt}`));
+    const found =
+      missing.length === 0
+        ? []
+        : await this.db
+            .selectFrom('executions')
+            .select(['id', 'status', 'reason', 'attempt'])
+            .where(
+              'id',
+              'in',
+              missing.map((b) => b.id),
+            )
+            .execute();
+    const rows = new Map(found.map((r) => [r.id, r]));
+    const result: HeartbeatResult = { ok: [], lost: [] };
+    for (const beat of beats) {
+      const key = `${beat.id}#${beat.attempt}`;
+      if (ok.has(key)) result.ok.push({ id: beat.id, deadlineAt: ok.get(key) ?? null });
+      else result.lost.push(lostBeat(beat, rows.get(beat.id)));
+    }
+    return result;
   }
 
   /** The smallest of these non-null values, or null when all are null. */
