@@ -182,7 +182,13 @@ export interface ExecutionStore {
    * Ends the attempt only while the row is still `fence` (compare-and-set); returns whether this
    * write won. With `end.retry` the execution is queued again as the next attempt.
    */
-  endAttempt(fence: Fence, end: AttemptEnd, now: number): Promise<boolean>;
+  endAttempt(
+    fence: Fence,
+    end: AttemptEnd,
+    now: number,
+    /** Written in the same transaction when the end wins: the audit of this remediation. */
+    audit?: RemediationRecord,
+  ): Promise<boolean>;
   /**
    * Moves the deadline of an overdue execution the watchdog left alone (in grace, owner unknown,
    * children running) to when it should look again, so the scheduler does not spin on it.

@@ -96,6 +96,7 @@ export class Sweeper {
         if (i % 50 === 49) await yieldToEventLoop();
       }
       await yieldToEventLoop();
+      await store.recordRemediations(pass.takeRecords());
       // Renew the lease between pages. Lost (this sweep outlived it and another replica took
       // over): stop here; every write so far was a compare-and-set, so nothing is half-done.
       if (
@@ -115,7 +116,7 @@ export class Sweeper {
     await pass.deriveTouchedParents();
 
     const report = pass.report(clock.now());
-    if (pass.records.length > 0) await store.recordRemediations(pass.records);
+    await store.recordRemediations(pass.takeRecords());
     await store.saveSweep(report);
     events.emit({
       type: 'sweep:completed',
@@ -132,7 +133,7 @@ export class Sweeper {
 
 /** The state of one sweep while it runs. */
 class SweepPass {
-  readonly records: RemediationRecord[] = [];
+  private readonly records: RemediationRecord[] = [];
   private readonly decisions: SweepReport['decisions'] = [];
   private readonly counts: Record<string, number> = { remediated: 0, skipped: 0, failed: 0 };
   private examined = 0;
@@ -278,6 +279,22 @@ class SweepPass {
         endedBy: 'watchdog',
         retry: action.retry && { attempt: action.retry.attempt, queuedAt: action.retry.queuedAt },
       };
+      // The audit row of a remediation is written in the same transaction as the end itself, so
+      // a crash can never leave one without the other.
+      const doneSteps: StepRecord[] = [
+        ...steps,
+        { step: 'end', outcome: 'ok', ms: 0, detail: `${action.status}: ${reason}` },
+      ];
+      if (action.retry) {
+        doneSteps.push({
+          step: 'retry',
+          outcome: 'ok',
+          ms: 0,
+          detail: `attempt ${action.retry.attempt} queued after ${action.retry.delayMs}ms backoff`,
+        });
+      } else if (action.status === 'dead') {
+        doneSteps.push({ step: 'dead_letter', outcome: 'ok', ms: 0 });
+      }
       const started = performance.now();
       // Judged at the sweep's `now`; ended when the write lands. Unless the owner confirmed the
       // termination, a heartbeat that landed since our read (it moved the deadline) wins.
@@ -285,6 +302,7 @@ class SweepPass {
         action.terminate ? fence : { ...fence, deadlineAt: execution.deadlineAt },
         end,
         this.options.clock.now(),
+        this.auditRecord(decision, 'remediated', doneSteps),
       );
       if (!won) {
         // The work finished (or was ended) between our read and our write: it wins, we do nothing.
@@ -292,24 +310,8 @@ class SweepPass {
         this.count(decision, 'lost_race', steps);
         return;
       }
-      steps.push({
-        step: 'end',
-        outcome: 'ok',
-        ms: elapsed(started),
-        detail: `${action.status}: ${reason}`,
-      });
-      if (action.retry) {
-        steps.push({
-          step: 'retry',
-          outcome: 'ok',
-          ms: 0,
-          detail: `attempt ${action.retry.attempt} queued after ${action.retry.delayMs}ms backoff`,
-        });
-      } else if (action.status === 'dead') {
-        steps.push({ step: 'dead_letter', outcome: 'ok', ms: 0 });
-      }
       this.project(execution, decision, reason);
-      this.count(decision, 'remediated', steps);
+      this.tally(decision, 'remediated');
       events.emit({
         type: 'execution:remediated',
         at: this.now,
@@ -382,23 +384,36 @@ class SweepPass {
   }
 
   private count(decision: Decision, outcome: DecisionOutcome, steps: StepRecord[]): void {
+    this.tally(decision, outcome);
+    // Healthy rows are examined but not audited: nothing was wrong and nothing was done.
+    if (decision.verdict !== 'healthy')
+      this.records.push(this.auditRecord(decision, outcome, steps));
+  }
+
+  /** Counts a decision and lists it in the report. */
+  private tally(decision: Decision, outcome: DecisionOutcome): void {
     const { verdict } = decision;
     this.counts[verdict] = (this.counts[verdict] ?? 0) + 1;
     if (outcome === 'remediated' || outcome === 'dry_run') this.counts.remediated!++;
     else if (outcome === 'failed' || outcome === 'left_running') this.counts.failed!++;
     else this.counts.skipped!++;
-    // Healthy rows are examined but not audited: nothing was wrong and nothing was done.
     if (verdict === 'healthy') return;
-    const action = actionLabel(decision.action);
     this.decisions.push({
       executionId: decision.executionId,
       attempt: decision.attempt,
       verdict,
-      action,
+      action: actionLabel(decision.action),
       reason: decision.reason,
       outcome,
     });
-    this.records.push({
+  }
+
+  private auditRecord(
+    decision: Decision,
+    outcome: DecisionOutcome,
+    steps: StepRecord[],
+  ): RemediationRecord {
+    return {
       id: auditId(this.now),
       sweepId: this.sweepId,
       at: this.now,
@@ -406,14 +421,19 @@ class SweepPass {
       attempt: decision.attempt,
       kind: decision.kind,
       owner: decision.owner,
-      verdict,
-      action,
+      verdict: decision.verdict,
+      action: actionLabel(decision.action),
       reason: decision.reason,
       evidence: decision.evidence,
       steps,
       outcome,
       dryRun: this.dryRun,
-    });
+    };
+  }
+
+  /** The audit rows not yet written (written after each page, so a crash loses at most a page). */
+  takeRecords(): RemediationRecord[] {
+    return this.records.splice(0, this.records.length);
   }
 
   private fail(execution: Execution, error: unknown): void {

@@ -25,7 +25,7 @@ import type {
 } from '../ports.js';
 import { VigilError } from '../errors.js';
 import { migrationProvider } from './migrations.js';
-import type { AttemptsTable, Database, ExecutionsTable } from './schema.js';
+import type { AttemptsTable, Database, ExecutionsTable, RemediationsTable } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 type Db = Kysely<Database> | Transaction<Database>;
@@ -45,7 +45,12 @@ export class SqlStore implements ExecutionStore {
     /** A dialect's faster paths for the hot writes (same semantics as the generic ones). */
     private readonly fast: {
       heartbeat?: (beats: Beat[], now: number) => Promise<HeartbeatResult>;
-      endAttempt?: (fence: Fence, end: AttemptEnd, now: number) => Promise<boolean>;
+      endAttempt?: (
+        fence: Fence,
+        end: AttemptEnd,
+        now: number,
+        audit?: RemediationRecord,
+      ) => Promise<boolean>;
     } = {},
   ) {}
 
@@ -384,9 +389,14 @@ export class SqlStore implements ExecutionStore {
     return new Set(rows.map((r) => r.parent_id).filter((id): id is string => id !== null));
   }
 
-  async endAttempt(fence: Fence, end: AttemptEnd, now: number): Promise<boolean> {
-    if (this.fast.endAttempt) return this.fast.endAttempt(fence, end, now);
-    return this.writeTransaction((trx) => endFenced(trx, fence, end, now));
+  async endAttempt(
+    fence: Fence,
+    end: AttemptEnd,
+    now: number,
+    audit?: RemediationRecord,
+  ): Promise<boolean> {
+    if (this.fast.endAttempt) return this.fast.endAttempt(fence, end, now, audit);
+    return this.writeTransaction((trx) => endFenced(trx, fence, end, now, audit));
   }
 
   async deferDeadline(fence: Fence, until: number): Promise<void> {
@@ -459,24 +469,7 @@ export class SqlStore implements ExecutionStore {
     for (let i = 0; i < records.length; i += 500) {
       await this.db
         .insertInto('remediations')
-        .values(
-          records.slice(i, i + 500).map((r) => ({
-            id: r.id,
-            sweep_id: r.sweepId,
-            at: r.at,
-            execution_id: r.executionId,
-            attempt: r.attempt,
-            kind: r.kind,
-            owner: r.owner,
-            verdict: r.verdict,
-            action: r.action,
-            reason: r.reason,
-            evidence: JSON.stringify(r.evidence),
-            steps: JSON.stringify(r.steps),
-            outcome: r.outcome,
-            dry_run: r.dryRun ? 1 : 0,
-          })),
-        )
+        .values(records.slice(i, i + 500).map(remediationRow))
         .execute();
     }
   }
@@ -600,6 +593,26 @@ async function selectFenced(db: Db, fence: Fence): Promise<ExecutionRow | undefi
  * is still this attempt in this status, so a runner's completion and a watchdog's remediation (or
  * two replicas' remediations) can never both win. Run inside a write transaction.
  */
+/** A remediation record as its row. */
+export function remediationRow(r: RemediationRecord): Selectable<RemediationsTable> {
+  return {
+    id: r.id,
+    sweep_id: r.sweepId,
+    at: r.at,
+    execution_id: r.executionId,
+    attempt: r.attempt,
+    kind: r.kind,
+    owner: r.owner,
+    verdict: r.verdict,
+    action: r.action,
+    reason: r.reason,
+    evidence: JSON.stringify(r.evidence),
+    steps: JSON.stringify(r.steps),
+    outcome: r.outcome,
+    dry_run: r.dryRun ? 1 : 0,
+  };
+}
+
 /** Whether the row still has the deadline the fence was taken on (when the fence names one). */
 export function deadlineHolds(row: Pick<ExecutionRow, 'deadline_at'>, fence: Fence): boolean {
   if (fence.deadlineAt === undefined) return true;
@@ -656,7 +669,13 @@ export function attemptEndWrites(
   };
 }
 
-async function endFenced(db: Db, fence: Fence, end: AttemptEnd, now: number): Promise<boolean> {
+async function endFenced(
+  db: Db,
+  fence: Fence,
+  end: AttemptEnd,
+  now: number,
+  audit?: RemediationRecord,
+): Promise<boolean> {
   const row = await selectFenced(db, fence);
   if (!row || !deadlineHolds(row, fence)) return false;
   const writes = attemptEndWrites(row, fence, end, now);
@@ -675,6 +694,7 @@ async function endFenced(db: Db, fence: Fence, end: AttemptEnd, now: number): Pr
   const result = await update.executeTakeFirst();
   if (Number(result.numUpdatedRows) === 0) return false;
   await db.insertInto('attempts').values(writes.attempt).execute();
+  if (audit) await db.insertInto('remediations').values(remediationRow(audit)).execute();
   return true;
 }
 

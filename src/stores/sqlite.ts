@@ -2,10 +2,16 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
-import type { AttemptEnd, Beat, Fence, HeartbeatResult } from '../ports.js';
+import type { AttemptEnd, Beat, Fence, HeartbeatResult, RemediationRecord } from '../ports.js';
 import type { Database } from './schema.js';
 import type { ExecutionRow } from './sql-store.js';
-import { SqlStore, attemptEndWrites, deadlineHolds, lostBeat } from './sql-store.js';
+import {
+  SqlStore,
+  attemptEndWrites,
+  deadlineHolds,
+  lostBeat,
+  remediationRow,
+} from './sql-store.js';
 
 const NEVER = Number.MAX_SAFE_INTEGER;
 
@@ -82,33 +88,55 @@ function preparedEndAttempt(database: BetterSqlite3.Database) {
   const insert = database.prepare(
     `INSERT INTO attempts (${attemptColumns.join(', ')}) VALUES (${attemptColumns.map((c) => `@${c}`).join(', ')})`,
   );
-  const transaction = database.transaction((fence: Fence, end: AttemptEnd, now: number) => {
-    const row = select.get(fence.id, fence.attempt, fence.status);
-    // Inside this IMMEDIATE transaction nothing else writes: the row read is the row updated.
-    if (!row || !deadlineHolds(row, fence)) return false;
-    const writes = attemptEndWrites(row, fence, end, now);
-    const columns = Object.keys(writes.update);
-    const key = columns.join(',');
-    let update = updates.get(key);
-    if (!update) {
-      update = database.prepare(
-        `UPDATE executions SET ${columns.map((c) => `${c} = @${c}`).join(', ')}
+  const remediationColumns = [
+    'id',
+    'sweep_id',
+    'at',
+    'execution_id',
+    'attempt',
+    'kind',
+    'owner',
+    'verdict',
+    'action',
+    'reason',
+    'evidence',
+    'steps',
+    'outcome',
+    'dry_run',
+  ] as const;
+  const audit = database.prepare(
+    `INSERT INTO remediations (${remediationColumns.join(', ')}) VALUES (${remediationColumns.map((c) => `@${c}`).join(', ')})`,
+  );
+  const transaction = database.transaction(
+    (fence: Fence, end: AttemptEnd, now: number, record?: RemediationRecord) => {
+      const row = select.get(fence.id, fence.attempt, fence.status);
+      // Inside this IMMEDIATE transaction nothing else writes: the row read is the row updated.
+      if (!row || !deadlineHolds(row, fence)) return false;
+      const writes = attemptEndWrites(row, fence, end, now);
+      const columns = Object.keys(writes.update);
+      const key = columns.join(',');
+      let update = updates.get(key);
+      if (!update) {
+        update = database.prepare(
+          `UPDATE executions SET ${columns.map((c) => `${c} = @${c}`).join(', ')}
          WHERE id = @fence_id AND attempt = @fence_attempt AND status = @fence_status`,
-      );
-      updates.set(key, update);
-    }
-    const changed = update.run({
-      ...writes.update,
-      fence_id: fence.id,
-      fence_attempt: fence.attempt,
-      fence_status: fence.status,
-    }).changes;
-    if (changed === 0) return false;
-    insert.run(writes.attempt);
-    return true;
-  });
-  return (fence: Fence, end: AttemptEnd, now: number): boolean =>
-    transaction.immediate(fence, end, now);
+        );
+        updates.set(key, update);
+      }
+      const changed = update.run({
+        ...writes.update,
+        fence_id: fence.id,
+        fence_attempt: fence.attempt,
+        fence_status: fence.status,
+      }).changes;
+      if (changed === 0) return false;
+      insert.run(writes.attempt);
+      if (record) audit.run(remediationRow(record));
+      return true;
+    },
+  );
+  return (fence: Fence, end: AttemptEnd, now: number, record?: RemediationRecord): boolean =>
+    transaction.immediate(fence, end, now, record);
 }
 
 export interface SqliteOptions {
@@ -149,8 +177,8 @@ export function openSqliteStore(path: string, options: SqliteOptions = {}): SqlS
     });
   const fast = {
     heartbeat: (beats: Beat[], now: number) => withPrepared((w) => w.heartbeat(beats, now)),
-    endAttempt: (fence: Fence, end: AttemptEnd, now: number) =>
-      withPrepared((w) => w.endAttempt(fence, end, now)),
+    endAttempt: (fence: Fence, end: AttemptEnd, now: number, record?: RemediationRecord) =>
+      withPrepared((w) => w.endAttempt(fence, end, now, record)),
   };
   return new SqlStore(
     db,
