@@ -11,22 +11,11 @@ import { systemClock } from '../src/runtime/clock.js';
 import type { Execution } from '../src/sdk/types.js';
 import { openSqliteStore } from '../src/stores/sqlite.js';
 import { tempDir } from './helpers.js';
+import { until } from './process-helpers.js';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 
-/** Waits until `condition` holds, checking every 20 ms; fails after `timeoutMs` (generous). */
-export async function until(
-  condition: () => boolean | Promise<boolean>,
-  { timeoutMs = 20_000, what = 'the condition' }: { timeoutMs?: number; what?: string } = {},
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+export { until };
 
 export interface Vigil {
   url: string;
