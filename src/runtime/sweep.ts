@@ -91,9 +91,9 @@ export class Sweeper {
       for (const [i, execution] of batch.entries()) {
         if (parents.has(execution.id)) overdueParents.push(execution);
         else await pass.judgeAndApply(execution, observe(execution));
-        // Give the event loop a turn now and then: heartbeats and event streams keep flowing
+        // Give the event loop a turn every 250 rows: heartbeats and event streams keep flowing
         // while a large sweep runs.
-        if (i % 50 === 49) await yieldToEventLoop();
+        if (i % 250 === 249) await yieldToEventLoop();
       }
       await yieldToEventLoop();
       await store.recordRemediations(pass.takeRecords());
