@@ -6,8 +6,8 @@
  *
  * Run: node --import tsx bench/sweep-sqlite.ts
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, release, tmpdir, totalmem, type } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +17,7 @@ import { FakeClock } from '../src/runtime/clock.js';
 import { EventBus } from '../src/runtime/events.js';
 import { Sweeper } from '../src/runtime/sweep.js';
 import { openSqliteStore } from '../src/stores/sqlite.js';
+import { machine } from './lib/common.js';
 
 const TOTAL = 100_000;
 const OVERDUE = 100;
@@ -186,25 +187,6 @@ function stats(samples: number[]): Stats {
 }
 
 const ms = (value: number) => value.toFixed(2);
-
-function machine() {
-  let cpu = cpus()[0]?.model ?? 'unknown';
-  try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('model name'));
-    if (line) cpu = line.slice(line.indexOf(':') + 1).trim();
-  } catch {
-    // not Linux: keep os.cpus()'s model
-  }
-  return {
-    cpu,
-    cores: cpus().length,
-    memoryGiB: totalmem() / 1024 ** 3,
-    node: process.version,
-    os: `${type()} ${release()}`,
-  };
-}
 
 async function main(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-sweep-'));

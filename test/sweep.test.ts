@@ -1,12 +1,26 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Sweeper } from '../src/runtime/sweep.js';
 import type { TerminationOutcome } from '../src/core/decide.js';
-import type { OwnerObservation } from '../src/core/types.js';
+import type { Execution, OwnerObservation } from '../src/core/types.js';
 import type { ExecutionStore, OwnerClient } from '../src/ports.js';
 import type { Harness } from './helpers.js';
 import { M, S, T0, harness, storeKinds } from './helpers.js';
 
 let h: Harness;
+
+/**
+ * A sweeper on the harness's store that runs `afterRead` each time the sweep has read a page of
+ * overdue rows: how a test puts a runner's write (or another replica) between a read and a write.
+ */
+function sweeperAfterEachRead(afterRead: (rows: Execution[]) => Promise<void>): Sweeper {
+  const store: ExecutionStore = Object.create(h.store) as ExecutionStore;
+  store.listOverdue = async (...args) => {
+    const rows = await h.store.listOverdue(...args);
+    await afterRead(rows);
+    return rows;
+  };
+  return new Sweeper({ store, clock: h.clock, config: h.config, events: h.bus });
+}
 afterEach(async () => {
   await h.close();
 });
@@ -66,17 +80,8 @@ describe.each(await storeKinds())('on %s', (kind) => {
     it("a heartbeat that lands between the sweep's read and its write wins: the runner is alive", async () => {
       await h.ledger.register({ id: 'alive', kind: 'embed', limits: { heartbeat: '10s' } });
       h.clock.set(T0 + 11 * S);
-      const racing: ExecutionStore = Object.create(h.store) as ExecutionStore;
-      racing.listOverdue = async (...args) => {
-        const rows = await h.store.listOverdue(...args);
+      const sweeper = sweeperAfterEachRead(async (rows) => {
         if (rows.length > 0) await h.ledger.heartbeat([{ id: 'alive', attempt: 1 }]);
-        return rows;
-      };
-      const sweeper = new Sweeper({
-        store: racing,
-        clock: h.clock,
-        config: h.config,
-        events: h.bus,
       });
 
       const result = await sweeper.sweep();
@@ -112,17 +117,8 @@ describe.each(await storeKinds())('on %s', (kind) => {
       await h.ledger.register({ id: 'racer', kind: 'embed' });
       h.clock.set(T0 + 20 * M);
       // The runner's completion arrives right after the sweep has read the overdue rows.
-      const racing: ExecutionStore = Object.create(h.store) as ExecutionStore;
-      racing.listOverdue = async (...args) => {
-        const rows = await h.store.listOverdue(...args);
+      const sweeper = sweeperAfterEachRead(async (rows) => {
         if (rows.length > 0) await h.ledger.complete('racer', 1, { answer: 42 });
-        return rows;
-      };
-      const sweeper = new Sweeper({
-        store: racing,
-        clock: h.clock,
-        config: h.config,
-        events: h.bus,
       });
 
       const result = await sweeper.sweep();
@@ -364,17 +360,13 @@ describe.each(await storeKinds())('on %s', (kind) => {
       h.clock.set(T0 + 20 * M);
       // While the first page is being judged, the lease runs out and another replica takes it.
       const other = h.openAnother();
-      const slow: ExecutionStore = Object.create(h.store) as ExecutionStore;
       let pages = 0;
-      slow.listOverdue = async (...args) => {
-        const rows = await h.store.listOverdue(...args);
+      const sweeper = sweeperAfterEachRead(async () => {
         if (++pages === 1) {
           h.clock.advance(2 * S);
           expect(await other.acquireLease('sweep', 'replica-b', h.clock.now(), 60_000)).toBe(true);
         }
-        return rows;
-      };
-      const sweeper = new Sweeper({ store: slow, clock: h.clock, config: h.config, events: h.bus });
+      });
       try {
         const result = await sweeper.sweep();
         if (result.kind !== 'completed') throw new Error('expected a report');
