@@ -74,6 +74,8 @@ export class Ledger {
     private readonly config: Config,
     private readonly clock: Clock,
     private readonly events?: EventBus | undefined,
+    /** Called after an attempt ended through the ledger (its slots are then due for release). */
+    private readonly afterEnd: () => void = () => undefined,
   ) {}
 
   async register(input: unknown): Promise<Execution> {
@@ -188,11 +190,13 @@ export class Ledger {
       this.clock.now(),
     );
     if (!won) return this.cancel(id, reason);
+    this.afterEnd();
     return this.get(id);
   }
 
   private async settle(pending: Promise<ReportOutcome>): Promise<ReportOutcome> {
     const outcome = await pending;
+    if (outcome.kind === 'ended') this.afterEnd();
     if (outcome.kind === 'late' && outcome.kept) {
       const late = outcome.execution.lateResult;
       this.events?.emit({

@@ -1,9 +1,10 @@
 import type { Config } from '../config.js';
-import type { Clock, ExecutionStore, OwnerClient } from '../ports.js';
+import type { Clock, ExecutionStore, OwnerClient, SlotStore } from '../ports.js';
 import { EventBus } from './events.js';
 import { Ledger } from './ledger.js';
 import type { Timers } from './scheduler.js';
 import { DeadlineScheduler } from './scheduler.js';
+import { Slots } from './slots.js';
 import type { SweepResult } from './sweep.js';
 import { Sweeper } from './sweep.js';
 
@@ -12,6 +13,8 @@ export interface ServiceOptions {
   config: Config;
   clock: Clock;
   owners?: OwnerClient | undefined;
+  /** Where capacity slots live (Redis); default: a table in the store. */
+  slots?: SlotStore | undefined;
   timers?: Timers | undefined;
   /** Notices the event loop stalling (off with a fake clock). Default: on. */
   watchEventLoop?: boolean | undefined;
@@ -35,6 +38,7 @@ export class Service {
   readonly ledger: Ledger;
   readonly sweeper: Sweeper;
   readonly scheduler: DeadlineScheduler;
+  readonly slots: Slots;
   private readonly startedAt: number;
   private lastSweepAt: number | null = null;
   private lastSuccessAt: number | null = null;
@@ -52,8 +56,12 @@ export class Service {
     this.events = new EventBus((error) => onError(error, 'event listener'));
     this.startedAt = clock.now();
     this.listeningSince = this.startedAt;
-    this.ledger = new Ledger(store, config, clock, this.events);
+    this.slots = new Slots(store, options.slots ?? store.localSlots(), clock);
+    this.ledger = new Ledger(store, config, clock, this.events, () => {
+      this.slots.releaseDue().catch((error: unknown) => onError(error, 'slot release'));
+    });
     this.sweeper = new Sweeper({
+      slots: this.slots,
       store,
       clock,
       config,

@@ -20,6 +20,7 @@ import type {
 } from '../ports.js';
 import { noOwners } from '../ports.js';
 import type { EventBus } from './events.js';
+import type { Slots } from './slots.js';
 
 export type SweepResult =
   { kind: 'completed'; report: SweepReport } | { kind: 'skipped'; reason: 'in progress' };
@@ -30,6 +31,8 @@ export interface SweeperOptions {
   config: Config;
   events: EventBus;
   owners?: OwnerClient | undefined;
+  /** Releases the slots of ended attempts; without it slots are left to whoever releases them. */
+  slots?: Slots | undefined;
   /** This process's name in leases and reports; unique per replica. */
   holder?: string | undefined;
   /** Since when this process has been taking heartbeats without a gap (see `judge`). */
@@ -78,6 +81,8 @@ export class Sweeper {
     const started = performance.now();
     const pass = new SweepPass(this.options, this.owners, now, dryRun, randomUUID());
     const overdueParents: Execution[] = [];
+    // First finish releases a previous sweep (perhaps on a replica that died) left half-done.
+    if (!dryRun) await pass.releaseSlots();
 
     let after: { deadlineAt: number; id: string } | undefined;
     for (;;) {
@@ -97,6 +102,7 @@ export class Sweeper {
       }
       await yieldToEventLoop();
       await store.recordRemediations(pass.takeRecords());
+      if (!dryRun) await pass.releaseSlots();
       // Renew the lease between pages. Lost (this sweep outlived it and another replica took
       // over): stop here; every write so far was a compare-and-set, so nothing is half-done.
       if (
@@ -114,6 +120,7 @@ export class Sweeper {
       await pass.judgeAndApply(parent, observe(parent), await pass.childrenOf(parent.id));
     }
     await pass.deriveTouchedParents();
+    if (!dryRun) await pass.releaseSlots();
 
     const report = pass.report(clock.now());
     await store.recordRemediations(pass.takeRecords());
@@ -148,6 +155,19 @@ class SweepPass {
     private readonly dryRun: boolean,
     private readonly sweepId: string,
   ) {}
+
+  /** Releases the slots of every attempt ended so far; counted in the report. */
+  async releaseSlots(): Promise<void> {
+    const slots = this.options.slots;
+    if (!slots) return;
+    const counts = await slots.releaseDue();
+    if (counts.released > 0)
+      this.counts.slots_released = (this.counts.slots_released ?? 0) + counts.released;
+    if (counts.notHeld > 0)
+      this.counts.slots_not_held = (this.counts.slots_not_held ?? 0) + counts.notHeld;
+    if (counts.failed > 0)
+      this.counts.slot_release_failed = (this.counts.slot_release_failed ?? 0) + counts.failed;
+  }
 
   /** The sweep stopped early because another process took over its lease. */
   noteLeaseLost(): void {

@@ -11,6 +11,7 @@ import {
   deadlineHolds,
   lostBeat,
   remediationRow,
+  slotsDueSql,
 } from './sql-store.js';
 
 const NEVER = Number.MAX_SAFE_INTEGER;
@@ -107,6 +108,7 @@ function preparedEndAttempt(database: BetterSqlite3.Database) {
   const audit = database.prepare(
     `INSERT INTO remediations (${remediationColumns.join(', ')}) VALUES (${remediationColumns.map((c) => `@${c}`).join(', ')})`,
   );
+  const slotsDue = database.prepare(slotsDueSql);
   const transaction = database.transaction(
     (fence: Fence, end: AttemptEnd, now: number, record?: RemediationRecord) => {
       const row = select.get(fence.id, fence.attempt, fence.status);
@@ -132,6 +134,7 @@ function preparedEndAttempt(database: BetterSqlite3.Database) {
       if (changed === 0) return false;
       insert.run(writes.attempt);
       if (record) audit.run(remediationRow(record));
+      slotsDue.run(now, record?.id ?? null, fence.id, fence.attempt);
       return true;
     },
   );
