@@ -190,6 +190,14 @@ export interface ExecutionStore {
     audit?: RemediationRecord,
   ): Promise<boolean>;
   /**
+   * Many `endAttempt`s in one transaction (a sweep's page): one answer per item, in order. If it
+   * throws, none of them was applied.
+   */
+  endAttempts(
+    items: { fence: Fence; end: AttemptEnd; audit?: RemediationRecord | undefined }[],
+    now: number,
+  ): Promise<boolean[]>;
+  /**
    * Moves the deadline of an overdue execution the watchdog left alone (in grace, owner unknown,
    * children running) to when it should look again, so the scheduler does not spin on it.
    */
@@ -230,14 +238,23 @@ export interface ExecutionStore {
   slotHolds(executionId: string): Promise<SlotHoldRecord[]>;
   /** Marks this attempt's slots for release (a runner released it, or the hold ended). */
   markSlotsDue(executionId: string, attempt: number, now: number, slot?: string): Promise<void>;
-  /** Holds whose attempt has ended and whose release has not been confirmed yet. */
-  dueSlotReleases(limit: number): Promise<SlotHoldRecord[]>;
-  /** Records a release's outcome (once) and appends it to the remediation that caused it. */
-  recordSlotRelease(
-    hold: SlotHoldRecord,
-    outcome: SlotReleaseOutcome,
+  /**
+   * Holds whose attempt has ended and whose release is not recorded yet: of these attempts, or
+   * (for recovery) those due since before `dueBefore`.
+   */
+  dueSlotReleases(query: {
+    of?: readonly { id: string; attempt: number }[] | undefined;
+    dueBefore?: number | undefined;
+    limit: number;
+  }): Promise<SlotHoldRecord[]>;
+  /**
+   * Records releases' outcomes in one transaction, each only once (false where another releaser
+   * recorded it first), and appends each to the remediation that caused it.
+   */
+  recordSlotReleases(
+    releases: readonly { hold: SlotHoldRecord; outcome: SlotReleaseOutcome }[],
     now: number,
-  ): Promise<boolean>;
+  ): Promise<boolean[]>;
   /** Slots kept in this store itself, used when no Redis is configured. */
   localSlots(): SlotStore;
 }

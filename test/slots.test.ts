@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SlotStore } from '../src/ports.js';
 import { slotHolder } from '../src/ports.js';
 import { Ledger } from '../src/runtime/ledger.js';
-import { Slots } from '../src/runtime/slots.js';
+import { STALE_RELEASE_MS, Slots } from '../src/runtime/slots.js';
 import { Sweeper } from '../src/runtime/sweep.js';
 import { openRedisSlotStore } from '../src/stores/redis-slots.js';
 import type { Harness } from './helpers.js';
@@ -34,7 +34,9 @@ describe.each(combos)('slots on %s', (_name, storeKind, slotKind) => {
         ? await openRedisSlotStore(REDIS_URL, { keyPrefix: `vigil-test:${randomUUID()}:` })
         : h.store.localSlots();
     slots = new Slots(h.store, slotStore, h.clock);
-    ledger = new Ledger(h.store, h.config, h.clock, h.bus, () => void slots.releaseDue());
+    ledger = new Ledger(h.store, h.config, h.clock, h.bus, (id, attempt) => {
+      void slots.releaseFor([{ id, attempt }]);
+    });
     sweeper = new Sweeper({
       store: h.store,
       clock: h.clock,
@@ -152,12 +154,17 @@ describe.each(combos)('slots on %s', (_name, storeKind, slotKind) => {
     );
     expect(ended).toBe(true);
     expect(await holderOf('agent:alpha:capacity')).toBe(slotHolder('x', 1));
-    expect((await h.store.dueSlotReleases(10)).map((d) => d.executionId)).toEqual(['x']);
+    expect((await h.store.dueSlotReleases({ limit: 10 })).map((d) => d.executionId)).toEqual(['x']);
 
+    // A sweep leaves a fresh due release to whoever ended the attempt...
+    await sweeper.sweep();
+    expect(await holderOf('agent:alpha:capacity')).toBe(slotHolder('x', 1));
+    // ...and finishes it once it is stale: that releaser is gone.
+    h.clock.advance(STALE_RELEASE_MS + 1);
     await sweeper.sweep();
 
     expect(await holderOf('agent:alpha:capacity')).toBeNull();
-    expect(await h.store.dueSlotReleases(10)).toEqual([]);
+    expect(await h.store.dueSlotReleases({ limit: 10 })).toEqual([]);
   });
 
   it('a runner completing releases its slots; a runner may give one back early', async () => {

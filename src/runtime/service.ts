@@ -57,8 +57,10 @@ export class Service {
     this.startedAt = clock.now();
     this.listeningSince = this.startedAt;
     this.slots = new Slots(store, options.slots ?? store.localSlots(), clock);
-    this.ledger = new Ledger(store, config, clock, this.events, () => {
-      this.slots.releaseDue().catch((error: unknown) => onError(error, 'slot release'));
+    this.ledger = new Ledger(store, config, clock, this.events, (id, attempt) => {
+      this.slots
+        .releaseFor([{ id, attempt }])
+        .catch((error: unknown) => onError(error, 'slot release'));
     });
     this.sweeper = new Sweeper({
       slots: this.slots,

@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import { VigilError } from '../errors.js';
 import { durationSchema } from '../schemas.js';
-import type { Clock, ExecutionStore, SlotHoldRecord, SlotStore } from '../ports.js';
+import type {
+  Clock,
+  ExecutionStore,
+  SlotHoldRecord,
+  SlotReleaseOutcome,
+  SlotStore,
+} from '../ports.js';
 import { slotHolder } from '../ports.js';
 import { attemptSchema, parseInput } from './ledger.js';
 
@@ -17,6 +23,9 @@ export const acquireSlotSchema = z.strictObject({
   /** Without a TTL the slot is held until the attempt ends (or is released). */
   ttl: durationSchema.optional(),
 });
+
+/** A release due for this long was cut short (a crash, a failed slot store): retry it. */
+export const STALE_RELEASE_MS = 10_000;
 
 export interface SlotReleaseCounts {
   released: number;
@@ -34,8 +43,6 @@ export interface SlotReleaseCounts {
  * slot that expired and was taken by a newer execution stays with its new holder.
  */
 export class Slots {
-  private pending: Promise<SlotReleaseCounts> | null = null;
-
   constructor(
     private readonly store: ExecutionStore,
     readonly slotStore: SlotStore,
@@ -84,7 +91,7 @@ export class Slots {
       current.attempt !== attempt ||
       !['queued', 'running'].includes(current.status)
     ) {
-      await this.releaseDue();
+      await this.releaseFor([{ id: executionId, attempt }]);
     }
     return { slot, attempt, expiresAt: taken.expiresAt };
   }
@@ -102,52 +109,65 @@ export class Slots {
     if (!hold) return { released: false };
     const now = this.clock.now();
     await this.store.markSlotsDue(executionId, attempt, now, slot);
-    return { released: (await this.releaseOne({ ...hold, releaseDueAt: now })) === 'released' };
+    const counts = await this.releaseAll([{ ...hold, releaseDueAt: now }]);
+    return { released: counts.released === 1 };
   }
 
   list(executionId: string): Promise<SlotHoldRecord[]> {
     return this.store.slotHolds(executionId);
   }
 
-  /**
-   * Releases every hold whose attempt has ended (by its runner, an operator or the watchdog),
-   * including releases a crashed replica left half-done. One pass at a time per process; a slot
-   * store that fails stops the pass (the rest stay due for the next one).
-   */
-  releaseDue(pageSize = 500): Promise<SlotReleaseCounts> {
-    this.pending ??= this.releaseAll(pageSize).finally(() => {
-      this.pending = null;
-    });
-    return this.pending;
+  /** Releases the slots of these ended attempts: a sweep's page, or a runner's own report. */
+  async releaseFor(
+    attempts: readonly { id: string; attempt: number }[],
+  ): Promise<SlotReleaseCounts> {
+    if (attempts.length === 0) return { released: 0, notHeld: 0, failed: 0 };
+    const holds = await this.store.dueSlotReleases({ of: attempts, limit: 10_000 });
+    return this.releaseAll(holds);
   }
 
-  private async releaseAll(pageSize: number): Promise<SlotReleaseCounts> {
-    const counts: SlotReleaseCounts = { released: 0, notHeld: 0, failed: 0 };
+  /**
+   * Finishes releases left behind: by a replica that died between ending an attempt and releasing
+   * its slots, or by a slot store that failed. Only holds due for longer than `staleMs`, so it
+   * does not race the release that follows each end.
+   */
+  async releaseStale(staleMs = STALE_RELEASE_MS, pageSize = 500): Promise<SlotReleaseCounts> {
+    const total: SlotReleaseCounts = { released: 0, notHeld: 0, failed: 0 };
+    const dueBefore = this.clock.now() - staleMs;
     for (;;) {
-      const due = await this.store.dueSlotReleases(pageSize);
-      for (const hold of due) {
-        try {
-          const outcome = await this.releaseOne(hold);
-          if (outcome === 'released') counts.released++;
-          else if (outcome === 'not_held') counts.notHeld++;
-        } catch {
-          counts.failed++;
-          return counts;
-        }
-      }
-      if (due.length < pageSize) return counts;
+      const holds = await this.store.dueSlotReleases({ dueBefore, limit: pageSize });
+      const counts = await this.releaseAll(holds);
+      total.released += counts.released;
+      total.notHeld += counts.notHeld;
+      total.failed += counts.failed;
+      if (holds.length < pageSize || counts.failed > 0) return total;
     }
   }
 
-  private async releaseOne(hold: SlotHoldRecord): Promise<'released' | 'not_held' | 'raced'> {
-    const released = await this.slotStore.release(
-      hold.slot,
-      slotHolder(hold.executionId, hold.attempt),
-      this.clock.now(),
+  /**
+   * Compare-and-releases every hold at once (Redis pipelines them), then records the outcomes in
+   * one transaction. A release that fails stays due, for `releaseStale`.
+   */
+  private async releaseAll(holds: readonly SlotHoldRecord[]): Promise<SlotReleaseCounts> {
+    const counts: SlotReleaseCounts = { released: 0, notHeld: 0, failed: 0 };
+    const now = this.clock.now();
+    const settled = await Promise.allSettled(
+      holds.map((hold) =>
+        this.slotStore.release(hold.slot, slotHolder(hold.executionId, hold.attempt), now),
+      ),
     );
-    const outcome = released ? 'released' : 'not_held';
-    const recorded = await this.store.recordSlotRelease(hold, outcome, this.clock.now());
-    return recorded ? outcome : 'raced';
+    const done: { hold: SlotHoldRecord; outcome: SlotReleaseOutcome }[] = [];
+    for (const [i, result] of settled.entries()) {
+      if (result.status === 'rejected') counts.failed++;
+      else done.push({ hold: holds[i]!, outcome: result.value ? 'released' : 'not_held' });
+    }
+    const recorded = await this.store.recordSlotReleases(done, this.clock.now());
+    for (const [i, { outcome }] of done.entries()) {
+      if (!recorded[i]) continue;
+      if (outcome === 'released') counts.released++;
+      else counts.notHeld++;
+    }
+    return counts;
   }
 }
 

@@ -13,6 +13,7 @@ import type {
   Clock,
   DecisionOutcome,
   ExecutionStore,
+  Fence,
   OwnerClient,
   RemediationRecord,
   StepRecord,
@@ -20,7 +21,7 @@ import type {
 } from '../ports.js';
 import { noOwners } from '../ports.js';
 import type { EventBus } from './events.js';
-import type { Slots } from './slots.js';
+import type { SlotReleaseCounts, Slots } from './slots.js';
 
 export type SweepResult =
   { kind: 'completed'; report: SweepReport } | { kind: 'skipped'; reason: 'in progress' };
@@ -82,7 +83,7 @@ export class Sweeper {
     const pass = new SweepPass(this.options, this.owners, now, dryRun, randomUUID());
     const overdueParents: Execution[] = [];
     // First finish releases a previous sweep (perhaps on a replica that died) left half-done.
-    if (!dryRun) await pass.releaseSlots();
+    if (!dryRun) await pass.releaseStaleSlots();
 
     let after: { deadlineAt: number; id: string } | undefined;
     for (;;) {
@@ -100,6 +101,7 @@ export class Sweeper {
         // while a large sweep runs.
         if (i % 250 === 249) await yieldToEventLoop();
       }
+      await pass.flush();
       await yieldToEventLoop();
       await store.recordRemediations(pass.takeRecords());
       if (!dryRun) await pass.releaseSlots();
@@ -118,6 +120,7 @@ export class Sweeper {
     for (const parent of overdueParents) {
       const observe = await this.owners.observe([parent], now);
       await pass.judgeAndApply(parent, observe(parent), await pass.childrenOf(parent.id));
+      await pass.flush();
     }
     await pass.deriveTouchedParents();
     if (!dryRun) await pass.releaseSlots();
@@ -138,6 +141,15 @@ export class Sweeper {
   }
 }
 
+/** An end the sweep decided, waiting for its page's write. */
+interface PendingEnd {
+  execution: Execution;
+  decision: Decision;
+  reason: string;
+  steps: StepRecord[];
+  write: { fence: Fence; end: AttemptEnd; audit: RemediationRecord };
+}
+
 /** The state of one sweep while it runs. */
 class SweepPass {
   private readonly records: RemediationRecord[] = [];
@@ -147,6 +159,10 @@ class SweepPass {
   /** What this sweep has ended (or would end, in a dry run), so parents see their children's fate. */
   private readonly projected = new Map<string, Execution>();
   private readonly touchedParents = new Set<string>();
+  /** Attempts this sweep ended whose slots it has not released yet. */
+  private readonly endedSinceRelease: { id: string; attempt: number }[] = [];
+  /** Ends decided and not yet written (see `flush`). */
+  private readonly pendingEnds: PendingEnd[] = [];
 
   constructor(
     private readonly options: SweeperOptions,
@@ -156,11 +172,17 @@ class SweepPass {
     private readonly sweepId: string,
   ) {}
 
-  /** Releases the slots of every attempt ended so far; counted in the report. */
+  /** Releases the slots of the attempts this sweep ended since the last call. */
   async releaseSlots(): Promise<void> {
-    const slots = this.options.slots;
-    if (!slots) return;
-    const counts = await slots.releaseDue();
+    const ended = this.endedSinceRelease.splice(0, this.endedSinceRelease.length);
+    if (this.options.slots) this.countReleases(await this.options.slots.releaseFor(ended));
+  }
+
+  async releaseStaleSlots(): Promise<void> {
+    if (this.options.slots) this.countReleases(await this.options.slots.releaseStale());
+  }
+
+  private countReleases(counts: SlotReleaseCounts): void {
     if (counts.released > 0)
       this.counts.slots_released = (this.counts.slots_released ?? 0) + counts.released;
     if (counts.notHeld > 0)
@@ -225,6 +247,7 @@ class SweepPass {
       if (decision) {
         this.examined++;
         await this.apply(parent, decision);
+        await this.flush();
       }
     }
   }
@@ -315,46 +338,93 @@ class SweepPass {
       } else if (action.status === 'dead') {
         doneSteps.push({ step: 'dead_letter', outcome: 'ok', ms: 0 });
       }
-      const started = performance.now();
       // Judged at the sweep's `now`; ended when the write lands. Unless the owner confirmed the
       // termination, a heartbeat that landed since our read (it moved the deadline) wins.
-      const won = await store.endAttempt(
-        action.terminate ? fence : { ...fence, deadlineAt: execution.deadlineAt },
-        end,
-        this.options.clock.now(),
-        this.auditRecord(decision, 'remediated', doneSteps),
+      this.pendingEnds.push({
+        execution,
+        decision,
+        reason,
+        steps,
+        write: {
+          fence: action.terminate ? fence : { ...fence, deadlineAt: execution.deadlineAt },
+          end,
+          audit: this.auditRecord(decision, 'remediated', doneSteps),
+        },
+      });
+    } catch (error) {
+      steps.push({ step: 'end', outcome: 'failed', ms: 0, detail: errorMessage(error) });
+      this.count(decision, 'failed', steps);
+    }
+  }
+
+  /**
+   * Writes the ends decided since the last flush in one transaction (a page of them costs one
+   * commit, not one each), then counts and announces each by whether its compare-and-set won. If
+   * the batch fails as a whole, each end is tried alone, so one bad row fails only itself.
+   */
+  async flush(): Promise<void> {
+    const pending = this.pendingEnds.splice(0, this.pendingEnds.length);
+    if (pending.length === 0) return;
+    const { store, clock } = this.options;
+    const started = performance.now();
+    let won: (boolean | Error)[];
+    try {
+      won = await store.endAttempts(
+        pending.map((p) => p.write),
+        clock.now(),
       );
-      if (!won) {
-        // The work finished (or was ended) between our read and our write: it wins, we do nothing.
-        steps.push({ step: 'end', outcome: 'lost_race', ms: elapsed(started) });
-        this.count(decision, 'lost_race', steps);
-        return;
+    } catch {
+      won = [];
+      for (const p of pending) {
+        won.push(
+          await store
+            .endAttempt(p.write.fence, p.write.end, clock.now(), p.write.audit)
+            .catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))),
+        );
       }
-      this.project(execution, decision, reason);
-      this.tally(decision, 'remediated');
+    }
+    const ms = elapsed(started);
+    for (const [i, p] of pending.entries()) this.settle(p, won[i]!, ms);
+  }
+
+  private settle(p: PendingEnd, won: boolean | Error, ms: number): void {
+    const { execution, decision, reason, steps } = p;
+    const { action } = decision;
+    const { events } = this.options;
+    if (action.kind !== 'end') return;
+    if (won instanceof Error) {
+      steps.push({ step: 'end', outcome: 'failed', ms, detail: errorMessage(won) });
+      this.count(decision, 'failed', steps);
+      return;
+    }
+    if (!won) {
+      // The work finished (or was ended) between our read and our write: it wins, we do nothing.
+      steps.push({ step: 'end', outcome: 'lost_race', ms });
+      this.count(decision, 'lost_race', steps);
+      return;
+    }
+    this.project(execution, decision, reason);
+    this.tally(decision, 'remediated');
+    this.endedSinceRelease.push({ id: decision.executionId, attempt: decision.attempt });
+    events.emit({
+      type: 'execution:remediated',
+      at: this.now,
+      executionId: decision.executionId,
+      attempt: decision.attempt,
+      verdict: decision.verdict,
+      reason,
+      status: action.retry ? 'queued' : action.status,
+      action: actionLabel(action),
+    });
+    if (action.status === 'dead') {
       events.emit({
-        type: 'execution:remediated',
+        type: 'execution:dead',
         at: this.now,
         executionId: decision.executionId,
         attempt: decision.attempt,
         verdict: decision.verdict,
         reason,
-        status: action.retry ? 'queued' : action.status,
-        action: actionLabel(action),
       });
-      if (action.status === 'dead') {
-        events.emit({
-          type: 'execution:dead',
-          at: this.now,
-          executionId: decision.executionId,
-          attempt: decision.attempt,
-          verdict: decision.verdict,
-          reason,
-        });
-      }
-    } catch (error) {
-      steps.push({ step: 'end', outcome: 'failed', ms: 0, detail: errorMessage(error) });
-      this.count(decision, 'failed', steps);
     }
   }
 
@@ -405,8 +475,10 @@ class SweepPass {
 
   private count(decision: Decision, outcome: DecisionOutcome, steps: StepRecord[]): void {
     this.tally(decision, outcome);
-    // Healthy rows are examined but not audited: nothing was wrong and nothing was done.
-    if (decision.verdict !== 'healthy')
+    // Healthy rows are examined but not audited: nothing was wrong and nothing was done. Nor is a
+    // lost race: the runner (or another replica) got there first and its write is the record; the
+    // sweep report still lists the decision.
+    if (decision.verdict !== 'healthy' && outcome !== 'lost_race')
       this.records.push(this.auditRecord(decision, outcome, steps));
   }
 

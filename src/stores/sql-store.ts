@@ -62,6 +62,10 @@ export class SqlStore implements ExecutionStore {
         now: number,
         audit?: RemediationRecord,
       ) => Promise<boolean>;
+      endAttempts?: (
+        items: { fence: Fence; end: AttemptEnd; audit?: RemediationRecord | undefined }[],
+        now: number,
+      ) => Promise<boolean[]>;
     } = {},
     /**
      * PostgreSQL: the schema of Vigil's tables. Kysely's migrator looks for its own tables in every
@@ -424,6 +428,19 @@ export class SqlStore implements ExecutionStore {
     return this.writeTransaction((trx) => endFenced(trx, fence, end, now, audit));
   }
 
+  async endAttempts(
+    items: { fence: Fence; end: AttemptEnd; audit?: RemediationRecord | undefined }[],
+    now: number,
+  ): Promise<boolean[]> {
+    if (this.fast.endAttempts) return this.fast.endAttempts(items, now);
+    return this.writeTransaction(async (trx) => {
+      const won: boolean[] = [];
+      for (const item of items)
+        won.push(await endFenced(trx, item.fence, item.end, now, item.audit));
+      return won;
+    });
+  }
+
   async deferDeadline(fence: Fence, until: number): Promise<void> {
     await this.db
       .updateTable('executions')
@@ -665,59 +682,76 @@ export class SqlStore implements ExecutionStore {
     await update.execute();
   }
 
-  async dueSlotReleases(limit: number): Promise<SlotHoldRecord[]> {
-    const rows = await this.db
+  async dueSlotReleases(query: {
+    of?: readonly { id: string; attempt: number }[] | undefined;
+    dueBefore?: number | undefined;
+    limit: number;
+  }): Promise<SlotHoldRecord[]> {
+    if (query.of?.length === 0) return [];
+    let select = this.db
       .selectFrom('slot_holds')
       .selectAll()
       .where('release_due_at', 'is not', null)
-      .where('released_at', 'is', null)
+      .where('released_at', 'is', null);
+    if (query.of) {
+      const attempts = new Map(query.of.map((e) => [e.id, e.attempt]));
+      select = select.where('execution_id', 'in', [...attempts.keys()]);
+      const rows = await select.orderBy('execution_id').orderBy('slot').execute();
+      return rows
+        .filter((row) => attempts.get(row.execution_id) === row.attempt)
+        .slice(0, query.limit)
+        .map(toSlotHold);
+    }
+    if (query.dueBefore !== undefined)
+      select = select.where('release_due_at', '<', query.dueBefore);
+    const rows = await select
       .orderBy('release_due_at')
       .orderBy('execution_id')
-      .limit(limit)
+      .limit(query.limit)
       .execute();
     return rows.map(toSlotHold);
   }
 
-  async recordSlotRelease(
-    hold: SlotHoldRecord,
-    outcome: SlotReleaseOutcome,
+  async recordSlotReleases(
+    releases: readonly { hold: SlotHoldRecord; outcome: SlotReleaseOutcome }[],
     now: number,
-  ): Promise<boolean> {
+  ): Promise<boolean[]> {
+    if (releases.length === 0) return [];
+    // Appends a step to the remediation's JSON array in place (no read-modify-write).
+    const append =
+      this.dialect === 'postgres'
+        ? (step: string) => sql<string>`(steps::jsonb || jsonb_build_array(${step}::jsonb))::text`
+        : (step: string) => sql<string>`json_insert(steps, '$[#]', json(${step}))`;
     return this.writeTransaction(async (trx) => {
-      const marked = await trx
-        .updateTable('slot_holds')
-        .set({ released_at: now, release_outcome: outcome })
-        .where('execution_id', '=', hold.executionId)
-        .where('attempt', '=', hold.attempt)
-        .where('slot', '=', hold.slot)
-        .where('released_at', 'is', null)
-        .executeTakeFirst();
-      if (Number(marked.numUpdatedRows) === 0) return false;
-      if (hold.remediationId !== null) {
-        const row = await trx
-          .selectFrom('remediations')
-          .select('steps')
-          .where('id', '=', hold.remediationId)
+      const recorded: boolean[] = [];
+      for (const { hold, outcome } of releases) {
+        const marked = await trx
+          .updateTable('slot_holds')
+          .set({ released_at: now, release_outcome: outcome })
+          .where('execution_id', '=', hold.executionId)
+          .where('attempt', '=', hold.attempt)
+          .where('slot', '=', hold.slot)
+          .where('released_at', 'is', null)
           .executeTakeFirst();
-        if (row) {
-          const steps = JSON.parse(row.steps) as StepRecord[];
-          steps.push({
-            step: 'release',
-            outcome: outcome === 'released' ? 'ok' : 'skipped',
-            ms: Math.max(0, now - (hold.releaseDueAt ?? now)),
-            detail:
-              outcome === 'released'
-                ? `released ${hold.slot}`
-                : `${hold.slot} was no longer held by attempt ${hold.attempt} (expired or taken by another holder): left alone`,
-          });
-          await trx
-            .updateTable('remediations')
-            .set({ steps: JSON.stringify(steps) })
-            .where('id', '=', hold.remediationId)
-            .execute();
-        }
+        const won = Number(marked.numUpdatedRows) === 1;
+        recorded.push(won);
+        if (!won || hold.remediationId === null) continue;
+        const step: StepRecord = {
+          step: 'release',
+          outcome: outcome === 'released' ? 'ok' : 'skipped',
+          ms: Math.max(0, now - (hold.releaseDueAt ?? now)),
+          detail:
+            outcome === 'released'
+              ? `released ${hold.slot}`
+              : `${hold.slot} was no longer held by attempt ${hold.attempt} (expired, or taken by another holder): left alone`,
+        };
+        await trx
+          .updateTable('remediations')
+          .set({ steps: append(JSON.stringify(step)) })
+          .where('id', '=', hold.remediationId)
+          .execute();
       }
-      return true;
+      return recorded;
     });
   }
 }
