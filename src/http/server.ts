@@ -31,6 +31,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     clock,
     owners: options.owners,
     slots: options.slots,
+    replica: options.replica,
     onError: (error, where) => app.log.error({ err: error }, `${where} failed`),
   });
   const app = await buildApp({ service, store, config, clock, logger, replica: options.replica });

@@ -8,6 +8,9 @@ import { Slots } from './slots.js';
 import type { SweepResult } from './sweep.js';
 import { Sweeper } from './sweep.js';
 
+const REPLICA_PREFIX = 'replica:';
+const PRESENCE_EVERY_MS = 5_000;
+
 export interface ServiceOptions {
   store: ExecutionStore;
   config: Config;
@@ -16,6 +19,8 @@ export interface ServiceOptions {
   /** Where capacity slots live (Redis); default: a table in the store. */
   slots?: SlotStore | undefined;
   timers?: Timers | undefined;
+  /** This replica's name (host:pid); announced in the store while it runs. */
+  replica?: string | undefined;
   /** Notices the event loop stalling (off with a fake clock). Default: on. */
   watchEventLoop?: boolean | undefined;
   onError?: ((error: unknown, where: string) => void) | undefined;
@@ -49,6 +54,7 @@ export class Service {
    */
   private listeningSince: number;
   private stallTimer: NodeJS.Timeout | null = null;
+  private presenceTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: ServiceOptions) {
     const { store, config, clock } = options;
@@ -84,9 +90,39 @@ export class Service {
   start(): void {
     this.scheduler.start();
     if (this.options.watchEventLoop ?? true) this.watchEventLoop();
+    if (this.options.replica !== undefined) {
+      void this.announce();
+      this.presenceTimer = setInterval(() => void this.announce(), PRESENCE_EVERY_MS);
+      this.presenceTimer.unref();
+    }
+  }
+
+  /**
+   * The replicas running on this store: each holds a `replica:NAME` lease, renewed every 5 s and
+   * expiring 15 s after its last renewal (so a killed replica disappears within 15 s).
+   */
+  async replicas(): Promise<string[]> {
+    const live = await this.options.store.listLeases(REPLICA_PREFIX, this.options.clock.now());
+    return live.map((lease) => lease.holder);
+  }
+
+  /** Renews this replica's presence lease. */
+  async announce(): Promise<void> {
+    const { store, clock, replica } = this.options;
+    if (replica === undefined) return;
+    await store
+      .acquireLease(`${REPLICA_PREFIX}${replica}`, replica, clock.now(), 3 * PRESENCE_EVERY_MS)
+      .catch(() => undefined);
   }
 
   stop(): void {
+    if (this.presenceTimer) clearInterval(this.presenceTimer);
+    this.presenceTimer = null;
+    if (this.options.replica !== undefined) {
+      void this.options.store
+        .releaseLease(`${REPLICA_PREFIX}${this.options.replica}`, this.options.replica)
+        .catch(() => undefined);
+    }
     this.scheduler.stop();
     if (this.stallTimer) clearInterval(this.stallTimer);
     this.stallTimer = null;

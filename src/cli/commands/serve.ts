@@ -26,17 +26,23 @@ export function serveCommand(program: Command, io: CliIo): void {
       if (options.host !== undefined) env.VIGIL_HOST = options.host;
       await withStore({ ...io, env }, global, async (store, config) => {
         const slots = await openSlotStore(config, store);
+        const replica = `${hostname()}:${process.pid}`;
         const server = await startServer({
           store,
           config,
           slots,
           clock: io.clock,
-          replica: `${hostname()}:${process.pid}`,
+          replica,
           logger: { level: io.env.VIGIL_LOG_LEVEL ?? 'warn' },
         });
         io.out(`vigil: listening on ${server.url}`);
         io.out(`vigil: store ${store.description}; config ${config.source}`);
         io.out(`vigil: slots ${slots.description}`);
+        await server.service.announce();
+        const replicas = await server.service.replicas().catch(() => []);
+        io.out(
+          `vigil: replica ${replica}; ${replicas.length} live on this store: ${replicas.join(', ')}`,
+        );
         if (config.token === null && config.runnerTokens.length === 0) {
           io.out(`vigil: no tokens configured (VIGIL_TOKEN): bound to ${config.host} only`);
         }
