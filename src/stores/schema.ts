@@ -1,4 +1,5 @@
 import type { Generated } from 'kysely';
+import type { ProcessRecoveriesTable, ProcessesTable } from './process-schema.js';
 
 /** Rows as stored. Times are integer milliseconds since the epoch; JSON is stored as text. */
 export interface ExecutionsTable {
@@ -82,4 +83,6 @@ export interface Database {
   remediations: RemediationsTable;
   sweeps: SweepsTable;
   leases: LeasesTable;
+  processes: ProcessesTable;
+  process_recoveries: ProcessRecoveriesTable;
 }

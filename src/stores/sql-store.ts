@@ -25,6 +25,7 @@ import type {
 } from '../ports.js';
 import { VigilError } from '../errors.js';
 import { migrationProvider } from './migrations.js';
+import { SqlProcessStore } from './process-store.js';
 import type { AttemptsTable, Database, ExecutionsTable, RemediationsTable } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -551,6 +552,10 @@ export class SqlStore implements ExecutionStore {
       .where('name', '=', name)
       .where('holder', '=', holder)
       .execute();
+  }
+
+  processes(): SqlProcessStore {
+    return new SqlProcessStore(this.db);
   }
 }
 
