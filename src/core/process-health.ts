@@ -239,10 +239,12 @@ export function judgeProcess(
   }
   const { pidStartedAt } = observation;
   if (pidStartedAt === null) {
-    return result('stale_pid', `pid ${beat.pid} is not running`, {
-      ...beatEvidence,
-      pidRunning: false,
-    });
+    return result(
+      'stale_pid',
+      `pid ${beat.pid} is not running`,
+      { ...beatEvidence, pidRunning: false },
+      beat,
+    );
   }
   const drift = Math.abs(pidStartedAt - beat.startedAt);
   if (drift > IDENTITY_TOLERANCE_MS) {
@@ -250,6 +252,7 @@ export function judgeProcess(
       'stale_pid',
       `pid ${beat.pid} now belongs to another process (started ${iso(pidStartedAt)}, the heartbeat's process started ${iso(beat.startedAt)})`,
       { ...beatEvidence, pidRunning: true, pidStartedAt: iso(pidStartedAt), driftMs: drift },
+      beat,
     );
   }
   const identity = { pidRunning: true, pidStartedAt: iso(pidStartedAt) };

@@ -6,6 +6,7 @@ import type { Timers } from './scheduler.js';
 import { DeadlineScheduler } from './scheduler.js';
 import type { SweepResult } from './sweep.js';
 import { Sweeper } from './sweep.js';
+import { Supervisor } from '../supervisor/supervisor.js';
 
 export interface ServiceOptions {
   store: ExecutionStore;
@@ -35,6 +36,8 @@ export class Service {
   readonly ledger: Ledger;
   readonly sweeper: Sweeper;
   readonly scheduler: DeadlineScheduler;
+  /** Checks the supervised processes of `processes:`; null when none are configured. */
+  readonly supervisor: Supervisor | null;
   private readonly startedAt: number;
   private lastSweepAt: number | null = null;
   private lastSuccessAt: number | null = null;
@@ -69,15 +72,23 @@ export class Service {
       onError: (error) => onError(error, 'scheduled sweep'),
       timers: options.timers,
     });
+    this.supervisor =
+      config.processes.length > 0
+        ? new Supervisor({ store, processes: config.processes, clock, events: this.events })
+        : null;
   }
 
   start(): void {
     this.scheduler.start();
     if (this.options.watchEventLoop ?? true) this.watchEventLoop();
+    this.supervisor?.start(this.options.config.supervisor.intervalMs, (error) =>
+      (this.options.onError ?? (() => undefined))(error, 'process check'),
+    );
   }
 
   stop(): void {
     this.scheduler.stop();
+    void this.supervisor?.stop();
     if (this.stallTimer) clearInterval(this.stallTimer);
     this.stallTimer = null;
   }

@@ -56,7 +56,18 @@ export class SqlStore implements ExecutionStore {
   ) {}
 
   async migrate(): Promise<string[]> {
-    const migrator = new Migrator({ db: this.db, provider: migrationProvider });
+    // Without a schema kysely takes a migration table in *any* schema as its own, so a second
+    // Vigil (or a test) in another schema of the same database would skip creating its own.
+    const migrationTableSchema =
+      this.dialect === 'postgres'
+        ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(this.db))
+            .rows[0]?.schema
+        : undefined;
+    const migrator = new Migrator({
+      db: this.db,
+      provider: migrationProvider,
+      migrationTableSchema,
+    });
     const { error, results } = await migrator.migrateToLatest();
     if (error)
       throw error instanceof Error ? error : new Error('migration failed', { cause: error });

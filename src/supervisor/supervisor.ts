@@ -359,10 +359,9 @@ export class Supervisor {
     const beat = judgement.beat;
     const pipeline = await runPipeline(config, steps, {
       clock,
-      heartbeat:
-        beat && judgement.isIdentityVerified
-          ? { pid: beat.pid, startedAt: beat.startedAt, source: 'heartbeat' }
-          : null,
+      // Even an unverified pid is handed over: the kill step verifies it again before any
+      // signal, and records why it left it alone.
+      heartbeat: beat ? { pid: beat.pid, startedAt: beat.startedAt, source: 'heartbeat' } : null,
       started: this.startedIdentity(state),
       beforeStep: how.renew,
     });
