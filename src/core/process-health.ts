@@ -3,6 +3,7 @@
  * says about the pid the file names. Pure: the runtime reads the file and /proc, and passes `now`.
  */
 import { formatDuration } from './duration.js';
+import { parseIsoWithZone, toIso } from './iso-time.js';
 import type { JsonValue } from './types.js';
 
 export const PROCESS_VERDICTS = [
@@ -42,9 +43,6 @@ export const isErrorStatus = (status: string): boolean => {
   return ERROR_STATUSES.has(lower) || lower.startsWith('error:');
 };
 
-/** An ISO-8601 time with a date, a time and an explicit zone (`Z` or `±hh:mm`). */
-const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i;
-
 /**
  * Parses a heartbeat file's text. Never throws: an empty, partial, corrupt or ambiguous file is a
  * problem sentence naming the field, because a heartbeat that cannot be read proves nothing.
@@ -76,11 +74,7 @@ export function parseHeartbeat(
     }
     return value;
   };
-  const time = (v: unknown) => {
-    if (typeof v !== 'string' || !ISO_WITH_ZONE.test(v)) return undefined;
-    const ms = Date.parse(v);
-    return Number.isNaN(ms) ? undefined : ms;
-  };
+  const time = (v: unknown) => (typeof v === 'string' ? parseIsoWithZone(v) : undefined);
   const isoExpected = 'an ISO-8601 time with a timezone (Z or +hh:mm)';
   const name = field('name', (v) => (typeof v === 'string' ? v : undefined), 'a string');
   const pid = field(
@@ -156,7 +150,7 @@ export interface ProcessJudgement {
   evidence: Record<string, JsonValue>;
 }
 
-const iso = (ms: number): string => new Date(ms).toISOString();
+const iso = toIso;
 
 /**
  * Judges one process from its heartbeat file and its pid. `startedByVigilAt` is when Vigil last

@@ -28,7 +28,8 @@ export class SqlProcessStore implements ProcessStore {
 
   async saveProcess(state: ProcessState): Promise<void> {
     const row = toRow(state);
-    const { name: _name, ...update } = row;
+    const update: Partial<typeof row> = { ...row };
+    delete update.name;
     await this.db
       .insertInto('processes')
       .values(row)

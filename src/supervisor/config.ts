@@ -77,9 +77,9 @@ const commandLine = z.unknown().transform((value, ctx): CommandLine => {
     Array.isArray(value) &&
     value.length > 0 &&
     value.every((part) => typeof part === 'string') &&
-    (value[0] as string) !== ''
+    value[0] !== ''
   ) {
-    return value as string[];
+    return value;
   }
   ctx.addIssue({
     code: 'custom',
