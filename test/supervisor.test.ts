@@ -160,12 +160,12 @@ describe.each(kinds)('supervisor on %s', (kind) => {
     expect(one).toMatchObject({ verdict: 'stale_pid', action: 'none' });
     expect(one!.reason).toContain(`pid ${bystander.pid} now belongs to another process`);
     const [two] = await supervisor.checkAll();
+    leftovers.push((await supervisor.status())[0]!.pid); // killed after the test, should it fail
     expect(two).toMatchObject({ verdict: 'stale_pid', action: 'recovered' });
     const [kill, start] = two!.recovery!.steps;
     expect(kill).toMatchObject({ step: 'kill', outcome: 'skipped' });
     expect(kill!.detail).toContain('now belongs to another process');
     expect(start).toMatchObject({ step: 'start', outcome: 'ok' });
-    leftovers.push((await supervisor.status())[0]!.pid);
 
     expect(isAlive(bystander.pid)).toBe(true);
     expect(existsSync(bystander.signalFile)).toBe(false);
