@@ -1,11 +1,18 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { resolveLimits } from './core/limits.js';
 import type { Limits, PartialLimits, Policy, RetryPolicy } from './core/types.js';
 import { ConfigError } from './errors.js';
 import { durationSchema as duration, limitsSchema } from './schemas.js';
+import type { ProcessConfig } from './supervisor/config.js';
+import {
+  PROCESS_DEFAULTS,
+  processesSchema,
+  supervisorSchema,
+  toProcessConfigs,
+} from './supervisor/config.js';
 
 /** Every default in one place. */
 export const DEFAULTS = Object.freeze({
@@ -94,6 +101,8 @@ const fileSchema = z.strictObject({
       escalateAfter: z.number().int().min(1).optional(),
     })
     .optional(),
+  processes: processesSchema.optional(),
+  supervisor: supervisorSchema.optional(),
 });
 
 type FileConfig = z.infer<typeof fileSchema>;
@@ -124,6 +133,9 @@ export interface Config {
   kinds: Readonly<Record<string, KindConfig>>;
   owners: Readonly<Record<string, { limits: PartialLimits; dispatchGraceMs: number | undefined }>>;
   sweep: { intervalMs: number; batchSize: number; leaseMs: number; escalateAfter: number };
+  /** Supervised processes (`processes:`), in the order of the file. */
+  processes: readonly ProcessConfig[];
+  supervisor: { intervalMs: number };
 }
 
 const CONFIG_FILES = ['vigil.yaml', 'vigil.yml', 'vigil.json'];
@@ -253,6 +265,13 @@ export function parseConfig(
       batchSize: file.sweep?.batchSize ?? DEFAULTS.sweepBatchSize,
       leaseMs: file.sweep?.lease ?? DEFAULTS.sweepLeaseMs,
       escalateAfter: file.sweep?.escalateAfter ?? DEFAULTS.escalateAfter,
+    },
+    processes: toProcessConfigs(
+      file.processes,
+      source === 'defaults' ? undefined : dirname(source),
+    ),
+    supervisor: {
+      intervalMs: file.supervisor?.interval ?? PROCESS_DEFAULTS.supervisorIntervalMs,
     },
   });
 }

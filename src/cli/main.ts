@@ -8,6 +8,7 @@ import { execCommand } from './commands/exec.js';
 import { demoCommand } from './commands/demo.js';
 import { inspectCommands } from './commands/inspect.js';
 import { ledgerCommands } from './commands/ledger.js';
+import { procCommands } from './commands/proc.js';
 import { serveCommand } from './commands/serve.js';
 import { sweepCommand } from './commands/sweep.js';
 import type { CliIo } from './context.js';
@@ -74,6 +75,7 @@ export async function runMain(argv: string[], io: CliIo = defaultIo()): Promise<
   demoCommand(program, io);
   ledgerCommands(program, io);
   execCommand(program, io, done);
+  procCommands(program, io, done);
   for (const command of program.commands) {
     command.exitOverride().configureOutput({
       writeOut: (text) => io.out(text.trimEnd()),

@@ -14,6 +14,7 @@ import type { Caller } from './auth.js';
 import { authenticate } from './auth.js';
 import { Metrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
+import { registerProcessRoutes } from './process-routes.js';
 import { registerRoutes } from './routes.js';
 import { streamEvents } from './sse.js';
 
@@ -107,6 +108,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     for (const raw of streams) raw.end();
   });
   await registerRoutes(app, { ...options, metrics });
+  registerProcessRoutes(app, options);
   return app;
 }
 

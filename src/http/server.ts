@@ -46,6 +46,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     close: async () => {
       service.stop();
+      await service.supervisor?.stop(); // a check under way finishes before the store closes
       await app.close();
     },
   };

@@ -7,6 +7,7 @@ import { DeadlineScheduler } from './scheduler.js';
 import { Slots } from './slots.js';
 import type { SweepResult } from './sweep.js';
 import { Sweeper } from './sweep.js';
+import { Supervisor } from '../supervisor/supervisor.js';
 
 const REPLICA_PREFIX = 'replica:';
 const PRESENCE_EVERY_MS = 5_000;
@@ -44,6 +45,8 @@ export class Service {
   readonly sweeper: Sweeper;
   readonly scheduler: DeadlineScheduler;
   readonly slots: Slots;
+  /** Checks the supervised processes of `processes:`; null when none are configured. */
+  readonly supervisor: Supervisor | null;
   private readonly startedAt: number;
   private lastSweepAt: number | null = null;
   private lastSuccessAt: number | null = null;
@@ -85,11 +88,18 @@ export class Service {
       onError: (error) => onError(error, 'scheduled sweep'),
       timers: options.timers,
     });
+    this.supervisor =
+      config.processes.length > 0
+        ? new Supervisor({ store, processes: config.processes, clock, events: this.events })
+        : null;
   }
 
   start(): void {
     this.scheduler.start();
     if (this.options.watchEventLoop ?? true) this.watchEventLoop();
+    this.supervisor?.start(this.options.config.supervisor.intervalMs, (error) =>
+      (this.options.onError ?? (() => undefined))(error, 'process check'),
+    );
     if (this.options.replica !== undefined) {
       void this.announce();
       this.presenceTimer = setInterval(() => void this.announce(), PRESENCE_EVERY_MS);
@@ -124,6 +134,7 @@ export class Service {
         .catch(() => undefined);
     }
     this.scheduler.stop();
+    void this.supervisor?.stop();
     if (this.stallTimer) clearInterval(this.stallTimer);
     this.stallTimer = null;
   }

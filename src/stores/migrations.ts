@@ -1,5 +1,6 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import { sql } from 'kysely';
+import { createProcessTables } from './process-migration.js';
 
 /**
  * Versioned migrations, shipped in code so a packaged `vigil` needs no migration files on disk.
@@ -152,6 +153,11 @@ const migrations: Record<string, Migration> = {
         .addColumn('holder', 'text', (c) => c.notNull())
         .addColumn('expires_at', 'bigint')
         .execute();
+    },
+  },
+  '0004_processes': {
+    async up(db: Kysely<unknown>) {
+      await createProcessTables(db);
     },
   },
 };

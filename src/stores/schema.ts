@@ -1,4 +1,5 @@
 import type { Generated } from 'kysely';
+import type { ProcessRecoveriesTable, ProcessesTable } from './process-schema.js';
 
 /** Rows as stored. Times are integer milliseconds since the epoch; JSON is stored as text. */
 export interface ExecutionsTable {
@@ -102,4 +103,6 @@ export interface Database {
   leases: LeasesTable;
   slot_holds: SlotHoldsTable;
   slots: SlotsTable;
+  processes: ProcessesTable;
+  process_recoveries: ProcessRecoveriesTable;
 }

@@ -37,6 +37,7 @@ import type {
   RemediationsTable,
   SlotHoldsTable,
 } from './schema.js';
+import { SqlProcessStore } from './process-store.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 type Db = Kysely<Database> | Transaction<Database>;
@@ -67,11 +68,6 @@ export class SqlStore implements ExecutionStore {
         now: number,
       ) => Promise<boolean[]>;
     } = {},
-    /**
-     * PostgreSQL: the schema of Vigil's tables. Kysely's migrator looks for its own tables in every
-     * schema, so without naming it a second Vigil schema in one database would find the first's.
-     */
-    private readonly schema?: string | undefined,
   ) {}
 
   /** Slots kept in this database, for deployments without Redis. */
@@ -80,10 +76,17 @@ export class SqlStore implements ExecutionStore {
   }
 
   async migrate(): Promise<string[]> {
+    // Without a schema kysely takes a migration table in *any* schema as its own, so a second
+    // Vigil (or a test) in another schema of the same database would skip creating its own.
+    const migrationTableSchema =
+      this.dialect === 'postgres'
+        ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(this.db))
+            .rows[0]?.schema
+        : undefined;
     const migrator = new Migrator({
       db: this.db,
       provider: migrationProvider,
-      ...(this.schema ? { migrationTableSchema: this.schema } : {}),
+      migrationTableSchema,
     });
     const { error, results } = await migrator.migrateToLatest();
     if (error)
@@ -753,6 +756,10 @@ export class SqlStore implements ExecutionStore {
       }
       return recorded;
     });
+  }
+
+  processes(): SqlProcessStore {
+    return new SqlProcessStore(this.db);
   }
 }
 
