@@ -6,6 +6,10 @@ import { resolveLimits } from './core/limits.js';
 import type { Limits, PartialLimits, Policy, RetryPolicy } from './core/types.js';
 import { ConfigError } from './errors.js';
 import { durationSchema as duration, limitsSchema } from './schemas.js';
+import type { ProbeSpec } from './probes/probe-config.js';
+import { probesSchema, resolveProbes } from './probes/probe-config.js';
+import type { HttpListSpec } from './sources/http-list-config.js';
+import { httpListsSchema, resolveHttpLists } from './sources/http-list-config.js';
 
 /** Every default in one place. */
 export const DEFAULTS = Object.freeze({
@@ -85,6 +89,8 @@ const fileSchema = z.strictObject({
       escalateAfter: z.number().int().min(1).optional(),
     })
     .optional(),
+  probes: probesSchema.optional(),
+  operations: httpListsSchema.optional(),
 });
 
 type FileConfig = z.infer<typeof fileSchema>;
@@ -114,6 +120,10 @@ export interface Config {
   kinds: Readonly<Record<string, KindConfig>>;
   owners: Readonly<Record<string, { limits: PartialLimits; dispatchGraceMs: number | undefined }>>;
   sweep: { intervalMs: number; batchSize: number; leaseMs: number; escalateAfter: number };
+  /** HTTP health probes, by name (src/probes/probe-config.ts). */
+  probes: Readonly<Record<string, ProbeSpec>>;
+  /** HTTP operation lists, by name (src/sources/http-list-config.ts). */
+  operations: Readonly<Record<string, HttpListSpec>>;
 }
 
 const CONFIG_FILES = ['vigil.yaml', 'vigil.yml', 'vigil.json'];
@@ -241,6 +251,8 @@ export function parseConfig(
       leaseMs: file.sweep?.lease ?? DEFAULTS.sweepLeaseMs,
       escalateAfter: file.sweep?.escalateAfter ?? DEFAULTS.escalateAfter,
     },
+    probes: resolveProbes(file.probes),
+    operations: resolveHttpLists(file.operations),
   });
 }
 
