@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { OperationMemory, OperationObservation, OperationPolicy } from './operations.js';
-import { judgeOperation } from './operations.js';
+import { decideOperationActions, judgeOperation } from './operations.js';
 import { M, S, T0 } from './fixtures.js';
 
 const policy: OperationPolicy = { limitMs: 10 * M, running: ['running', 'in_progress'] };
@@ -106,7 +106,7 @@ describe('judgeOperation: across checks', () => {
       { at: T0 + 21 * M, observed: op({ lastUpdateAt: null, status: 'in_progress' }) },
     ]);
     expect(seen.map((s) => s.stuck)).toEqual([false, true, false, false]);
-    expect(seen[2]!.memory).toMatchObject({ observedChangeAt: T0 + 12 * M, actedOn: false });
+    expect(seen[2]!.memory).toMatchObject({ observedChangeAt: T0 + 12 * M, notified: false });
   });
 
   it('a moving last-update keeps it healthy however long it runs', () => {
@@ -117,13 +117,18 @@ describe('judgeOperation: across checks', () => {
     expect(sequence(seen).every((s) => !s.stuck)).toBe(true);
   });
 
-  it('keeps actedOn while nothing changes and forgets it when the state moves', () => {
+  it('remembers what was done while nothing changes and forgets it when the state moves', () => {
     const first = judgeOperation(op(), undefined, policy, T0 + 20 * M);
-    const acted: OperationMemory = { ...first.memory, actedOn: true, cancelAttempts: 1 };
+    const acted: OperationMemory = {
+      ...first.memory,
+      notified: true,
+      cancelled: true,
+      cancelAttempts: 1,
+    };
     const same = judgeOperation(op(), acted, policy, T0 + 21 * M);
-    expect(same.memory).toMatchObject({ actedOn: true, cancelAttempts: 1 });
+    expect(same.memory).toMatchObject({ notified: true, cancelled: true, cancelAttempts: 1 });
     const moved = judgeOperation(op({ lastUpdateAt: T0 + 21 * M }), acted, policy, T0 + 21 * M);
-    expect(moved.memory).toMatchObject({ actedOn: false, cancelAttempts: 0 });
+    expect(moved.memory).toMatchObject({ notified: false, cancelled: false, cancelAttempts: 0 });
     expect(moved.verdict.stuck).toBe(false);
   });
 
@@ -138,5 +143,50 @@ describe('judgeOperation: across checks', () => {
       idleMs: 20 * M,
       limitMs: 10 * M,
     });
+  });
+});
+
+describe('decideOperationActions', () => {
+  const stuck = judgeOperation(op(), undefined, policy, T0 + 20 * M);
+  const healthy = judgeOperation(op(), undefined, policy, T0 + M);
+  const both = { notify: true, cancel: true, maxCancelAttempts: 3 };
+  const cases: {
+    name: string;
+    judged: typeof stuck;
+    memory?: Partial<OperationMemory>;
+    policy?: Partial<typeof both>;
+    expected: { notify: boolean; cancel: boolean };
+  }[] = [
+    { name: 'healthy: nothing', judged: healthy, expected: { notify: false, cancel: false } },
+    { name: 'stuck, first time: both', judged: stuck, expected: { notify: true, cancel: true } },
+    {
+      name: 'stuck, already notified and cancelled: nothing (once per episode)',
+      judged: stuck,
+      memory: { notified: true, cancelled: true, cancelAttempts: 1 },
+      expected: { notify: false, cancel: false },
+    },
+    {
+      name: 'stuck, notified, the cancel failed once: cancel again, no second notice',
+      judged: stuck,
+      memory: { notified: true, cancelAttempts: 1 },
+      expected: { notify: false, cancel: true },
+    },
+    {
+      name: 'stuck, cancel failed as often as allowed: give up',
+      judged: stuck,
+      memory: { notified: true, cancelAttempts: 3 },
+      expected: { notify: false, cancel: false },
+    },
+    {
+      name: 'notify only',
+      judged: stuck,
+      policy: { cancel: false },
+      expected: { notify: true, cancel: false },
+    },
+  ];
+  it.each(cases)('$name', ({ judged, memory, policy: p, expected }) => {
+    expect(
+      decideOperationActions(judged.verdict, { ...judged.memory, ...memory }, { ...both, ...p }),
+    ).toEqual(expected);
   });
 });

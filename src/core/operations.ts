@@ -23,8 +23,10 @@ export interface OperationMemory {
    * first sight: Vigil cannot know how long it was stuck before it looked.
    */
   observedChangeAt: number | null;
-  /** The stuck episode was acted on (notified and, when configured, cancelled). */
-  actedOn: boolean;
+  /** People were told about this stuck episode. */
+  notified: boolean;
+  /** The API accepted a cancel request in this stuck episode. */
+  cancelled: boolean;
   /** Cancel requests sent in this stuck episode, to give up instead of hammering an API. */
   cancelAttempts: number;
 }
@@ -69,7 +71,8 @@ export function judgeOperation(
     status: observed.status,
     lastUpdateAt: observed.lastUpdateAt,
     observedChangeAt,
-    actedOn: changed ? false : (memory?.actedOn ?? false),
+    notified: changed ? false : (memory?.notified ?? false),
+    cancelled: changed ? false : (memory?.cancelled ?? false),
     cancelAttempts: changed ? 0 : (memory?.cancelAttempts ?? 0),
   };
 
@@ -102,5 +105,28 @@ export function judgeOperation(
   return {
     verdict: { ...base, stuck, stuckForMs: stuck ? idleMs : null, reason, evidence },
     memory: next,
+  };
+}
+
+export interface OperationActionPolicy {
+  notify: boolean;
+  cancel: boolean;
+  /** Cancel requests per stuck episode before giving up. */
+  maxCancelAttempts: number;
+}
+
+/**
+ * What to do about one judged operation: notify once per stuck episode, and ask the API to cancel
+ * it until it accepts or the attempts run out. Nothing for an operation that is not stuck.
+ */
+export function decideOperationActions(
+  verdict: OperationVerdict,
+  memory: OperationMemory,
+  policy: OperationActionPolicy,
+): { notify: boolean; cancel: boolean } {
+  if (!verdict.stuck) return { notify: false, cancel: false };
+  return {
+    notify: policy.notify && !memory.notified,
+    cancel: policy.cancel && !memory.cancelled && memory.cancelAttempts < policy.maxCancelAttempts,
   };
 }

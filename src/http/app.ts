@@ -15,6 +15,7 @@ import { authenticate } from './auth.js';
 import { Metrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { registerRoutes } from './routes.js';
+import { registerProbeRoutes } from './probe-routes.js';
 import { streamEvents } from './sse.js';
 
 export interface AppOptions {
@@ -106,6 +107,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     for (const raw of streams) raw.end();
   });
   await registerRoutes(app, { ...options, metrics });
+  await registerProbeRoutes(app, options.service);
   return app;
 }
 

@@ -2,6 +2,8 @@ import type { Config } from '../config.js';
 import type { Clock, ExecutionStore, OwnerClient } from '../ports.js';
 import { EventBus } from './events.js';
 import { Ledger } from './ledger.js';
+import type { Watchers } from '../probes/watchers.js';
+import { createWatchers } from '../probes/watchers.js';
 import type { Timers } from './scheduler.js';
 import { DeadlineScheduler } from './scheduler.js';
 import type { SweepResult } from './sweep.js';
@@ -35,6 +37,8 @@ export class Service {
   readonly ledger: Ledger;
   readonly sweeper: Sweeper;
   readonly scheduler: DeadlineScheduler;
+  /** HTTP probes and operation lists (src/probes/watchers.ts). */
+  readonly watchers: Watchers;
   private readonly startedAt: number;
   private lastSweepAt: number | null = null;
   private lastSuccessAt: number | null = null;
@@ -69,15 +73,18 @@ export class Service {
       onError: (error) => onError(error, 'scheduled sweep'),
       timers: options.timers,
     });
+    this.watchers = createWatchers({ config, store, clock, events: this.events, onError });
   }
 
   start(): void {
     this.scheduler.start();
+    this.watchers.start(this.options.timers);
     if (this.options.watchEventLoop ?? true) this.watchEventLoop();
   }
 
   stop(): void {
     this.scheduler.stop();
+    this.watchers.stop();
     if (this.stallTimer) clearInterval(this.stallTimer);
     this.stallTimer = null;
   }
