@@ -41,7 +41,7 @@ export async function httpRequest(url: string, options: HttpRequestOptions): Pro
 
 async function readBody(response: Response, maxBytes: number): Promise<string> {
   if (!response.body) return '';
-  const reader = response.body.getReader();
+  const reader: ReadableStreamDefaultReader<Uint8Array> = response.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
@@ -69,7 +69,8 @@ const CAUSES: Record<string, string> = {
 function describeFetchError(error: unknown): string {
   const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
   const code = typeof cause?.code === 'string' ? cause.code : undefined;
-  if (code) return `${CAUSES[code] ?? String(cause?.message ?? 'request failed')} (${code})`;
-  if (typeof cause?.message === 'string') return cause.message;
+  const message = typeof cause?.message === 'string' ? cause.message : undefined;
+  if (code) return `${CAUSES[code] ?? message ?? 'request failed'} (${code})`;
+  if (message) return message;
   return error instanceof Error ? error.message : String(error);
 }
