@@ -19,6 +19,9 @@ const got = (value: unknown) => JSON.stringify(value) ?? String(value);
 /** An absolute http:// or https:// URL. */
 export const httpUrlSchema = checked((value) => {
   if (typeof value === 'string' && isHttpUrl(value)) return { ok: true, value };
+  if (value === undefined) {
+    return { ok: false, error: 'required: expected an http:// or https:// URL, got nothing' };
+  }
   return { ok: false, error: `expected an http:// or https:// URL, got ${got(value)}` };
 });
 

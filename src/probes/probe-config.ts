@@ -6,7 +6,10 @@ import { boundedDuration, checked, headersSchema, httpUrlSchema } from './config
 
 export const PROBE_DEFAULTS = Object.freeze({
   intervalMs: 10_000,
-  /** Shorter than the interval, so a hung endpoint fails its check before the next one is due. */
+  /**
+   * Half the default interval: a hung endpoint fails its check before the next one is due. A
+   * shorter interval does not shorten it — checks never overlap, the next one simply waits.
+   */
   timeoutMs: 5_000,
   /**
    * Three failed checks in a row before a probe is failing: one or two lost checks (a GC pause, a
@@ -104,25 +107,22 @@ export function resolveProbes(
   raw: z.infer<typeof probesSchema> | undefined,
 ): Record<string, ProbeSpec> {
   return Object.fromEntries(
-    Object.entries(raw ?? {}).map(([name, probe]) => {
-      const intervalMs = probe.interval ?? PROBE_DEFAULTS.intervalMs;
-      return [
+    Object.entries(raw ?? {}).map(([name, probe]) => [
+      name,
+      {
         name,
-        {
-          name,
-          url: probe.url,
-          intervalMs,
-          timeoutMs: probe.timeout ?? Math.min(PROBE_DEFAULTS.timeoutMs, intervalMs),
-          expect: {
-            status: probe.expect?.status ?? DEFAULT_EXPECTATION.status,
-            body: probe.expect?.body ?? null,
-          },
-          failures: probe.failures ?? PROBE_DEFAULTS.failures,
-          successes: probe.successes ?? PROBE_DEFAULTS.successes,
-          process: probe.process ?? null,
-          headers: probe.headers ?? {},
+        url: probe.url,
+        intervalMs: probe.interval ?? PROBE_DEFAULTS.intervalMs,
+        timeoutMs: probe.timeout ?? PROBE_DEFAULTS.timeoutMs,
+        expect: {
+          status: probe.expect?.status ?? DEFAULT_EXPECTATION.status,
+          body: probe.expect?.body ?? null,
         },
-      ];
-    }),
+        failures: probe.failures ?? PROBE_DEFAULTS.failures,
+        successes: probe.successes ?? PROBE_DEFAULTS.successes,
+        process: probe.process ?? null,
+        headers: probe.headers ?? {},
+      },
+    ]),
   );
 }

@@ -134,12 +134,11 @@ export function resolveHttpLists(
 ): Record<string, HttpListSpec> {
   return Object.fromEntries(
     Object.entries(raw ?? {}).map(([name, source]) => {
-      const intervalMs = source.interval ?? HTTP_LIST_DEFAULTS.intervalMs;
       const spec: HttpListSpec = {
         name,
         url: source.url,
-        intervalMs,
-        timeoutMs: source.timeout ?? Math.min(HTTP_LIST_DEFAULTS.timeoutMs, intervalMs),
+        intervalMs: source.interval ?? HTTP_LIST_DEFAULTS.intervalMs,
+        timeoutMs: source.timeout ?? HTTP_LIST_DEFAULTS.timeoutMs,
         headers: source.headers ?? {},
         items: source.items ?? path(HTTP_LIST_DEFAULTS.items),
         fields: {
