@@ -273,6 +273,12 @@ describe('GET /v1/probes', () => {
     ]);
   });
 
+  it('is described in the OpenAPI document, with /v1/operations', async () => {
+    const { app: fastify } = await app({});
+    const paths = (await fastify.inject({ method: 'GET', url: '/openapi.json' })).json().paths;
+    expect(Object.keys(paths)).toEqual(expect.arrayContaining(['/v1/probes', '/v1/operations']));
+  });
+
   it('is under the same auth as the rest of the API', async () => {
     const { app: fastify } = await app(
       { auth: { runners: [{ owner: 'w1', token: 'runner-token-0123456789' }] } },

@@ -43,3 +43,30 @@ export async function registerProbeRoutes(app: FastifyInstance, service: Service
     };
   });
 }
+
+/** The OpenAPI paths of these routes, merged into the document by openapi.ts. */
+export function probeRoutesOpenApi(): Record<string, unknown> {
+  const responses = (description: string) => ({
+    '200': { description },
+    '401': { description: 'missing or invalid token' },
+    '403': { description: 'not allowed for this token' },
+  });
+  return {
+    '/v1/probes': {
+      get: {
+        summary: 'HTTP probes and their state',
+        responses: responses(
+          '{items: [{name, url, state, consecutiveFailures, consecutiveSuccesses, lastCheckAt, lastError}]}',
+        ),
+      },
+    },
+    '/v1/operations': {
+      get: {
+        summary: 'Operations of the configured HTTP operation lists',
+        responses: responses(
+          '{items: [{source, id, status, lastUpdateAt, stuck, stuckForMs}], sources: [{name, url, state, lastCheckAt, lastError, skipped}]}',
+        ),
+      },
+    },
+  };
+}

@@ -43,6 +43,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     close: async () => {
       service.stop();
+      await service.watchers.settle();
       await app.close();
     },
   };

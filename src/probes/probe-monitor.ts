@@ -71,6 +71,11 @@ export class ProbeMonitor {
     this.loops = [];
   }
 
+  /** Resolves when the checks under way have finished (after `stop`, before closing the store). */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.inFlight.values()]);
+  }
+
   /** Checks one probe now; a check already under way is joined, not repeated. */
   check(name: string): Promise<ProbeStatus> {
     const running = this.inFlight.get(name);

@@ -13,6 +13,8 @@ export interface Watchers {
   operations: HttpListWatcher;
   start(timers?: Timers): void;
   stop(): void;
+  /** Waits for the checks under way, so a cancel and its audit are not cut off by a shutdown. */
+  settle(): Promise<void>;
 }
 
 export function createWatchers(options: {
@@ -43,6 +45,9 @@ export function createWatchers(options: {
     stop: () => {
       probes.stop();
       operations.stop();
+    },
+    settle: async () => {
+      await Promise.all([probes.settle(), operations.settle()]);
     },
   };
 }

@@ -120,6 +120,11 @@ export class HttpListWatcher {
     this.loops = [];
   }
 
+  /** Resolves when the checks under way have finished (after `stop`, before closing the store). */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.inFlight.values()]);
+  }
+
   /** Checks one source now; a check already under way is joined, not repeated. */
   check(name: string): Promise<SourceCheck> {
     const running = this.inFlight.get(name);
