@@ -13,6 +13,10 @@ import {
   supervisorSchema,
   toProcessConfigs,
 } from './supervisor/config.js';
+import type { ProbeSpec } from './probes/probe-config.js';
+import { probesSchema, resolveProbes } from './probes/probe-config.js';
+import type { HttpListSpec } from './sources/http-list-config.js';
+import { httpListsSchema, resolveHttpLists } from './sources/http-list-config.js';
 
 /** Every default in one place. */
 export const DEFAULTS = Object.freeze({
@@ -103,6 +107,8 @@ const fileSchema = z.strictObject({
     .optional(),
   processes: processesSchema.optional(),
   supervisor: supervisorSchema.optional(),
+  probes: probesSchema.optional(),
+  operations: httpListsSchema.optional(),
 });
 
 type FileConfig = z.infer<typeof fileSchema>;
@@ -136,6 +142,10 @@ export interface Config {
   /** Supervised processes (`processes:`), in the order of the file. */
   processes: readonly ProcessConfig[];
   supervisor: { intervalMs: number };
+  /** HTTP health probes, by name (src/probes/probe-config.ts). */
+  probes: Readonly<Record<string, ProbeSpec>>;
+  /** HTTP operation lists, by name (src/sources/http-list-config.ts). */
+  operations: Readonly<Record<string, HttpListSpec>>;
 }
 
 const CONFIG_FILES = ['vigil.yaml', 'vigil.yml', 'vigil.json'];
@@ -219,6 +229,13 @@ export function parseConfig(
       `${nonEmpty(env.VIGIL_DATABASE_URL) ? 'VIGIL_DATABASE_URL' : 'database'}: expected "sqlite:PATH" or "postgres://…", got ${JSON.stringify(databaseUrl)}`,
     );
   }
+  for (const [name, probe] of Object.entries(file.probes ?? {})) {
+    if (probe.process !== undefined && !(probe.process in (file.processes ?? {}))) {
+      problems.push(
+        `probes.${name}.process: expected the name of a process under "processes:", got ${JSON.stringify(probe.process)}`,
+      );
+    }
+  }
   if (problems.length > 0) throw new ConfigError(problems, source);
 
   const token = nonEmpty(env.VIGIL_TOKEN) ?? null;
@@ -273,6 +290,8 @@ export function parseConfig(
     supervisor: {
       intervalMs: file.supervisor?.interval ?? PROCESS_DEFAULTS.supervisorIntervalMs,
     },
+    probes: resolveProbes(file.probes),
+    operations: resolveHttpLists(file.operations),
   });
 }
 

@@ -7,6 +7,7 @@ import { storeError } from '../stores/open-store.js';
 import { execCommand } from './commands/exec.js';
 import { demoCommand } from './commands/demo.js';
 import { inspectCommands } from './commands/inspect.js';
+import { probeCommand } from './commands/probe.js';
 import { ledgerCommands } from './commands/ledger.js';
 import { procCommands } from './commands/proc.js';
 import { serveCommand } from './commands/serve.js';
@@ -76,6 +77,7 @@ export async function runMain(argv: string[], io: CliIo = defaultIo()): Promise<
   ledgerCommands(program, io);
   execCommand(program, io, done);
   procCommands(program, io, done);
+  probeCommand(program, io, done);
   for (const command of program.commands) {
     command.exitOverride().configureOutput({
       writeOut: (text) => io.out(text.trimEnd()),

@@ -47,7 +47,16 @@ export interface Decision {
   action: Action;
 }
 
-export type ActionLabel = 'ignore' | 'fail' | 'retry' | 'dead_letter' | 'succeed';
+export type ActionLabel =
+  | 'ignore'
+  | 'fail'
+  | 'retry'
+  | 'dead_letter'
+  | 'succeed'
+  /** HTTP operation lists: Vigil asked the API to cancel a stuck operation. */
+  | 'cancel'
+  /** HTTP operation lists: a stuck operation was reported, nothing else was done. */
+  | 'notify';
 
 /** The one-word name of an action, as reports and metrics show it. */
 export function actionLabel(action: Action): ActionLabel {

@@ -16,6 +16,7 @@ import { Metrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { registerProcessRoutes } from './process-routes.js';
 import { registerRoutes } from './routes.js';
+import { registerProbeRoutes } from './probe-routes.js';
 import { streamEvents } from './sse.js';
 
 export interface AppOptions {
@@ -109,6 +110,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   await registerRoutes(app, { ...options, metrics });
   registerProcessRoutes(app, options);
+  await registerProbeRoutes(app, options.service);
   return app;
 }
 

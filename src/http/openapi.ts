@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { probeRoutesOpenApi } from './probe-routes.js';
 import { schemas } from './schemas.js';
 
 const json = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
@@ -28,6 +29,7 @@ export function openApiDocument(): Record<string, unknown> {
     },
     security: [{ bearer: [] }],
     paths: {
+      ...probeRoutesOpenApi(),
       '/v1/executions': {
         post: withBody('Register an execution', schemas.create, {
           '201': 'the execution',

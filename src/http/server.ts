@@ -47,6 +47,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     close: async () => {
       service.stop();
       await service.supervisor?.stop(); // a check under way finishes before the store closes
+      await service.watchers.settle();
       await app.close();
     },
   };

@@ -2,6 +2,8 @@ import type { Config } from '../config.js';
 import type { Clock, ExecutionStore, OwnerClient, SlotStore } from '../ports.js';
 import { EventBus } from './events.js';
 import { Ledger } from './ledger.js';
+import type { Watchers } from '../probes/watchers.js';
+import { createWatchers } from '../probes/watchers.js';
 import type { Timers } from './scheduler.js';
 import { DeadlineScheduler } from './scheduler.js';
 import { Slots } from './slots.js';
@@ -47,6 +49,8 @@ export class Service {
   readonly slots: Slots;
   /** Checks the supervised processes of `processes:`; null when none are configured. */
   readonly supervisor: Supervisor | null;
+  /** HTTP probes and operation lists (src/probes/watchers.ts). */
+  readonly watchers: Watchers;
   private readonly startedAt: number;
   private lastSweepAt: number | null = null;
   private lastSuccessAt: number | null = null;
@@ -92,10 +96,22 @@ export class Service {
       config.processes.length > 0
         ? new Supervisor({ store, processes: config.processes, clock, events: this.events })
         : null;
+    this.watchers = createWatchers({ config, store, clock, events: this.events, onError });
+    // A probe linked to a supervised process (`probes.X.process`) runs its recovery pipeline once
+    // per transition to failing (never on every failed check).
+    const supervisor = this.supervisor;
+    if (supervisor && this.watchers.probes) {
+      this.watchers.probes.processHook = {
+        onFailing: async (name) => {
+          await supervisor.restart(name);
+        },
+      };
+    }
   }
 
   start(): void {
     this.scheduler.start();
+    this.watchers.start(this.options.timers);
     if (this.options.watchEventLoop ?? true) this.watchEventLoop();
     this.supervisor?.start(this.options.config.supervisor.intervalMs, (error) =>
       (this.options.onError ?? (() => undefined))(error, 'process check'),
@@ -135,6 +151,7 @@ export class Service {
     }
     this.scheduler.stop();
     void this.supervisor?.stop();
+    this.watchers.stop();
     if (this.stallTimer) clearInterval(this.stallTimer);
     this.stallTimer = null;
   }

@@ -1,0 +1,164 @@
+/**
+ * The `operations:` section of vigil.yaml: someone else's HTTP API that lists its operations,
+ * name → source. Vigil flags the running ones whose state has not changed for longer than `limit`.
+ */
+import { z } from 'zod';
+import type { PathSegment } from './json-path.js';
+import { parsePath } from './json-path.js';
+import {
+  boundedDuration,
+  checked,
+  headersSchema,
+  httpUrlSchema,
+  isHttpUrl,
+} from '../probes/config-schemas.js';
+
+export const HTTP_LIST_DEFAULTS = Object.freeze({
+  intervalMs: 30_000,
+  timeoutMs: 10_000,
+  items: '$',
+  id: 'id',
+  status: 'status',
+  running: Object.freeze(['running']),
+  cancelMethod: 'POST' as const,
+  /**
+   * Cancel requests per stuck episode before Vigil stops asking: a cancel endpoint that keeps
+   * failing is reported in the audit trail each time, and asking forever would hammer an API that
+   * is already in trouble.
+   */
+  maxCancelAttempts: 3,
+});
+
+export type CancelMethod = 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** One HTTP operation list, resolved with its defaults. */
+export interface HttpListSpec {
+  name: string;
+  url: string;
+  intervalMs: number;
+  timeoutMs: number;
+  headers: Readonly<Record<string, string>>;
+  /** Where the array of operations is in the answer; `$` for the answer itself. */
+  items: { text: string; segments: readonly PathSegment[] };
+  /** Fields (paths) in each item. `lastUpdate` null: Vigil times state changes itself. */
+  fields: {
+    id: { text: string; segments: readonly PathSegment[] };
+    status: { text: string; segments: readonly PathSegment[] };
+    lastUpdate: { text: string; segments: readonly PathSegment[] } | null;
+  };
+  /** Status values that mean running. */
+  running: readonly string[];
+  limitMs: number;
+  actions: {
+    notify: boolean;
+    cancel: { url: string; method: CancelMethod } | null;
+  };
+}
+
+const pathSchema = checked((value) => {
+  if (typeof value !== 'string') {
+    return {
+      ok: false,
+      error: `expected a path like "$.data.operations" or "state.name", got ${JSON.stringify(value)}`,
+    };
+  }
+  const parsed = parsePath(value);
+  return parsed.ok ? { ok: true, value: { text: value, segments: parsed.segments } } : parsed;
+});
+
+/** A running value or a list of them; numbers are compared as their text. */
+const runningSchema = checked((value) => {
+  const items = Array.isArray(value) ? value : [value];
+  if (
+    items.length === 0 ||
+    !items.every((v) => (typeof v === 'string' && v !== '') || typeof v === 'number')
+  ) {
+    return {
+      ok: false,
+      error: `expected a status value or a list of them, got ${JSON.stringify(value)}`,
+    };
+  }
+  return { ok: true, value: items.map(String) };
+});
+
+/** A URL template: `{id}` is replaced by the operation's id (URL-encoded). */
+const cancelUrlSchema = checked((value) => {
+  if (
+    typeof value === 'string' &&
+    value.includes('{id}') &&
+    isHttpUrl(value.replaceAll('{id}', 'x'))
+  ) {
+    return { ok: true, value };
+  }
+  return {
+    ok: false,
+    error: `expected an http(s) URL template containing {id}, got ${JSON.stringify(value)}`,
+  };
+});
+
+export const httpListSchema = z.strictObject({
+  url: httpUrlSchema,
+  interval: boundedDuration(100, 86_400_000, '100ms and 24h').optional(),
+  timeout: boundedDuration(1, 600_000, '1ms and 10m').optional(),
+  headers: headersSchema.optional(),
+  items: pathSchema.optional(),
+  id: pathSchema.optional(),
+  status: pathSchema.optional(),
+  lastUpdate: pathSchema.optional(),
+  running: runningSchema.optional(),
+  limit: boundedDuration(1, 100 * 365 * 86_400_000, '1ms and 100 years'),
+  actions: z
+    .strictObject({
+      notify: z.boolean().optional(),
+      cancel: z
+        .strictObject({
+          url: cancelUrlSchema,
+          method: z.enum(['POST', 'PUT', 'PATCH', 'DELETE']).optional(),
+        })
+        .optional(),
+    })
+    .optional(),
+});
+
+export const httpListsSchema = z.record(z.string().min(1), httpListSchema);
+
+const path = (text: string) => {
+  const parsed = parsePath(text);
+  if (!parsed.ok) throw new Error(`bad default path ${text}`);
+  return { text, segments: parsed.segments };
+};
+
+/** Resolves each validated source with its defaults. */
+export function resolveHttpLists(
+  raw: z.infer<typeof httpListsSchema> | undefined,
+): Record<string, HttpListSpec> {
+  return Object.fromEntries(
+    Object.entries(raw ?? {}).map(([name, source]) => {
+      const spec: HttpListSpec = {
+        name,
+        url: source.url,
+        intervalMs: source.interval ?? HTTP_LIST_DEFAULTS.intervalMs,
+        timeoutMs: source.timeout ?? HTTP_LIST_DEFAULTS.timeoutMs,
+        headers: source.headers ?? {},
+        items: source.items ?? path(HTTP_LIST_DEFAULTS.items),
+        fields: {
+          id: source.id ?? path(HTTP_LIST_DEFAULTS.id),
+          status: source.status ?? path(HTTP_LIST_DEFAULTS.status),
+          lastUpdate: source.lastUpdate ?? null,
+        },
+        running: source.running ?? HTTP_LIST_DEFAULTS.running,
+        limitMs: source.limit,
+        actions: {
+          notify: source.actions?.notify ?? true,
+          cancel: source.actions?.cancel
+            ? {
+                url: source.actions.cancel.url,
+                method: source.actions.cancel.method ?? HTTP_LIST_DEFAULTS.cancelMethod,
+              }
+            : null,
+        },
+      };
+      return [name, spec];
+    }),
+  );
+}
