@@ -6,6 +6,8 @@ import { resolveLimits } from './core/limits.js';
 import type { Limits, PartialLimits, Policy, RetryPolicy } from './core/types.js';
 import { ConfigError } from './errors.js';
 import { durationSchema as duration, limitsSchema } from './schemas.js';
+import type { TableSourceConfig } from './sources/table-config.js';
+import { normalizeTables, tablesSchema } from './sources/table-config.js';
 
 /** Every default in one place. */
 export const DEFAULTS = Object.freeze({
@@ -85,6 +87,7 @@ const fileSchema = z.strictObject({
       escalateAfter: z.number().int().min(1).optional(),
     })
     .optional(),
+  tables: tablesSchema.optional(),
 });
 
 type FileConfig = z.infer<typeof fileSchema>;
@@ -114,6 +117,8 @@ export interface Config {
   kinds: Readonly<Record<string, KindConfig>>;
   owners: Readonly<Record<string, { limits: PartialLimits; dispatchGraceMs: number | undefined }>>;
   sweep: { intervalMs: number; batchSize: number; leaseMs: number; escalateAfter: number };
+  /** Other apps' tables Vigil watches by configuration alone (`tables:`), by name. */
+  tables: Readonly<Record<string, TableSourceConfig>>;
 }
 
 const CONFIG_FILES = ['vigil.yaml', 'vigil.yml', 'vigil.json'];
@@ -241,6 +246,7 @@ export function parseConfig(
       leaseMs: file.sweep?.lease ?? DEFAULTS.sweepLeaseMs,
       escalateAfter: file.sweep?.escalateAfter ?? DEFAULTS.escalateAfter,
     },
+    tables: normalizeTables(file.tables),
   });
 }
 

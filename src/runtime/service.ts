@@ -1,5 +1,7 @@
 import type { Config } from '../config.js';
 import type { Clock, ExecutionStore, OwnerClient } from '../ports.js';
+import type { Source } from '../sources/index.js';
+import { sourcesFor } from '../sources/index.js';
 import { EventBus } from './events.js';
 import { Ledger } from './ledger.js';
 import type { Timers } from './scheduler.js';
@@ -16,6 +18,8 @@ export interface ServiceOptions {
   /** Notices the event loop stalling (off with a fake clock). Default: on. */
   watchEventLoop?: boolean | undefined;
   onError?: ((error: unknown, where: string) => void) | undefined;
+  /** Swept after the ledger. Default: the mapped tables of `config.tables`. */
+  sources?: readonly Source[] | undefined;
 }
 
 export interface Health {
@@ -45,6 +49,7 @@ export class Service {
    */
   private listeningSince: number;
   private stallTimer: NodeJS.Timeout | null = null;
+  private readonly sources: readonly Source[];
 
   constructor(private readonly options: ServiceOptions) {
     const { store, config, clock } = options;
@@ -53,7 +58,10 @@ export class Service {
     this.startedAt = clock.now();
     this.listeningSince = this.startedAt;
     this.ledger = new Ledger(store, config, clock, this.events);
+    this.sources = options.sources ?? sourcesFor(config);
     this.sweeper = new Sweeper({
+      sources: this.sources,
+      warn: (message) => onError(new Error(message), 'mapped table'),
       store,
       clock,
       config,
@@ -80,6 +88,7 @@ export class Service {
     this.scheduler.stop();
     if (this.stallTimer) clearInterval(this.stallTimer);
     this.stallTimer = null;
+    for (const source of this.sources) void source.close().catch(() => undefined);
   }
 
   /** One sweep, recorded for /healthz. Errors propagate after being recorded. */

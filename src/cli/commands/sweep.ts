@@ -3,6 +3,7 @@ import { EventBus } from '../../runtime/events.js';
 import { Sweeper } from '../../runtime/sweep.js';
 import { sweepReportJson } from '../../present.js';
 import type { SweepReport } from '../../ports.js';
+import { sourcesFor } from '../../sources/index.js';
 import type { CliIo, GlobalOptions } from '../context.js';
 import { withStore } from '../context.js';
 import { table } from '../format.js';
@@ -16,8 +17,18 @@ export function sweepCommand(program: Command, io: CliIo, done: (code: number) =
     .action(async (options: { dryRun?: boolean; json?: boolean }, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
       await withStore(io, global, async (store, config) => {
-        const sweeper = new Sweeper({ store, clock: io.clock, config, events: new EventBus() });
-        const result = await sweeper.sweep({ dryRun: options.dryRun ?? false });
+        const sources = sourcesFor(config, io.cwd);
+        const sweeper = new Sweeper({
+          store,
+          clock: io.clock,
+          config,
+          events: new EventBus(),
+          sources,
+          warn: (message) => io.err(`vigil: ${message}`),
+        });
+        const result = await sweeper
+          .sweep({ dryRun: options.dryRun ?? false })
+          .finally(() => Promise.all(sources.map((source) => source.close())));
         if (result.kind === 'skipped') {
           io.out(
             options.json
@@ -51,6 +62,11 @@ export function summarize(report: SweepReport): string {
         ...report.decisions.map((d) => [d.executionId, d.verdict, d.action, d.outcome, d.reason]),
       ]),
     );
+  }
+  if (report.sourceErrors && report.sourceErrors.length > 0) {
+    lines.push('');
+    lines.push('Not swept:');
+    for (const error of report.sourceErrors) lines.push(`  ${error.key}: ${error.message}`);
   }
   const { remediated = 0, skipped = 0, failed = 0, ...verdicts } = report.counts;
   const byVerdict = Object.entries(verdicts)
