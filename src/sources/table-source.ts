@@ -42,7 +42,10 @@ export class TableSources implements Source {
 
   constructor(
     tables: readonly TableSourceConfig[],
-    private readonly options: AppDatabaseOptions,
+    private readonly options: AppDatabaseOptions & {
+      /** Opens an app's database (default: openAppDatabase); tests put a write between read and write. */
+      open?: ((url: string, options: AppDatabaseOptions) => AppDatabase) | undefined;
+    },
   ) {
     this.tables = childrenFirst(tables);
   }
@@ -62,7 +65,7 @@ export class TableSources implements Source {
   private database(table: TableSourceConfig): AppDatabase {
     let db = this.connections.get(table.database);
     if (!db) {
-      db = openAppDatabase(table.database, this.options);
+      db = (this.options.open ?? openAppDatabase)(table.database, this.options);
       this.connections.set(table.database, db);
     }
     return db;
@@ -312,12 +315,13 @@ class TablesPass {
     const where = { source: table.name, table: table.table, rowId: row.id };
     decision = { ...decision, evidence: { ...decision.evidence, ...where } };
     if (action.kind === 'ignore') {
-      // Audited once per change of mind, not at every sweep that reads the row again.
-      const memo = `${decision.verdict}: ${decision.reason}`;
+      // Audited once per verdict, not at every sweep that reads the row again (its reason text
+      // changes with every sweep: "ran 2h 1m", "ran 2h 2m", …).
       const audit =
-        decision.verdict !== 'healthy' && this.lastIgnored.get(decision.executionId) !== memo;
+        decision.verdict !== 'healthy' &&
+        this.lastIgnored.get(decision.executionId) !== decision.verdict;
       if (decision.verdict === 'healthy') this.lastIgnored.delete(decision.executionId);
-      else if (!context.dryRun) this.lastIgnored.set(decision.executionId, memo);
+      else if (!context.dryRun) this.lastIgnored.set(decision.executionId, decision.verdict);
       this.count(decision, 'ignored', [], audit);
       return;
     }
