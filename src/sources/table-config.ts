@@ -112,46 +112,64 @@ const tableSchema = z
       })
       .optional(),
   })
-  .superRefine((table, ctx) => {
-    const lists = ['running', 'failed', 'succeeded', 'queued', 'cancelled'] as const;
-    const seen = new Map<string, string>();
-    for (const list of lists) {
-      for (const value of table.status[list] ?? []) {
-        const other = seen.get(String(value));
-        if (other !== undefined && other !== list) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['status', list],
-            message: `value ${JSON.stringify(value)} is also listed under status.${other}: each value must mean one thing`,
-          });
-        }
-        seen.set(String(value), list);
+  .superRefine(checkTable, {
+    // Checked even when the entry has other problems, so one pass lists them all.
+    when: (payload) => typeof payload.value === 'object' && payload.value !== null,
+  });
+
+/** Checks across one entry's keys. Runs on raw input too (see `when`): reads defensively. */
+function checkTable(raw: unknown, ctx: z.RefinementCtx): void {
+  const table = raw as {
+    id?: unknown;
+    status?: Partial<Record<string, unknown>> | null;
+    onEnd?: { set?: unknown; reason?: { column?: unknown } | null } | null;
+  };
+  const status = table.status && typeof table.status === 'object' ? table.status : {};
+  const lists = ['running', 'failed', 'succeeded', 'queued', 'cancelled'] as const;
+  const seen = new Map<string, string>();
+  for (const list of lists) {
+    const values = status[list];
+    for (const value of Array.isArray(values) ? (values as unknown[]) : [values]) {
+      if (typeof value !== 'string' && typeof value !== 'number') continue;
+      const other = seen.get(String(value));
+      if (other !== undefined && other !== list) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['status', list],
+          message: `value ${JSON.stringify(value)} is also listed under status.${other}: each value must mean one thing`,
+        });
       }
+      seen.set(String(value), list);
     }
-    const reasonColumn = table.onEnd?.reason?.column;
-    if (reasonColumn !== undefined && reasonColumn in (table.onEnd?.set ?? {})) {
+  }
+  const set =
+    table.onEnd?.set && typeof table.onEnd.set === 'object'
+      ? (table.onEnd.set as Record<string, unknown>)
+      : {};
+  const reasonColumn = table.onEnd?.reason?.column;
+  if (typeof reasonColumn === 'string' && reasonColumn in set) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['onEnd', 'reason', 'column'],
+      message: `${reasonColumn} is also set by onEnd.set: a column can be written once`,
+    });
+  }
+  for (const column of Object.keys(set)) {
+    if (!isIdentifier(column)) {
       ctx.addIssue({
         code: 'custom',
-        path: ['onEnd', 'reason', 'column'],
-        message: `${reasonColumn} is also set by onEnd.set: a column can be written once`,
+        path: ['onEnd', 'set', column],
+        message: `expected a column name (letters, digits and _), got ${JSON.stringify(column)}`,
+      });
+    } else if (column === status.column || column === table.id) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['onEnd', 'set', column],
+        message: `Vigil writes the ${column === table.id ? 'id' : 'status'} column itself; use onEnd.status for the status`,
       });
     }
-    for (const column of Object.keys(table.onEnd?.set ?? {})) {
-      if (!isIdentifier(column)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['onEnd', 'set', column],
-          message: `expected a column name (letters, digits and _), got ${JSON.stringify(column)}`,
-        });
-      } else if (column === table.status.column || column === table.id) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['onEnd', 'set', column],
-          message: `Vigil writes the ${column === table.id ? 'id' : 'status'} column itself; use onEnd.status for the status`,
-        });
-      }
-    }
-  });
+  }
+}
 
 /**
  * `tables:` in vigil.yaml: name → mapped table. The names and parent references are checked even
