@@ -15,7 +15,7 @@ export interface App {
   /** The URL a `tables:` entry points at. */
   url: string;
   /** The table name to configure (schema-qualified on PostgreSQL). */
-  table: (name: 'interactions' | 'workflow_runs') => string;
+  table: (name: string) => string;
   sql: (text: string, params?: unknown[]) => Promise<Record<string, unknown>[]>;
   /** A time parameter in the form this dialect's time columns take. */
   at: (ms: number) => unknown;

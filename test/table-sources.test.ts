@@ -475,3 +475,91 @@ describe.runIf(dialects.includes('postgres' as never))(
     });
   },
 );
+
+describe.runIf(dialects.includes('postgres' as never))(
+  'mapped tables on postgres, other column types',
+  () => {
+    beforeEach(async () => {
+      h = await harness('postgres', {});
+      app = await openApp('postgres', h.dir);
+    });
+    afterEach(async () => {
+      await sources?.close();
+      await app.close();
+      await h.close();
+    });
+
+    it('reads and writes timestamp without time zone, epoch seconds, ISO text, json keys and a JSON reason', async () => {
+      const table = app.table('jobs');
+      await app.sql(`CREATE TABLE ${table} (
+      "JobId" text PRIMARY KEY, state smallint NOT NULL, began timestamp, beat_s bigint,
+      ended_iso text, ended_ts timestamp, details json, why jsonb)`);
+      // state 1 = running, 2 = done, 3 = failed; began 20 minutes ago (UTC), last beat 10 s ago.
+      await app.sql(
+        `INSERT INTO ${table} VALUES ('a', 1, $1, $2, NULL, NULL, '[1]', NULL), ('b', 1, $1, $3, NULL, NULL, '{"k": "v"}', NULL),
+              ('c', 4, $1, $3, NULL, NULL, NULL, NULL)`,
+        [
+          new Date(T0 - 20 * M).toISOString().replace('Z', ''),
+          Math.floor((T0 - 10 * S) / 1000),
+          Math.floor((T0 - 5 * M) / 1000),
+        ],
+      );
+      const base = {
+        database: app.url,
+        table,
+        id: 'JobId',
+        status: { column: 'state', running: 1, succeeded: 2, failed: 3 },
+        startedAt: 'began',
+        heartbeatAt: 'beat_s',
+        timeUnit: 's',
+        limits: { run: '1h', heartbeat: '2m' },
+      };
+      h.config = parseConfig({
+        tables: {
+          json_key: {
+            ...base,
+            onEnd: {
+              set: { ended_iso: 'now', ended_ts: 'now' },
+              reason: { column: 'details', key: 'error' },
+            },
+          },
+          // The same table, rows in state 4: the reason as a JSON string in a jsonb column.
+          json_value: {
+            ...base,
+            status: { ...base.status, running: 4 },
+            onEnd: { set: { ended_iso: 'now' }, reason: { column: 'why' } },
+          },
+        },
+      });
+      h.clock.set(T0 + 1500);
+
+      const report = await sweep(sweeper());
+
+      // Rows b and c are silent (5 minutes, limit 2m); a beat 10 s ago.
+      expect(report.sourceErrors).toEqual([]);
+      expect(report.decisions.map((d) => [d.executionId, d.verdict, d.outcome])).toEqual([
+        ['json_key:b', 'heartbeat_lost', 'remediated'],
+        ['json_value:c', 'heartbeat_lost', 'remediated'],
+      ]);
+      const [a, b, c] = await app.sql(
+        `SELECT "JobId", state, ended_iso, ended_ts::text AS ended_ts, details::text AS details, why FROM ${table} ORDER BY "JobId"`,
+      );
+      expect(a).toMatchObject({ state: 1, ended_iso: null, details: '[1]' });
+      expect(b).toMatchObject({
+        state: 3,
+        ended_iso: new Date(T0 + 1500).toISOString(),
+        ended_ts: '2026-01-01 12:00:01.5',
+        why: null,
+      });
+      expect(JSON.parse(b!.details as string)).toEqual({
+        k: 'v',
+        error: 'vigil: heartbeat_lost: no heartbeat for 5m 1s, limit 2m',
+      });
+      expect(c).toMatchObject({
+        state: 3,
+        ended_iso: new Date(T0 + 1500).toISOString(),
+        why: 'vigil: heartbeat_lost: no heartbeat for 5m 1s, limit 2m',
+      });
+    });
+  },
+);
