@@ -52,6 +52,15 @@ const fileSchema = z.strictObject({
     })
     .optional(),
   sqlite: z.strictObject({ busyTimeout: duration.optional() }).optional(),
+  redis: z
+    .strictObject({
+      url: z
+        .string()
+        .regex(/^rediss?:\/\/.+/, 'expected "redis://…" or "rediss://…"')
+        .optional(),
+      keyPrefix: z.string().min(1).max(100).optional(),
+    })
+    .optional(),
   defaults: z
     .strictObject({
       limits: limitsSchema.optional(),
@@ -111,7 +120,8 @@ export interface Config {
   token: string | null;
   /** Runner tokens, each bound to one owner: may only touch that owner's executions. */
   runnerTokens: readonly { owner: string; token: string }[];
-  redisUrl: string | null;
+  /** Capacity slots: in Redis when a URL is set, else in a table of the store. */
+  redis: { url: string | null; keyPrefix: string };
   sqliteBusyTimeoutMs: number;
   defaults: { limits: PartialLimits; dispatchGraceMs: number; retry: RetryPolicy };
   kinds: Readonly<Record<string, KindConfig>>;
@@ -231,7 +241,10 @@ export function parseConfig(
       (token || runnerTokens.length > 0 ? '0.0.0.0' : '127.0.0.1'),
     token,
     runnerTokens,
-    redisUrl: nonEmpty(env.VIGIL_REDIS_URL) ?? null,
+    redis: {
+      url: nonEmpty(env.VIGIL_REDIS_URL) ?? file.redis?.url ?? null,
+      keyPrefix: file.redis?.keyPrefix ?? 'vigil:slot:',
+    },
     sqliteBusyTimeoutMs: file.sqlite?.busyTimeout ?? DEFAULTS.sqliteBusyTimeoutMs,
     defaults: {
       limits: file.defaults?.limits ?? {},

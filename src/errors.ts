@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'lost_ownership'
   | 'invalid_transition'
   | 'sweep_in_progress'
+  | 'slot_taken'
   | 'store_unavailable'
   | 'unauthorized'
   | 'forbidden';

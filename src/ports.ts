@@ -97,7 +97,7 @@ export type ReportOutcome =
   | { kind: 'not_found' };
 
 export interface StepRecord {
-  step: 'terminate' | 'end' | 'retry' | 'dead_letter' | 'derive_parent' | 'notify';
+  step: 'terminate' | 'end' | 'retry' | 'dead_letter' | 'derive_parent' | 'release' | 'notify';
   outcome: 'ok' | 'failed' | 'lost_race' | 'skipped';
   ms: number;
   detail?: string | undefined;
@@ -200,6 +200,14 @@ export interface ExecutionStore {
     audit?: RemediationRecord,
   ): Promise<boolean>;
   /**
+   * Many `endAttempt`s in one transaction (a sweep's page): one answer per item, in order. If it
+   * throws, none of them was applied.
+   */
+  endAttempts(
+    items: { fence: Fence; end: AttemptEnd; audit?: RemediationRecord | undefined }[],
+    now: number,
+  ): Promise<boolean[]>;
+  /**
    * Moves the deadline of an overdue execution the watchdog left alone (in grace, owner unknown,
    * children running) to when it should look again, so the scheduler does not spin on it.
    */
@@ -226,7 +234,83 @@ export interface ExecutionStore {
    */
   acquireLease(name: string, holder: string, now: number, ttlMs: number): Promise<boolean>;
   releaseLease(name: string, holder: string): Promise<void>;
+  /** Live holders of leases whose name starts with `prefix` (e.g. the replicas). */
+  listLeases(prefix: string, now: number): Promise<{ name: string; holder: string }[]>;
+
+  /**
+   * Records that this attempt holds `slot`, only while the execution is open at this attempt
+   * (otherwise false: an ended attempt can never gain a slot).
+   */
+  recordSlotHold(hold: SlotHold, now: number): Promise<boolean>;
+  /** Forgets a hold whose acquisition failed. */
+  dropSlotHold(executionId: string, attempt: number, slot: string): Promise<void>;
+  /** Every slot this execution holds or held, newest attempt first. */
+  slotHolds(executionId: string): Promise<SlotHoldRecord[]>;
+  /** Marks this attempt's slots for release (a runner released it, or the hold ended). */
+  markSlotsDue(executionId: string, attempt: number, now: number, slot?: string): Promise<void>;
+  /**
+   * Holds whose attempt has ended and whose release is not recorded yet: of these attempts, or
+   * (for recovery) those due since before `dueBefore`.
+   */
+  dueSlotReleases(query: {
+    of?: readonly { id: string; attempt: number }[] | undefined;
+    dueBefore?: number | undefined;
+    limit: number;
+  }): Promise<SlotHoldRecord[]>;
+  /**
+   * Records releases' outcomes in one transaction, each only once (false where another releaser
+   * recorded it first), and appends each to the remediation that caused it.
+   */
+  recordSlotReleases(
+    releases: readonly { hold: SlotHoldRecord; outcome: SlotReleaseOutcome }[],
+    now: number,
+  ): Promise<boolean[]>;
+  /** Slots kept in this store itself, used when no Redis is configured. */
+  localSlots(): SlotStore;
 }
+
+/** A named capacity slot or queue entry held by one attempt of one execution. */
+export interface SlotHold {
+  executionId: string;
+  attempt: number;
+  slot: string;
+  expiresAt: number | null;
+}
+
+export type SlotReleaseOutcome = 'released' | 'not_held';
+
+export interface SlotHoldRecord extends SlotHold {
+  acquiredAt: number;
+  releaseDueAt: number | null;
+  remediationId: string | null;
+  releasedAt: number | null;
+  releaseOutcome: SlotReleaseOutcome | null;
+}
+
+/**
+ * Where slots live (Redis, or Vigil's own database): one holder per slot name, taken only when
+ * free (or expired) and released only by the holder that took it — a compare-and-release, so a
+ * slot re-acquired by a newer execution is never released by an older one's remediation.
+ */
+export interface SlotStore {
+  readonly description: string;
+  acquire(
+    slot: string,
+    holder: string,
+    ttlMs: number | null,
+    now: number,
+  ): Promise<
+    { acquired: true; expiresAt: number | null } | { acquired: false; holder: string | null }
+  >;
+  /** Releases the slot only if `holder` holds it; false when it does not (expired or taken). */
+  release(slot: string, holder: string, now: number): Promise<boolean>;
+  holderOf(slot: string, now: number): Promise<string | null>;
+  close(): Promise<void>;
+}
+
+/** The holder token of one attempt in a slot store. */
+export const slotHolder = (executionId: string, attempt: number): string =>
+  `${attempt}:${executionId}`;
 
 /** Owners that run executions: asked what they run, and asked to stop work. */
 export interface OwnerClient {

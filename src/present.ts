@@ -1,6 +1,6 @@
 /** JSON shapes of the public contract: camelCase fields, ISO-8601 UTC times. */
 import type { Execution, JsonValue } from './core/types.js';
-import type { RemediationRecord, SweepReport } from './ports.js';
+import type { RemediationRecord, SlotHoldRecord, SweepReport } from './ports.js';
 
 export const iso = (ms: number | null): string | null =>
   ms === null ? null : new Date(ms).toISOString();
@@ -63,5 +63,17 @@ export function remediationJson(r: RemediationRecord): Record<string, JsonValue>
     steps: r.steps.map((s) => ({ ...s, detail: s.detail ?? null })),
     outcome: r.outcome,
     dryRun: r.dryRun,
+  };
+}
+
+export function slotHoldJson(h: SlotHoldRecord): Record<string, JsonValue> {
+  return {
+    slot: h.slot,
+    attempt: h.attempt,
+    acquiredAt: iso(h.acquiredAt),
+    expiresAt: iso(h.expiresAt),
+    releaseDueAt: iso(h.releaseDueAt),
+    releasedAt: iso(h.releasedAt),
+    releaseOutcome: h.releaseOutcome,
   };
 }

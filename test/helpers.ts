@@ -53,6 +53,33 @@ export async function postgresAvailable(): Promise<boolean> {
   }
 }
 
+export const REDIS_URL = process.env.VIGIL_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** Whether Redis answers; the same rule as PostgreSQL (skipped loudly outside CI, required in CI). */
+export async function redisAvailable(): Promise<boolean> {
+  const { createClient } = await import('redis');
+  const client = createClient({
+    url: REDIS_URL,
+    socket: { connectTimeout: 2_000, reconnectStrategy: false },
+  });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.ping();
+    await client.close();
+    return true;
+  } catch (error) {
+    if (process.env.CI)
+      throw new Error(
+        `Redis is required in CI and did not answer at ${REDIS_URL}: ${String(error)}`,
+      );
+    console.warn(
+      `\n!!! Redis did not answer at ${REDIS_URL}: its suites are SKIPPED (${String(error)})\n`,
+    );
+    return false;
+  }
+}
+
 /** The store kinds to run, PostgreSQL only when it answers. */
 export async function storeKinds(): Promise<StoreKind[]> {
   return (await postgresAvailable())

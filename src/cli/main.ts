@@ -25,6 +25,7 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   lost_ownership: EXIT.failed,
   invalid_transition: EXIT.failed,
   sweep_in_progress: EXIT.ok,
+  slot_taken: EXIT.failed,
   store_unavailable: EXIT.storeUnavailable,
   unauthorized: EXIT.usage,
   forbidden: EXIT.usage,

@@ -38,6 +38,7 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   lost_ownership: 409,
   invalid_transition: 409,
   sweep_in_progress: 409,
+  slot_taken: 409,
   store_unavailable: 503,
   unauthorized: 401,
   forbidden: 403,

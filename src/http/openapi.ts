@@ -47,6 +47,36 @@ export function openApiDocument(): Record<string, unknown> {
           responses: describe({ '200': 'the execution', '404': 'not_found' }),
         },
       },
+      '/v1/executions/{id}/slots': {
+        post: {
+          parameters: idParam,
+          ...withBody(
+            'Take a named capacity slot or queue entry for this attempt',
+            schemas.acquireSlot,
+            {
+              '200': '{slot, attempt, expiresAt}',
+              '409': 'slot_taken {holder}, or lost_ownership when the attempt is not open',
+              ...errors,
+            },
+          ),
+        },
+        get: {
+          summary: 'The slots this execution holds or held, and how each was released',
+          parameters: idParam,
+          responses: describe({ '200': '{items}', '404': 'not_found', ...errors }),
+        },
+      },
+      '/v1/executions/{id}/slots/{slot}': {
+        delete: {
+          summary: 'Give a slot back before the attempt ends (query: attempt)',
+          parameters: [
+            ...idParam,
+            { name: 'slot', in: 'path', required: true, schema: { type: 'string' } },
+            { name: 'attempt', in: 'query', required: true, schema: { type: 'integer' } },
+          ],
+          responses: describe({ '200': '{released}', '404': 'not_found', ...errors }),
+        },
+      },
       '/v1/executions/{id}/start': {
         post: {
           parameters: idParam,

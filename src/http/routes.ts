@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import type { Execution, JsonValue } from '../core/types.js';
 import { BadInputError, VigilError } from '../errors.js';
-import { executionJson, iso, remediationJson, sweepReportJson } from '../present.js';
+import { executionJson, iso, remediationJson, slotHoldJson, sweepReportJson } from '../present.js';
 import type { ReportOutcome } from '../ports.js';
 import { parseInput } from '../runtime/ledger.js';
 import type { Service } from '../runtime/service.js';
@@ -124,6 +124,28 @@ export async function registerRoutes(app: FastifyInstance, options: RoutesOption
     const { reason } = body(schemas.cancel, request);
     request.caller.mustBeAdmin();
     return executionJson(await ledger.cancel(id, reason));
+  });
+
+  app.post('/v1/executions/:id/slots', async (request) => {
+    const id = idOf(request);
+    const input = body(schemas.acquireSlot, request);
+    await owned(request, id);
+    const held = await service.slots.acquire(id, input);
+    return { slot: held.slot, attempt: held.attempt, expiresAt: iso(held.expiresAt) };
+  });
+
+  app.get('/v1/executions/:id/slots', async (request) => {
+    const id = idOf(request);
+    await owned(request, id);
+    return { items: (await service.slots.list(id)).map(slotHoldJson) };
+  });
+
+  app.delete('/v1/executions/:id/slots/:slot', async (request) => {
+    const id = idOf(request);
+    const slot = parseInput(schemas.slotName, (request.params as { slot: string }).slot, 'slot');
+    const { attempt } = parseInput(schemas.releaseSlot, request.query, 'query');
+    await owned(request, id);
+    return service.slots.release(id, slot, attempt);
   });
 
   app.post('/v1/sweeps', async (request) => {

@@ -6,6 +6,7 @@ import {
   newExecutionSchema,
   progressSchema,
 } from '../runtime/ledger.js';
+import { acquireSlotSchema, slotNameSchema } from '../runtime/slots.js';
 
 /** The request schemas of the HTTP API: the routes validate with them, /openapi.json shows them. */
 export const idSchema = z.string().min(1).max(200);
@@ -34,6 +35,9 @@ export const schemas = {
   }),
   cancel: z.strictObject({ reason: z.string().max(2_000).optional() }),
   sweep: z.strictObject({ dryRun: z.boolean().optional() }),
+  acquireSlot: acquireSlotSchema,
+  releaseSlot: z.strictObject({ attempt: z.coerce.number().int().min(1) }),
+  slotName: slotNameSchema,
   list: z.strictObject({
     status: z.enum(STATUSES).optional(),
     kind: z.string().max(200).optional(),

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
-import type { Clock, ExecutionStore, OwnerClient } from '../ports.js';
+import type { Clock, ExecutionStore, OwnerClient, SlotStore } from '../ports.js';
 import { Service } from '../runtime/service.js';
 import { buildApp } from './app.js';
 
@@ -16,6 +16,7 @@ export interface StartOptions {
   config: Config;
   clock: Clock;
   owners?: OwnerClient | undefined;
+  slots?: SlotStore | undefined;
   logger?: boolean | object;
   replica?: string;
 }
@@ -29,6 +30,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     config,
     clock,
     owners: options.owners,
+    slots: options.slots,
     onError: (error, where) => app.log.error({ err: error }, `${where} failed`),
   });
   const app = await buildApp({ service, store, config, clock, logger, replica: options.replica });

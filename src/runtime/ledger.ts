@@ -74,6 +74,8 @@ export class Ledger {
     private readonly config: Config,
     private readonly clock: Clock,
     private readonly events?: EventBus | undefined,
+    /** Called after an attempt ended through the ledger (its slots are then due for release). */
+    private readonly afterEnd: (id: string, attempt: number) => void = () => undefined,
   ) {}
 
   async register(input: unknown): Promise<Execution> {
@@ -124,6 +126,7 @@ export class Ledger {
 
   async complete(id: string, attempt: number, result?: JsonValue): Promise<ReportOutcome> {
     return this.settle(
+      { id, attempt },
       this.store.report(
         { id, attempt },
         {
@@ -151,6 +154,7 @@ export class Ledger {
       ? endAction({ id, attempt }, 'runner_failed', policyFor(this.config, execution), now, false)
       : null;
     return this.settle(
+      { id, attempt },
       this.store.report(
         { id, attempt },
         {
@@ -188,11 +192,16 @@ export class Ledger {
       this.clock.now(),
     );
     if (!won) return this.cancel(id, reason);
+    this.afterEnd(id, execution.attempt);
     return this.get(id);
   }
 
-  private async settle(pending: Promise<ReportOutcome>): Promise<ReportOutcome> {
+  private async settle(
+    attempt: { id: string; attempt: number },
+    pending: Promise<ReportOutcome>,
+  ): Promise<ReportOutcome> {
     const outcome = await pending;
+    if (outcome.kind === 'ended') this.afterEnd(attempt.id, attempt.attempt);
     if (outcome.kind === 'late' && outcome.kept) {
       const late = outcome.execution.lateResult;
       this.events?.emit({

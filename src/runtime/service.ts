@@ -1,11 +1,12 @@
 import type { Config } from '../config.js';
-import type { Clock, ExecutionStore, OwnerClient } from '../ports.js';
+import type { Clock, ExecutionStore, OwnerClient, SlotStore } from '../ports.js';
 import type { Source } from '../sources/index.js';
 import { sourcesFor } from '../sources/index.js';
 import { EventBus } from './events.js';
 import { Ledger } from './ledger.js';
 import type { Timers } from './scheduler.js';
 import { DeadlineScheduler } from './scheduler.js';
+import { Slots } from './slots.js';
 import type { SweepResult } from './sweep.js';
 import { Sweeper } from './sweep.js';
 
@@ -14,6 +15,8 @@ export interface ServiceOptions {
   config: Config;
   clock: Clock;
   owners?: OwnerClient | undefined;
+  /** Where capacity slots live (Redis); default: a table in the store. */
+  slots?: SlotStore | undefined;
   timers?: Timers | undefined;
   /** Notices the event loop stalling (off with a fake clock). Default: on. */
   watchEventLoop?: boolean | undefined;
@@ -39,6 +42,7 @@ export class Service {
   readonly ledger: Ledger;
   readonly sweeper: Sweeper;
   readonly scheduler: DeadlineScheduler;
+  readonly slots: Slots;
   private readonly startedAt: number;
   private lastSweepAt: number | null = null;
   private lastSuccessAt: number | null = null;
@@ -57,9 +61,15 @@ export class Service {
     this.events = new EventBus((error) => onError(error, 'event listener'));
     this.startedAt = clock.now();
     this.listeningSince = this.startedAt;
-    this.ledger = new Ledger(store, config, clock, this.events);
+    this.slots = new Slots(store, options.slots ?? store.localSlots(), clock);
+    this.ledger = new Ledger(store, config, clock, this.events, (id, attempt) => {
+      this.slots
+        .releaseFor([{ id, attempt }])
+        .catch((error: unknown) => onError(error, 'slot release'));
+    });
     this.sources = options.sources ?? sourcesFor(config);
     this.sweeper = new Sweeper({
+      slots: this.slots,
       sources: this.sources,
       warn: (message) => onError(new Error(message), 'mapped table'),
       store,

@@ -13,6 +13,7 @@ import type {
   Clock,
   DecisionOutcome,
   ExecutionStore,
+  Fence,
   OwnerClient,
   RemediationRecord,
   StepRecord,
@@ -20,6 +21,7 @@ import type {
 } from '../ports.js';
 import { noOwners } from '../ports.js';
 import type { EventBus } from './events.js';
+import type { SlotReleaseCounts, Slots } from './slots.js';
 import type { Source, SourceSweepContext, SourceSweepResult } from '../sources/source.js';
 import { sweepSources } from '../sources/sweep-sources.js';
 
@@ -32,6 +34,8 @@ export interface SweeperOptions {
   config: Config;
   events: EventBus;
   owners?: OwnerClient | undefined;
+  /** Releases the slots of ended attempts; without it slots are left to whoever releases them. */
+  slots?: Slots | undefined;
   /** This process's name in leases and reports; unique per replica. */
   holder?: string | undefined;
   /** Since when this process has been taking heartbeats without a gap (see `judge`). */
@@ -84,6 +88,8 @@ export class Sweeper {
     const started = performance.now();
     const pass = new SweepPass(this.options, this.owners, now, dryRun, randomUUID());
     const overdueParents: Execution[] = [];
+    // First finish releases a previous sweep (perhaps on a replica that died) left half-done.
+    if (!dryRun) await pass.releaseStaleSlots();
 
     let after: { deadlineAt: number; id: string } | undefined;
     let leaseLost = false;
@@ -102,8 +108,10 @@ export class Sweeper {
         // while a large sweep runs.
         if (i % 250 === 249) await yieldToEventLoop();
       }
+      await pass.flush();
       await yieldToEventLoop();
       await store.recordRemediations(pass.takeRecords());
+      if (!dryRun) await pass.releaseSlots();
       // Renew the lease between pages. Lost (this sweep outlived it and another replica took
       // over): stop here; every write so far was a compare-and-set, so nothing is half-done.
       if (
@@ -120,8 +128,10 @@ export class Sweeper {
     for (const parent of overdueParents) {
       const observe = await this.owners.observe([parent], now);
       await pass.judgeAndApply(parent, observe(parent), await pass.childrenOf(parent.id));
+      await pass.flush();
     }
     await pass.deriveTouchedParents();
+    if (!dryRun) await pass.releaseSlots();
 
     const { sources = [] } = this.options;
     const fromSources =
@@ -144,6 +154,15 @@ export class Sweeper {
   }
 }
 
+/** An end the sweep decided, waiting for its page's write. */
+interface PendingEnd {
+  execution: Execution;
+  decision: Decision;
+  reason: string;
+  steps: StepRecord[];
+  write: { fence: Fence; end: AttemptEnd; audit: RemediationRecord };
+}
+
 /** The state of one sweep while it runs. */
 class SweepPass {
   private readonly records: RemediationRecord[] = [];
@@ -153,6 +172,10 @@ class SweepPass {
   /** What this sweep has ended (or would end, in a dry run), so parents see their children's fate. */
   private readonly projected = new Map<string, Execution>();
   private readonly touchedParents = new Set<string>();
+  /** Attempts this sweep ended whose slots it has not released yet. */
+  private readonly endedSinceRelease: { id: string; attempt: number }[] = [];
+  /** Ends decided and not yet written (see `flush`). */
+  private readonly pendingEnds: PendingEnd[] = [];
 
   constructor(
     private readonly options: SweeperOptions,
@@ -161,6 +184,25 @@ class SweepPass {
     private readonly dryRun: boolean,
     private readonly sweepId: string,
   ) {}
+
+  /** Releases the slots of the attempts this sweep ended since the last call. */
+  async releaseSlots(): Promise<void> {
+    const ended = this.endedSinceRelease.splice(0, this.endedSinceRelease.length);
+    if (this.options.slots) this.countReleases(await this.options.slots.releaseFor(ended));
+  }
+
+  async releaseStaleSlots(): Promise<void> {
+    if (this.options.slots) this.countReleases(await this.options.slots.releaseStale());
+  }
+
+  private countReleases(counts: SlotReleaseCounts): void {
+    if (counts.released > 0)
+      this.counts.slots_released = (this.counts.slots_released ?? 0) + counts.released;
+    if (counts.notHeld > 0)
+      this.counts.slots_not_held = (this.counts.slots_not_held ?? 0) + counts.notHeld;
+    if (counts.failed > 0)
+      this.counts.slot_release_failed = (this.counts.slot_release_failed ?? 0) + counts.failed;
+  }
 
   /** The sweep stopped early because another process took over its lease. */
   noteLeaseLost(): void {
@@ -218,6 +260,7 @@ class SweepPass {
       if (decision) {
         this.examined++;
         await this.apply(parent, decision);
+        await this.flush();
       }
     }
   }
@@ -308,46 +351,93 @@ class SweepPass {
       } else if (action.status === 'dead') {
         doneSteps.push({ step: 'dead_letter', outcome: 'ok', ms: 0 });
       }
-      const started = performance.now();
       // Judged at the sweep's `now`; ended when the write lands. Unless the owner confirmed the
       // termination, a heartbeat that landed since our read (it moved the deadline) wins.
-      const won = await store.endAttempt(
-        action.terminate ? fence : { ...fence, deadlineAt: execution.deadlineAt },
-        end,
-        this.options.clock.now(),
-        this.auditRecord(decision, 'remediated', doneSteps),
+      this.pendingEnds.push({
+        execution,
+        decision,
+        reason,
+        steps,
+        write: {
+          fence: action.terminate ? fence : { ...fence, deadlineAt: execution.deadlineAt },
+          end,
+          audit: this.auditRecord(decision, 'remediated', doneSteps),
+        },
+      });
+    } catch (error) {
+      steps.push({ step: 'end', outcome: 'failed', ms: 0, detail: errorMessage(error) });
+      this.count(decision, 'failed', steps);
+    }
+  }
+
+  /**
+   * Writes the ends decided since the last flush in one transaction (a page of them costs one
+   * commit, not one each), then counts and announces each by whether its compare-and-set won. If
+   * the batch fails as a whole, each end is tried alone, so one bad row fails only itself.
+   */
+  async flush(): Promise<void> {
+    const pending = this.pendingEnds.splice(0, this.pendingEnds.length);
+    if (pending.length === 0) return;
+    const { store, clock } = this.options;
+    const started = performance.now();
+    let won: (boolean | Error)[];
+    try {
+      won = await store.endAttempts(
+        pending.map((p) => p.write),
+        clock.now(),
       );
-      if (!won) {
-        // The work finished (or was ended) between our read and our write: it wins, we do nothing.
-        steps.push({ step: 'end', outcome: 'lost_race', ms: elapsed(started) });
-        this.count(decision, 'lost_race', steps);
-        return;
+    } catch {
+      won = [];
+      for (const p of pending) {
+        won.push(
+          await store
+            .endAttempt(p.write.fence, p.write.end, clock.now(), p.write.audit)
+            .catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))),
+        );
       }
-      this.project(execution, decision, reason);
-      this.tally(decision, 'remediated');
+    }
+    const ms = elapsed(started);
+    for (const [i, p] of pending.entries()) this.settle(p, won[i]!, ms);
+  }
+
+  private settle(p: PendingEnd, won: boolean | Error, ms: number): void {
+    const { execution, decision, reason, steps } = p;
+    const { action } = decision;
+    const { events } = this.options;
+    if (action.kind !== 'end') return;
+    if (won instanceof Error) {
+      steps.push({ step: 'end', outcome: 'failed', ms, detail: errorMessage(won) });
+      this.count(decision, 'failed', steps);
+      return;
+    }
+    if (!won) {
+      // The work finished (or was ended) between our read and our write: it wins, we do nothing.
+      steps.push({ step: 'end', outcome: 'lost_race', ms });
+      this.count(decision, 'lost_race', steps);
+      return;
+    }
+    this.project(execution, decision, reason);
+    this.tally(decision, 'remediated');
+    this.endedSinceRelease.push({ id: decision.executionId, attempt: decision.attempt });
+    events.emit({
+      type: 'execution:remediated',
+      at: this.now,
+      executionId: decision.executionId,
+      attempt: decision.attempt,
+      verdict: decision.verdict,
+      reason,
+      status: action.retry ? 'queued' : action.status,
+      action: actionLabel(action),
+    });
+    if (action.status === 'dead') {
       events.emit({
-        type: 'execution:remediated',
+        type: 'execution:dead',
         at: this.now,
         executionId: decision.executionId,
         attempt: decision.attempt,
         verdict: decision.verdict,
         reason,
-        status: action.retry ? 'queued' : action.status,
-        action: actionLabel(action),
       });
-      if (action.status === 'dead') {
-        events.emit({
-          type: 'execution:dead',
-          at: this.now,
-          executionId: decision.executionId,
-          attempt: decision.attempt,
-          verdict: decision.verdict,
-          reason,
-        });
-      }
-    } catch (error) {
-      steps.push({ step: 'end', outcome: 'failed', ms: 0, detail: errorMessage(error) });
-      this.count(decision, 'failed', steps);
     }
   }
 
@@ -398,8 +488,10 @@ class SweepPass {
 
   private count(decision: Decision, outcome: DecisionOutcome, steps: StepRecord[]): void {
     this.tally(decision, outcome);
-    // Healthy rows are examined but not audited: nothing was wrong and nothing was done.
-    if (decision.verdict !== 'healthy')
+    // Healthy rows are examined but not audited: nothing was wrong and nothing was done. Nor is a
+    // lost race: the runner (or another replica) got there first and its write is the record; the
+    // sweep report still lists the decision.
+    if (decision.verdict !== 'healthy' && outcome !== 'lost_race')
       this.records.push(this.auditRecord(decision, outcome, steps));
   }
 

@@ -1,5 +1,5 @@
 import { isAlreadyEnded } from './errors.js';
-import type { InFlightRun, RunContext, RunOptions } from './run.js';
+import type { InFlightRun, RunContext, RunOptions, SlotGrant } from './run.js';
 import { runExecution } from './run.js';
 import { Transport } from './transport.js';
 import type { Beat, Execution, HeartbeatsAnswer, Json, Progress, RegisterInput } from './types.js';
@@ -129,6 +129,25 @@ export class VigilClient {
       retry: true,
       retryForMs: this.reportRetryMs,
     });
+  }
+
+  /**
+   * `POST /v1/executions/:id/slots`: takes a named slot for this attempt. 409 `slot_taken` (with
+   * `details.holder`) while another execution holds it.
+   */
+  acquireSlot(
+    id: string,
+    request: { attempt: number; slot: string; ttl?: number | string | undefined },
+  ): Promise<SlotGrant> {
+    return this.transport.request('POST', path(id, 'slots'), request);
+  }
+
+  /** `DELETE /v1/executions/:id/slots/:slot`: gives a slot back before the attempt ends. */
+  releaseSlot(id: string, slot: string, attempt: number): Promise<{ released: boolean }> {
+    return this.transport.request(
+      'DELETE',
+      `${path(id, 'slots')}/${encodeURIComponent(slot)}?attempt=${attempt}`,
+    );
   }
 
   /** `POST /v1/executions/:id/cancel` (operator; needs the admin token when tokens are set). */

@@ -4,7 +4,7 @@
  */
 export { VigilClient, DEFAULT_URL } from './client.js';
 export type { VigilClientOptions } from './client.js';
-export type { RunContext, RunOptions } from './run.js';
+export type { RunContext, RunOptions, SlotGrant } from './run.js';
 export { installShutdownHandler } from './shutdown.js';
 export type { ShutdownOptions } from './shutdown.js';
 export { livenessIntervalMs } from './liveness.js';

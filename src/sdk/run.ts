@@ -41,6 +41,20 @@ export interface RunContext {
    * A transient failure (Vigil briefly unreachable) does not reject; it is passed to `onError`.
    */
   beat(progress?: Progress): Promise<void>;
+  /**
+   * Takes a named capacity slot or queue entry for this attempt (e.g. `agent:alpha:capacity`).
+   * Rejects with a `VigilApiError` `slot_taken` (409) while another execution holds it. Vigil
+   * releases it when this attempt ends, however it ends; `ttl` bounds how long it is held anyway.
+   */
+  acquireSlot(slot: string, options?: { ttl?: number | string }): Promise<SlotGrant>;
+  /** Gives a slot back before the attempt ends. */
+  releaseSlot(slot: string): Promise<{ released: boolean }>;
+}
+
+export interface SlotGrant {
+  slot: string;
+  attempt: number;
+  expiresAt: string | null;
 }
 
 /** The API calls a run makes. */
@@ -49,6 +63,11 @@ export interface RunApi {
   heartbeat(id: string, beat: { attempt: number; progress?: Progress }): Promise<unknown>;
   complete(id: string, report: { attempt: number; result?: Json }): Promise<Execution>;
   fail(id: string, report: { attempt: number; error: Json }): Promise<Execution>;
+  acquireSlot(
+    id: string,
+    request: { attempt: number; slot: string; ttl?: number | string | undefined },
+  ): Promise<SlotGrant>;
+  releaseSlot(id: string, slot: string, attempt: number): Promise<{ released: boolean }>;
 }
 
 /** A run that has started and not finished, as the shutdown handler sees it. */
@@ -154,6 +173,13 @@ export async function runExecution<T>(
       execution,
       signal: controller.signal,
       beat: progressBeats(deps, id, attempt, controller.signal, lose),
+      acquireSlot: (slot, options = {}) =>
+        api.acquireSlot(id, {
+          attempt,
+          slot,
+          ...(options.ttl === undefined ? {} : { ttl: options.ttl }),
+        }),
+      releaseSlot: (slot) => api.releaseSlot(id, slot, attempt),
     };
     let outcome: { kind: 'resolved'; value: T } | { kind: 'threw'; error: unknown };
     try {

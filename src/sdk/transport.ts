@@ -69,7 +69,7 @@ export class Transport {
   constructor(readonly options: TransportOptions) {}
 
   async request<T>(
-    method: 'GET' | 'POST',
+    method: 'GET' | 'POST' | 'DELETE',
     path: string,
     body?: unknown,
     options: RequestOptions = {},

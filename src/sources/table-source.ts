@@ -414,7 +414,8 @@ class TablesPass {
     decision: Decision,
     outcome: DecisionOutcome,
     steps: StepRecord[],
-    audit = decision.verdict !== 'healthy',
+    // Like the ledger: a lost race changed nothing, so it is reported but not audited.
+    audit = decision.verdict !== 'healthy' && outcome !== 'lost_race',
   ): void {
     const { verdict } = decision;
     this.counts[verdict] = (this.counts[verdict] ?? 0) + 1;

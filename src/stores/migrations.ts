@@ -121,6 +121,39 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002_slots': {
+    async up(db: Kysely<unknown>) {
+      // What each attempt holds. `release_due_at` is set in the same transaction that ends the
+      // attempt, so "ended" and "its slots must go" can never be separated by a crash; whoever
+      // sweeps next finishes a release that was cut short.
+      await db.schema
+        .createTable('slot_holds')
+        .addColumn('execution_id', 'text', (c) => c.notNull())
+        .addColumn('attempt', 'integer', (c) => c.notNull())
+        .addColumn('slot', 'text', (c) => c.notNull())
+        .addColumn('acquired_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint')
+        .addColumn('release_due_at', 'bigint')
+        .addColumn('remediation_id', 'text')
+        .addColumn('released_at', 'bigint')
+        .addColumn('release_outcome', 'text')
+        .addPrimaryKeyConstraint('slot_holds_pk', ['execution_id', 'attempt', 'slot'])
+        .execute();
+      await db.schema
+        .createIndex('slot_holds_due')
+        .on('slot_holds')
+        .columns(['release_due_at', 'execution_id'])
+        .where(sql.ref('released_at'), 'is', null)
+        .execute();
+      // The slots themselves when no Redis is configured: one holder per name.
+      await db.schema
+        .createTable('slots')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('holder', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint')
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

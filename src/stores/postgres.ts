@@ -56,6 +56,8 @@ export function openPostgresStore(url: string, options: PostgresOptions = {}): S
     'postgres',
     `postgres:${redactUrl(url)}${schema ? ` (schema ${schema})` : ''}`,
     (fn) => db.transaction().execute((trx) => fn(trx)),
+    {},
+    schema,
   );
 }
 

@@ -76,10 +76,30 @@ export interface LeasesTable {
   expires_at: number;
 }
 
+export interface SlotHoldsTable {
+  execution_id: string;
+  attempt: number;
+  slot: string;
+  acquired_at: number;
+  expires_at: number | null;
+  release_due_at: number | null;
+  remediation_id: string | null;
+  released_at: number | null;
+  release_outcome: string | null;
+}
+
+export interface SlotsTable {
+  name: string;
+  holder: string;
+  expires_at: number | null;
+}
+
 export interface Database {
   executions: ExecutionsTable;
   attempts: AttemptsTable;
   remediations: RemediationsTable;
   sweeps: SweepsTable;
   leases: LeasesTable;
+  slot_holds: SlotHoldsTable;
+  slots: SlotsTable;
 }

@@ -21,11 +21,22 @@ import type {
   RemediationFilter,
   RemediationRecord,
   ReportOutcome,
+  SlotHold,
+  SlotHoldRecord,
+  SlotReleaseOutcome,
+  SlotStore,
+  StepRecord,
   SweepReport,
 } from '../ports.js';
 import { VigilError } from '../errors.js';
 import { migrationProvider } from './migrations.js';
-import type { AttemptsTable, Database, ExecutionsTable, RemediationsTable } from './schema.js';
+import type {
+  AttemptsTable,
+  Database,
+  ExecutionsTable,
+  RemediationsTable,
+  SlotHoldsTable,
+} from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 type Db = Kysely<Database> | Transaction<Database>;
@@ -51,11 +62,29 @@ export class SqlStore implements ExecutionStore {
         now: number,
         audit?: RemediationRecord,
       ) => Promise<boolean>;
+      endAttempts?: (
+        items: { fence: Fence; end: AttemptEnd; audit?: RemediationRecord | undefined }[],
+        now: number,
+      ) => Promise<boolean[]>;
     } = {},
+    /**
+     * PostgreSQL: the schema of Vigil's tables. Kysely's migrator looks for its own tables in every
+     * schema, so without naming it a second Vigil schema in one database would find the first's.
+     */
+    private readonly schema?: string | undefined,
   ) {}
 
+  /** Slots kept in this database, for deployments without Redis. */
+  localSlots(): SlotStore {
+    return new SqlSlotStore(this.db, this.description);
+  }
+
   async migrate(): Promise<string[]> {
-    const migrator = new Migrator({ db: this.db, provider: migrationProvider });
+    const migrator = new Migrator({
+      db: this.db,
+      provider: migrationProvider,
+      ...(this.schema ? { migrationTableSchema: this.schema } : {}),
+    });
     const { error, results } = await migrator.migrateToLatest();
     if (error)
       throw error instanceof Error ? error : new Error('migration failed', { cause: error });
@@ -399,6 +428,19 @@ export class SqlStore implements ExecutionStore {
     return this.writeTransaction((trx) => endFenced(trx, fence, end, now, audit));
   }
 
+  async endAttempts(
+    items: { fence: Fence; end: AttemptEnd; audit?: RemediationRecord | undefined }[],
+    now: number,
+  ): Promise<boolean[]> {
+    if (this.fast.endAttempts) return this.fast.endAttempts(items, now);
+    return this.writeTransaction(async (trx) => {
+      const won: boolean[] = [];
+      for (const item of items)
+        won.push(await endFenced(trx, item.fence, item.end, now, item.audit));
+      return won;
+    });
+  }
+
   async deferDeadline(fence: Fence, until: number): Promise<void> {
     await this.db
       .updateTable('executions')
@@ -552,7 +594,188 @@ export class SqlStore implements ExecutionStore {
       .where('holder', '=', holder)
       .execute();
   }
+
+  async listLeases(prefix: string, now: number): Promise<{ name: string; holder: string }[]> {
+    return this.db
+      .selectFrom('leases')
+      .select(['name', 'holder'])
+      .where('name', 'like', `${prefix}%`) // prefixes are Vigil's own constants, free of % and _
+      .where('expires_at', '>', now)
+      .orderBy('name')
+      .execute();
+  }
+
+  async recordSlotHold(hold: SlotHold, now: number): Promise<boolean> {
+    return this.writeTransaction(async (trx) => {
+      // FOR SHARE on PostgreSQL: an end of this attempt waits for this hold to commit (and then
+      // marks it due), or this hold waits for the end and sees the attempt closed.
+      let open = trx
+        .selectFrom('executions')
+        .select('id')
+        .where('id', '=', hold.executionId)
+        .where('attempt', '=', hold.attempt)
+        .where('status', 'in', ['queued', 'running']);
+      if (this.dialect === 'postgres') open = open.forShare();
+      if (!(await open.executeTakeFirst())) return false;
+      await trx
+        .insertInto('slot_holds')
+        .values({
+          execution_id: hold.executionId,
+          attempt: hold.attempt,
+          slot: hold.slot,
+          acquired_at: now,
+          expires_at: hold.expiresAt,
+          release_due_at: null,
+          remediation_id: null,
+          released_at: null,
+          release_outcome: null,
+        })
+        .onConflict((oc) =>
+          oc.columns(['execution_id', 'attempt', 'slot']).doUpdateSet({
+            acquired_at: now,
+            expires_at: hold.expiresAt,
+            release_due_at: null,
+            released_at: null,
+            release_outcome: null,
+          }),
+        )
+        .execute();
+      return true;
+    });
+  }
+
+  async dropSlotHold(executionId: string, attempt: number, slot: string): Promise<void> {
+    await this.db
+      .deleteFrom('slot_holds')
+      .where('execution_id', '=', executionId)
+      .where('attempt', '=', attempt)
+      .where('slot', '=', slot)
+      .where('released_at', 'is', null)
+      .execute();
+  }
+
+  async slotHolds(executionId: string): Promise<SlotHoldRecord[]> {
+    const rows = await this.db
+      .selectFrom('slot_holds')
+      .selectAll()
+      .where('execution_id', '=', executionId)
+      .orderBy('attempt', 'desc')
+      .orderBy('slot')
+      .execute();
+    return rows.map(toSlotHold);
+  }
+
+  async markSlotsDue(
+    executionId: string,
+    attempt: number,
+    now: number,
+    slot?: string,
+  ): Promise<void> {
+    let update = this.db
+      .updateTable('slot_holds')
+      .set({ release_due_at: now })
+      .where('execution_id', '=', executionId)
+      .where('attempt', '=', attempt)
+      .where('released_at', 'is', null)
+      .where('release_due_at', 'is', null);
+    if (slot !== undefined) update = update.where('slot', '=', slot);
+    await update.execute();
+  }
+
+  async dueSlotReleases(query: {
+    of?: readonly { id: string; attempt: number }[] | undefined;
+    dueBefore?: number | undefined;
+    limit: number;
+  }): Promise<SlotHoldRecord[]> {
+    if (query.of?.length === 0) return [];
+    let select = this.db
+      .selectFrom('slot_holds')
+      .selectAll()
+      .where('release_due_at', 'is not', null)
+      .where('released_at', 'is', null);
+    if (query.of) {
+      const attempts = new Map(query.of.map((e) => [e.id, e.attempt]));
+      select = select.where('execution_id', 'in', [...attempts.keys()]);
+      const rows = await select.orderBy('execution_id').orderBy('slot').execute();
+      return rows
+        .filter((row) => attempts.get(row.execution_id) === row.attempt)
+        .slice(0, query.limit)
+        .map(toSlotHold);
+    }
+    if (query.dueBefore !== undefined)
+      select = select.where('release_due_at', '<', query.dueBefore);
+    const rows = await select
+      .orderBy('release_due_at')
+      .orderBy('execution_id')
+      .limit(query.limit)
+      .execute();
+    return rows.map(toSlotHold);
+  }
+
+  async recordSlotReleases(
+    releases: readonly { hold: SlotHoldRecord; outcome: SlotReleaseOutcome }[],
+    now: number,
+  ): Promise<boolean[]> {
+    if (releases.length === 0) return [];
+    // Appends a step to the remediation's JSON array in place (no read-modify-write).
+    const append =
+      this.dialect === 'postgres'
+        ? (step: string) => sql<string>`(steps::jsonb || jsonb_build_array(${step}::jsonb))::text`
+        : (step: string) => sql<string>`json_insert(steps, '$[#]', json(${step}))`;
+    return this.writeTransaction(async (trx) => {
+      const recorded: boolean[] = [];
+      for (const { hold, outcome } of releases) {
+        const marked = await trx
+          .updateTable('slot_holds')
+          .set({ released_at: now, release_outcome: outcome })
+          .where('execution_id', '=', hold.executionId)
+          .where('attempt', '=', hold.attempt)
+          .where('slot', '=', hold.slot)
+          .where('released_at', 'is', null)
+          .executeTakeFirst();
+        const won = Number(marked.numUpdatedRows) === 1;
+        recorded.push(won);
+        if (!won || hold.remediationId === null) continue;
+        const step: StepRecord = {
+          step: 'release',
+          outcome: outcome === 'released' ? 'ok' : 'skipped',
+          ms: Math.max(0, now - (hold.releaseDueAt ?? now)),
+          detail:
+            outcome === 'released'
+              ? `released ${hold.slot}`
+              : `${hold.slot} was no longer held by attempt ${hold.attempt} (expired, or taken by another holder): left alone`,
+        };
+        await trx
+          .updateTable('remediations')
+          .set({ steps: append(JSON.stringify(step)) })
+          .where('id', '=', hold.remediationId)
+          .execute();
+      }
+      return recorded;
+    });
+  }
 }
+
+function toSlotHold(row: Selectable<SlotHoldsTable>): SlotHoldRecord {
+  return {
+    executionId: row.execution_id,
+    attempt: row.attempt,
+    slot: row.slot,
+    acquiredAt: Number(row.acquired_at),
+    expiresAt: toNumber(row.expires_at),
+    releaseDueAt: toNumber(row.release_due_at),
+    remediationId: row.remediation_id,
+    releasedAt: toNumber(row.released_at),
+    releaseOutcome: row.release_outcome as SlotReleaseOutcome | null,
+  };
+}
+
+/**
+ * Written in the transaction that ends an attempt: its slots are now due for release, linked to the
+ * remediation that ended it (if the watchdog did).
+ */
+export const slotsDueSql =
+  'UPDATE slot_holds SET release_due_at = ?, remediation_id = ? WHERE execution_id = ? AND attempt = ? AND released_at IS NULL AND release_due_at IS NULL';
 
 /** Why a heartbeat did not land: the runner must stop. */
 export function lostBeat(
@@ -695,6 +918,14 @@ async function endFenced(
   if (Number(result.numUpdatedRows) === 0) return false;
   await db.insertInto('attempts').values(writes.attempt).execute();
   if (audit) await db.insertInto('remediations').values(remediationRow(audit)).execute();
+  await db
+    .updateTable('slot_holds')
+    .set({ release_due_at: now, remediation_id: audit?.id ?? null })
+    .where('execution_id', '=', fence.id)
+    .where('attempt', '=', fence.attempt)
+    .where('released_at', 'is', null)
+    .where('release_due_at', 'is', null)
+    .execute();
   return true;
 }
 
@@ -752,4 +983,68 @@ function decodeCursor(cursor: string): { createdAt: number; id: string } {
     'bad_input',
     `cursor: expected a cursor from a previous page, got ${JSON.stringify(cursor)}`,
   );
+}
+
+/**
+ * Slots in Vigil's own database, for deployments without Redis: one row per held slot. Taking a
+ * free or expired slot is one upsert; the release is a conditional delete on the holder.
+ */
+export class SqlSlotStore implements SlotStore {
+  readonly description: string;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    storeDescription: string,
+  ) {
+    this.description = `${storeDescription} (table slots)`;
+  }
+
+  async acquire(
+    slot: string,
+    holder: string,
+    ttlMs: number | null,
+    now: number,
+  ): Promise<
+    { acquired: true; expiresAt: number | null } | { acquired: false; holder: string | null }
+  > {
+    const expiresAt = ttlMs === null ? null : now + ttlMs;
+    const row = await this.db
+      .insertInto('slots')
+      .values({ name: slot, holder, expires_at: expiresAt })
+      .onConflict((oc) =>
+        oc
+          .column('name')
+          .doUpdateSet({ holder, expires_at: expiresAt })
+          .where((eb) =>
+            eb.or([eb('slots.holder', '=', holder), eb('slots.expires_at', '<=', now)]),
+          ),
+      )
+      .returning('holder')
+      .executeTakeFirst();
+    if (row?.holder === holder) return { acquired: true, expiresAt };
+    return { acquired: false, holder: await this.holderOf(slot, now) };
+  }
+
+  async release(slot: string, holder: string): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('slots')
+      .where('name', '=', slot)
+      .where('holder', '=', holder)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) === 1;
+  }
+
+  async holderOf(slot: string, now: number): Promise<string | null> {
+    const row = await this.db
+      .selectFrom('slots')
+      .select(['holder', 'expires_at'])
+      .where('name', '=', slot)
+      .executeTakeFirst();
+    if (!row) return null;
+    return row.expires_at !== null && Number(row.expires_at) <= now ? null : row.holder;
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
 }

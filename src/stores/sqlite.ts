@@ -11,6 +11,7 @@ import {
   deadlineHolds,
   lostBeat,
   remediationRow,
+  slotsDueSql,
 } from './sql-store.js';
 
 const NEVER = Number.MAX_SAFE_INTEGER;
@@ -58,7 +59,7 @@ function preparedWrites(database: BetterSqlite3.Database) {
   });
   return {
     heartbeat: (beats: Beat[], now: number) => transaction.immediate(beats, now),
-    endAttempt: preparedEndAttempt(database),
+    ends: preparedEndAttempt(database),
   };
 }
 
@@ -107,6 +108,7 @@ function preparedEndAttempt(database: BetterSqlite3.Database) {
   const audit = database.prepare(
     `INSERT INTO remediations (${remediationColumns.join(', ')}) VALUES (${remediationColumns.map((c) => `@${c}`).join(', ')})`,
   );
+  const slotsDue = database.prepare(slotsDueSql);
   const transaction = database.transaction(
     (fence: Fence, end: AttemptEnd, now: number, record?: RemediationRecord) => {
       const row = select.get(fence.id, fence.attempt, fence.status);
@@ -132,11 +134,24 @@ function preparedEndAttempt(database: BetterSqlite3.Database) {
       if (changed === 0) return false;
       insert.run(writes.attempt);
       if (record) audit.run(remediationRow(record));
+      slotsDue.run(now, record?.id ?? null, fence.id, fence.attempt);
       return true;
     },
   );
-  return (fence: Fence, end: AttemptEnd, now: number, record?: RemediationRecord): boolean =>
-    transaction.immediate(fence, end, now, record);
+  const many = database.transaction(
+    (
+      items: { fence: Fence; end: AttemptEnd; audit?: RemediationRecord | undefined }[],
+      now: number,
+    ) => items.map((item) => transaction(item.fence, item.end, now, item.audit)),
+  );
+  return {
+    one: (fence: Fence, end: AttemptEnd, now: number, record?: RemediationRecord): boolean =>
+      transaction.immediate(fence, end, now, record),
+    many: (
+      items: { fence: Fence; end: AttemptEnd; audit?: RemediationRecord | undefined }[],
+      now: number,
+    ): boolean[] => many.immediate(items, now),
+  };
 }
 
 export interface SqliteOptions {
@@ -178,7 +193,11 @@ export function openSqliteStore(path: string, options: SqliteOptions = {}): SqlS
   const fast = {
     heartbeat: (beats: Beat[], now: number) => withPrepared((w) => w.heartbeat(beats, now)),
     endAttempt: (fence: Fence, end: AttemptEnd, now: number, record?: RemediationRecord) =>
-      withPrepared((w) => w.endAttempt(fence, end, now, record)),
+      withPrepared((w) => w.ends.one(fence, end, now, record)),
+    endAttempts: (
+      items: { fence: Fence; end: AttemptEnd; audit?: RemediationRecord | undefined }[],
+      now: number,
+    ) => withPrepared((w) => w.ends.many(items, now)),
   };
   return new SqlStore(
     db,

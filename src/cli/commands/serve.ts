@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { BadInputError } from '../../errors.js';
 import { startServer } from '../../http/server.js';
+import { openSlotStore } from '../../stores/open-slots.js';
 import type { CliIo, GlobalOptions } from '../context.js';
 import { withStore } from '../context.js';
 
@@ -24,15 +25,18 @@ export function serveCommand(program: Command, io: CliIo): void {
       }
       if (options.host !== undefined) env.VIGIL_HOST = options.host;
       await withStore({ ...io, env }, global, async (store, config) => {
+        const slots = await openSlotStore(config, store);
         const server = await startServer({
           store,
           config,
+          slots,
           clock: io.clock,
           replica: `${hostname()}:${process.pid}`,
           logger: { level: io.env.VIGIL_LOG_LEVEL ?? 'warn' },
         });
         io.out(`vigil: listening on ${server.url}`);
         io.out(`vigil: store ${store.description}; config ${config.source}`);
+        io.out(`vigil: slots ${slots.description}`);
         if (config.token === null && config.runnerTokens.length === 0) {
           io.out(`vigil: no tokens configured (VIGIL_TOKEN): bound to ${config.host} only`);
         }
@@ -42,6 +46,7 @@ export function serveCommand(program: Command, io: CliIo): void {
         });
         io.out(`vigil: ${signal}: shutting down`);
         await server.close();
+        await slots.close();
       });
     });
 }

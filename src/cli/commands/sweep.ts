@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { EventBus } from '../../runtime/events.js';
+import { Slots } from '../../runtime/slots.js';
 import { Sweeper } from '../../runtime/sweep.js';
+import { openSlotStore } from '../../stores/open-slots.js';
 import { sweepReportJson } from '../../present.js';
 import type { SweepReport } from '../../ports.js';
 import { sourcesFor } from '../../sources/index.js';
@@ -17,18 +19,23 @@ export function sweepCommand(program: Command, io: CliIo, done: (code: number) =
     .action(async (options: { dryRun?: boolean; json?: boolean }, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
       await withStore(io, global, async (store, config) => {
+        const slotStore = await openSlotStore(config, store);
+        const slots = new Slots(store, slotStore, io.clock);
         const sources = sourcesFor(config, io.cwd);
         const sweeper = new Sweeper({
           store,
           clock: io.clock,
           config,
           events: new EventBus(),
+          slots,
           sources,
           warn: (message) => io.err(`vigil: ${message}`),
         });
         const result = await sweeper
           .sweep({ dryRun: options.dryRun ?? false })
-          .finally(() => Promise.all(sources.map((source) => source.close())));
+          .finally(() =>
+            Promise.all([slotStore.close(), ...sources.map((source) => source.close())]),
+          );
         if (result.kind === 'skipped') {
           io.out(
             options.json

@@ -1,0 +1,178 @@
+import { z } from 'zod';
+import { VigilError } from '../errors.js';
+import { durationSchema } from '../schemas.js';
+import type {
+  Clock,
+  ExecutionStore,
+  SlotHoldRecord,
+  SlotReleaseOutcome,
+  SlotStore,
+} from '../ports.js';
+import { slotHolder } from '../ports.js';
+import { attemptSchema, parseInput } from './ledger.js';
+
+export const slotNameSchema = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9._:@/-]+$/, 'expected letters, digits and . _ : @ / - only');
+
+export const acquireSlotSchema = z.strictObject({
+  attempt: attemptSchema,
+  slot: slotNameSchema,
+  /** Without a TTL the slot is held until the attempt ends (or is released). */
+  ttl: durationSchema.optional(),
+});
+
+/** A release due for this long was cut short (a crash, a failed slot store): retry it. */
+export const STALE_RELEASE_MS = 10_000;
+
+export interface SlotReleaseCounts {
+  released: number;
+  notHeld: number;
+  failed: number;
+}
+
+/**
+ * Capacity slots and queue entries held by executions. The store records which attempt holds
+ * which slot; the slot store (Redis, or a table in Vigil's database) holds the slot itself.
+ *
+ * Acquire: record the hold (only while the attempt is open), then take the slot; a slot that is
+ * taken undoes the record. Release: ending an attempt marks its holds due in the same transaction;
+ * `releaseDue` then releases each with a compare-and-release on the attempt's own token, so a
+ * slot that expired and was taken by a newer execution stays with its new holder.
+ */
+export class Slots {
+  constructor(
+    private readonly store: ExecutionStore,
+    readonly slotStore: SlotStore,
+    private readonly clock: Clock,
+  ) {}
+
+  async acquire(
+    executionId: string,
+    input: unknown,
+  ): Promise<{ slot: string; attempt: number; expiresAt: number | null }> {
+    const { attempt, slot, ttl } = parseInput(acquireSlotSchema, input);
+    const execution = await this.store.get(executionId);
+    if (!execution) throw new VigilError('not_found', `no execution ${executionId}`);
+    const now = this.clock.now();
+    const expiresAt = ttl === undefined ? null : now + ttl;
+    if (!(await this.store.recordSlotHold({ executionId, attempt, slot, expiresAt }, now))) {
+      throw new VigilError(
+        'lost_ownership',
+        `execution ${executionId} is not open at attempt ${attempt}: it cannot take a slot`,
+        { status: execution.status, reason: execution.reason ?? `attempt is ${execution.attempt}` },
+      );
+    }
+    let taken;
+    try {
+      taken = await this.slotStore.acquire(
+        slot,
+        slotHolder(executionId, attempt),
+        ttl ?? null,
+        now,
+      );
+    } catch (error) {
+      await this.store.dropSlotHold(executionId, attempt, slot).catch(() => undefined);
+      throw error;
+    }
+    if (!taken.acquired) {
+      await this.store.dropSlotHold(executionId, attempt, slot);
+      throw new VigilError('slot_taken', `slot ${slot} is held by another execution`, {
+        holder: parseHolder(taken.holder),
+      });
+    }
+    // The attempt may have ended between recording the hold and taking the slot: its end marked
+    // the hold due, and this releases it at once instead of at the next sweep.
+    const current = await this.store.get(executionId);
+    if (
+      !current ||
+      current.attempt !== attempt ||
+      !['queued', 'running'].includes(current.status)
+    ) {
+      await this.releaseFor([{ id: executionId, attempt }]);
+    }
+    return { slot, attempt, expiresAt: taken.expiresAt };
+  }
+
+  /** A runner gives a slot back before its attempt ends. */
+  async release(
+    executionId: string,
+    slot: string,
+    attempt: number,
+  ): Promise<{ released: boolean }> {
+    parseInput(z.strictObject({ slot: slotNameSchema, attempt: attemptSchema }), { slot, attempt });
+    const hold = (await this.store.slotHolds(executionId)).find(
+      (h) => h.attempt === attempt && h.slot === slot && h.releasedAt === null,
+    );
+    if (!hold) return { released: false };
+    const now = this.clock.now();
+    await this.store.markSlotsDue(executionId, attempt, now, slot);
+    const counts = await this.releaseAll([{ ...hold, releaseDueAt: now }]);
+    return { released: counts.released === 1 };
+  }
+
+  list(executionId: string): Promise<SlotHoldRecord[]> {
+    return this.store.slotHolds(executionId);
+  }
+
+  /** Releases the slots of these ended attempts: a sweep's page, or a runner's own report. */
+  async releaseFor(
+    attempts: readonly { id: string; attempt: number }[],
+  ): Promise<SlotReleaseCounts> {
+    if (attempts.length === 0) return { released: 0, notHeld: 0, failed: 0 };
+    const holds = await this.store.dueSlotReleases({ of: attempts, limit: 10_000 });
+    return this.releaseAll(holds);
+  }
+
+  /**
+   * Finishes releases left behind: by a replica that died between ending an attempt and releasing
+   * its slots, or by a slot store that failed. Only holds due for longer than `staleMs`, so it
+   * does not race the release that follows each end.
+   */
+  async releaseStale(staleMs = STALE_RELEASE_MS, pageSize = 500): Promise<SlotReleaseCounts> {
+    const total: SlotReleaseCounts = { released: 0, notHeld: 0, failed: 0 };
+    const dueBefore = this.clock.now() - staleMs;
+    for (;;) {
+      const holds = await this.store.dueSlotReleases({ dueBefore, limit: pageSize });
+      const counts = await this.releaseAll(holds);
+      total.released += counts.released;
+      total.notHeld += counts.notHeld;
+      total.failed += counts.failed;
+      if (holds.length < pageSize || counts.failed > 0) return total;
+    }
+  }
+
+  /**
+   * Compare-and-releases every hold at once (Redis pipelines them), then records the outcomes in
+   * one transaction. A release that fails stays due, for `releaseStale`.
+   */
+  private async releaseAll(holds: readonly SlotHoldRecord[]): Promise<SlotReleaseCounts> {
+    const counts: SlotReleaseCounts = { released: 0, notHeld: 0, failed: 0 };
+    const now = this.clock.now();
+    const settled = await Promise.allSettled(
+      holds.map((hold) =>
+        this.slotStore.release(hold.slot, slotHolder(hold.executionId, hold.attempt), now),
+      ),
+    );
+    const done: { hold: SlotHoldRecord; outcome: SlotReleaseOutcome }[] = [];
+    for (const [i, result] of settled.entries()) {
+      if (result.status === 'rejected') counts.failed++;
+      else done.push({ hold: holds[i]!, outcome: result.value ? 'released' : 'not_held' });
+    }
+    const recorded = await this.store.recordSlotReleases(done, this.clock.now());
+    for (const [i, { outcome }] of done.entries()) {
+      if (!recorded[i]) continue;
+      if (outcome === 'released') counts.released++;
+      else counts.notHeld++;
+    }
+    return counts;
+  }
+}
+
+/** The execution and attempt behind a holder token, when it is one of Vigil's. */
+function parseHolder(holder: string | null): { executionId: string; attempt: number } | null {
+  const match = holder?.match(/^(\d+):(.+)$/);
+  return match ? { executionId: match[2]!, attempt: Number(match[1]) } : null;
+}

@@ -1,0 +1,97 @@
+import { createClient } from 'redis';
+import { VigilError } from '../errors.js';
+import type { SlotStore } from '../ports.js';
+import { redact } from './open-store.js';
+
+/** Takes the slot when it is free or already ours; answers [1, ttl] or [0, current holder]. */
+const ACQUIRE = `
+local current = redis.call('GET', KEYS[1])
+if current == false or current == ARGV[1] then
+  if ARGV[2] == '' then
+    redis.call('SET', KEYS[1], ARGV[1])
+  else
+    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  end
+  return {1, ''}
+end
+return {0, current}`;
+
+/** Compare-and-release: deletes the slot only while `holder` still holds it. */
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0`;
+
+export interface RedisSlotOptions {
+  /** Prefix of every slot key (default `vigil:slot:`). */
+  keyPrefix?: string | undefined;
+}
+
+/**
+ * Slots in Redis: one key per slot holding its holder's token, with an optional TTL. Acquire and
+ * release are Lua scripts, so each is one atomic step on the server. Commands fail at once while
+ * Redis is unreachable (no offline queue): a release that fails stays due and is retried by the
+ * next sweep; an acquisition fails with "store unavailable".
+ */
+export async function openRedisSlotStore(
+  url: string,
+  options: RedisSlotOptions = {},
+): Promise<SlotStore> {
+  const prefix = options.keyPrefix ?? 'vigil:slot:';
+  const where = redact(url);
+  const client = createClient({
+    url,
+    disableOfflineQueue: true,
+    socket: {
+      connectTimeout: 2_000,
+      reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 5_000),
+    },
+  });
+  // Without a listener an unreachable Redis would crash the process; the errors surface on the
+  // commands instead.
+  client.on('error', () => undefined);
+  const unavailable = (error: unknown) =>
+    new VigilError(
+      'store_unavailable',
+      `slot store unavailable: ${where}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  try {
+    await client.connect();
+  } catch (error) {
+    throw unavailable(error);
+  }
+  const run = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (error) {
+      throw unavailable(error);
+    }
+  };
+
+  return {
+    description: `redis ${where} (keys ${prefix}*)`,
+    acquire: (slot, holder, ttlMs, now) =>
+      run(async () => {
+        const [taken, current] = (await client.eval(ACQUIRE, {
+          keys: [prefix + slot],
+          arguments: [holder, ttlMs === null ? '' : String(Math.max(1, Math.round(ttlMs)))],
+        })) as [number, string];
+        return taken === 1
+          ? { acquired: true, expiresAt: ttlMs === null ? null : now + ttlMs }
+          : { acquired: false, holder: current };
+      }),
+    release: (slot, holder) =>
+      run(async () => {
+        const deleted = (await client.eval(RELEASE, {
+          keys: [prefix + slot],
+          arguments: [holder],
+        })) as number;
+        return deleted === 1;
+      }),
+    holderOf: (slot) => run(async () => (await client.get(prefix + slot)) ?? null),
+    close: async () => {
+      if (client.isOpen) await client.close();
+    },
+  };
+}
