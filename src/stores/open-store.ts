@@ -54,6 +54,12 @@ export function storeError(error: unknown, where = 'the database'): VigilError |
   if (!(error instanceof Error)) return undefined;
   const code = (error as { code?: unknown }).code;
   if (typeof code !== 'string') return undefined;
+  if (code === '3F000') {
+    return new VigilError(
+      'bad_config',
+      `${redact(where)}: the schema in the search_path does not exist (create it first): ${error.message}`,
+    );
+  }
   const hint: Record<string, string> = {
     SQLITE_BUSY: 'it is locked by another process',
     SQLITE_LOCKED: 'it is locked by another process',
