@@ -17,6 +17,8 @@ import type { ProbeSpec } from './probes/probe-config.js';
 import { probesSchema, resolveProbes } from './probes/probe-config.js';
 import type { HttpListSpec } from './sources/http-list-config.js';
 import { httpListsSchema, resolveHttpLists } from './sources/http-list-config.js';
+import type { TableSourceConfig } from './sources/table-config.js';
+import { normalizeTables, tablesSchema } from './sources/table-config.js';
 
 /** Every default in one place. */
 export const DEFAULTS = Object.freeze({
@@ -109,6 +111,7 @@ const fileSchema = z.strictObject({
   supervisor: supervisorSchema.optional(),
   probes: probesSchema.optional(),
   operations: httpListsSchema.optional(),
+  tables: tablesSchema.optional(),
 });
 
 type FileConfig = z.infer<typeof fileSchema>;
@@ -146,6 +149,8 @@ export interface Config {
   probes: Readonly<Record<string, ProbeSpec>>;
   /** HTTP operation lists, by name (src/sources/http-list-config.ts). */
   operations: Readonly<Record<string, HttpListSpec>>;
+  /** Other apps' tables Vigil watches by configuration alone (`tables:`), by name. */
+  tables: Readonly<Record<string, TableSourceConfig>>;
 }
 
 const CONFIG_FILES = ['vigil.yaml', 'vigil.yml', 'vigil.json'];
@@ -292,6 +297,7 @@ export function parseConfig(
     },
     probes: resolveProbes(file.probes),
     operations: resolveHttpLists(file.operations),
+    tables: normalizeTables(file.tables),
   });
 }
 

@@ -151,6 +151,16 @@ export interface SweepReport {
   examined: number;
   decisions: SweepDecision[];
   counts: Record<string, number>;
+  /** Problems that kept part of a source (a mapped table) from being swept; set when sources are. */
+  sourceErrors?: SourceError[] | undefined;
+}
+
+/** A source that could not be swept (or only partly), named by its configuration key. */
+export interface SourceError {
+  source: string;
+  /** The configuration key at fault: `tables.interactions.status.column`. */
+  key: string;
+  message: string;
 }
 
 /**

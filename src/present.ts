@@ -43,6 +43,7 @@ export function sweepReportJson(report: SweepReport): Record<string, JsonValue> 
     examined: report.examined,
     decisions: report.decisions.map((d) => ({ ...d })),
     counts: { ...report.counts },
+    ...(report.sourceErrors ? { sourceErrors: report.sourceErrors.map((e) => ({ ...e })) } : {}),
   };
 }
 

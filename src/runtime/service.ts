@@ -1,5 +1,7 @@
 import type { Config } from '../config.js';
 import type { Clock, ExecutionStore, OwnerClient, SlotStore } from '../ports.js';
+import type { Source } from '../sources/index.js';
+import { sourcesFor } from '../sources/index.js';
 import { EventBus } from './events.js';
 import { Ledger } from './ledger.js';
 import type { Watchers } from '../probes/watchers.js';
@@ -27,6 +29,8 @@ export interface ServiceOptions {
   /** Notices the event loop stalling (off with a fake clock). Default: on. */
   watchEventLoop?: boolean | undefined;
   onError?: ((error: unknown, where: string) => void) | undefined;
+  /** Swept after the ledger. Default: the mapped tables of `config.tables`. */
+  sources?: readonly Source[] | undefined;
 }
 
 export interface Health {
@@ -62,6 +66,7 @@ export class Service {
   private listeningSince: number;
   private stallTimer: NodeJS.Timeout | null = null;
   private presenceTimer: NodeJS.Timeout | null = null;
+  private readonly sources: readonly Source[];
 
   constructor(private readonly options: ServiceOptions) {
     const { store, config, clock } = options;
@@ -75,8 +80,11 @@ export class Service {
         .releaseFor([{ id, attempt }])
         .catch((error: unknown) => onError(error, 'slot release'));
     });
+    this.sources = options.sources ?? sourcesFor(config);
     this.sweeper = new Sweeper({
       slots: this.slots,
+      sources: this.sources,
+      warn: (message) => onError(new Error(message), 'mapped table'),
       store,
       clock,
       config,
@@ -154,6 +162,7 @@ export class Service {
     this.watchers.stop();
     if (this.stallTimer) clearInterval(this.stallTimer);
     this.stallTimer = null;
+    for (const source of this.sources) void source.close().catch(() => undefined);
   }
 
   /** One sweep, recorded for /healthz. Errors propagate after being recorded. */

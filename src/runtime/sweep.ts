@@ -22,6 +22,8 @@ import type {
 import { noOwners } from '../ports.js';
 import type { EventBus } from './events.js';
 import type { SlotReleaseCounts, Slots } from './slots.js';
+import type { Source, SourceSweepContext, SourceSweepResult } from '../sources/source.js';
+import { sweepSources } from '../sources/sweep-sources.js';
 
 export type SweepResult =
   { kind: 'completed'; report: SweepReport } | { kind: 'skipped'; reason: 'in progress' };
@@ -38,6 +40,10 @@ export interface SweeperOptions {
   holder?: string | undefined;
   /** Since when this process has been taking heartbeats without a gap (see `judge`). */
   listeningSince?: (() => number | undefined) | undefined;
+  /** Sources swept after the ledger (mapped tables); each isolates its own failures. */
+  sources?: readonly Source[] | undefined;
+  /** Told about each problem a source had (a log line); also listed in the sweep report. */
+  warn?: ((message: string) => void) | undefined;
 }
 
 const SWEEP_LEASE = 'sweep';
@@ -86,6 +92,7 @@ export class Sweeper {
     if (!dryRun) await pass.releaseStaleSlots();
 
     let after: { deadlineAt: number; id: string } | undefined;
+    let leaseLost = false;
     for (;;) {
       const batch = await store.listOverdue(now, config.sweep.batchSize, after);
       if (batch.length === 0) break;
@@ -111,6 +118,7 @@ export class Sweeper {
         !(await store.acquireLease(SWEEP_LEASE, this.holder, clock.now(), config.sweep.leaseMs))
       ) {
         pass.noteLeaseLost();
+        leaseLost = true;
         overdueParents.length = 0;
         break;
       }
@@ -125,7 +133,12 @@ export class Sweeper {
     await pass.deriveTouchedParents();
     if (!dryRun) await pass.releaseSlots();
 
-    const report = pass.report(clock.now());
+    const { sources = [] } = this.options;
+    const fromSources =
+      sources.length > 0 && !leaseLost
+        ? await sweepSources(sources, { ...pass.sourceContext(), warn: this.options.warn })
+        : undefined;
+    const report = pass.report(clock.now(), fromSources);
     await store.recordRemediations(pass.takeRecords());
     await store.saveSweep(report);
     events.emit({
@@ -540,15 +553,35 @@ class SweepPass {
     });
   }
 
-  report(finishedAt: number): SweepReport {
+  /** What a source needs to sweep within this sweep. */
+  sourceContext(): SourceSweepContext {
+    const { clock, config, events, store } = this.options;
+    return {
+      now: this.now,
+      clock,
+      dryRun: this.dryRun,
+      sweepId: this.sweepId,
+      config,
+      events,
+      store,
+    };
+  }
+
+  report(finishedAt: number, fromSources?: SourceSweepResult): SweepReport {
+    const counts = { ...this.counts };
+    if (fromSources) {
+      for (const [name, n] of Object.entries(fromSources.counts))
+        counts[name] = (counts[name] ?? 0) + n;
+    }
     return {
       id: this.sweepId,
       startedAt: this.now,
       finishedAt,
       dryRun: this.dryRun,
-      examined: this.examined,
-      decisions: this.decisions,
-      counts: this.counts,
+      examined: this.examined + (fromSources?.examined ?? 0),
+      decisions: fromSources ? [...this.decisions, ...fromSources.decisions] : this.decisions,
+      counts,
+      ...(fromSources ? { sourceErrors: fromSources.errors } : {}),
     };
   }
 }

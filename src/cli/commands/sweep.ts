@@ -5,6 +5,7 @@ import { Sweeper } from '../../runtime/sweep.js';
 import { openSlotStore } from '../../stores/open-slots.js';
 import { sweepReportJson } from '../../present.js';
 import type { SweepReport } from '../../ports.js';
+import { sourcesFor } from '../../sources/index.js';
 import type { CliIo, GlobalOptions } from '../context.js';
 import { withStore } from '../context.js';
 import { table } from '../format.js';
@@ -20,16 +21,21 @@ export function sweepCommand(program: Command, io: CliIo, done: (code: number) =
       await withStore(io, global, async (store, config) => {
         const slotStore = await openSlotStore(config, store);
         const slots = new Slots(store, slotStore, io.clock);
+        const sources = sourcesFor(config, io.cwd);
         const sweeper = new Sweeper({
           store,
           clock: io.clock,
           config,
           events: new EventBus(),
           slots,
+          sources,
+          warn: (message) => io.err(`vigil: ${message}`),
         });
         const result = await sweeper
           .sweep({ dryRun: options.dryRun ?? false })
-          .finally(() => slotStore.close());
+          .finally(() =>
+            Promise.all([slotStore.close(), ...sources.map((source) => source.close())]),
+          );
         if (result.kind === 'skipped') {
           io.out(
             options.json
@@ -63,6 +69,11 @@ export function summarize(report: SweepReport): string {
         ...report.decisions.map((d) => [d.executionId, d.verdict, d.action, d.outcome, d.reason]),
       ]),
     );
+  }
+  if (report.sourceErrors && report.sourceErrors.length > 0) {
+    lines.push('');
+    lines.push('Not swept:');
+    for (const error of report.sourceErrors) lines.push(`  ${error.key}: ${error.message}`);
   }
   const { remediated = 0, skipped = 0, failed = 0, ...verdicts } = report.counts;
   const byVerdict = Object.entries(verdicts)

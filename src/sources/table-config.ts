@@ -1,0 +1,243 @@
+import { z } from 'zod';
+import type { PartialLimits } from '../core/types.js';
+import { limitsSchema } from '../schemas.js';
+import { isIdentifier, isTableName } from './identifiers.js';
+
+/** A status value as the app stores it: text or a number. */
+export type StatusValue = string | number;
+
+/** What Vigil writes into a column when it ends a row: its own clock's `now`, or a fixed value. */
+export type SetValue = { kind: 'now' } | { kind: 'value'; value: string | number | boolean | null };
+
+/** One mapped table of another app, as `tables.<name>` in vigil.yaml describes it. */
+export interface TableSourceConfig {
+  /** The key under `tables`: prefixes row ids in reports and the audit (`interactions:42`). */
+  name: string;
+  /** `postgres://…` or `sqlite:PATH` (relative paths are taken from the working directory). */
+  database: string;
+  /** The table, optionally schema-qualified (`app.interactions`). */
+  table: string;
+  /** The kind its rows are judged as: limits resolve row → kinds[kind] → owners[owner] → defaults. */
+  kind: string;
+  id: string;
+  status: {
+    column: string;
+    running: StatusValue[];
+    failed: StatusValue[];
+    succeeded: StatusValue[];
+    queued: StatusValue[];
+    cancelled: StatusValue[];
+  };
+  startedAt: string;
+  heartbeatAt: string | null;
+  owner: string | null;
+  /** The column naming the row's parent, and the `tables` entry that parent lives in. */
+  parent: { column: string; table: string } | null;
+  /** How numeric time columns count: milliseconds (default) or seconds since the epoch. */
+  timeUnit: 'ms' | 's';
+  limits: PartialLimits;
+  onEnd: {
+    /** The status written when Vigil fails a row (default: the first `status.failed` value). */
+    status: StatusValue;
+    set: Record<string, SetValue>;
+    /** Where the reason goes when Vigil fails a row: a column, or a key of a JSON column. */
+    reason: { column: string; key: string | null } | null;
+  };
+}
+
+const identifier = z.string().superRefine((value, ctx) => {
+  if (!isIdentifier(value)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected a column name (letters, digits and _, not starting with a digit), got ${JSON.stringify(value)}`,
+    });
+  }
+});
+
+const tableName = z.string().superRefine((value, ctx) => {
+  if (!isTableName(value)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected a table name like "interactions" or "app.interactions", got ${JSON.stringify(value)}`,
+    });
+  }
+});
+
+const databaseUrl = z.string().superRefine((value, ctx) => {
+  if (!/^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(value)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected "sqlite:PATH" or "postgres://…", got ${JSON.stringify(value)}`,
+    });
+  }
+});
+
+const statusValue = z.union([z.string().min(1), z.number()]);
+const statusValues = z
+  .union([statusValue, z.array(statusValue).min(1)])
+  .transform((value) => (Array.isArray(value) ? value : [value]));
+
+/** A JSON key the reason is written under: kept simple so it is safe in every JSON path syntax. */
+const jsonKey = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,100}$/, 'expected a key of letters, digits, _ or -');
+
+const tableSchema = z
+  .strictObject({
+    database: databaseUrl,
+    table: tableName,
+    kind: z.string().min(1).optional(),
+    id: identifier,
+    status: z.strictObject({
+      column: identifier,
+      running: statusValues,
+      failed: statusValues,
+      succeeded: statusValues,
+      queued: statusValues.optional(),
+      cancelled: statusValues.optional(),
+    }),
+    startedAt: identifier,
+    heartbeatAt: identifier.optional(),
+    owner: identifier.optional(),
+    parent: z.strictObject({ column: identifier, table: z.string().min(1) }).optional(),
+    timeUnit: z.enum(['ms', 's']).optional(),
+    limits: limitsSchema.optional(),
+    onEnd: z
+      .strictObject({
+        status: statusValue.optional(),
+        set: z
+          .record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]))
+          .optional(),
+        reason: z.strictObject({ column: identifier, key: jsonKey.optional() }).optional(),
+      })
+      .optional(),
+  })
+  .superRefine(checkTable, {
+    // Checked even when the entry has other problems, so one pass lists them all.
+    when: (payload) => typeof payload.value === 'object' && payload.value !== null,
+  });
+
+/** Checks across one entry's keys. Runs on raw input too (see `when`): reads defensively. */
+function checkTable(raw: unknown, ctx: z.RefinementCtx): void {
+  const table = raw as {
+    id?: unknown;
+    status?: Partial<Record<string, unknown>> | null;
+    onEnd?: { set?: unknown; reason?: { column?: unknown } | null } | null;
+  };
+  const status = table.status && typeof table.status === 'object' ? table.status : {};
+  const lists = ['running', 'failed', 'succeeded', 'queued', 'cancelled'] as const;
+  const seen = new Map<string, string>();
+  for (const list of lists) {
+    const values = status[list];
+    for (const value of Array.isArray(values) ? (values as unknown[]) : [values]) {
+      if (typeof value !== 'string' && typeof value !== 'number') continue;
+      const other = seen.get(String(value));
+      if (other !== undefined && other !== list) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['status', list],
+          message: `value ${JSON.stringify(value)} is also listed under status.${other}: each value must mean one thing`,
+        });
+      }
+      seen.set(String(value), list);
+    }
+  }
+  const set =
+    table.onEnd?.set && typeof table.onEnd.set === 'object'
+      ? (table.onEnd.set as Record<string, unknown>)
+      : {};
+  const reasonColumn = table.onEnd?.reason?.column;
+  if (typeof reasonColumn === 'string' && reasonColumn in set) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['onEnd', 'reason', 'column'],
+      message: `${reasonColumn} is also set by onEnd.set: a column can be written once`,
+    });
+  }
+  for (const column of Object.keys(set)) {
+    if (!isIdentifier(column)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['onEnd', 'set', column],
+        message: `expected a column name (letters, digits and _), got ${JSON.stringify(column)}`,
+      });
+    } else if (column === status.column || column === table.id) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['onEnd', 'set', column],
+        message: `Vigil writes the ${column === table.id ? 'id' : 'status'} column itself; use onEnd.status for the status`,
+      });
+    }
+  }
+}
+
+/**
+ * `tables:` in vigil.yaml: name → mapped table. The names and parent references are checked even
+ * when an entry has problems of its own (`when`), so one pass lists every problem.
+ */
+export const tablesSchema = z.record(z.string(), tableSchema).superRefine(
+  (tables, ctx) => {
+    for (const [name, table] of Object.entries(tables)) {
+      if (!/^[A-Za-z0-9_-]{1,63}$/.test(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message: `expected a name of letters, digits, _ or - (it prefixes row ids, "${name}:42"), got ${JSON.stringify(name)}`,
+        });
+      }
+      const parent = (table as { parent?: { table?: unknown } } | null)?.parent?.table;
+      if (typeof parent === 'string' && (parent === name || !(parent in tables))) {
+        const others = Object.keys(tables).filter((other) => other !== name);
+        ctx.addIssue({
+          code: 'custom',
+          path: [name, 'parent', 'table'],
+          message: `expected the name of another entry under tables (${others.join(', ') || 'there is none'}), got ${JSON.stringify(parent)}`,
+        });
+      }
+    }
+  },
+  { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
+);
+
+export type TablesFile = z.infer<typeof tablesSchema>;
+
+/** The validated file section as the runtime uses it: defaults filled in, values normalised. */
+export function normalizeTables(file: TablesFile | undefined): Record<string, TableSourceConfig> {
+  const tables: Record<string, TableSourceConfig> = {};
+  for (const [name, table] of Object.entries(file ?? {})) {
+    tables[name] = {
+      name,
+      database: table.database,
+      table: table.table,
+      kind: table.kind ?? name,
+      id: table.id,
+      status: {
+        column: table.status.column,
+        running: table.status.running,
+        failed: table.status.failed,
+        succeeded: table.status.succeeded,
+        queued: table.status.queued ?? [],
+        cancelled: table.status.cancelled ?? [],
+      },
+      startedAt: table.startedAt,
+      heartbeatAt: table.heartbeatAt ?? null,
+      owner: table.owner ?? null,
+      parent: table.parent ?? null,
+      timeUnit: table.timeUnit ?? 'ms',
+      limits: table.limits ?? {},
+      onEnd: {
+        status: table.onEnd?.status ?? table.status.failed[0]!,
+        set: Object.fromEntries(
+          Object.entries(table.onEnd?.set ?? {}).map(([column, value]) => [
+            column,
+            value === 'now' ? { kind: 'now' } : { kind: 'value', value },
+          ]),
+        ),
+        reason: table.onEnd?.reason
+          ? { column: table.onEnd.reason.column, key: table.onEnd.reason.key ?? null }
+          : null,
+      },
+    };
+  }
+  return tables;
+}

@@ -1,0 +1,358 @@
+/**
+ * The SQL Vigil runs against a mapped table, built by pure functions from the table's
+ * configuration and the column types the database reported. Identifiers are validated at load and
+ * quoted here; every value, `now` included, is a parameter.
+ */
+import type { AppDialect } from './app-database.js';
+import { quote } from './identifiers.js';
+import { SourceProblem } from './source.js';
+import type { StatusValue, TableSourceConfig } from './table-config.js';
+
+export interface Statement {
+  text: string;
+  params: unknown[];
+}
+
+/** How a time column stores its moments. */
+type TimeKind = 'timestamptz' | 'timestamp' | 'date' | 'number' | 'text';
+/** How the reason column takes text. */
+type ReasonKind = 'plain' | 'to-json' | 'jsonb-key' | 'json-key' | 'sqlite-json-key';
+
+/** One running row as read. `rawId` is the id as the driver returned it, for writing it back. */
+export interface MappedRow {
+  rawId: unknown;
+  id: string;
+  status: StatusValue;
+  startedAt: number | null;
+  heartbeatAt: number | null;
+  /** The heartbeat column as read, for the compare-and-set (exact, whatever its type). */
+  heartbeatRaw: unknown;
+  owner: string | null;
+  parent: string | null;
+  /** Columns whose value could not be read as a time. */
+  unreadable: string[];
+}
+
+export interface ChildRow {
+  id: string;
+  status: StatusValue;
+}
+
+export interface EndRow {
+  row: MappedRow;
+  /** The status value to write. */
+  status: StatusValue;
+  /** Vigil's clock when the write is made: what `now` means in `onEnd.set`. */
+  now: number;
+  /** Written to `onEnd.reason` when set (failures only). */
+  reason: string | null;
+}
+
+const ALIAS = {
+  id: 'vigil_id',
+  status: 'vigil_status',
+  startedAt: 'vigil_started_at',
+  heartbeatAt: 'vigil_heartbeat_at',
+  heartbeatRaw: 'vigil_heartbeat_raw',
+  owner: 'vigil_owner',
+  parent: 'vigil_parent',
+} as const;
+
+/** Numbered (`$1`) or positional (`?`) parameters, as the dialect wants them. */
+class Params {
+  readonly values: unknown[] = [];
+  constructor(private readonly dialect: AppDialect) {}
+  add(value: unknown): string {
+    this.values.push(value);
+    return this.dialect === 'postgres' ? `$${this.values.length}` : '?';
+  }
+  list(values: readonly unknown[]): string {
+    return values.map((value) => this.add(value)).join(', ');
+  }
+}
+
+/**
+ * The statements for one table, after checking that every mapped column exists and has a type
+ * Vigil can read and write. Throws a SourceProblem naming the configuration key otherwise.
+ */
+export function mappedTable(
+  table: TableSourceConfig,
+  dialect: AppDialect,
+  columns: Map<string, string>,
+) {
+  const key = (path: string) => `tables.${table.name}.${path}`;
+  const known = [...columns.keys()].join(', ');
+  const typeOf = (path: string, column: string): string => {
+    const type = columns.get(column);
+    if (type === undefined) {
+      throw new SourceProblem(
+        key(path),
+        `column ${JSON.stringify(column)} not found in table ${table.table} (its columns: ${known})`,
+      );
+    }
+    return type;
+  };
+  const timeKind = (path: string, column: string): TimeKind => {
+    const type = typeOf(path, column);
+    const kind = classifyTime(dialect, type);
+    if (kind === undefined) {
+      throw new SourceProblem(
+        key(path),
+        `expected a timestamp, a number or a text column, found ${column} of type ${type}`,
+      );
+    }
+    return kind;
+  };
+
+  typeOf('id', table.id);
+  typeOf('status.column', table.status.column);
+  const startedKind = timeKind('startedAt', table.startedAt);
+  const heartbeatKind = table.heartbeatAt ? timeKind('heartbeatAt', table.heartbeatAt) : null;
+  if (table.owner) typeOf('owner', table.owner);
+  if (table.parent) typeOf('parent.column', table.parent.column);
+  const setKinds = new Map<string, TimeKind | null>();
+  for (const [column, value] of Object.entries(table.onEnd.set)) {
+    const path = `onEnd.set.${column}`;
+    setKinds.set(
+      column,
+      value.kind === 'now' ? timeKind(path, column) : (typeOf(path, column), null),
+    );
+  }
+  const reasonKind = table.onEnd.reason
+    ? classifyReason(
+        dialect,
+        typeOf('onEnd.reason.column', table.onEnd.reason.column),
+        table.onEnd.reason.key !== null,
+        key('onEnd.reason.column'),
+      )
+    : null;
+
+  const from = quote(table.table);
+  const col = (name: string) => quote(name);
+
+  /** A time column as epoch milliseconds where SQL can say so; as text or a number otherwise. */
+  const readTime = (column: string, kind: TimeKind): string => {
+    if (dialect === 'sqlite') return col(column);
+    if (kind === 'number') return `${col(column)}::float8`;
+    if (kind === 'text') return `${col(column)}::text`;
+    // A timestamp without time zone is taken as UTC, as Vigil writes it.
+    return `(extract(epoch from ${col(column)}) * 1000)::float8`;
+  };
+  /** Vigil's `now` in the column's own type. */
+  const writeTime = (params: Params, kind: TimeKind, now: number): string => {
+    if (kind === 'number') return params.add(table.timeUnit === 's' ? Math.floor(now / 1000) : now);
+    if (kind === 'text') return params.add(new Date(now).toISOString());
+    const at = `to_timestamp(${params.add(now)}::float8 / 1000)`;
+    if (kind === 'timestamptz') return at;
+    if (kind === 'timestamp') return `(${at} AT TIME ZONE 'UTC')`;
+    return `(${at} AT TIME ZONE 'UTC')::date`;
+  };
+  /** The exact heartbeat value as read, for the fence: text on PostgreSQL, as stored on SQLite. */
+  const rawHeartbeat = (column: string) =>
+    dialect === 'postgres' ? `${col(column)}::text` : col(column);
+
+  const unit = table.timeUnit === 's' ? 1_000 : 1;
+  const toMs = (value: unknown, kind: TimeKind): number | null | undefined => {
+    if (value === null || value === undefined) return null;
+    if (typeof value === 'number') {
+      // PostgreSQL timestamps arrive already in milliseconds; numbers count in `timeUnit`.
+      return dialect === 'postgres' && kind !== 'number' ? value : value * unit;
+    }
+    if (typeof value === 'bigint') return Number(value) * unit;
+    if (typeof value === 'string') return parseTime(value, unit);
+    if (value instanceof Date) return value.getTime();
+    return undefined;
+  };
+
+  return {
+    table,
+
+    /** Running rows after `after` (by id), at most `limit`. */
+    selectRunning(after: unknown, limit: number): Statement {
+      const params = new Params(dialect);
+      const select = [
+        `${col(table.id)} AS ${ALIAS.id}`,
+        `${col(table.status.column)} AS ${ALIAS.status}`,
+        `${readTime(table.startedAt, startedKind)} AS ${ALIAS.startedAt}`,
+      ];
+      if (table.heartbeatAt && heartbeatKind) {
+        select.push(`${readTime(table.heartbeatAt, heartbeatKind)} AS ${ALIAS.heartbeatAt}`);
+        select.push(`${rawHeartbeat(table.heartbeatAt)} AS ${ALIAS.heartbeatRaw}`);
+      }
+      if (table.owner) select.push(`${col(table.owner)} AS ${ALIAS.owner}`);
+      if (table.parent) select.push(`${col(table.parent.column)} AS ${ALIAS.parent}`);
+      const where = [`${col(table.status.column)} IN (${params.list(table.status.running)})`];
+      if (after !== undefined) where.push(`${col(table.id)} > ${params.add(after)}`);
+      return {
+        text: `SELECT ${select.join(', ')} FROM ${from} WHERE ${where.join(' AND ')}
+               ORDER BY ${col(table.id)} LIMIT ${params.add(limit)}`,
+        params: params.values,
+      };
+    },
+
+    row(raw: Record<string, unknown>): MappedRow {
+      const unreadable: string[] = [];
+      const time = (column: string, kind: TimeKind, value: unknown): number | null => {
+        const ms = toMs(value, kind);
+        if (ms === undefined || (ms !== null && !Number.isFinite(ms))) {
+          unreadable.push(column);
+          return null;
+        }
+        return ms;
+      };
+      const text = (value: unknown) =>
+        value === null || value === undefined ? null : asText(value);
+      return {
+        rawId: raw[ALIAS.id],
+        id: asText(raw[ALIAS.id]),
+        status: raw[ALIAS.status] as StatusValue,
+        startedAt: time(table.startedAt, startedKind, raw[ALIAS.startedAt]),
+        heartbeatAt:
+          table.heartbeatAt && heartbeatKind
+            ? time(table.heartbeatAt, heartbeatKind, raw[ALIAS.heartbeatAt])
+            : null,
+        heartbeatRaw: raw[ALIAS.heartbeatRaw] ?? null,
+        owner: text(raw[ALIAS.owner]),
+        parent: text(raw[ALIAS.parent]),
+        unreadable,
+      };
+    },
+
+    /** This table's rows whose parent column names `parentId`. */
+    selectChildren(parentId: unknown): Statement {
+      if (!table.parent) throw new Error(`tables.${table.name} has no parent column`);
+      const params = new Params(dialect);
+      return {
+        text: `SELECT ${col(table.id)} AS ${ALIAS.id}, ${col(table.status.column)} AS ${ALIAS.status}
+               FROM ${from} WHERE ${col(table.parent.column)} = ${params.add(parentId)}`,
+        params: params.values,
+      };
+    },
+
+    child(raw: Record<string, unknown>): ChildRow {
+      return { id: asText(raw[ALIAS.id]), status: raw[ALIAS.status] as StatusValue };
+    },
+
+    /**
+     * Ends one row as configured, only while it is still the row that was judged: same id, still
+     * the running status it was read with, and (when mapped) the heartbeat not moved since. A row
+     * that finished, or beat, between the read and this write is left alone.
+     */
+    endRow(end: EndRow): Statement {
+      const params = new Params(dialect);
+      const set = [`${col(table.status.column)} = ${params.add(end.status)}`];
+      for (const [column, value] of Object.entries(table.onEnd.set)) {
+        const kind = setKinds.get(column);
+        set.push(
+          `${col(column)} = ${value.kind === 'now' && kind ? writeTime(params, kind, end.now) : params.add(value.kind === 'value' ? value.value : null)}`,
+        );
+      }
+      if (table.onEnd.reason && reasonKind && end.reason !== null) {
+        set.push(
+          `${col(table.onEnd.reason.column)} = ${writeReason(params, reasonKind, table.onEnd.reason, end.reason)}`,
+        );
+      }
+      const where = [
+        `${col(table.id)} = ${params.add(end.row.rawId)}`,
+        `${col(table.status.column)} = ${params.add(end.row.status)}`,
+      ];
+      if (table.heartbeatAt) {
+        const same = dialect === 'postgres' ? 'IS NOT DISTINCT FROM' : 'IS';
+        where.push(
+          `${rawHeartbeat(table.heartbeatAt)} ${same} ${params.add(end.row.heartbeatRaw)}`,
+        );
+      }
+      return {
+        text: `UPDATE ${from} SET ${set.join(', ')} WHERE ${where.join(' AND ')}`,
+        params: params.values,
+      };
+    },
+  };
+
+  function writeReason(
+    params: Params,
+    kind: ReasonKind,
+    reason: { column: string; key: string | null },
+    text: string,
+  ): string {
+    const column = col(reason.column);
+    switch (kind) {
+      case 'plain':
+        return params.add(text);
+      case 'to-json':
+        return `to_jsonb(${params.add(text)}::text)::${columns.get(reason.column) === 'json' ? 'json' : 'jsonb'}`;
+      case 'jsonb-key':
+      case 'json-key': {
+        // Keeps the object's other keys; a value that is not an object is replaced by one.
+        const current = kind === 'jsonb-key' ? column : `${column}::jsonb`;
+        const typeOf = kind === 'jsonb-key' ? 'jsonb_typeof' : 'json_typeof';
+        const merged = `coalesce(CASE WHEN ${typeOf}(${column}) = 'object' THEN ${current} END, '{}'::jsonb) || jsonb_build_object(${params.add(reason.key)}::text, ${params.add(text)}::text)`;
+        return kind === 'jsonb-key' ? merged : `(${merged})::json`;
+      }
+      case 'sqlite-json-key':
+        // Nested CASE: json_type() is only evaluated on valid JSON.
+        return `json_set(coalesce(CASE WHEN json_valid(${column}) THEN CASE WHEN json_type(${column}) = 'object' THEN ${column} END END, '{}'), ${params.add(`$."${reason.key}"`)}, ${params.add(text)})`;
+    }
+  }
+}
+
+export type MappedTable = ReturnType<typeof mappedTable>;
+
+function classifyTime(dialect: AppDialect, type: string): TimeKind | undefined {
+  if (dialect === 'sqlite') {
+    // SQLite stores whatever it is given; the declared type only says how Vigil writes `now`.
+    return /int|real|floa|doub/.test(type) ? 'number' : 'text';
+  }
+  if (/^timestamp(\(\d\))? with time zone$/.test(type)) return 'timestamptz';
+  if (/^timestamp(\(\d\))?( without time zone)?$/.test(type)) return 'timestamp';
+  if (type === 'date') return 'date';
+  if (/^(bigint|integer|smallint|double precision|real|numeric(\(.*\))?)$/.test(type))
+    return 'number';
+  if (/^(text|character varying(\(\d+\))?|character(\(\d+\))?)$/.test(type)) return 'text';
+  return undefined;
+}
+
+function classifyReason(
+  dialect: AppDialect,
+  type: string,
+  hasKey: boolean,
+  key: string,
+): ReasonKind {
+  if (dialect === 'sqlite') return hasKey ? 'sqlite-json-key' : 'plain';
+  if (type === 'jsonb' || type === 'json') {
+    if (!hasKey) return 'to-json';
+    return type === 'jsonb' ? 'jsonb-key' : 'json-key';
+  }
+  if (hasKey) {
+    throw new SourceProblem(key, `expected a json or jsonb column for reason.key, found ${type}`);
+  }
+  if (/^(text|character varying(\(\d+\))?|character(\(\d+\))?)$/.test(type)) return 'plain';
+  throw new SourceProblem(
+    key,
+    `expected a text, json or jsonb column for the reason, found ${type}`,
+  );
+}
+
+/**
+ * A time as text: a number (in `unit` ms), ISO-8601, or SQLite's `YYYY-MM-DD HH:MM:SS`, which has
+ * no zone and, like SQLite's own CURRENT_TIMESTAMP, is UTC. Undefined when it is none of these.
+ */
+export function parseTime(text: string, unit: number): number | undefined {
+  const trimmed = text.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed) * unit;
+  const zoneless = /^\d{4}-\d\d-\d\d([ T]\d\d:\d\d(:\d\d(\.\d+)?)?)?$/.test(trimmed);
+  const ms = Date.parse(
+    zoneless ? `${trimmed.replace(' ', 'T')}${trimmed.length > 10 ? 'Z' : 'T00:00:00Z'}` : trimmed,
+  );
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** An id or owner as text, whatever type its column has. */
+function asText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') {
+    return String(value);
+  }
+  if (value instanceof Date) return value.toISOString();
+  return JSON.stringify(value) ?? '';
+}
