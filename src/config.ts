@@ -5,6 +5,8 @@ import { z } from 'zod';
 import { resolveLimits } from './core/limits.js';
 import type { Limits, PartialLimits, Policy, RetryPolicy } from './core/types.js';
 import { ConfigError } from './errors.js';
+import type { NotifyConfig } from './notify/config.js';
+import { notifySchema, resolveNotify } from './notify/config.js';
 import { durationSchema as duration, limitsSchema } from './schemas.js';
 
 /** Every default in one place. */
@@ -85,6 +87,7 @@ const fileSchema = z.strictObject({
       escalateAfter: z.number().int().min(1).optional(),
     })
     .optional(),
+  notify: notifySchema.optional(),
 });
 
 type FileConfig = z.infer<typeof fileSchema>;
@@ -114,6 +117,8 @@ export interface Config {
   kinds: Readonly<Record<string, KindConfig>>;
   owners: Readonly<Record<string, { limits: PartialLimits; dispatchGraceMs: number | undefined }>>;
   sweep: { intervalMs: number; batchSize: number; leaseMs: number; escalateAfter: number };
+  /** Notification channels and routes (`notify:`); null when not configured. */
+  notify: NotifyConfig | null;
 }
 
 const CONFIG_FILES = ['vigil.yaml', 'vigil.yml', 'vigil.json'];
@@ -197,6 +202,7 @@ export function parseConfig(
       `${nonEmpty(env.VIGIL_DATABASE_URL) ? 'VIGIL_DATABASE_URL' : 'database'}: expected "sqlite:PATH" or "postgres://…", got ${JSON.stringify(databaseUrl)}`,
     );
   }
+  const notify = resolveNotify(file.notify, env, problems);
   if (problems.length > 0) throw new ConfigError(problems, source);
 
   const token = nonEmpty(env.VIGIL_TOKEN) ?? null;
@@ -241,6 +247,7 @@ export function parseConfig(
       leaseMs: file.sweep?.lease ?? DEFAULTS.sweepLeaseMs,
       escalateAfter: file.sweep?.escalateAfter ?? DEFAULTS.escalateAfter,
     },
+    notify,
   });
 }
 

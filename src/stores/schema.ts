@@ -76,10 +76,33 @@ export interface LeasesTable {
   expires_at: number;
 }
 
+export interface NotificationsTable {
+  id: string;
+  channel: string;
+  event_type: string;
+  subject_key: string;
+  event: string;
+  status: string;
+  attempts: Generated<number>;
+  last_error: string | null;
+  created_at: number;
+  due_at: number;
+  claimed_by: string | null;
+  claim_until: number | null;
+  delivered_at: number | null;
+}
+
+export interface NotifyCooldownsTable {
+  key: string;
+  cooling_until: number;
+}
+
 export interface Database {
   executions: ExecutionsTable;
   attempts: AttemptsTable;
   remediations: RemediationsTable;
   sweeps: SweepsTable;
   leases: LeasesTable;
+  notifications: NotificationsTable;
+  notify_cooldowns: NotifyCooldownsTable;
 }

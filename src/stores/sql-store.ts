@@ -25,6 +25,7 @@ import type {
 } from '../ports.js';
 import { VigilError } from '../errors.js';
 import { migrationProvider } from './migrations.js';
+import { SqlOutbox } from './outbox.js';
 import type { AttemptsTable, Database, ExecutionsTable, RemediationsTable } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -551,6 +552,10 @@ export class SqlStore implements ExecutionStore {
       .where('name', '=', name)
       .where('holder', '=', holder)
       .execute();
+  }
+
+  outbox(): SqlOutbox {
+    return new SqlOutbox(this.db, this.dialect);
   }
 }
 
