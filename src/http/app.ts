@@ -13,6 +13,7 @@ import { storeError } from '../stores/open-store.js';
 import type { Caller } from './auth.js';
 import { authenticate } from './auth.js';
 import { Metrics } from './metrics.js';
+import { registerNotificationRoutes } from './notifications.js';
 import { openApiDocument } from './openapi.js';
 import { registerRoutes } from './routes.js';
 import { streamEvents } from './sse.js';
@@ -106,6 +107,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     for (const raw of streams) raw.end();
   });
   await registerRoutes(app, { ...options, metrics });
+  registerNotificationRoutes(app, options);
   return app;
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { notificationsQuery } from './notifications.js';
 import { schemas } from './schemas.js';
 
 const json = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
@@ -121,6 +122,13 @@ export function openApiDocument(): Record<string, unknown> {
         get: {
           summary: 'The audit trail',
           parameters: queryParameters(schemas.remediations),
+          responses: describe({ '200': '{items}', ...errors }),
+        },
+      },
+      '/v1/notifications': {
+        get: {
+          summary: 'Notifications and their delivery outcome, newest first',
+          parameters: queryParameters(notificationsQuery),
           responses: describe({ '200': '{items}', ...errors }),
         },
       },

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import type { Clock, ExecutionStore, OwnerClient } from '../ports.js';
+import { Notifications } from '../notify/index.js';
 import { Service } from '../runtime/service.js';
 import { buildApp } from './app.js';
 
@@ -34,6 +35,15 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const app = await buildApp({ service, store, config, clock, logger, replica: options.replica });
   await app.listen({ port: config.port, host: config.host });
   service.start();
+  const notifications =
+    config.notify &&
+    new Notifications({
+      events: service.events,
+      store,
+      config: config.notify,
+      clock,
+      onError: (error, where) => app.log.error({ err: error }, `${where} failed`),
+    });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
@@ -43,6 +53,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     close: async () => {
       service.stop();
+      await notifications?.stop();
       await app.close();
     },
   };

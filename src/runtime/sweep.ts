@@ -233,6 +233,7 @@ class SweepPass {
       at: this.now,
       executionId: decision.executionId,
       attempt: decision.attempt,
+      kind: execution.kind,
       verdict: decision.verdict,
       reason: decision.reason,
     });
@@ -261,6 +262,7 @@ class SweepPass {
               at: this.now,
               executionId: decision.executionId,
               attempt: decision.attempt,
+              kind: execution.kind,
               verdict: decision.verdict,
               reason: next.note,
               failures: next.failures,
@@ -317,6 +319,7 @@ class SweepPass {
         at: this.now,
         executionId: decision.executionId,
         attempt: decision.attempt,
+        kind: execution.kind,
         verdict: decision.verdict,
         reason,
         status: action.retry ? 'queued' : action.status,
@@ -328,6 +331,7 @@ class SweepPass {
           at: this.now,
           executionId: decision.executionId,
           attempt: decision.attempt,
+          kind: execution.kind,
           verdict: decision.verdict,
           reason,
         });
