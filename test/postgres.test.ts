@@ -22,7 +22,7 @@ describe.runIf(available)('PostgreSQL replicas', () => {
     const replicas = [1, 2, 3].map(() => openPostgresStore(POSTGRES_URL, { schema, poolSize: 2 }));
     try {
       const applied = await Promise.all(replicas.map((store) => store.migrate()));
-      expect(applied.flat()).toEqual(['0001_ledger']);
+      expect(applied.flat()).toEqual(['0001_ledger', '0003_outbox']);
       expect(await replicas[0]!.nextDeadline()).toBeNull();
     } finally {
       await Promise.all(replicas.map((store) => store.close()));

@@ -56,7 +56,18 @@ export class SqlStore implements ExecutionStore {
   ) {}
 
   async migrate(): Promise<string[]> {
-    const migrator = new Migrator({ db: this.db, provider: migrationProvider });
+    // kysely looks for its migration tables in every schema it can see: name ours, or a
+    // kysely_migration table in another schema of the same database passes for Vigil's.
+    const schema =
+      this.dialect === 'postgres'
+        ? (await sql<{ schema: string | null }>`select current_schema() as schema`.execute(this.db))
+            .rows[0]?.schema
+        : undefined;
+    const migrator = new Migrator({
+      db: this.db,
+      provider: migrationProvider,
+      ...(schema ? { migrationTableSchema: schema } : {}),
+    });
     const { error, results } = await migrator.migrateToLatest();
     if (error)
       throw error instanceof Error ? error : new Error('migration failed', { cause: error });
