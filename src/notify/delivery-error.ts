@@ -26,13 +26,26 @@ export function toDeliveryError(error: unknown): DeliveryError {
   }
   const code = errorCode(error);
   if (code !== undefined) {
-    return new DeliveryError(`cannot reach the receiver (${code})`, true);
+    const what = NETWORK_ERRORS[code] ?? 'cannot reach the receiver';
+    return new DeliveryError(`${what} (${code})`, true);
   }
   return new DeliveryError(
     `delivery failed: ${error instanceof Error ? error.message : String(error)}`,
     true,
   );
 }
+
+const NETWORK_ERRORS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset by the receiver',
+  UND_ERR_SOCKET: 'connection closed by the receiver',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host name lookup failed',
+  ETIMEDOUT: 'timed out connecting',
+  UND_ERR_CONNECT_TIMEOUT: 'timed out connecting',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+};
 
 /** The system error code of an error or of its cause (fetch wraps them: "fetch failed"). */
 function errorCode(error: unknown): string | undefined {

@@ -72,7 +72,9 @@ function smtpError(error: unknown, secrets: Parameters<typeof redactSecrets>[1])
   if (typeof responseCode === 'number' || code === 'EAUTH') {
     const transient = typeof responseCode === 'number' && responseCode < 500;
     return new DeliveryError(
-      `SMTP server refused: ${redactSecrets(String(message ?? code), secrets).slice(0, 300)}`,
+      `SMTP server refused: ${redactSecrets(String(message ?? code), secrets)
+        .replace(/\s+/g, ' ')
+        .slice(0, 300)}`,
       transient,
     );
   }

@@ -5,6 +5,8 @@ import { chatNotifier } from './chat.js';
 import type { ChannelConfig, NotifyConfig } from './config.js';
 import { emailNotifier } from './email.js';
 import { NotifyRouter } from './router.js';
+import type { Secret } from './secret.js';
+import { redactSecrets } from './secret.js';
 import { webhookNotifier } from './webhook.js';
 import { DeliveryWorker } from './worker.js';
 
@@ -19,6 +21,19 @@ export function notifierFor(channel: ChannelConfig, timeoutMs: number): Notifier
     case 'email':
       return emailNotifier(channel, timeoutMs);
   }
+}
+
+/** Every credential in the configuration. */
+export function secretsOf(config: NotifyConfig): Secret[] {
+  return Object.values(config.channels).flatMap((channel) =>
+    channel.type === 'email'
+      ? channel.smtp.password
+        ? [channel.smtp.password]
+        : []
+      : channel.type === 'webhook'
+        ? [channel.url, channel.secret]
+        : [channel.url],
+  );
 }
 
 export interface NotificationsOptions {
@@ -65,6 +80,7 @@ export class Notifications {
       holder: options.holder,
       timers: options.timers,
       onError: (error) => options.onError(error, 'notification delivery'),
+      redact: (text) => redactSecrets(text, secretsOf(config)),
     });
     this.router = new NotifyRouter({
       outbox,

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Clock, OutboxEvent, OutboxMessage, OutboxStore } from '../ports.js';
 import type { VigilEvent } from '../runtime/events.js';
 import type { NotifyConfig } from './config.js';
@@ -27,6 +27,7 @@ type NewMessage = Pick<OutboxMessage, 'id' | 'channel' | 'eventType' | 'subjectK
 export class NotifyRouter {
   private queue: VigilEvent[] = [];
   private draining: Promise<void> | null = null;
+  private seq = 0;
   /** Events not sent because their key was cooling down (for tests and metrics). */
   suppressed = 0;
 
@@ -77,7 +78,7 @@ export class NotifyRouter {
           continue;
         }
         messages.push({
-          id: randomUUID(),
+          id: this.nextId(now),
           channel: target.channel,
           eventType: event.type,
           subjectKey: subject,
@@ -89,6 +90,16 @@ export class NotifyRouter {
     // The sweep is over: what it produced goes out now, as one digest per channel.
     if (sweepCompleted) await outbox.releaseHeld(now);
     if (messages.length > 0 || sweepCompleted) this.options.onEnqueued?.();
+  }
+
+  /**
+   * Ids sort in the order events were routed (time, then a counter), so a digest lists its events
+   * in the order they happened; the random tail keeps replicas' ids apart.
+   */
+  private nextId(now: number): string {
+    const time = now.toString(36).padStart(9, '0');
+    const seq = (this.seq++ % 36 ** 6).toString(36).padStart(6, '0');
+    return `${time}-${seq}-${randomBytes(4).toString('hex')}`;
   }
 
   /** The channels an event goes to; when several routes name a channel, the first one counts. */

@@ -22,6 +22,8 @@ export interface DeliveryWorkerOptions {
    */
   idlePollMs?: number | undefined;
   onError: (error: unknown) => void;
+  /** Scrubs every configured secret from an error before it is stored or reported. */
+  redact?: ((text: string) => string) | undefined;
 }
 
 /** Messages claimed at once: one digest per channel carries at most this many events. */
@@ -133,7 +135,9 @@ export class DeliveryWorker {
   ): Promise<void> {
     const { outbox, clock, delivery } = this.options;
     const now = clock.now();
-    const error = `${failure.message}${failure.transient ? '' : ' (not retried)'}`;
+    // A receiver's answer may quote any credential (another channel's URL, say): scrub them all.
+    const message = (this.options.redact ?? ((text: string) => text))(failure.message);
+    const error = `${message}${failure.transient ? '' : ' (not retried)'}`;
     if (!failure.transient) {
       await outbox.markAttemptFailed(
         messages.map((m) => m.id),
@@ -163,7 +167,7 @@ export class DeliveryWorker {
       await outbox.markAttemptFailed(
         expired.map((m) => m.id),
         this.holder,
-        `${failure.message} (gave up after ${delivery.giveUpAfterMs} ms)`,
+        `${message} (gave up after ${delivery.giveUpAfterMs} ms)`,
         null,
       );
       result.failed += expired.length;
@@ -178,7 +182,7 @@ export class DeliveryWorker {
       result.retrying += retrying.length;
     }
     this.options.onError(
-      new Error(`notification to channel ${messages[0]!.channel} failed: ${failure.message}`),
+      new Error(`notification to channel ${messages[0]!.channel} failed: ${message}`),
     );
   }
 

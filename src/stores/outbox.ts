@@ -79,7 +79,6 @@ export class SqlOutbox implements OutboxStore {
       .where('status', '=', 'pending')
       .where('due_at', '<=', now)
       .where((eb) => eb.or([eb('claim_until', 'is', null), eb('claim_until', '<=', now)]))
-      .orderBy('due_at')
       .orderBy('id')
       .limit(limit);
     // Replicas claiming at the same moment skip each other's rows instead of queueing on them;
@@ -92,9 +91,7 @@ export class SqlOutbox implements OutboxStore {
       .where('id', 'in', due)
       .returningAll()
       .execute();
-    return rows
-      .map(toMessage)
-      .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return rows.map(toMessage).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   async markDelivered(ids: string[], holder: string, now: number): Promise<void> {
