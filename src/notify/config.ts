@@ -49,10 +49,9 @@ const envName = z
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name');
 const httpUrl = z
   .string()
-  .refine(
-    (text) => /^https?:\/\/[^\s]+$/.test(text) && URL.canParse(text),
-    'expected an http(s) URL',
-  );
+  .refine((text) => /^https?:\/\/[^\s]+$/.test(text) && URL.canParse(text), {
+    error: (issue) => `expected an http(s) URL, got ${JSON.stringify(issue.input)}`,
+  });
 
 const urlKeys = { url: httpUrl.optional(), urlEnv: envName.optional() };
 
@@ -91,7 +90,10 @@ const eventPattern = z.string().refine(
     }
     return (EVENT_TYPES as readonly string[]).includes(pattern);
   },
-  `expected an event type (${EVENT_TYPES.join(', ')}), "noun:*" or "*"`,
+  {
+    error: (issue) =>
+      `expected an event type (${EVENT_TYPES.join(', ')}), "noun:*" or "*", got ${JSON.stringify(issue.input)}`,
+  },
 );
 
 const routeSchema = z.strictObject({
