@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -9,7 +10,8 @@ import { FakeClock } from '../src/runtime/clock.js';
 import { Service } from '../src/runtime/service.js';
 import type { SqlStore } from '../src/stores/sql-store.js';
 import { openSqliteStore } from '../src/stores/sqlite.js';
-import { M, T0, tempDir } from './helpers.js';
+import { M, S, T0, tempDir } from './helpers.js';
+import { startReceiver } from './notify-helpers.js';
 
 /** The problems a configuration is refused with. */
 function problems(raw: unknown, env: Record<string, string> = {}): string[] {
@@ -279,6 +281,57 @@ describe('vigil history --notifications', () => {
         '--status: expected one of pending, delivered, failed, got "lost"',
       );
     } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('vigil sweep (cron mode) with notify configured', () => {
+  it('notifies what the sweep remediated; a refused delivery waits in the outbox for the next run', async () => {
+    const { dir, cleanup } = tempDir();
+    const receiver = await startReceiver();
+    try {
+      writeFileSync(
+        join(dir, 'vigil.yaml'),
+        `notify:
+  channels:
+    hooks: { type: webhook, url: "${receiver.url}/hook", secret: "cron-secret-0123456789" }
+  routes: [{ channel: hooks, events: [execution:remediated] }]
+`,
+      );
+      const clock = new FakeClock(T0);
+      const out: string[] = [];
+      const vigil = (...args: string[]) =>
+        runMain(args, {
+          out: (text) => out.push(text),
+          err: (text) => out.push(text),
+          env: { VIGIL_DATABASE_URL: `sqlite:${join(dir, 'vigil.db')}` },
+          cwd: dir,
+          clock,
+        });
+      expect(
+        await vigil('register', '--kind', 'nightly', '--id', 'job-1', '--heartbeat', '30s'),
+      ).toBe(0);
+      expect(
+        await vigil('register', '--kind', 'nightly', '--id', 'job-2', '--heartbeat', '30s'),
+      ).toBe(0);
+      clock.advance(31 * S);
+      receiver.respond(503);
+      expect(await vigil('sweep')).toBe(0);
+      expect(receiver.requests).toHaveLength(1);
+      expect(out.join('\n')).toContain(
+        'vigil: notification delivery: notification to channel hooks failed: receiver answered HTTP 503',
+      );
+
+      receiver.respond(200);
+      clock.advance(10 * S);
+      expect(await vigil('sweep')).toBe(0);
+      expect(receiver.accepted()).toHaveLength(1);
+      expect(
+        receiver.accepted()[0]!.json.events.map((e: { executionId: string }) => e.executionId),
+      ).toEqual(['job-1', 'job-2']);
+    } finally {
+      await receiver.close();
       cleanup();
     }
   });

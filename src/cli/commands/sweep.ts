@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { Notifications } from '../../notify/index.js';
 import { EventBus } from '../../runtime/events.js';
 import { Sweeper } from '../../runtime/sweep.js';
 import { sweepReportJson } from '../../present.js';
@@ -16,8 +17,31 @@ export function sweepCommand(program: Command, io: CliIo, done: (code: number) =
     .action(async (options: { dryRun?: boolean; json?: boolean }, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
       await withStore(io, global, async (store, config) => {
-        const sweeper = new Sweeper({ store, clock: io.clock, config, events: new EventBus() });
-        const result = await sweeper.sweep({ dryRun: options.dryRun ?? false });
+        const events = new EventBus();
+        // Cron mode notifies too: what the sweep found goes to the outbox and is delivered once
+        // now; anything a receiver refused waits there for the next run (or `vigil serve`).
+        const notifications =
+          config.notify &&
+          new Notifications({
+            events,
+            store,
+            config: config.notify,
+            clock: io.clock,
+            deliver: false,
+            onError: (error, where) =>
+              io.err(`vigil: ${where}: ${error instanceof Error ? error.message : String(error)}`),
+          });
+        const sweeper = new Sweeper({ store, clock: io.clock, config, events });
+        let result: Awaited<ReturnType<Sweeper['sweep']>>;
+        try {
+          result = await sweeper.sweep({ dryRun: options.dryRun ?? false });
+          if (notifications) {
+            await notifications.router.flush();
+            await notifications.worker.runOnce();
+          }
+        } finally {
+          await notifications?.stop();
+        }
         if (result.kind === 'skipped') {
           io.out(
             options.json
