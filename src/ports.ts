@@ -285,7 +285,10 @@ export interface OutboxStore {
     now: number,
     holdMs: number,
   ): Promise<void>;
-  /** Makes every batch still held for its digest window due now (a sweep has completed). */
+  /**
+   * Makes every batch still held for its digest window due now (a sweep has completed), except on
+   * channels waiting to retry a failed delivery: their new messages go with that retry.
+   */
   releaseHeld(now: number): Promise<void>;
   /**
    * Claims up to `limit` due messages for `holder` until `now + leaseMs`; no other holder can

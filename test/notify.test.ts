@@ -264,7 +264,7 @@ describe.each((await storeKinds()).filter((k) => k !== 'sqlite-generic'))(
         notify: {
           channels: { hooks: webhook(r) },
           routes: [{ channel: 'hooks', events: ['execution:remediated'] }],
-          delivery: { backoff: '1s', maxBackoff: '1m' },
+          delivery: { backoff: '1m', maxBackoff: '10m' },
         },
       });
       const outbox = h!.store.outbox();
@@ -277,11 +277,11 @@ describe.each((await storeKinds()).filter((k) => k !== 'sqlite-generic'))(
       expect(rows.map((row) => [row.status, row.attempts, row.lastError])).toEqual(
         Array(3).fill(['pending', 1, 'receiver answered HTTP 503: unavailable']),
       );
-      // Exponential backoff with jitter: the first retry is due 0.5-1 s later, not before.
+      // Exponential backoff with jitter: the first retry is due 30-60 s later, not before.
       let failedAt = h!.clock.now();
       let due = rows[0]!.dueAt;
-      expect(due - failedAt).toBeGreaterThanOrEqual(500);
-      expect(due - failedAt).toBeLessThanOrEqual(1_000);
+      expect(due - failedAt).toBeGreaterThanOrEqual(30 * S);
+      expect(due - failedAt).toBeLessThanOrEqual(60 * S);
       h!.clock.set(due - 1);
       await deliver();
       expect(r.requests).toHaveLength(1);
@@ -292,15 +292,19 @@ describe.each((await storeKinds()).filter((k) => k !== 'sqlite-generic'))(
       rows = await outbox.list({ limit: 100 });
       failedAt = h!.clock.now();
       due = rows[0]!.dueAt;
-      // The second retry waits twice as long: 1-2 s.
-      expect(due - failedAt).toBeGreaterThanOrEqual(1_000);
-      expect(due - failedAt).toBeLessThanOrEqual(2_000);
+      // The second retry waits twice as long: 60-120 s.
+      expect(due - failedAt).toBeGreaterThanOrEqual(60 * S);
+      expect(due - failedAt).toBeLessThanOrEqual(120 * S);
 
       // Now the receiver is gone altogether, and two more executions get stuck meanwhile.
       await r.down();
       await stuck(['d', 'e']);
       await h!.sweeper.sweep();
-      h!.clock.set(Math.max(due, h!.clock.now()));
+      // They join the waiting retry rather than going (and failing) on their own.
+      expect(h!.clock.now()).toBeLessThan(due);
+      expect(await deliver()).toEqual({ delivered: 0, retrying: 0, failed: 0 });
+      expect((await outbox.list({ limit: 100 })).every((row) => row.dueAt === due)).toBe(true);
+      h!.clock.set(due);
       expect(await deliver()).toMatchObject({ delivered: 0, retrying: 5 });
       rows = await outbox.list({ limit: 100 });
       // A kept-alive connection the receiver dropped, or a refused new one.
@@ -318,7 +322,10 @@ describe.each((await storeKinds()).filter((k) => k !== 'sqlite-generic'))(
       h!.clock.advance(10 * M);
       expect(await deliver()).toEqual({ delivered: 0, retrying: 0, failed: 0 });
 
+      // One catch-up message with all five; every attempt before it was refused.
       const accepted = r.accepted();
+      expect(accepted).toHaveLength(1);
+      expect(r.requests).toHaveLength(3);
       const delivered = accepted.flatMap((req) => req.json.events.map((e: any) => e.executionId));
       expect(delivered.sort()).toEqual(['a', 'b', 'c', 'd', 'e']);
       expect(new Set(eventIds(accepted)).size).toBe(5);
@@ -422,8 +429,8 @@ describe.each((await storeKinds()).filter((k) => k !== 'sqlite-generic'))(
       expect(await deliver()).toEqual({ delivered: 0, retrying: 0, failed: 1 });
       const [row] = await h!.store.outbox().list({ limit: 1 });
       expect(row!.lastError).toBe(
-      'SMTP server refused: Invalid login: 535 Invalid username or password (not retried)',
-    );
+        'SMTP server refused: Invalid login: 535 Invalid username or password (not retried)',
+      );
       expect(row!.lastError).not.toContain('wrong-password');
       expect(smtp.mails).toHaveLength(0);
     });

@@ -48,9 +48,3 @@ export function bodyLines(events: readonly OutboxEvent[]): string[] {
   if (events.length > MAX_LINES) lines.push(`… and ${events.length - MAX_LINES} more`);
   return lines;
 }
-
-/** The event type a message is filed under: its events' common type, or "digest" when mixed. */
-export function messageType(events: readonly OutboxEvent[]): string {
-  const types = new Set(events.map((e) => e.type));
-  return types.size === 1 ? [...types][0]! : 'digest';
-}

@@ -64,6 +64,19 @@ export class SqlOutbox implements OutboxStore {
       .where('status', '=', 'pending')
       .where('attempts', '=', 0)
       .where('due_at', '>', now)
+      // A channel backing off after a failure keeps its new messages for that retry, so the
+      // receiver gets one catch-up message when it is back.
+      .where((eb) =>
+        eb(
+          'channel',
+          'not in',
+          eb
+            .selectFrom('notifications as failing')
+            .select('failing.channel')
+            .where('failing.status', '=', 'pending')
+            .where('failing.attempts', '>', 0),
+        ),
+      )
       .execute();
   }
 
