@@ -44,7 +44,9 @@ export interface RunResult {
 export class DeliveryWorker {
   readonly holder: string;
   private handle: unknown = null;
-  private stopped = true;
+  /** Whether the delivery loop runs (`start`); tests that call `runOnce` leave it off. */
+  private looping = false;
+  private stopping = false;
   private running: Promise<void> | null = null;
   private again = false;
   private lastPrune = 0;
@@ -55,20 +57,21 @@ export class DeliveryWorker {
   }
 
   start(): void {
-    this.stopped = false;
+    this.looping = true;
     this.kick();
   }
 
   /** Stops the loop and waits for a delivery in flight to be recorded. */
   async stop(): Promise<void> {
-    this.stopped = true;
+    this.looping = false;
+    this.stopping = true;
     this.clearTimer();
     await this.running;
   }
 
   /** Something was written to the outbox: look now instead of at the next poll. */
   kick(): void {
-    if (this.stopped) return;
+    if (!this.looping) return;
     if (this.running) {
       this.again = true;
       return;
@@ -103,7 +106,7 @@ export class DeliveryWorker {
       await Promise.all(
         [...byChannel].map(([channel, messages]) => this.deliver(channel, messages, result)),
       );
-      if (claimed.length < CLAIM_LIMIT || this.stopped) return result;
+      if (claimed.length < CLAIM_LIMIT || this.stopping) return result;
     }
   }
 
@@ -194,7 +197,7 @@ export class DeliveryWorker {
       do {
         this.again = false;
         await this.runOnce();
-      } while (this.again && !this.stopped);
+      } while (this.again && this.looping);
       const now = clock.now();
       if (now - this.lastPrune > 60_000) {
         this.lastPrune = now;
@@ -208,7 +211,7 @@ export class DeliveryWorker {
       // The store is failing: report it and look again at the next poll.
       this.options.onError(error);
     }
-    if (this.stopped) return;
+    if (!this.looping) return;
     const timers = this.options.timers ?? realTimers;
     this.handle = timers.setTimeout(() => {
       this.handle = null;
