@@ -280,6 +280,10 @@ describe('vigil history --notifications', () => {
       expect(out.join('\n')).toContain(
         '--status: expected one of pending, delivered, failed, got "lost"',
       );
+
+      out.length = 0;
+      expect(await vigil('history', '--status', 'pending')).toBe(2);
+      expect(out.join('\n')).toContain('--status: only with --notifications');
     } finally {
       cleanup();
     }

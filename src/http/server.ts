@@ -34,7 +34,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   });
   const app = await buildApp({ service, store, config, clock, logger, replica: options.replica });
   await app.listen({ port: config.port, host: config.host });
-  service.start();
+  // Listening to the bus before the first sweep, so nothing it emits is missed.
   const notifications =
     config.notify &&
     new Notifications({
@@ -44,6 +44,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       clock,
       onError: (error, where) => app.log.error({ err: error }, `${where} failed`),
     });
+  service.start();
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;

@@ -148,6 +148,11 @@ export function inspectCommands(program: Command, io: CliIo): void {
         const verdict = oneOf<ExecutionVerdict>('--verdict', EXECUTION_VERDICTS, options.verdict);
         const limit = count('--limit', options.limit, 100);
         await withStore(io, command.optsWithGlobals<GlobalOptions>(), async (store) => {
+          if (!options.notifications && (options.status ?? options.channel) !== undefined) {
+            throw new BadInputError([
+              `${options.status !== undefined ? '--status' : '--channel'}: only with --notifications`,
+            ]);
+          }
           if (options.notifications) {
             return printNotificationHistory(io, store, {
               sinceMs: since.ms,
