@@ -5,6 +5,8 @@ import { z } from 'zod';
 import { resolveLimits } from './core/limits.js';
 import type { Limits, PartialLimits, Policy, RetryPolicy } from './core/types.js';
 import { ConfigError } from './errors.js';
+import type { NotifyConfig } from './notify/config.js';
+import { notifySchema, resolveNotify } from './notify/config.js';
 import { durationSchema as duration, limitsSchema } from './schemas.js';
 import type { ProcessConfig } from './supervisor/config.js';
 import {
@@ -112,6 +114,7 @@ const fileSchema = z.strictObject({
   probes: probesSchema.optional(),
   operations: httpListsSchema.optional(),
   tables: tablesSchema.optional(),
+  notify: notifySchema.optional(),
 });
 
 type FileConfig = z.infer<typeof fileSchema>;
@@ -151,6 +154,8 @@ export interface Config {
   operations: Readonly<Record<string, HttpListSpec>>;
   /** Other apps' tables Vigil watches by configuration alone (`tables:`), by name. */
   tables: Readonly<Record<string, TableSourceConfig>>;
+  /** Notification channels and routes (`notify:`); null when not configured. */
+  notify: NotifyConfig | null;
 }
 
 const CONFIG_FILES = ['vigil.yaml', 'vigil.yml', 'vigil.json'];
@@ -241,6 +246,7 @@ export function parseConfig(
       );
     }
   }
+  const notify = resolveNotify(file.notify, env, problems);
   if (problems.length > 0) throw new ConfigError(problems, source);
 
   const token = nonEmpty(env.VIGIL_TOKEN) ?? null;
@@ -298,6 +304,7 @@ export function parseConfig(
     probes: resolveProbes(file.probes),
     operations: resolveHttpLists(file.operations),
     tables: normalizeTables(file.tables),
+    notify,
   });
 }
 

@@ -13,6 +13,7 @@ import { storeError } from '../stores/open-store.js';
 import type { Caller } from './auth.js';
 import { authenticate } from './auth.js';
 import { Metrics } from './metrics.js';
+import { registerNotificationRoutes } from './notifications.js';
 import { openApiDocument } from './openapi.js';
 import { registerProcessRoutes } from './process-routes.js';
 import { registerRoutes } from './routes.js';
@@ -111,6 +112,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await registerRoutes(app, { ...options, metrics });
   registerProcessRoutes(app, options);
   await registerProbeRoutes(app, options.service);
+  registerNotificationRoutes(app, options);
   return app;
 }
 

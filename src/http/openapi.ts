@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { probeRoutesOpenApi } from './probe-routes.js';
+import { notificationsQuery } from './notifications.js';
 import { schemas } from './schemas.js';
 
 const json = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
@@ -153,6 +154,13 @@ export function openApiDocument(): Record<string, unknown> {
         get: {
           summary: 'The audit trail',
           parameters: queryParameters(schemas.remediations),
+          responses: describe({ '200': '{items}', ...errors }),
+        },
+      },
+      '/v1/notifications': {
+        get: {
+          summary: 'Notifications and their delivery outcome, newest first',
+          parameters: queryParameters(notificationsQuery),
           responses: describe({ '200': '{items}', ...errors }),
         },
       },

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import type { Clock, ExecutionStore, OwnerClient, SlotStore } from '../ports.js';
+import { Notifications } from '../notify/index.js';
 import { Service } from '../runtime/service.js';
 import { buildApp } from './app.js';
 
@@ -36,6 +37,16 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   });
   const app = await buildApp({ service, store, config, clock, logger, replica: options.replica });
   await app.listen({ port: config.port, host: config.host });
+  // Listening to the bus before the first sweep, so nothing it emits is missed.
+  const notifications =
+    config.notify &&
+    new Notifications({
+      events: service.events,
+      store,
+      config: config.notify,
+      clock,
+      onError: (error, where) => app.log.error({ err: error }, `${where} failed`),
+    });
   service.start();
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -48,6 +59,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       service.stop();
       await service.supervisor?.stop(); // a check under way finishes before the store closes
       await service.watchers.settle();
+      await notifications?.stop();
       await app.close();
     },
   };

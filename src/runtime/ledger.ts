@@ -208,6 +208,7 @@ export class Ledger {
         type: 'execution:late-result',
         at: this.clock.now(),
         executionId: outcome.execution.id,
+        kind: outcome.execution.kind,
         attempt: late?.attempt ?? outcome.execution.attempt,
         status: late?.status,
       });

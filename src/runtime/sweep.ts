@@ -289,6 +289,7 @@ class SweepPass {
       at: this.now,
       executionId: decision.executionId,
       attempt: decision.attempt,
+      kind: execution.kind,
       verdict: decision.verdict,
       reason: decision.reason,
     });
@@ -317,6 +318,7 @@ class SweepPass {
               at: this.now,
               executionId: decision.executionId,
               attempt: decision.attempt,
+              kind: execution.kind,
               verdict: decision.verdict,
               reason: next.note,
               failures: next.failures,
@@ -424,6 +426,7 @@ class SweepPass {
       at: this.now,
       executionId: decision.executionId,
       attempt: decision.attempt,
+      kind: execution.kind,
       verdict: decision.verdict,
       reason,
       status: action.retry ? 'queued' : action.status,
@@ -435,6 +438,7 @@ class SweepPass {
         at: this.now,
         executionId: decision.executionId,
         attempt: decision.attempt,
+        kind: execution.kind,
         verdict: decision.verdict,
         reason,
       });

@@ -160,6 +160,45 @@ const migrations: Record<string, Migration> = {
       await createProcessTables(db);
     },
   },
+  '0003_outbox': {
+    async up(db: Kysely<unknown>) {
+      // One row per (event, channel): written before anything is sent, so a restart or a
+      // receiver outage loses nothing; the delivery worker claims due rows with a lease.
+      await db.schema
+        .createTable('notifications')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('channel', 'text', (c) => c.notNull())
+        .addColumn('event_type', 'text', (c) => c.notNull())
+        .addColumn('subject_key', 'text', (c) => c.notNull())
+        .addColumn('event', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('last_error', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('due_at', 'bigint', (c) => c.notNull())
+        .addColumn('claimed_by', 'text')
+        .addColumn('claim_until', 'bigint')
+        .addColumn('delivered_at', 'bigint')
+        .execute();
+      await db.schema
+        .createIndex('notifications_pending')
+        .on('notifications')
+        .columns(['due_at', 'id'])
+        .where(sql.ref('status'), '=', 'pending')
+        .execute();
+      await db.schema
+        .createIndex('notifications_created')
+        .on('notifications')
+        .columns(['created_at', 'id'])
+        .execute();
+      // De-duplication across restarts and replicas: a key is "cooling" until `cooling_until`.
+      await db.schema
+        .createTable('notify_cooldowns')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('cooling_until', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

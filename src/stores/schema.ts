@@ -95,6 +95,27 @@ export interface SlotsTable {
   expires_at: number | null;
 }
 
+export interface NotificationsTable {
+  id: string;
+  channel: string;
+  event_type: string;
+  subject_key: string;
+  event: string;
+  status: string;
+  attempts: Generated<number>;
+  last_error: string | null;
+  created_at: number;
+  due_at: number;
+  claimed_by: string | null;
+  claim_until: number | null;
+  delivered_at: number | null;
+}
+
+export interface NotifyCooldownsTable {
+  key: string;
+  cooling_until: number;
+}
+
 export interface Database {
   executions: ExecutionsTable;
   attempts: AttemptsTable;
@@ -105,4 +126,6 @@ export interface Database {
   slots: SlotsTable;
   processes: ProcessesTable;
   process_recoveries: ProcessRecoveriesTable;
+  notifications: NotificationsTable;
+  notify_cooldowns: NotifyCooldownsTable;
 }

@@ -38,6 +38,7 @@ import type {
   SlotHoldsTable,
 } from './schema.js';
 import { SqlProcessStore } from './process-store.js';
+import { SqlOutbox } from './outbox.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 type Db = Kysely<Database> | Transaction<Database>;
@@ -760,6 +761,10 @@ export class SqlStore implements ExecutionStore {
 
   processes(): SqlProcessStore {
     return new SqlProcessStore(this.db);
+  }
+
+  outbox(): SqlOutbox {
+    return new SqlOutbox(this.db, this.dialect);
   }
 }
 

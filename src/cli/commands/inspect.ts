@@ -7,6 +7,7 @@ import { executionJson, iso, remediationJson } from '../../present.js';
 import type { CliIo, GlobalOptions } from '../context.js';
 import { withStore } from '../context.js';
 import { describeExecution, relative, table } from '../format.js';
+import { printNotificationHistory } from './notifications.js';
 
 function oneOf<T extends string>(
   name: string,
@@ -122,6 +123,9 @@ export function inspectCommands(program: Command, io: CliIo): void {
     .option('--verdict <verdict>', `one of ${EXECUTION_VERDICTS.join(', ')}`)
     .option('--execution <id>', 'decisions about this execution only')
     .option('--include-dry-run', 'include the decisions of dry runs')
+    .option('--notifications', 'the notifications sent instead, with their delivery outcome')
+    .option('--status <status>', 'with --notifications: pending, delivered or failed')
+    .option('--channel <name>', 'with --notifications: one channel only')
     .option('--limit <n>', 'at most this many (default 100)')
     .option('--json', 'print JSON')
     .action(
@@ -131,6 +135,9 @@ export function inspectCommands(program: Command, io: CliIo): void {
           verdict?: string;
           execution?: string;
           includeDryRun?: boolean;
+          notifications?: boolean;
+          status?: string;
+          channel?: string;
           limit?: string;
           json?: boolean;
         },
@@ -141,6 +148,21 @@ export function inspectCommands(program: Command, io: CliIo): void {
         const verdict = oneOf<ExecutionVerdict>('--verdict', EXECUTION_VERDICTS, options.verdict);
         const limit = count('--limit', options.limit, 100);
         await withStore(io, command.optsWithGlobals<GlobalOptions>(), async (store) => {
+          if (!options.notifications && (options.status ?? options.channel) !== undefined) {
+            throw new BadInputError([
+              `${options.status !== undefined ? '--status' : '--channel'}: only with --notifications`,
+            ]);
+          }
+          if (options.notifications) {
+            return printNotificationHistory(io, store, {
+              sinceMs: since.ms,
+              sinceText: options.since,
+              status: options.status,
+              channel: options.channel,
+              limit,
+              json: options.json ?? false,
+            });
+          }
           const items = await store.listRemediations({
             since: io.clock.now() - since.ms,
             verdict,
