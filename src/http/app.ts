@@ -12,10 +12,12 @@ import type { Service } from '../runtime/service.js';
 import { storeError } from '../stores/open-store.js';
 import type { Caller } from './auth.js';
 import { authenticate } from './auth.js';
+import { registerDashboard } from './dashboard.js';
 import { Metrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { registerRoutes } from './routes.js';
 import { streamEvents } from './sse.js';
+import { registerSummaryRoutes } from './summary-routes.js';
 
 export interface AppOptions {
   service: Service;
@@ -26,6 +28,8 @@ export interface AppOptions {
   logger?: boolean | object;
   /** Labels every metric with this replica's name. */
   replica?: string;
+  /** The built dashboard (default: dist/web). */
+  webRoot?: string | undefined;
 }
 
 /** Error codes → HTTP statuses, in one place. */
@@ -106,6 +110,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     for (const raw of streams) raw.end();
   });
   await registerRoutes(app, { ...options, metrics });
+  registerSummaryRoutes(app, options);
+  registerDashboard(app, options.webRoot);
   return app;
 }
 

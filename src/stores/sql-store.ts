@@ -21,11 +21,14 @@ import type {
   RemediationFilter,
   RemediationRecord,
   ReportOutcome,
+  Summary,
+  SummaryQuery,
   SweepReport,
 } from '../ports.js';
 import { VigilError } from '../errors.js';
 import { migrationProvider } from './migrations.js';
 import type { AttemptsTable, Database, ExecutionsTable, RemediationsTable } from './schema.js';
+import { summarize } from './summary.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 type Db = Kysely<Database> | Transaction<Database>;
@@ -525,6 +528,11 @@ export class SqlStore implements ExecutionStore {
       .limit(1)
       .executeTakeFirst();
     return row && (JSON.parse(row.report) as SweepReport);
+  }
+
+  async summary(query: SummaryQuery): Promise<Summary> {
+    const summary = await summarize(this.db, query);
+    return { ...summary, dueSoon: summary.dueSoon.map(toExecution) };
   }
 
   async acquireLease(name: string, holder: string, now: number, ttlMs: number): Promise<boolean> {
