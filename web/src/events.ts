@@ -1,9 +1,8 @@
 import { authHeaders } from './api.js';
+import type { StreamEvent } from './sse.js';
+import { parseBlock } from './sse.js';
 
-export interface StreamEvent {
-  type: string;
-  data: Record<string, unknown>;
-}
+export type { StreamEvent };
 
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'unauthorized';
 
@@ -67,21 +66,5 @@ async function read(
       const parsed = parseBlock(block);
       if (parsed) onEvent(parsed);
     }
-  }
-}
-
-/** One SSE block; comments (keepalives) and blocks without data are skipped. */
-export function parseBlock(block: string): StreamEvent | null {
-  let type = 'message';
-  const data: string[] = [];
-  for (const line of block.split('\n')) {
-    if (line.startsWith('event:')) type = line.slice(6).trim();
-    else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
-  }
-  if (data.length === 0) return null;
-  try {
-    return { type, data: JSON.parse(data.join('\n')) as Record<string, unknown> };
-  } catch {
-    return null;
   }
 }
