@@ -58,7 +58,19 @@ export class SqlStore implements ExecutionStore {
   ) {}
 
   async migrate(): Promise<string[]> {
-    const migrator = new Migrator({ db: this.db, provider: migrationProvider });
+    // kysely looks for its migration tables in every schema unless told which one: another
+    // schema of the same database holding them (another app, another replica set, a test) would
+    // make it skip creating its own. Name the schema the tables are created in.
+    const migrationTableSchema =
+      this.dialect === 'postgres'
+        ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(this.db))
+            .rows[0]?.schema
+        : undefined;
+    const migrator = new Migrator({
+      db: this.db,
+      provider: migrationProvider,
+      ...(migrationTableSchema ? { migrationTableSchema } : {}),
+    });
     const { error, results } = await migrator.migrateToLatest();
     if (error)
       throw error instanceof Error ? error : new Error('migration failed', { cause: error });
