@@ -137,8 +137,7 @@ async function main(): Promise<void> {
     await desktop.screenshot({ path: join(OUT, 'desktop-full.png'), fullPage: true });
     await desktop.getByRole('button', { name: 'Dry run now' }).click();
     await desktop.locator('#dry-result table').waitFor();
-    await desktop.locator('#dry-title').scrollIntoViewIfNeeded();
-    await desktop.evaluate('window.scrollBy(0, -80)');
+    await desktop.evaluate(scrollTo('dry-title'));
     await desktop.screenshot({ path: join(OUT, 'desktop-dry-run.png') });
 
     const phone = await browser.newPage({
@@ -150,7 +149,8 @@ async function main(): Promise<void> {
     await phone.goto(url);
     await phone.locator('#owners table').waitFor();
     await phone.screenshot({ path: join(OUT, 'phone.png') });
-    await phone.screenshot({ path: join(OUT, 'phone-full.png'), fullPage: true });
+    await phone.evaluate(scrollTo('timeline-title'));
+    await phone.screenshot({ path: join(OUT, 'phone-timeline.png') });
     console.log(`screenshots written to ${OUT}`);
   } finally {
     await browser.close();
@@ -159,6 +159,10 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** Page code that scrolls the card holding this heading to the top of the viewport. */
+const scrollTo = (id: string) =>
+  `document.getElementById(${JSON.stringify(id)}).closest('section').scrollIntoView({ block: 'start' }); window.scrollBy(0, -12);`;
 
 /** Sample rows for the status APIs this build does not have yet (see the note at the top). */
 function sampleStatusRoutes(app: Awaited<ReturnType<typeof buildApp>>): void {

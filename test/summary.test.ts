@@ -140,6 +140,18 @@ describe('GET /v1/summary with tokens configured', () => {
     await h?.close();
   });
 
+  it('is described in /openapi.json with its query parameters', async () => {
+    const doc = (
+      await app.inject({
+        method: 'GET',
+        url: '/openapi.json',
+        headers: { authorization: `Bearer ${token}` },
+      })
+    ).json();
+    const names = doc.paths['/v1/summary'].get.parameters.map((p: { name: string }) => p.name);
+    expect(names).toEqual(['since', 'bucket', 'dueSoon']);
+  });
+
   it('answers the admin token only', async () => {
     const call = (headers: Record<string, string>) =>
       app.inject({ method: 'GET', url: '/v1/summary', headers });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { schemas } from './schemas.js';
+import { summaryQuerySchema } from './summary-routes.js';
 
 const json = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
 
@@ -122,6 +123,18 @@ export function openApiDocument(): Record<string, unknown> {
           summary: 'The audit trail',
           parameters: queryParameters(schemas.remediations),
           responses: describe({ '200': '{items}', ...errors }),
+        },
+      },
+      '/v1/summary': {
+        get: {
+          summary:
+            'The dashboard overview: executions by status, remediations by verdict and per bucket since `since`, the open executions nearest their deadline',
+          parameters: queryParameters(summaryQuerySchema),
+          responses: describe({
+            '200':
+              '{now, since, bucketMs, statuses, verdicts, timeline: [{start, counts}], dueSoon: [Execution]}',
+            ...errors,
+          }),
         },
       },
       '/v1/events': {

@@ -12,7 +12,7 @@ export const VERDICTS = [
   'queue_timeout',
 ] as const;
 
-const HEIGHT = 200;
+const HEIGHT = 250;
 const LEFT = 34;
 const RIGHT = 6;
 const TOP = 8;

@@ -86,7 +86,8 @@ export function renderDue(summary: Summary, now: number): void {
     'due',
     h(
       'ul',
-      { class: 'due-list' },
+      // Scrolls when long: focusable so the keyboard can scroll it too.
+      { class: 'due-list', tabindex: 0, 'aria-label': 'Open executions, nearest deadline first' },
       items.map((e) =>
         h(
           'li',
