@@ -102,22 +102,34 @@ const loaders: Record<Panel, () => Promise<void>> = {
   },
   status: async () => {
     const [owners, processes, probes, operations, notifications] = await Promise.all([
-      listOrNull<Owner>('/v1/owners'),
-      listOrNull<ProcessStatus>('/v1/processes'),
-      listOrNull<Probe>('/v1/probes'),
-      listOrNull<Operation>('/v1/operations'),
-      listOrNull<Notification>('/v1/notifications?limit=10'),
+      statusList<Owner>('/v1/owners'),
+      statusList<ProcessStatus>('/v1/processes'),
+      statusList<Probe>('/v1/probes'),
+      statusList<Operation>('/v1/operations'),
+      statusList<Notification>('/v1/notifications'),
     ]);
-    renderStatus(owners, processes, probes, operations, notifications);
+    const newest = Array.isArray(notifications) ? notifications.slice(0, 10) : notifications;
+    renderStatus(owners, processes, probes, operations, newest);
   },
 };
 
+/**
+ * One status list: its items, null when this Vigil has no such API, or the error that one panel
+ * shows on its own (a failing list never blanks the others). Auth failures go to the login form.
+ */
+function statusList<T>(path: string): Promise<T[] | null | Error> {
+  return listOrNull<T>(path).catch((error: unknown) => {
+    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) throw error;
+    return error instanceof Error ? error : new Error(String(error));
+  });
+}
+
 function renderStatus(
-  owners: Owner[] | null,
-  processes: ProcessStatus[] | null,
-  probes: Probe[] | null,
-  operations: Operation[] | null,
-  notifications: Notification[] | null,
+  owners: Owner[] | null | Error,
+  processes: ProcessStatus[] | null | Error,
+  probes: Probe[] | null | Error,
+  operations: Operation[] | null | Error,
+  notifications: Notification[] | null | Error,
 ): void {
   const t = now();
   const when = (at: string | null) => time(at, relative(at, t));
@@ -307,6 +319,8 @@ async function dryRun(): Promise<void> {
 function showLogin(error: ApiError | null): void {
   stopEvents?.();
   stopEvents = null;
+  byId('connection').dataset.state = 'unauthorized';
+  fill('connection-text', 'Token needed');
   byId('dashboard').hidden = true;
   byId('login').hidden = false;
   const hadToken = token.get() !== null;

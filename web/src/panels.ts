@@ -270,13 +270,20 @@ export interface Column<T> {
   cell: (item: T) => Cell;
 }
 
-/** A status list (owners, processes, …): "None configured" when the API is absent or empty. */
+/**
+ * A status list (owners, processes, …): "None configured" when the API is absent or empty, the
+ * reason when it failed.
+ */
 export function renderList<T>(
   target: string,
   label: string,
-  items: T[] | null,
+  items: T[] | null | Error,
   columns: Column<T>[],
 ): void {
+  if (items instanceof Error) {
+    fill(target, h('p', { class: 'empty' }, `Unavailable: ${items.message}`));
+    return;
+  }
   if (items === null || items.length === 0) {
     fill(target, none());
     return;
