@@ -163,6 +163,28 @@ export interface SourceError {
   message: string;
 }
 
+/** What the dashboard's overview covers. */
+export interface SummaryQuery {
+  /** Remediations from this moment on (ms since the epoch). */
+  since: number;
+  now: number;
+  /** The width of one timeline bucket. */
+  bucketMs: number;
+  /** How many open executions nearest their deadline to list. */
+  dueSoonLimit: number;
+}
+
+export interface Summary {
+  /** Every execution by status (statuses with none are absent). */
+  statuses: Partial<Record<Status, number>>;
+  /** Remediations that took effect in the window, by verdict. */
+  verdicts: Partial<Record<ExecutionVerdict, number>>;
+  /** The same remediations by bucket, oldest first, every bucket present (empty ones too). */
+  timeline: { start: number; counts: Partial<Record<ExecutionVerdict, number>> }[];
+  /** Open executions with a deadline, the nearest first: who is about to be judged. */
+  dueSoon: Execution[];
+}
+
 /**
  * Where executions, attempts, the audit trail and sweep reports live. Every method takes `now`
  * from the runtime's clock; no implementation reads the system time.
@@ -229,6 +251,8 @@ export interface ExecutionStore {
   listRemediations(filter: RemediationFilter): Promise<RemediationRecord[]>;
   saveSweep(report: SweepReport): Promise<void>;
   latestSweep(): Promise<SweepReport | undefined>;
+  /** The dashboard's overview: counts, the remediation timeline, who is due soonest. */
+  summary(query: SummaryQuery): Promise<Summary>;
 
   /**
    * Takes or renews a named lease until `now + ttlMs`; false while another holder has it. A holder

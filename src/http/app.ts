@@ -12,6 +12,7 @@ import type { Service } from '../runtime/service.js';
 import { storeError } from '../stores/open-store.js';
 import type { Caller } from './auth.js';
 import { authenticate } from './auth.js';
+import { registerDashboard } from './dashboard.js';
 import { Metrics } from './metrics.js';
 import { registerNotificationRoutes } from './notifications.js';
 import { openApiDocument } from './openapi.js';
@@ -19,6 +20,7 @@ import { registerProcessRoutes } from './process-routes.js';
 import { registerRoutes } from './routes.js';
 import { registerProbeRoutes } from './probe-routes.js';
 import { streamEvents } from './sse.js';
+import { registerSummaryRoutes } from './summary-routes.js';
 
 export interface AppOptions {
   service: Service;
@@ -29,6 +31,8 @@ export interface AppOptions {
   logger?: boolean | object;
   /** Labels every metric with this replica's name. */
   replica?: string;
+  /** The built dashboard (default: dist/web). */
+  webRoot?: string | undefined;
 }
 
 /** Error codes → HTTP statuses, in one place. */
@@ -113,6 +117,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerProcessRoutes(app, options);
   await registerProbeRoutes(app, options.service);
   registerNotificationRoutes(app, options);
+  registerSummaryRoutes(app, options);
+  registerDashboard(app, options.webRoot);
   return app;
 }
 

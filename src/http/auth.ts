@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import { VigilError } from '../errors.js';
+import { isDashboardPath } from './dashboard.js';
 
 /** Who is calling, and what they may do. */
 export interface Caller {
@@ -58,7 +59,7 @@ export function authenticate(request: FastifyRequest, config: Config): Caller {
     const bound = config.runnerTokens.find((r) => same(token, r.token));
     if (bound) return runner(bound.owner);
   }
-  if (OPEN_PATHS.has(path)) return admin;
+  if (OPEN_PATHS.has(path) || isDashboardPath(path)) return admin;
   throw new VigilError(
     'unauthorized',
     token ? 'the bearer token is not valid' : 'missing Authorization: Bearer <token>',

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { probeRoutesOpenApi } from './probe-routes.js';
 import { notificationsQuery } from './notifications.js';
 import { schemas } from './schemas.js';
+import { summaryQuerySchema } from './summary-routes.js';
 
 const json = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
 
@@ -162,6 +163,18 @@ export function openApiDocument(): Record<string, unknown> {
           summary: 'Notifications and their delivery outcome, newest first',
           parameters: queryParameters(notificationsQuery),
           responses: describe({ '200': '{items}', ...errors }),
+        },
+      },
+      '/v1/summary': {
+        get: {
+          summary:
+            'The dashboard overview: executions by status, remediations by verdict and per bucket since `since`, the open executions nearest their deadline',
+          parameters: queryParameters(summaryQuerySchema),
+          responses: describe({
+            '200':
+              '{now, since, bucketMs, statuses, verdicts, timeline: [{start, counts}], dueSoon: [Execution]}',
+            ...errors,
+          }),
         },
       },
       '/v1/events': {

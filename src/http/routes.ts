@@ -209,7 +209,7 @@ function reported(outcome: ReportOutcome): Record<string, JsonValue> {
 }
 
 /** `since` is an ISO time or a duration back from now ("24h"). */
-function sinceToMs(since: string, now: number): number {
+export function sinceToMs(since: string, now: number): number {
   const duration = parseDuration(since);
   if (duration.ok) return now - duration.ms;
   const at = Date.parse(since);

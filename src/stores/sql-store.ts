@@ -26,6 +26,8 @@ import type {
   SlotReleaseOutcome,
   SlotStore,
   StepRecord,
+  Summary,
+  SummaryQuery,
   SweepReport,
 } from '../ports.js';
 import { VigilError } from '../errors.js';
@@ -39,6 +41,7 @@ import type {
 } from './schema.js';
 import { SqlProcessStore } from './process-store.js';
 import { SqlOutbox } from './outbox.js';
+import { summarize } from './summary.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 type Db = Kysely<Database> | Transaction<Database>;
@@ -571,6 +574,11 @@ export class SqlStore implements ExecutionStore {
       .limit(1)
       .executeTakeFirst();
     return row && (JSON.parse(row.report) as SweepReport);
+  }
+
+  async summary(query: SummaryQuery): Promise<Summary> {
+    const summary = await summarize(this.db, query);
+    return { ...summary, dueSoon: summary.dueSoon.map(toExecution) };
   }
 
   async acquireLease(name: string, holder: string, now: number, ttlMs: number): Promise<boolean> {

@@ -1,0 +1,48 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openPostgresStore } from '../src/stores/postgres.js';
+import { POSTGRES_URL, postgresAvailable } from './helpers.js';
+import { migrationProvider } from '../src/stores/migrations.js';
+
+const available = await postgresAvailable();
+const schemas: string[] = [];
+const fresh = () => {
+  const schema = `vigil_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+  schemas.push(schema);
+  return schema;
+};
+
+afterAll(async () => {
+  if (!available || schemas.length === 0) return;
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  await client.connect();
+  for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await client.end();
+});
+
+describe.runIf(available)('PostgreSQL migrations beside other schemas', () => {
+  it("migrates its own schema although another schema of the database has kysely's tables", async () => {
+    // Another app (or another Vigil) on the same database, its migration tables in its schema.
+    const other = fresh();
+    const client = new pg.Client({ connectionString: POSTGRES_URL });
+    await client.connect();
+    try {
+      await client.query(`CREATE SCHEMA ${other};
+        CREATE TABLE ${other}.kysely_migration_lock (id text PRIMARY KEY, is_locked integer);
+        CREATE TABLE ${other}.kysely_migration (name text PRIMARY KEY, timestamp text)`);
+    } finally {
+      await client.end();
+    }
+    const store = openPostgresStore(POSTGRES_URL, { schema: fresh(), poolSize: 2 });
+    try {
+      expect(await store.migrate()).toEqual(
+        Object.keys(await migrationProvider.getMigrations()).sort(),
+      );
+      expect(await store.migrate()).toEqual([]);
+      expect(await store.nextDeadline()).toBeNull();
+    } finally {
+      await store.close();
+    }
+  });
+});
