@@ -9,20 +9,16 @@
  *
  * Run: npm run build && node --import tsx bench/heartbeat-ingest.ts
  */
-import type { LoadJob, LoadResult } from './lib/load.js';
+import { beatsPerSecond, drive, invalid, pct } from './lib/drive.js';
 import {
   call,
-  cpuSeconds,
-  exited,
   fmt,
   listAll,
   machineLines,
   revision,
-  message,
   metric,
   problems,
   register,
-  spawnTs,
   startVigil,
   writeResult,
 } from './lib/common.js';
@@ -36,64 +32,6 @@ const BATCH_CONNECTIONS = 10;
 const TARGET_SINGLE = 5_000;
 const TARGET_BATCH = 50_000;
 const YAML = 'sweep:\n  interval: 1s\n';
-
-interface Measured {
-  result: LoadResult;
-  beatsPerRequest: number;
-  connections: number;
-  serverCpu: number | null;
-  loadCpu: number | null;
-}
-
-const isType =
-  <T extends { type: string }>(type: T['type']) =>
-  (m: unknown): m is T =>
-    typeof m === 'object' && m !== null && (m as { type?: unknown }).type === type;
-const isResult = isType<{ type: 'result'; result: LoadResult }>('result');
-
-async function drive(url: string, vigilPid: number, job: Omit<LoadJob, 'url'>): Promise<Measured> {
-  const child = spawnTs('lib/load.ts');
-  try {
-    // CPU is counted from here: the load generator has started and loaded autocannon.
-    await message(child, isType('ready'), 30_000, 'load generator start');
-    const serverBefore = cpuSeconds(vigilPid);
-    const answer = message(
-      child,
-      isResult,
-      (job.durationSeconds + 60) * 1_000,
-      `autocannon ${job.mode}`,
-    );
-    child.send({ ...job, url } satisfies LoadJob);
-    const { result } = await answer;
-    const serverAfter = cpuSeconds(vigilPid);
-    const share = (before: number | null, after: number | null) =>
-      before === null || after === null ? null : (after - before) / result.durationSeconds;
-    return {
-      result,
-      beatsPerRequest: job.mode === 'single' ? 1 : job.batchSize,
-      connections: job.connections,
-      serverCpu: share(serverBefore, serverAfter),
-      loadCpu: result.cpuSeconds / result.durationSeconds,
-    };
-  } finally {
-    await exited(child, 10_000);
-  }
-}
-
-/** Problems that make a run's figure invalid. */
-function invalid(m: Measured): string[] {
-  const r = m.result;
-  const why: string[] = [];
-  if (r.non2xx > 0) why.push(`${r.non2xx} non-2xx answers (${JSON.stringify(r.statusCodes)})`);
-  if (r.errors > 0) why.push(`${r.errors} connection errors (${r.timeouts} timeouts)`);
-  if (r.lostBeats > 0) why.push(`${r.lostBeats} beats answered as lost`);
-  if (r.ok2xx === 0) why.push('no successful request at all');
-  return why;
-}
-
-const beatsPerSecond = (m: Measured) =>
-  (m.result.ok2xx * m.beatsPerRequest) / m.result.durationSeconds;
-const pct = (share: number | null) => (share === null ? 'n/a' : `${fmt(share * 100)} %`);
 
 async function main(): Promise<string> {
   const measured = revision();

@@ -248,7 +248,10 @@ export interface Vigil {
  * Starts `node bin/vigil.js serve --port 0` in a fresh temporary directory holding `vigil.yaml`,
  * with its SQLite database in that directory. No tokens.
  */
-export async function startVigil(yaml: string): Promise<Vigil> {
+export async function startVigil(
+  yaml: string,
+  overrides: Record<string, string> = {},
+): Promise<Vigil> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
   writeFileSync(join(dir, 'vigil.yaml'), yaml);
   const env: NodeJS.ProcessEnv = {
@@ -258,6 +261,7 @@ export async function startVigil(yaml: string): Promise<Vigil> {
   for (const name of ['VIGIL_TOKEN', 'VIGIL_PORT', 'VIGIL_HOST', 'VIGIL_REDIS_URL', 'VIGIL_URL']) {
     delete env[name];
   }
+  Object.assign(env, overrides);
   // For profiling the server: VIGIL_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
   const nodeArgs = (process.env.VIGIL_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = track(
