@@ -87,7 +87,9 @@ describe.runIf(available)('a replica losing its database', () => {
         return answer.status === 503 && answer.body.storeReachable === false ? answer : null;
       },
       { what: '/healthz to answer 503, store unreachable' },
-    );
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)}\nvigil output:\n${vigil!.output()}`);
+    });
     expect(down.body).toMatchObject({ status: 'unhealthy', storeReachable: false });
     // Still answering, and an API call says why instead of failing with a 500.
     const list = await fetch(`${vigil.url}/v1/executions`);

@@ -32,6 +32,9 @@ export function openPostgresStore(url: string, options: PostgresOptions = {}): S
   });
   // An idle client's error (the server restarted) must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
+  // Nor may a checked-out client's between two statements of a transaction: its next query fails
+  // (and the caller reports "store unavailable"), and the pool discards it when it is released.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<Database>({
     dialect: new PostgresDialect({
       pool: async () => {
