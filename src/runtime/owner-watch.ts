@@ -92,6 +92,11 @@ export class OwnerWatch {
     return state;
   }
 
+  /** @internal Why the owner's breaker is open; null when closed (or never seen). */
+  breakerReason(owner: string): string | null {
+    return this.states.get(owner)?.breakerReason ?? null;
+  }
+
   /** @internal */
   openStates(): [string, OwnerState][] {
     return [...this.states].filter(([, s]) => s.breakerReason !== null);
@@ -162,9 +167,8 @@ export class OwnerSweep {
       );
       if (!verdict.trips || this.tripped.has(owner)) continue;
       this.tripped.set(owner, verdict.reason);
-      const state = this.watch.state(owner);
-      if (!this.dryRun && state.breakerReason === null) {
-        state.breakerReason = verdict.reason;
+      if (!this.dryRun && this.watch.breakerReason(owner) === null) {
+        this.watch.state(owner).breakerReason = verdict.reason;
         events.emit({
           type: 'breaker:opened',
           at: now,
@@ -193,11 +197,8 @@ export class OwnerSweep {
   private pauseReason(owner: string): string | undefined {
     const tripped = this.tripped.get(owner);
     if (tripped !== undefined) return tripped;
-    const state = this.watch.state(owner);
-    if (state.breakerReason !== null && this.answers.get(owner)?.kind !== 'listed') {
-      return state.breakerReason;
-    }
-    return undefined;
+    const open = this.watch.breakerReason(owner);
+    return open !== null && this.answers.get(owner)?.kind !== 'listed' ? open : undefined;
   }
 
   /**
