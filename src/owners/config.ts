@@ -18,7 +18,7 @@ export const OWNER_DEFAULTS = Object.freeze({
    * request is a blip (a restart, a slow GC), three in a row is an outage worth a person's time.
    */
   unreachableAfter: 3,
-  breaker: Object.freeze({ maxOrphanShare: 0.5, minRunning: 5 }) as Readonly<BreakerRule>,
+  breaker: Object.freeze<BreakerRule>({ maxOrphanShare: 0.5, minRunning: 5 }),
 });
 
 /** The name of the entry whose templates apply to every owner without its own. */
@@ -119,8 +119,10 @@ export const ownerAgentFields = {
     .optional(),
 };
 
-const entrySchema = z.object(ownerAgentFields);
-type OwnerEntry = z.infer<typeof entrySchema> & { limits?: unknown; dispatchGrace?: unknown };
+type OwnerEntry = z.infer<z.ZodObject<typeof ownerAgentFields>> & {
+  limits?: unknown;
+  dispatchGrace?: unknown;
+};
 
 /**
  * Resolves the validated `owners:` entries. Adds to `problems` what the schema cannot see: a
