@@ -17,6 +17,8 @@ import {
 } from './supervisor/config.js';
 import type { ProbeSpec } from './probes/probe-config.js';
 import { probesSchema, resolveProbes } from './probes/probe-config.js';
+import type { OwnerAgents } from './owners/config.js';
+import { ownerAgentFields, resolveOwnerAgents } from './owners/config.js';
 import type { HttpListSpec } from './sources/http-list-config.js';
 import { httpListsSchema, resolveHttpLists } from './sources/http-list-config.js';
 import type { TableSourceConfig } from './sources/table-config.js';
@@ -94,7 +96,11 @@ const fileSchema = z.strictObject({
   owners: z
     .record(
       z.string(),
-      z.strictObject({ limits: limitsSchema.optional(), dispatchGrace: duration.optional() }),
+      z.strictObject({
+        limits: limitsSchema.optional(),
+        dispatchGrace: duration.optional(),
+        ...ownerAgentFields,
+      }),
     )
     .optional(),
   sweep: z
@@ -144,6 +150,8 @@ export interface Config {
   defaults: { limits: PartialLimits; dispatchGraceMs: number; retry: RetryPolicy };
   kinds: Readonly<Record<string, KindConfig>>;
   owners: Readonly<Record<string, { limits: PartialLimits; dispatchGraceMs: number | undefined }>>;
+  /** Owners' registries and stop endpoints, the breaker and unknown-owner alerts (src/owners/). */
+  ownerAgents: OwnerAgents;
   sweep: { intervalMs: number; batchSize: number; leaseMs: number; escalateAfter: number };
   /** Supervised processes (`processes:`), in the order of the file. */
   processes: readonly ProcessConfig[];
@@ -247,6 +255,7 @@ export function parseConfig(
     }
   }
   const notify = resolveNotify(file.notify, env, problems);
+  const ownerAgents = resolveOwnerAgents(file.owners, problems);
   if (problems.length > 0) throw new ConfigError(problems, source);
 
   const token = nonEmpty(env.VIGIL_TOKEN) ?? null;
@@ -288,6 +297,7 @@ export function parseConfig(
     },
     kinds,
     owners,
+    ownerAgents,
     sweep: {
       intervalMs: file.sweep?.interval ?? DEFAULTS.sweepIntervalMs,
       batchSize: file.sweep?.batchSize ?? DEFAULTS.sweepBatchSize,

@@ -240,6 +240,11 @@ export interface ExecutionStore {
   nextDeadline(): Promise<number | null>;
   /** Open executions by status and kind, for metrics. */
   countOpen(): Promise<{ status: OpenStatus; kind: string; count: number }[]>;
+  /**
+   * Running executions per owner, for these owners (owners with none are absent): what each
+   * owner's registry should list. Queued executions are not on their owner yet, so not counted.
+   */
+  countOpenByOwner(owners: readonly string[]): Promise<Map<string, number>>;
   /** The owner of each of these executions that exists. */
   ownersOf(ids: string[]): Promise<Map<string, string | null>>;
   /** Answers when the database is reachable; throws otherwise. */
@@ -404,7 +409,16 @@ export interface OwnerClient {
   ): Promise<(e: Execution) => OwnerObservation>;
   canTerminate(execution: Execution): boolean;
   terminate(execution: Execution): Promise<TerminationOutcome>;
+  /**
+   * What this owner's registry answered at the last `observe` that asked it; undefined for an
+   * owner without a registry. The sweep's breaker and unknown-owner count read it.
+   */
+  answered?(owner: string): RegistryAnswer | undefined;
 }
+
+/** One owner registry's answer: how many executions it listed as running, or why it is unknown. */
+export type RegistryAnswer =
+  { kind: 'listed'; at: number; listed: number } | { kind: 'unknown'; at: number; cause: string };
 
 /** For sources whose owners expose no registry and no stop endpoint (the ledger alone). */
 export const noOwners: OwnerClient = {

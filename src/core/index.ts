@@ -5,3 +5,4 @@ export * from './judge.js';
 export * from './decide.js';
 export * from './backoff.js';
 export * from './workflow.js';
+export * from './owner-breaker.js';

@@ -15,6 +15,7 @@ import { authenticate } from './auth.js';
 import { registerDashboard } from './dashboard.js';
 import { Metrics } from './metrics.js';
 import { registerNotificationRoutes } from './notifications.js';
+import { registerOwnerRoutes } from './owner-routes.js';
 import { openApiDocument } from './openapi.js';
 import { registerProcessRoutes } from './process-routes.js';
 import { registerRoutes } from './routes.js';
@@ -117,6 +118,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerProcessRoutes(app, options);
   await registerProbeRoutes(app, options.service);
   registerNotificationRoutes(app, options);
+  registerOwnerRoutes(app, options);
   registerSummaryRoutes(app, options);
   registerDashboard(app, options.webRoot);
   return app;

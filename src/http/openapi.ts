@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { probeRoutesOpenApi } from './probe-routes.js';
+import { ownerRoutesOpenApi } from './owner-routes.js';
 import { notificationsQuery } from './notifications.js';
 import { schemas } from './schemas.js';
 import { summaryQuerySchema } from './summary-routes.js';
@@ -32,6 +33,7 @@ export function openApiDocument(): Record<string, unknown> {
     security: [{ bearer: [] }],
     paths: {
       ...probeRoutesOpenApi(),
+      ...ownerRoutesOpenApi(),
       '/v1/executions': {
         post: withBody('Register an execution', schemas.create, {
           '201': 'the execution',

@@ -21,6 +21,8 @@ import type {
 } from '../ports.js';
 import { noOwners } from '../ports.js';
 import type { EventBus } from './events.js';
+import type { GuardedDecision, OwnerSweep } from './owner-watch.js';
+import { OwnerWatch } from './owner-watch.js';
 import type { SlotReleaseCounts, Slots } from './slots.js';
 import type { Source, SourceSweepContext, SourceSweepResult } from '../sources/source.js';
 import { sweepSources } from '../sources/sweep-sources.js';
@@ -55,11 +57,19 @@ const SWEEP_LEASE = 'sweep';
 export class Sweeper {
   private readonly holder: string;
   private readonly owners: OwnerClient;
+  /** Owners' reachability and breakers, between sweeps (in memory). */
+  readonly ownerWatch: OwnerWatch;
   private running = false;
 
   constructor(private readonly options: SweeperOptions) {
     this.holder = options.holder ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.owners = options.owners ?? noOwners;
+    this.ownerWatch = new OwnerWatch(
+      options.config.ownerAgents,
+      this.owners,
+      options.store,
+      options.events,
+    );
   }
 
   async sweep(options: { dryRun?: boolean } = {}): Promise<SweepResult> {
@@ -87,6 +97,7 @@ export class Sweeper {
     const now = clock.now();
     const started = performance.now();
     const pass = new SweepPass(this.options, this.owners, now, dryRun, randomUUID());
+    const ownerSweep = this.ownerWatch.begin(dryRun);
     const overdueParents: Execution[] = [];
     // First finish releases a previous sweep (perhaps on a replica that died) left half-done.
     if (!dryRun) await pass.releaseStaleSlots();
@@ -101,13 +112,15 @@ export class Sweeper {
       const parents = await store.withChildren(batch.map((e) => e.id));
       const observe = await this.owners.observe(batch, now);
       // Children first: a workflow run's state is derived after its children are judged.
-      for (const [i, execution] of batch.entries()) {
+      const judged: { execution: Execution; decision: Decision }[] = [];
+      for (const execution of batch) {
         if (parents.has(execution.id)) overdueParents.push(execution);
-        else await pass.judgeAndApply(execution, observe(execution));
-        // Give the event loop a turn every 250 rows: heartbeats and event streams keep flowing
-        // while a large sweep runs.
-        if (i % 250 === 249) await yieldToEventLoop();
+        else {
+          const decision = pass.judge(execution, observe(execution));
+          if (decision) judged.push({ execution, decision });
+        }
       }
+      await pass.applyGuarded(judged, ownerSweep);
       await pass.flush();
       await yieldToEventLoop();
       await store.recordRemediations(pass.takeRecords());
@@ -127,11 +140,13 @@ export class Sweeper {
 
     for (const parent of overdueParents) {
       const observe = await this.owners.observe([parent], now);
-      await pass.judgeAndApply(parent, observe(parent), await pass.childrenOf(parent.id));
+      const decision = pass.judge(parent, observe(parent), await pass.childrenOf(parent.id));
+      if (decision) await pass.applyGuarded([{ execution: parent, decision }], ownerSweep);
       await pass.flush();
     }
     await pass.deriveTouchedParents();
     if (!dryRun) await pass.releaseSlots();
+    ownerSweep.finish(now);
 
     const { sources = [] } = this.options;
     const fromSources =
@@ -214,16 +229,16 @@ class SweepPass {
     return children.map((child) => this.projected.get(child.id) ?? child);
   }
 
-  async judgeAndApply(
+  /** Decides about one execution; undefined (counted as failed) when it cannot be judged. */
+  judge(
     execution: Execution,
     observation: OwnerObservation,
     children?: Execution[],
-  ): Promise<void> {
+  ): Decision | undefined {
     this.examined++;
     const { config } = this.options;
-    let decision: Decision;
     try {
-      decision = decide({
+      return decide({
         execution,
         observation,
         policy: policyFor(config, execution),
@@ -234,9 +249,42 @@ class SweepPass {
       });
     } catch (error) {
       this.fail(execution, error);
-      return;
+      return undefined;
     }
-    await this.apply(execution, decision);
+  }
+
+  /**
+   * Applies a page's decisions once the owners' breakers have seen all of them: a decision on an
+   * owner whose breaker is open is audited as skipped, its execution left running.
+   */
+  async applyGuarded(
+    judged: readonly { execution: Execution; decision: Decision }[],
+    owners: OwnerSweep,
+  ): Promise<void> {
+    const guarded: GuardedDecision[] = await owners.guard(
+      judged.map((j) => j.decision),
+      this.now,
+    );
+    for (const [i, { execution }] of judged.entries()) {
+      const { decision, pausedBecause } = guarded[i]!;
+      if (pausedBecause === null) await this.apply(execution, decision);
+      else await this.pause(execution, decision, pausedBecause);
+      // Give the event loop a turn every 250 rows: heartbeats and event streams keep flowing
+      // while a large sweep runs.
+      if (i % 250 === 249) await yieldToEventLoop();
+    }
+  }
+
+  /** Leaves the execution as it is because its owner's breaker is open; audited as skipped. */
+  private async pause(execution: Execution, decision: Decision, because: string): Promise<void> {
+    const paused: Decision = {
+      ...decision,
+      reason: because,
+      evidence: { ...decision.evidence, breaker: because, wouldHave: decision.reason },
+      action: { kind: 'ignore', because },
+    };
+    this.count(paused, 'ignored', [{ step: 'end', outcome: 'skipped', ms: 0, detail: because }]);
+    if (!this.dryRun) await this.defer(execution, paused);
   }
 
   /** Ends the workflow runs whose children this sweep ended for good, when a child failed. */

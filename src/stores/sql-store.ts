@@ -484,6 +484,21 @@ export class SqlStore implements ExecutionStore {
     }));
   }
 
+  async countOpenByOwner(owners: readonly string[]): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    for (let i = 0; i < owners.length; i += 500) {
+      const rows = await this.db
+        .selectFrom('executions')
+        .select(['owner', (eb) => eb.fn.countAll<number | string>().as('count')])
+        .where('status', '=', 'running')
+        .where('owner', 'in', owners.slice(i, i + 500))
+        .groupBy('owner')
+        .execute();
+      for (const row of rows) if (row.owner !== null) counts.set(row.owner, Number(row.count));
+    }
+    return counts;
+  }
+
   async ownersOf(ids: string[]): Promise<Map<string, string | null>> {
     const owners = new Map<string, string | null>();
     for (let i = 0; i < ids.length; i += 500) {

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { BadInputError } from '../../errors.js';
 import { startServer } from '../../http/server.js';
+import { httpOwners } from '../../owners/http-owners.js';
 import { openSlotStore } from '../../stores/open-slots.js';
 import type { CliIo, GlobalOptions } from '../context.js';
 import { withStore } from '../context.js';
@@ -31,6 +32,7 @@ export function serveCommand(program: Command, io: CliIo): void {
           store,
           config,
           slots,
+          owners: httpOwners(config.ownerAgents),
           clock: io.clock,
           replica,
           logger: { level: io.env.VIGIL_LOG_LEVEL ?? 'warn' },

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { Notifications } from '../../notify/index.js';
+import { httpOwners } from '../../owners/http-owners.js';
 import { EventBus } from '../../runtime/events.js';
 import { Slots } from '../../runtime/slots.js';
 import { Sweeper } from '../../runtime/sweep.js';
@@ -44,6 +45,7 @@ export function sweepCommand(program: Command, io: CliIo, done: (code: number) =
           events,
           slots,
           sources,
+          owners: httpOwners(config.ownerAgents),
           warn: (message) => io.err(`vigil: ${message}`),
         });
         let result: Awaited<ReturnType<Sweeper['sweep']>>;

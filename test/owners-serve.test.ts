@@ -1,0 +1,105 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { tempDir } from './helpers.js';
+import type { LoopbackServer, Reply } from './loopback-server.js';
+import { loopbackServer } from './loopback-server.js';
+import type { EventStream, VigilProcess } from './process-helpers.js';
+import { api, startVigil, subscribe, until } from './process-helpers.js';
+
+let dir: string;
+let cleanup: () => void;
+let vigil: VigilProcess | undefined;
+let stream: EventStream | undefined;
+let agent: LoopbackServer;
+let registry: Reply;
+
+beforeEach(async () => {
+  ({ dir, cleanup } = tempDir());
+  registry = { status: 200, body: { running: [] } };
+  agent = await loopbackServer((request) =>
+    request.path === '/agents/agent-a/running' ? registry : { status: 404, body: {} },
+  );
+  writeFileSync(
+    join(dir, 'vigil.yaml'),
+    `sweep:
+  interval: 200ms
+defaults:
+  dispatchGrace: 300ms
+owners:
+  '*':
+    registry:
+      url: ${agent.url}/agents/{owner}/running
+      ids: $.running[*].id
+      timeout: 2s
+`,
+  );
+});
+afterEach(async () => {
+  stream?.close();
+  await vigil?.stop();
+  vigil = undefined;
+  await agent.close();
+  cleanup();
+});
+
+const seen = (type: string) => () => stream!.events.find((e) => e.type === type);
+
+describe('vigil serve reconciles against an owner registry (the real binary, SQLite)', () => {
+  it('holds back while the registry answers empty, then ends the one orphan once it answers', async () => {
+    vigil = await startVigil(dir, { VIGIL_DATABASE_URL: `sqlite:${join(dir, 'vigil.db')}` });
+    stream = await subscribe(vigil.url);
+    expect((await api(vigil.url, 'GET', '/v1/owners')).json).toEqual({
+      items: [],
+    });
+    for (let i = 1; i <= 5; i++) {
+      const created = await api(vigil.url, 'POST', '/v1/executions', {
+        id: `steady-${i}`,
+        kind: 'agent-run',
+        owner: 'agent-a',
+        limits: { heartbeat: null },
+      });
+      expect(created.status).toBe(201);
+    }
+    await api(vigil.url, 'POST', '/v1/executions', {
+      id: 'lost',
+      kind: 'agent-run',
+      owner: 'agent-a',
+      limits: { heartbeat: '500ms' },
+    });
+
+    // The agent answers an empty list while Vigil has 6 running on it: the breaker opens.
+    const opened = await until(seen('breaker:opened'), { what: 'breaker:opened' });
+    expect(opened.data).toMatchObject({ owner: 'agent-a', running: 6, listed: 0 });
+    const owners = await until(
+      async () => {
+        const { json } = await api(vigil!.url, 'GET', '/v1/owners');
+        return json.items[0]?.breaker === 'open' ? json.items : undefined;
+      },
+      { what: 'GET /v1/owners to show the open breaker' },
+    );
+    expect(owners).toEqual([
+      expect.objectContaining({ name: 'agent-a', reachable: true, breaker: 'open', running: 6 }),
+    ]);
+    expect((await api(vigil.url, 'GET', '/v1/executions/lost')).json.status).toBe('running');
+
+    // The registry is back with the five that run: `lost` is the only orphan.
+    registry = {
+      status: 200,
+      body: { running: [1, 2, 3, 4, 5].map((i) => ({ id: `steady-${i}` })) },
+    };
+    await until(seen('breaker:closed'), { what: 'breaker:closed' });
+    await until(
+      () =>
+        stream!.events.find(
+          (e) => e.type === 'execution:remediated' && e.data.executionId === 'lost',
+        ),
+      { what: 'lost to be remediated' },
+    );
+    const lost = (await api(vigil.url, 'GET', '/v1/executions/lost')).json;
+    expect(lost).toMatchObject({ status: 'failed', verdict: 'orphaned', endedBy: 'watchdog' });
+    const running = (await api(vigil.url, 'GET', '/v1/executions?status=running')).json;
+    expect(running.items).toHaveLength(5);
+    expect(stream.events.filter((e) => e.type === 'breaker:opened')).toHaveLength(1);
+  });
+});
