@@ -1,4 +1,6 @@
 import { writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -216,5 +218,36 @@ describe('the ledger from the command line', () => {
     expect(err.join('\n')).toMatch(
       /had already ended \(failed: ran 2m, limit 1m\); this report is kept as its late result/,
     );
+  });
+});
+
+describe('a slot store that cannot be reached at start', () => {
+  it('vigil serve and vigil sweep exit 3 naming the Redis URL, without hanging', async () => {
+    // A port nothing listens on: a real refused connection.
+    const closed = await new Promise<number>((resolve) => {
+      const server = createServer();
+      server.listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as AddressInfo;
+        server.close(() => resolve(port));
+      });
+    });
+    for (const command of [['serve', '--port', '0'], ['sweep']]) {
+      out.length = 0;
+      err.length = 0;
+      const code = await runMain(command, {
+        out: (text) => out.push(text),
+        err: (text) => err.push(text),
+        env: {
+          VIGIL_DATABASE_URL: `sqlite:${join(dir, 'vigil.db')}`,
+          VIGIL_REDIS_URL: `redis://127.0.0.1:${closed}`,
+        },
+        cwd: dir,
+        clock,
+      });
+      expect(code).toBe(3);
+      expect(err.join('\n')).toMatch(
+        new RegExp(`slot store unavailable: redis://127\\.0\\.0\\.1:${closed}: .*ECONNREFUSED`),
+      );
+    }
   });
 });

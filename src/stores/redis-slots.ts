@@ -40,12 +40,16 @@ export async function openRedisSlotStore(
 ): Promise<SlotStore> {
   const prefix = options.keyPrefix ?? 'vigil:slot:';
   const where = redact(url);
+  // Unreachable at start: fail at once (the caller exits "store unavailable"). Lost later: keep
+  // reconnecting in the background, with backoff.
+  let connected = false;
   const client = createClient({
     url,
     disableOfflineQueue: true,
     socket: {
       connectTimeout: 2_000,
-      reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 5_000),
+      reconnectStrategy: (retries, cause) =>
+        connected ? Math.min(100 * 2 ** retries, 5_000) : cause,
     },
   });
   // Without a listener an unreachable Redis would crash the process; the errors surface on the
@@ -58,6 +62,7 @@ export async function openRedisSlotStore(
     );
   try {
     await client.connect();
+    connected = true;
   } catch (error) {
     throw unavailable(error);
   }
