@@ -2,7 +2,8 @@
  * Runs every benchmark in bench/ (each `bench/*.ts` but this file), one after the other, then
  * gathers their bench/results/*.md sections into bench/RESULTS.md.
  *
- * Run: npm run bench
+ * Run: npm run bench (or `npm run bench -- NAME…` for some of them; the others' last sections
+ * are kept).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -15,8 +16,10 @@ const benchDir = dirname(self);
 const root = dirname(benchDir);
 const resultsDir = join(benchDir, 'results');
 
+const only = process.argv.slice(2).map((name) => (name.endsWith('.ts') ? name : `${name}.ts`));
 const benchmarks = readdirSync(benchDir)
   .filter((name) => name.endsWith('.ts') && !name.endsWith('.d.ts') && name !== basename(self))
+  .filter((name) => only.length === 0 || only.includes(name))
   .sort();
 
 for (const name of benchmarks) {
