@@ -186,10 +186,17 @@ describe('vigil probe (the real binary)', () => {
 describe('vigil serve runs configured probes and operation lists', () => {
   it('one probe:failing for many failed checks, then probe:recovered; a stuck operation cancelled once', async () => {
     let healthy = true;
+    // The list stays empty until the test listens to the event stream, so the one
+    // `execution:stuck` cannot fire before anyone hears it.
+    let listening = false;
     const stuckSince = Date.now() - 60 * 60_000;
     const app = await server((request) => {
       if (request.path === '/health') return { status: healthy ? 200 : 500, body: {} };
-      if (request.path === '/ops') return { status: 200, body: operationsList(stuckSince) };
+      if (request.path === '/ops')
+        return {
+          status: 200,
+          body: listening ? operationsList(stuckSince) : { data: { operations: [] } },
+        };
       if (request.path === '/ops/op-1/cancel') return { status: 202, body: {} };
       return { status: 404 };
     });
@@ -218,6 +225,8 @@ describe('vigil serve runs configured probes and operation lists', () => {
     stream = await subscribe(vigil.url);
     const healthChecks = () => app.requests.filter((r) => r.path === '/health').length;
     const listChecks = () => app.requests.filter((r) => r.path === '/ops').length;
+    listening = true;
+    const listedFrom = listChecks();
 
     await until(
       async () => (await api(vigil!.url, 'GET', '/v1/probes')).json.items[0]?.state === 'passing',
@@ -244,7 +253,7 @@ describe('vigil serve runs configured probes and operation lists', () => {
     expect(probeEvents.map((e) => e.type)).toEqual(['probe:failing', 'probe:recovered']);
     expect(probeEvents[0]!.data).toMatchObject({ probe: 'api', consecutiveFailures: 2 });
 
-    await until(() => listChecks() >= 5, { what: 'five checks of the list' });
+    await until(() => listChecks() >= listedFrom + 5, { what: 'five checks of the list' });
     const cancels = app.requests.filter((r) => r.path.endsWith('/cancel'));
     expect(cancels).toEqual([{ method: 'POST', path: '/ops/op-1/cancel' }]);
     expect(stream.events.filter((e) => e.type === 'execution:stuck').map((e) => e.data)).toEqual([
