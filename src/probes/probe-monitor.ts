@@ -3,8 +3,7 @@ import { INITIAL_PROBE_STATE, matchResponse, observeProbe } from '../core/probe.
 import type { CheckResult } from '../core/probe.js';
 import type { Clock } from '../ports.js';
 import type { EventBus } from '../runtime/events.js';
-import type { Repeating } from '../runtime/repeat.js';
-import { repeat } from '../runtime/repeat.js';
+import { PeriodicChecks } from '../runtime/repeat.js';
 import type { Timers } from '../runtime/scheduler.js';
 import { httpRequest } from './http-request.js';
 import type { ProbeSpec } from './probe-config.js';
@@ -45,51 +44,41 @@ export interface ProbeMonitorOptions {
 export class ProbeMonitor {
   processHook: ProcessRecoveryHook | null;
   private readonly states = new Map<string, ProbeState>();
-  private readonly inFlight = new Map<string, Promise<ProbeStatus>>();
-  private loops: Repeating[] = [];
+  private readonly checks: PeriodicChecks<ProbeSpec, ProbeStatus>;
 
   constructor(private readonly options: ProbeMonitorOptions) {
     this.processHook = options.processHook ?? null;
+    this.checks = new PeriodicChecks(
+      options.probes,
+      (spec) => this.runCheck(spec),
+      (name) => `probe ${name}`,
+      (error, where) => this.report(error, where),
+    );
     for (const probe of options.probes) this.states.set(probe.name, INITIAL_PROBE_STATE);
   }
 
   /** Checks every probe on its own interval until `stop`. */
   start(timers?: Timers): void {
-    this.stop();
-    this.loops = this.options.probes.map((probe) =>
-      repeat(
-        () => this.check(probe.name),
-        probe.intervalMs,
-        (error) => this.report(error, `probe ${probe.name}`),
-        timers,
-      ),
-    );
+    this.checks.start(timers);
   }
 
   stop(): void {
-    for (const loop of this.loops) loop.stop();
-    this.loops = [];
+    this.checks.stop();
   }
 
   /** Resolves when the checks under way have finished (after `stop`, before closing the store). */
-  async settle(): Promise<void> {
-    await Promise.allSettled([...this.inFlight.values()]);
+  settle(): Promise<void> {
+    return this.checks.settle();
   }
 
   /** Checks one probe now; a check already under way is joined, not repeated. */
   check(name: string): Promise<ProbeStatus> {
-    const running = this.inFlight.get(name);
-    if (running) return running;
-    const spec = this.options.probes.find((p) => p.name === name);
-    if (!spec) return Promise.reject(new Error(`no probe named ${JSON.stringify(name)}`));
-    const check = this.runCheck(spec).finally(() => this.inFlight.delete(name));
-    this.inFlight.set(name, check);
-    return check;
+    return this.checks.check(name);
   }
 
   /** Checks every probe once, in parallel. */
-  async checkAll(): Promise<ProbeStatus[]> {
-    return Promise.all(this.options.probes.map((p) => this.check(p.name)));
+  checkAll(): Promise<ProbeStatus[]> {
+    return this.checks.checkAll();
   }
 
   /** Every probe's current state, in configuration order. */

@@ -37,3 +37,57 @@ export function repeat(
     },
   };
 }
+
+/**
+ * Named checks, each repeated on its own interval (see `repeat`), each single-flight: asking for
+ * a check already under way joins it instead of starting another.
+ */
+export class PeriodicChecks<Spec extends { name: string; intervalMs: number }, Result> {
+  private readonly inFlight = new Map<string, Promise<Result>>();
+  private loops: Repeating[] = [];
+
+  constructor(
+    private readonly specs: readonly Spec[],
+    private readonly run: (spec: Spec) => Promise<Result>,
+    /** Names a check in errors: `probe api`, `operations jobs`. */
+    private readonly describe: (name: string) => string,
+    private readonly onError: (error: unknown, where: string) => void,
+  ) {}
+
+  start(timers?: Timers): void {
+    this.stop();
+    this.loops = this.specs.map((spec) =>
+      repeat(
+        () => this.check(spec.name),
+        spec.intervalMs,
+        (error) => this.onError(error, this.describe(spec.name)),
+        timers,
+      ),
+    );
+  }
+
+  stop(): void {
+    for (const loop of this.loops) loop.stop();
+    this.loops = [];
+  }
+
+  /** Resolves when the checks under way have finished (after `stop`, before closing the store). */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.inFlight.values()]);
+  }
+
+  /** Runs one check now; a check of that name already under way is joined, not repeated. */
+  check(name: string): Promise<Result> {
+    const running = this.inFlight.get(name);
+    if (running) return running;
+    const spec = this.specs.find((s) => s.name === name);
+    if (!spec) return Promise.reject(new Error(`no ${this.describe(JSON.stringify(name))}`));
+    const check = this.run(spec).finally(() => this.inFlight.delete(name));
+    this.inFlight.set(name, check);
+    return check;
+  }
+
+  checkAll(): Promise<Result[]> {
+    return Promise.all(this.specs.map((spec) => this.check(spec.name)));
+  }
+}

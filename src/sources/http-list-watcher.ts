@@ -5,8 +5,7 @@ import type { JsonValue } from '../core/types.js';
 import type { Clock, ExecutionStore, RemediationRecord, StepRecord } from '../ports.js';
 import { httpRequest } from '../probes/http-request.js';
 import type { EventBus } from '../runtime/events.js';
-import type { Repeating } from '../runtime/repeat.js';
-import { repeat } from '../runtime/repeat.js';
+import { PeriodicChecks } from '../runtime/repeat.js';
 import type { Timers } from '../runtime/scheduler.js';
 import type { HttpListSpec } from './http-list-config.js';
 import { HTTP_LIST_DEFAULTS } from './http-list-config.js';
@@ -87,10 +86,15 @@ export class HttpListWatcher {
   private readonly memory = new Map<string, Map<string, OperationMemory>>();
   private readonly verdicts = new Map<string, OperationVerdict[]>();
   private readonly sources = new Map<string, SourceStatus>();
-  private readonly inFlight = new Map<string, Promise<SourceCheck>>();
-  private loops: Repeating[] = [];
+  private readonly checks: PeriodicChecks<HttpListSpec, SourceCheck>;
 
   constructor(private readonly options: HttpListWatcherOptions) {
+    this.checks = new PeriodicChecks(
+      options.sources,
+      (spec) => this.runCheck(spec),
+      (name) => `operations ${name}`,
+      (error, where) => this.options.onError?.(error, where),
+    );
     for (const spec of options.sources) {
       this.sources.set(spec.name, {
         name: spec.name,
@@ -104,41 +108,25 @@ export class HttpListWatcher {
   }
 
   start(timers?: Timers): void {
-    this.stop();
-    this.loops = this.options.sources.map((spec) =>
-      repeat(
-        () => this.check(spec.name),
-        spec.intervalMs,
-        (error) => this.options.onError?.(error, `operations ${spec.name}`),
-        timers,
-      ),
-    );
+    this.checks.start(timers);
   }
 
   stop(): void {
-    for (const loop of this.loops) loop.stop();
-    this.loops = [];
+    this.checks.stop();
   }
 
   /** Resolves when the checks under way have finished (after `stop`, before closing the store). */
-  async settle(): Promise<void> {
-    await Promise.allSettled([...this.inFlight.values()]);
+  settle(): Promise<void> {
+    return this.checks.settle();
   }
 
   /** Checks one source now; a check already under way is joined, not repeated. */
   check(name: string): Promise<SourceCheck> {
-    const running = this.inFlight.get(name);
-    if (running) return running;
-    const spec = this.options.sources.find((s) => s.name === name);
-    if (!spec)
-      return Promise.reject(new Error(`no operation source named ${JSON.stringify(name)}`));
-    const check = this.runCheck(spec).finally(() => this.inFlight.delete(name));
-    this.inFlight.set(name, check);
-    return check;
+    return this.checks.check(name);
   }
 
-  async checkAll(): Promise<SourceCheck[]> {
-    return Promise.all(this.options.sources.map((s) => this.check(s.name)));
+  checkAll(): Promise<SourceCheck[]> {
+    return this.checks.checkAll();
   }
 
   /** Every operation of every source as last seen, and each source's state. */
