@@ -105,9 +105,17 @@ describe.runIf(available && redis)(
       // Nor ended with its slot still held: every slot is released, in the audit and in Redis.
       await until(async () => (await count('slot_holds WHERE released_at IS NULL')) === 0, {
         what: 'every slot to be released',
+        // A release cut short is retried once it has been due for 10 s (STALE_RELEASE_MS).
+        timeoutMs: 60_000,
       });
-      expect(await count("slot_holds WHERE release_outcome = 'released'")).toBe(OVERDUE);
       expect(await slots.keys(`${prefix}*`)).toEqual([]);
+      // A release the victim sent to Redis but did not live to record is finished by another
+      // replica, which finds the slot already free and says so (`not_held`) rather than claim it;
+      // that can only be the last page the victim was releasing.
+      const released = await count("slot_holds WHERE release_outcome = 'released'");
+      const notHeld = await count("slot_holds WHERE release_outcome = 'not_held'");
+      expect(released + notHeld).toBe(OVERDUE);
+      expect(notHeld).toBeLessThanOrEqual(200);
 
       expect(await count('remediations WHERE dry_run = 0')).toBe(OVERDUE);
       const distinct = await db.query<{ n: string }>(

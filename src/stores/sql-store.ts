@@ -441,9 +441,14 @@ export class SqlStore implements ExecutionStore {
   ): Promise<boolean[]> {
     if (this.fast.endAttempts) return this.fast.endAttempts(items, now);
     return this.writeTransaction(async (trx) => {
+      const wins: Parameters<typeof recordEnds>[1] = [];
       const won: boolean[] = [];
-      for (const item of items)
-        won.push(await endFenced(trx, item.fence, item.end, now, item.audit));
+      for (const item of items) {
+        const attempt = await compareAndEnd(trx, item.fence, item.end, now);
+        won.push(attempt !== null);
+        if (attempt) wins.push({ fence: item.fence, attempt, audit: item.audit });
+      }
+      await recordEnds(trx, wins, now, this.dialect);
       return won;
     });
   }
@@ -744,11 +749,7 @@ export class SqlStore implements ExecutionStore {
     now: number,
   ): Promise<boolean[]> {
     if (releases.length === 0) return [];
-    // Appends a step to the remediation's JSON array in place (no read-modify-write).
-    const append =
-      this.dialect === 'postgres'
-        ? (step: string) => sql<string>`(steps::jsonb || jsonb_build_array(${step}::jsonb))::text`
-        : (step: string) => sql<string>`json_insert(steps, '$[#]', json(${step}))`;
+    if (this.dialect === 'postgres') return this.recordSlotReleasesPostgres(releases, now);
     return this.writeTransaction(async (trx) => {
       const recorded: boolean[] = [];
       for (const { hold, outcome } of releases) {
@@ -763,20 +764,56 @@ export class SqlStore implements ExecutionStore {
         const won = Number(marked.numUpdatedRows) === 1;
         recorded.push(won);
         if (!won || hold.remediationId === null) continue;
-        const step: StepRecord = {
-          step: 'release',
-          outcome: outcome === 'released' ? 'ok' : 'skipped',
-          ms: Math.max(0, now - (hold.releaseDueAt ?? now)),
-          detail:
-            outcome === 'released'
-              ? `released ${hold.slot}`
-              : `${hold.slot} was no longer held by attempt ${hold.attempt} (expired, or taken by another holder): left alone`,
-        };
+        // Appended to the remediation's JSON array in place (no read-modify-write).
+        const step = JSON.stringify(releaseStep(hold, outcome, now));
         await trx
           .updateTable('remediations')
-          .set({ steps: append(JSON.stringify(step)) })
+          .set({ steps: sql<string>`json_insert(steps, '$[#]', json(${step}))` })
           .where('id', '=', hold.remediationId)
           .execute();
+      }
+      return recorded;
+    });
+  }
+
+  /** The same in two statements for the whole batch: mark the holds, append to the audit rows. */
+  private async recordSlotReleasesPostgres(
+    releases: readonly { hold: SlotHoldRecord; outcome: SlotReleaseOutcome }[],
+    now: number,
+  ): Promise<boolean[]> {
+    return this.writeTransaction(async (trx) => {
+      const { rows } = await sql<{ execution_id: string; attempt: number; slot: string }>`
+        UPDATE slot_holds AS h SET released_at = ${now}::bigint, release_outcome = v.outcome
+        FROM unnest(
+          ${releases.map((r) => r.hold.executionId)}::text[],
+          ${releases.map((r) => r.hold.attempt)}::int[],
+          ${releases.map((r) => r.hold.slot)}::text[],
+          ${releases.map((r) => r.outcome)}::text[]
+        ) AS v(id, attempt, slot, outcome)
+        WHERE h.execution_id = v.id AND h.attempt = v.attempt AND h.slot = v.slot
+          AND h.released_at IS NULL
+        RETURNING h.execution_id, h.attempt, h.slot`.execute(trx);
+      const key = (id: string, attempt: number, slot: string) => `${attempt}:${slot}:${id}`;
+      const marked = new Set(rows.map((r) => key(r.execution_id, r.attempt, r.slot)));
+      const recorded = releases.map(({ hold }) =>
+        marked.has(key(hold.executionId, hold.attempt, hold.slot)),
+      );
+      // Each remediation's new steps, in release order.
+      const steps = new Map<string, StepRecord[]>();
+      for (const [i, { hold, outcome }] of releases.entries()) {
+        if (!recorded[i] || hold.remediationId === null) continue;
+        const list = steps.get(hold.remediationId) ?? [];
+        list.push(releaseStep(hold, outcome, now));
+        steps.set(hold.remediationId, list);
+      }
+      if (steps.size > 0) {
+        await sql`
+          UPDATE remediations AS r SET steps = (r.steps::jsonb || v.steps::jsonb)::text
+          FROM unnest(
+            ${[...steps.keys()]}::text[],
+            ${[...steps.values()].map((list) => JSON.stringify(list))}::text[]
+          ) AS v(id, steps)
+          WHERE r.id = v.id`.execute(trx);
       }
       return recorded;
     });
@@ -789,6 +826,19 @@ export class SqlStore implements ExecutionStore {
   outbox(): SqlOutbox {
     return new SqlOutbox(this.db, this.dialect);
   }
+}
+
+/** A release as a step of the remediation that caused it. */
+function releaseStep(hold: SlotHoldRecord, outcome: SlotReleaseOutcome, now: number): StepRecord {
+  return {
+    step: 'release',
+    outcome: outcome === 'released' ? 'ok' : 'skipped',
+    ms: Math.max(0, now - (hold.releaseDueAt ?? now)),
+    detail:
+      outcome === 'released'
+        ? `released ${hold.slot}`
+        : `${hold.slot} was no longer held by attempt ${hold.attempt} (expired, taken by another holder, or released by an earlier try that did not live to record it): left alone`,
+  };
 }
 
 function toSlotHold(row: Selectable<SlotHoldsTable>): SlotHoldRecord {
@@ -934,8 +984,20 @@ async function endFenced(
   now: number,
   audit?: RemediationRecord,
 ): Promise<boolean> {
+  const won = await compareAndEnd(db, fence, end, now);
+  if (won) await recordEnds(db, [{ fence, attempt: won, audit }], now, 'sqlite');
+  return won !== null;
+}
+
+/** The compare-and-set itself: the attempt's record when this write won, else null. */
+async function compareAndEnd(
+  db: Db,
+  fence: Fence,
+  end: AttemptEnd,
+  now: number,
+): Promise<Selectable<AttemptsTable> | null> {
   const row = await selectFenced(db, fence);
-  if (!row || !deadlineHolds(row, fence)) return false;
+  if (!row || !deadlineHolds(row, fence)) return null;
   const writes = attemptEndWrites(row, fence, end, now);
   let update = db
     .updateTable('executions')
@@ -950,18 +1012,52 @@ async function endFenced(
         : update.where('deadline_at', '=', fence.deadlineAt);
   }
   const result = await update.executeTakeFirst();
-  if (Number(result.numUpdatedRows) === 0) return false;
-  await db.insertInto('attempts').values(writes.attempt).execute();
-  if (audit) await db.insertInto('remediations').values(remediationRow(audit)).execute();
+  return Number(result.numUpdatedRows) === 0 ? null : writes.attempt;
+}
+
+/**
+ * What follows the ends that won, in the same transaction, a few statements for all of them: the
+ * attempts' records, the remediations' audit rows, and their slots marked due for release.
+ */
+async function recordEnds(
+  db: Db,
+  wins: {
+    fence: Fence;
+    attempt: Selectable<AttemptsTable>;
+    audit?: RemediationRecord | undefined;
+  }[],
+  now: number,
+  dialect: Dialect,
+): Promise<void> {
+  if (wins.length === 0) return;
   await db
-    .updateTable('slot_holds')
-    .set({ release_due_at: now, remediation_id: audit?.id ?? null })
-    .where('execution_id', '=', fence.id)
-    .where('attempt', '=', fence.attempt)
-    .where('released_at', 'is', null)
-    .where('release_due_at', 'is', null)
+    .insertInto('attempts')
+    .values(wins.map((w) => w.attempt))
     .execute();
-  return true;
+  const audits = wins.flatMap((w) => (w.audit ? [remediationRow(w.audit)] : []));
+  if (audits.length > 0) await db.insertInto('remediations').values(audits).execute();
+  if (dialect === 'postgres') {
+    await sql`
+      UPDATE slot_holds AS h SET release_due_at = ${now}::bigint, remediation_id = v.rid
+      FROM unnest(
+        ${wins.map((w) => w.fence.id)}::text[],
+        ${wins.map((w) => w.fence.attempt)}::int[],
+        ${wins.map((w) => w.audit?.id ?? null)}::text[]
+      ) AS v(id, attempt, rid)
+      WHERE h.execution_id = v.id AND h.attempt = v.attempt
+        AND h.released_at IS NULL AND h.release_due_at IS NULL`.execute(db);
+    return;
+  }
+  for (const w of wins) {
+    await db
+      .updateTable('slot_holds')
+      .set({ release_due_at: now, remediation_id: w.audit?.id ?? null })
+      .where('execution_id', '=', w.fence.id)
+      .where('attempt', '=', w.fence.attempt)
+      .where('released_at', 'is', null)
+      .where('release_due_at', 'is', null)
+      .execute();
+  }
 }
 
 const toNumber = (value: number | string | null): number | null =>
