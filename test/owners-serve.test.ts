@@ -82,6 +82,9 @@ describe('vigil serve reconciles against an owner registry (the real binary, SQL
       expect.objectContaining({ name: 'agent-a', reachable: true, breaker: 'open', running: 6 }),
     ]);
     expect((await api(vigil.url, 'GET', '/v1/executions/lost')).json.status).toBe('running');
+    expect(await (await fetch(`${vigil.url}/metrics`)).text()).toMatch(
+      /^vigil_owner_breaker_open\{owner="agent-a",replica="[^"]+"\} 1$/m,
+    );
 
     // The registry is back with the five that run: `lost` is the only orphan.
     registry = {

@@ -251,6 +251,9 @@ describe('vigil serve runs configured probes and operation lists', () => {
     });
     const probeEvents = stream.events.filter((e) => e.type.startsWith('probe:'));
     expect(probeEvents.map((e) => e.type)).toEqual(['probe:failing', 'probe:recovered']);
+    const metrics = await (await fetch(`${vigil.url}/metrics`)).text();
+    expect(metrics).toMatch(/^vigil_probe_up\{probe="api",replica="[^"]+"\} 1$/m);
+    expect(metrics).toMatch(/^vigil_events_total\{type="probe:failing",replica="[^"]+"\} 1$/m);
     expect(probeEvents[0]!.data).toMatchObject({ probe: 'api', consecutiveFailures: 2 });
 
     await until(() => listChecks() >= listedFrom + 5, { what: 'five checks of the list' });

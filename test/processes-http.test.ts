@@ -113,6 +113,9 @@ processes:
       });
       expect(stream.events.map((e) => e.type)).toEqual(['process:unhealthy', 'process:recovered']);
       expect(stream.events[0]!.data).toMatchObject({ name: 'worker', verdict: 'no_heartbeat' });
+      expect(await (await fetch(`${vigil.url}/metrics`)).text()).toMatch(
+        /^vigil_process_healthy\{process="worker",replica="[^"]+"\} 1$/m,
+      );
       stream.close();
     } finally {
       expect(await vigil.stop()).toBe(0);

@@ -66,7 +66,52 @@ export class Metrics {
       },
     });
 
+    const events = new Counter({
+      name: 'vigil_events_total',
+      help: 'Events emitted, by type (process:*, probe:*, owner:unreachable, breaker:*, …)',
+      labelNames: ['type'],
+      registers,
+    });
+    new Gauge({
+      name: 'vigil_probe_up',
+      help: 'Each HTTP probe: 1 passing, 0 failing (absent before its first verdict)',
+      labelNames: ['probe'],
+      registers,
+      collect() {
+        this.reset();
+        for (const probe of service.watchers.probes.status()) {
+          if (probe.state !== 'unknown')
+            this.set({ probe: probe.name }, probe.state === 'passing' ? 1 : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: 'vigil_process_healthy',
+      help: 'Each supervised process: 1 healthy, 0 not (absent before its first check, or off)',
+      labelNames: ['process'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const process of (await service.supervisor?.status()) ?? []) {
+          if (process.enabled && process.verdict !== null)
+            this.set({ process: process.name }, process.verdict === 'healthy' ? 1 : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: 'vigil_owner_breaker_open',
+      help: 'Each owner with a registry: 1 while its breaker is open (destructive actions paused)',
+      labelNames: ['owner'],
+      registers,
+      collect() {
+        this.reset();
+        for (const owner of service.sweeper.ownerWatch.status())
+          this.set({ owner: owner.name }, owner.breaker === 'open' ? 1 : 0);
+      },
+    });
+
     service.events.on((event) => {
+      events.inc({ type: event.type });
       if (event.type === 'execution:remediated') {
         remediations.inc({ verdict: String(event.verdict), action: String(event.action) });
       } else if (event.type === 'execution:late-result') {
