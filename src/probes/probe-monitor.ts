@@ -4,7 +4,6 @@ import type { CheckResult } from '../core/probe.js';
 import type { Clock } from '../ports.js';
 import type { EventBus } from '../runtime/events.js';
 import { PeriodicChecks } from '../runtime/repeat.js';
-import type { Timers } from '../runtime/scheduler.js';
 import { httpRequest } from './http-request.js';
 import type { ProbeSpec } from './probe-config.js';
 
@@ -41,44 +40,14 @@ export interface ProbeMonitorOptions {
  * events, once per transition. Each probe is independent: one that hangs or throws never delays
  * or stops the others.
  */
-export class ProbeMonitor {
+export class ProbeMonitor extends PeriodicChecks<ProbeSpec, ProbeStatus> {
   processHook: ProcessRecoveryHook | null;
   private readonly states = new Map<string, ProbeState>();
-  private readonly checks: PeriodicChecks<ProbeSpec, ProbeStatus>;
 
   constructor(private readonly options: ProbeMonitorOptions) {
+    super(options.probes);
     this.processHook = options.processHook ?? null;
-    this.checks = new PeriodicChecks(
-      options.probes,
-      (spec) => this.runCheck(spec),
-      (name) => `probe ${name}`,
-      (error, where) => this.report(error, where),
-    );
     for (const probe of options.probes) this.states.set(probe.name, INITIAL_PROBE_STATE);
-  }
-
-  /** Checks every probe on its own interval until `stop`. */
-  start(timers?: Timers): void {
-    this.checks.start(timers);
-  }
-
-  stop(): void {
-    this.checks.stop();
-  }
-
-  /** Resolves when the checks under way have finished (after `stop`, before closing the store). */
-  settle(): Promise<void> {
-    return this.checks.settle();
-  }
-
-  /** Checks one probe now; a check already under way is joined, not repeated. */
-  check(name: string): Promise<ProbeStatus> {
-    return this.checks.check(name);
-  }
-
-  /** Checks every probe once, in parallel. */
-  checkAll(): Promise<ProbeStatus[]> {
-    return this.checks.checkAll();
   }
 
   /** Every probe's current state, in configuration order. */
@@ -90,7 +59,15 @@ export class ProbeMonitor {
     }));
   }
 
-  private async runCheck(spec: ProbeSpec): Promise<ProbeStatus> {
+  protected describe(name: string): string {
+    return `probe ${name}`;
+  }
+
+  protected reportError(error: unknown, where: string): void {
+    this.report(error, where);
+  }
+
+  protected async runCheck(spec: ProbeSpec): Promise<ProbeStatus> {
     const answer = await httpRequest(spec.url, {
       headers: spec.headers,
       timeoutMs: spec.timeoutMs,

@@ -40,27 +40,27 @@ export function repeat(
 
 /**
  * Named checks, each repeated on its own interval (see `repeat`), each single-flight: asking for
- * a check already under way joins it instead of starting another.
+ * a check already under way joins it instead of starting another. Subclasses say how to run one.
  */
-export class PeriodicChecks<Spec extends { name: string; intervalMs: number }, Result> {
+export abstract class PeriodicChecks<Spec extends { name: string; intervalMs: number }, Result> {
   private readonly inFlight = new Map<string, Promise<Result>>();
   private loops: Repeating[] = [];
 
-  constructor(
-    private readonly specs: readonly Spec[],
-    private readonly run: (spec: Spec) => Promise<Result>,
-    /** Names a check in errors: `probe api`, `operations jobs`. */
-    private readonly describe: (name: string) => string,
-    private readonly onError: (error: unknown, where: string) => void,
-  ) {}
+  constructor(private readonly specs: readonly Spec[]) {}
 
+  protected abstract runCheck(spec: Spec): Promise<Result>;
+  /** Names a check in errors: `probe api`, `operations jobs`. */
+  protected abstract describe(name: string): string;
+  protected abstract reportError(error: unknown, where: string): void;
+
+  /** Checks each on its own interval until `stop`. */
   start(timers?: Timers): void {
     this.stop();
     this.loops = this.specs.map((spec) =>
       repeat(
         () => this.check(spec.name),
         spec.intervalMs,
-        (error) => this.onError(error, this.describe(spec.name)),
+        (error) => this.reportError(error, this.describe(spec.name)),
         timers,
       ),
     );
@@ -82,11 +82,12 @@ export class PeriodicChecks<Spec extends { name: string; intervalMs: number }, R
     if (running) return running;
     const spec = this.specs.find((s) => s.name === name);
     if (!spec) return Promise.reject(new Error(`no ${this.describe(JSON.stringify(name))}`));
-    const check = this.run(spec).finally(() => this.inFlight.delete(name));
+    const check = this.runCheck(spec).finally(() => this.inFlight.delete(name));
     this.inFlight.set(name, check);
     return check;
   }
 
+  /** Checks every one once, in parallel. */
   checkAll(): Promise<Result[]> {
     return Promise.all(this.specs.map((spec) => this.check(spec.name)));
   }

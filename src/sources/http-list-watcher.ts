@@ -6,7 +6,6 @@ import type { Clock, ExecutionStore, RemediationRecord, StepRecord } from '../po
 import { httpRequest } from '../probes/http-request.js';
 import type { EventBus } from '../runtime/events.js';
 import { PeriodicChecks } from '../runtime/repeat.js';
-import type { Timers } from '../runtime/scheduler.js';
 import type { HttpListSpec } from './http-list-config.js';
 import { HTTP_LIST_DEFAULTS } from './http-list-config.js';
 import { readHttpList } from './http-list.js';
@@ -82,19 +81,13 @@ export interface HttpListWatcherOptions {
  * independent: one that is unreachable, errs or answers garbage is reported `unknown` and the
  * others are still checked.
  */
-export class HttpListWatcher {
+export class HttpListWatcher extends PeriodicChecks<HttpListSpec, SourceCheck> {
   private readonly memory = new Map<string, Map<string, OperationMemory>>();
   private readonly verdicts = new Map<string, OperationVerdict[]>();
   private readonly sources = new Map<string, SourceStatus>();
-  private readonly checks: PeriodicChecks<HttpListSpec, SourceCheck>;
 
   constructor(private readonly options: HttpListWatcherOptions) {
-    this.checks = new PeriodicChecks(
-      options.sources,
-      (spec) => this.runCheck(spec),
-      (name) => `operations ${name}`,
-      (error, where) => this.options.onError?.(error, where),
-    );
+    super(options.sources);
     for (const spec of options.sources) {
       this.sources.set(spec.name, {
         name: spec.name,
@@ -105,28 +98,6 @@ export class HttpListWatcher {
         skipped: [],
       });
     }
-  }
-
-  start(timers?: Timers): void {
-    this.checks.start(timers);
-  }
-
-  stop(): void {
-    this.checks.stop();
-  }
-
-  /** Resolves when the checks under way have finished (after `stop`, before closing the store). */
-  settle(): Promise<void> {
-    return this.checks.settle();
-  }
-
-  /** Checks one source now; a check already under way is joined, not repeated. */
-  check(name: string): Promise<SourceCheck> {
-    return this.checks.check(name);
-  }
-
-  checkAll(): Promise<SourceCheck[]> {
-    return this.checks.checkAll();
   }
 
   /** Every operation of every source as last seen, and each source's state. */
@@ -150,7 +121,15 @@ export class HttpListWatcher {
     };
   }
 
-  private async runCheck(spec: HttpListSpec): Promise<SourceCheck> {
+  protected describe(name: string): string {
+    return `operations ${name}`;
+  }
+
+  protected reportError(error: unknown, where: string): void {
+    this.options.onError?.(error, where);
+  }
+
+  protected async runCheck(spec: HttpListSpec): Promise<SourceCheck> {
     const { clock, lease } = this.options;
     // The lease outlives two missed checks, so a replica that dies hands its sources over soon,
     // while a slow check (up to its timeout) never lets a second replica act at the same time.
