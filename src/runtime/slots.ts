@@ -54,11 +54,12 @@ export class Slots {
     input: unknown,
   ): Promise<{ slot: string; attempt: number; expiresAt: number | null }> {
     const { attempt, slot, ttl } = parseInput(acquireSlotSchema, input);
-    const execution = await this.store.get(executionId);
-    if (!execution) throw new VigilError('not_found', `no execution ${executionId}`);
     const now = this.clock.now();
     const expiresAt = ttl === undefined ? null : now + ttl;
     if (!(await this.store.recordSlotHold({ executionId, attempt, slot, expiresAt }, now))) {
+      // Read only to say why: the execution is missing, or not open at this attempt.
+      const execution = await this.store.get(executionId);
+      if (!execution) throw new VigilError('not_found', `no execution ${executionId}`);
       throw new VigilError(
         'lost_ownership',
         `execution ${executionId} is not open at attempt ${attempt}: it cannot take a slot`,

@@ -327,7 +327,7 @@ export class SqlStore implements ExecutionStore {
   async report(fence: Omit<Fence, 'status'>, end: AttemptEnd, now: number): Promise<ReportOutcome> {
     return this.writeTransaction(async (trx) => {
       for (const status of ['running', 'queued'] as const) {
-        if (await endFenced(trx, { ...fence, status }, end, now)) {
+        if (await endFenced(trx, this.dialect, { ...fence, status }, end, now)) {
           const row = await selectById(trx, fence.id);
           return { kind: 'ended', execution: toExecution(row!) };
         }
@@ -432,7 +432,7 @@ export class SqlStore implements ExecutionStore {
     audit?: RemediationRecord,
   ): Promise<boolean> {
     if (this.fast.endAttempt) return this.fast.endAttempt(fence, end, now, audit);
-    return this.writeTransaction((trx) => endFenced(trx, fence, end, now, audit));
+    return this.writeTransaction((trx) => endFenced(trx, this.dialect, fence, end, now, audit));
   }
 
   async endAttempts(
@@ -979,13 +979,14 @@ export function attemptEndWrites(
 
 async function endFenced(
   db: Db,
+  dialect: Dialect,
   fence: Fence,
   end: AttemptEnd,
   now: number,
   audit?: RemediationRecord,
 ): Promise<boolean> {
   const won = await compareAndEnd(db, fence, end, now);
-  if (won) await recordEnds(db, [{ fence, attempt: won, audit }], now, 'sqlite');
+  if (won) await recordEnds(db, [{ fence, attempt: won, audit }], now, dialect);
   return won !== null;
 }
 
