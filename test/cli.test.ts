@@ -4,9 +4,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runMain } from '../src/cli/main.js';
 import { FakeClock } from '../src/runtime/clock.js';
-import { M, T0, tempDir } from './helpers.js';
+import { M, T0, runCli, tempDir } from './helpers.js';
 
 let dir: string;
 let cleanup: () => void;
@@ -24,15 +23,7 @@ afterEach(() => cleanup());
 
 /** Runs `vigil ARGS` in-process against a SQLite file in the test's directory. */
 async function vigil(...args: string[]): Promise<number> {
-  out.length = 0;
-  err.length = 0;
-  return runMain(args, {
-    out: (text) => out.push(text),
-    err: (text) => err.push(text),
-    env: { VIGIL_DATABASE_URL: `sqlite:${join(dir, 'vigil.db')}` },
-    cwd: dir,
-    clock,
-  });
+  return runCli(args, { dir, clock, out, err });
 }
 
 /** Every row of every table but the sweep reports, to compare the database before and after. */
@@ -232,17 +223,12 @@ describe('a slot store that cannot be reached at start', () => {
       });
     });
     for (const command of [['serve', '--port', '0'], ['sweep']]) {
-      out.length = 0;
-      err.length = 0;
-      const code = await runMain(command, {
-        out: (text) => out.push(text),
-        err: (text) => err.push(text),
-        env: {
-          VIGIL_DATABASE_URL: `sqlite:${join(dir, 'vigil.db')}`,
-          VIGIL_REDIS_URL: `redis://127.0.0.1:${closed}`,
-        },
-        cwd: dir,
+      const code = await runCli(command, {
+        dir,
         clock,
+        out,
+        err,
+        env: { VIGIL_REDIS_URL: `redis://127.0.0.1:${closed}` },
       });
       expect(code).toBe(3);
       expect(err.join('\n')).toMatch(

@@ -11,7 +11,8 @@ import { Sweeper } from '../src/runtime/sweep.js';
 import { randomUUID } from 'node:crypto';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import type { ExecutionStore } from '../src/ports.js';
+import { runMain } from '../src/cli/main.js';
+import type { Clock, ExecutionStore } from '../src/ports.js';
 import { openPostgresStore } from '../src/stores/postgres.js';
 import { openSqliteStore } from '../src/stores/sqlite.js';
 
@@ -26,6 +27,31 @@ export function tempDir(): { dir: string; cleanup: () => void } {
 }
 
 /** The stores every contract suite runs on. */
+/**
+ * Runs `vigil ARGS` in-process against a SQLite file (and vigil.yaml, if any) in `dir`, as the CLI
+ * would; what it prints goes to `out` and `err` (emptied first; they may be one array).
+ */
+export function runCli(
+  args: string[],
+  at: {
+    dir: string;
+    clock: Clock;
+    out: string[];
+    err: string[];
+    env?: Record<string, string> | undefined;
+  },
+): Promise<number> {
+  at.out.length = 0;
+  at.err.length = 0;
+  return runMain(args, {
+    out: (text) => at.out.push(text),
+    err: (text) => at.err.push(text),
+    env: { VIGIL_DATABASE_URL: `sqlite:${join(at.dir, 'vigil.db')}`, ...at.env },
+    cwd: at.dir,
+    clock: at.clock,
+  });
+}
+
 export type StoreKind = 'sqlite' | 'sqlite-generic' | 'postgres';
 
 export const POSTGRES_URL =

@@ -2,7 +2,6 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runMain } from '../src/cli/main.js';
 import { parseConfig } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 import { buildApp } from '../src/http/app.js';
@@ -10,7 +9,7 @@ import { FakeClock } from '../src/runtime/clock.js';
 import { Service } from '../src/runtime/service.js';
 import type { SqlStore } from '../src/stores/sql-store.js';
 import { openSqliteStore } from '../src/stores/sqlite.js';
-import { M, S, T0, tempDir } from './helpers.js';
+import { M, S, T0, runCli, tempDir } from './helpers.js';
 import { startReceiver } from './notify-helpers.js';
 
 /** The problems a configuration is refused with. */
@@ -240,14 +239,7 @@ describe('vigil history --notifications', () => {
       await store.close();
 
       const out: string[] = [];
-      const vigil = (...args: string[]) =>
-        runMain(args, {
-          out: (text) => out.push(text),
-          err: (text) => out.push(text),
-          env: { VIGIL_DATABASE_URL: `sqlite:${join(dir, 'vigil.db')}` },
-          cwd: dir,
-          clock,
-        });
+      const vigil = (...args: string[]) => runCli(args, { dir, clock, out, err: out });
 
       expect(await vigil('history', '--notifications')).toBe(0);
       const [header, row] = out.join('\n').split('\n');
@@ -305,14 +297,7 @@ describe('vigil sweep (cron mode) with notify configured', () => {
       );
       const clock = new FakeClock(T0);
       const out: string[] = [];
-      const vigil = (...args: string[]) =>
-        runMain(args, {
-          out: (text) => out.push(text),
-          err: (text) => out.push(text),
-          env: { VIGIL_DATABASE_URL: `sqlite:${join(dir, 'vigil.db')}` },
-          cwd: dir,
-          clock,
-        });
+      const vigil = (...args: string[]) => runCli(args, { dir, clock, out, err: out });
       expect(
         await vigil('register', '--kind', 'nightly', '--id', 'job-1', '--heartbeat', '30s'),
       ).toBe(0);

@@ -2,10 +2,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { runMain } from '../src/cli/main.js';
 import { FakeClock } from '../src/runtime/clock.js';
 import { openSqliteStore } from '../src/stores/sqlite.js';
-import { S, tempDir } from './helpers.js';
+import { S, runCli, tempDir } from './helpers.js';
 import { until } from './process-helpers.js';
 import { beatIn, ensureBuilt, isAlive, killGroup, writeBeater } from './supervisor-helpers.js';
 
@@ -32,15 +31,7 @@ afterEach(async () => {
 
 /** Runs `vigil ARGS` in-process against a SQLite file and vigil.yaml in the test's directory. */
 async function vigil(...args: string[]): Promise<number> {
-  out.length = 0;
-  err.length = 0;
-  return runMain(args, {
-    out: (text) => out.push(text),
-    err: (text) => err.push(text),
-    env: { VIGIL_DATABASE_URL: `sqlite:${join(dir, 'vigil.db')}` },
-    cwd: dir,
-    clock,
-  });
+  return runCli(args, { dir, clock, out, err });
 }
 
 /** vigil.yaml with processes a and b, each started from the beater script. */

@@ -44,13 +44,19 @@ describe.runIf(available)('deadline wake-ups across two replicas', () => {
 
     const x = await a.register({ kind: 'k', limits: { heartbeat: '1s' } });
     const y = await b.register({ kind: 'k', limits: { heartbeat: '1s' } });
-    // Each is kept alive through the other replica for a while, moving its deadline later than
-    // the one the registering replica first armed for.
-    for (let beat = 0; beat < 4; beat++) {
-      await b.heartbeat(x.id, { attempt: 1 });
-      await a.heartbeat(y.id, { attempt: 1 });
-      await new Promise((resolve) => setTimeout(resolve, 300)); // the runners' beat cadence
-    }
+    // Each is kept alive through the other replica until its deadline has moved a second past the
+    // one the registering replica first armed for.
+    const armed = [Date.parse(x.deadlineAt!), Date.parse(y.deadlineAt!)];
+    await until(
+      async () => {
+        const answers = await Promise.all([
+          b.heartbeat(x.id, { attempt: 1 }),
+          a.heartbeat(y.id, { attempt: 1 }),
+        ]);
+        return answers.every((answer, i) => Date.parse(answer.deadlineAt!) > armed[i]! + 900);
+      },
+      { what: 'both deadlines to move through the other replica' },
+    );
 
     const ended = await until(
       async () => {

@@ -2,13 +2,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { runMain } from '../src/cli/main.js';
 import { parseConfig } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 import { FakeClock } from '../src/runtime/clock.js';
 import type { App } from './app-tables-helpers.js';
 import { llmTables, openApp } from './app-tables-helpers.js';
-import { M, T0, tempDir } from './helpers.js';
+import { M, T0, runCli, tempDir } from './helpers.js';
 
 let dir: string;
 let cleanup: () => void;
@@ -30,15 +29,7 @@ afterEach(async () => {
 /** Runs `vigil ARGS` in-process with vigil.yaml in the test's directory and a fake clock at T0. */
 async function vigil(config: unknown, ...args: string[]): Promise<number> {
   writeFileSync(join(dir, 'vigil.yaml'), stringify(config));
-  out.length = 0;
-  err.length = 0;
-  return runMain(args, {
-    out: (text) => out.push(text),
-    err: (text) => err.push(text),
-    env: { VIGIL_DATABASE_URL: `sqlite:${join(dir, 'vigil.db')}` },
-    cwd: dir,
-    clock: new FakeClock(T0),
-  });
+  return runCli(args, { dir, clock: new FakeClock(T0), out, err });
 }
 
 describe('tables: configuration', () => {
