@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { describe } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../src/config.js';
@@ -106,11 +107,45 @@ export async function redisAvailable(): Promise<boolean> {
   }
 }
 
-/** The store kinds to run, PostgreSQL only when it answers. */
-export async function storeKinds(): Promise<StoreKind[]> {
-  return (await postgresAvailable())
-    ? ['sqlite', 'sqlite-generic', 'postgres']
-    : ['sqlite', 'sqlite-generic'];
+/** Deletes every Redis key under `prefix`: tests remove what they create. */
+export async function dropRedisKeys(prefix: string): Promise<void> {
+  const { createClient } = await import('redis');
+  const client = createClient({ url: REDIS_URL });
+  await client.connect();
+  try {
+    const keys = await client.keys(`${prefix}*`);
+    if (keys.length > 0) await client.del(keys);
+  } finally {
+    await client.close();
+  }
+}
+
+/** Every store kind a contract suite runs on; see `describeEach` for the ones whose service is down. */
+export function storeKinds(): StoreKind[] {
+  return ['sqlite', 'sqlite-generic', 'postgres'];
+}
+
+let postgresUp: Promise<boolean> | undefined;
+
+/** Whether a store kind's service answers, asked once per test file. */
+export async function storeAvailable(kind: StoreKind): Promise<boolean> {
+  if (kind !== 'postgres') return true;
+  postgresUp ??= postgresAvailable();
+  return postgresUp;
+}
+
+/**
+ * `describe.each(kinds)(title, body)`, where a kind whose service does not answer is declared
+ * skipped: the report counts its tests as skipped instead of leaving them out, so an absent
+ * service never reads as a pass. `%s` in the title is the kind.
+ */
+export async function describeEach<K extends StoreKind>(
+  kinds: readonly K[],
+  title: string,
+  body: (kind: K) => void,
+): Promise<void> {
+  for (const kind of kinds)
+    describe.skipIf(!(await storeAvailable(kind)))(title.replaceAll('%s', kind), () => body(kind));
 }
 
 export interface Harness {

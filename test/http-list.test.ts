@@ -8,11 +8,11 @@ import type { HttpListWatcherOptions } from '../src/sources/http-list-watcher.js
 import { HttpListWatcher, storeAudit } from '../src/sources/http-list-watcher.js';
 import { parsePath } from '../src/sources/json-path.js';
 import type { Harness, StoreKind } from './helpers.js';
-import { M, S, T0, harness, storeKinds } from './helpers.js';
+import { M, S, T0, harness, storeKinds, describeEach } from './helpers.js';
 import type { LoopbackServer, Request } from './loopback-server.js';
 import { loopbackServer } from './loopback-server.js';
 
-const kinds: StoreKind[] = (await storeKinds()).filter((k) => k !== 'sqlite-generic');
+const kinds: StoreKind[] = storeKinds().filter((k) => k !== 'sqlite-generic');
 
 /** Sources resolved from vigil.yaml-shaped config, so the defaults are the real ones. */
 function sources(raw: Record<string, unknown>): HttpListSpec[] {
@@ -46,7 +46,7 @@ async function operationsApi(): Promise<FakeApi> {
   return api;
 }
 
-describe.each(kinds)('HTTP operation lists (audit on %s)', (kind) => {
+await describeEach(kinds, 'HTTP operation lists (audit on %s)', (kind) => {
   let h: Harness;
   let api: FakeApi;
   const errors: string[] = [];

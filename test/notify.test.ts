@@ -7,7 +7,7 @@ import { DeliveryWorker } from '../src/notify/worker.js';
 import type { ExecutionStore, Notifier } from '../src/ports.js';
 import { Service } from '../src/runtime/service.js';
 import type { Harness } from './helpers.js';
-import { M, S, harness, storeKinds } from './helpers.js';
+import { M, S, harness, storeKinds, describeEach } from './helpers.js';
 import type { MailServer, Receiver } from './notify-helpers.js';
 import { startReceiver, startSmtp } from './notify-helpers.js';
 import { until } from './process-helpers.js';
@@ -84,7 +84,8 @@ const eventIds = (requests: { json: any }[]) =>
     (r.json.events as { notificationId: string }[]).map((e) => e.notificationId),
   );
 
-describe.each((await storeKinds()).filter((k) => k !== 'sqlite-generic'))(
+await describeEach(
+  storeKinds().filter((k) => k !== 'sqlite-generic'),
   'notifications on %s',
   (kind) => {
     it('signs a webhook delivery: HMAC-SHA256 over "<timestamp>.<raw body>" with the secret', async () => {

@@ -6,7 +6,7 @@ import { httpOwners } from '../src/owners/http-owners.js';
 import { Service } from '../src/runtime/service.js';
 import { Sweeper } from '../src/runtime/sweep.js';
 import type { Harness } from './helpers.js';
-import { S, T0, harness, storeKinds } from './helpers.js';
+import { S, T0, harness, storeKinds, describeEach } from './helpers.js';
 import type { LoopbackServer, Reply } from './loopback-server.js';
 import { loopbackServer } from './loopback-server.js';
 
@@ -88,312 +88,327 @@ afterEach(async () => {
   await agents.close();
 });
 
-describe.each((await storeKinds()).filter((k) => k !== 'sqlite-generic'))('on %s', (kind) => {
-  beforeEach(async () => {
-    h = await harness(kind, agentConfig());
-  });
+await describeEach(
+  storeKinds().filter((k) => k !== 'sqlite-generic'),
+  'on %s',
+  (kind) => {
+    beforeEach(async () => {
+      h = await harness(kind, agentConfig());
+    });
 
-  it('ends an execution absent past the dispatch grace as orphaned; one request per owner', async () => {
-    registries['agent-a'] = running('alive');
-    await register('alive', 'agent-a', { limits: { heartbeat: null } });
-    for (const id of ['gone-1', 'gone-2', 'gone-3']) await register(id, 'agent-a');
-    h.clock.set(T0 + 40 * S);
+    it('ends an execution absent past the dispatch grace as orphaned; one request per owner', async () => {
+      registries['agent-a'] = running('alive');
+      await register('alive', 'agent-a', { limits: { heartbeat: null } });
+      for (const id of ['gone-1', 'gone-2', 'gone-3']) await register(id, 'agent-a');
+      h.clock.set(T0 + 40 * S);
 
-    const report = await sweepOnce(sweeper());
+      const report = await sweepOnce(sweeper());
 
-    for (const id of ['gone-1', 'gone-2', 'gone-3']) {
-      expect(await h.store.get(id)).toMatchObject({
+      for (const id of ['gone-1', 'gone-2', 'gone-3']) {
+        expect(await h.store.get(id)).toMatchObject({
+          status: 'failed',
+          verdict: 'orphaned',
+          endedBy: 'watchdog',
+        });
+      }
+      expect(await h.store.get('alive')).toMatchObject({ status: 'running' });
+      expect(report.counts.orphaned).toBe(3);
+      expect(registryRequests('agent-a')).toBe(1);
+      // Orphans are not running anywhere: nothing to stop.
+      expect(agents.requests.filter((r) => r.method === 'POST')).toEqual([]);
+    });
+
+    it('skips an execution absent while still inside its dispatch grace', async () => {
+      h = await harnessAgain(
+        agentConfig({ defaults: { limits: { heartbeat: '30s' }, dispatchGrace: '60s' } }),
+      );
+      await register('just-sent', 'agent-a');
+      h.clock.set(T0 + 40 * S);
+      // Vigil (re)started at T0+35s: the heartbeat silence before that is not the runner's, so the
+      // row is overdue in the index but judged only on its registry answer.
+      const report = await sweepOnce(sweeper(T0 + 35 * S));
+      expect(report.decisions).toEqual([
+        expect.objectContaining({
+          executionId: 'just-sent',
+          verdict: 'in_grace',
+          outcome: 'ignored',
+        }),
+      ]);
+      expect(await h.store.get('just-sent')).toMatchObject({ status: 'running' });
+    });
+
+    it('does not count an execution its owner finished recently as orphaned', async () => {
+      registries['agent-a'] = { status: 200, body: { running: [], recent: ['finished-there'] } };
+      await register('finished-there', 'agent-a');
+      h.clock.set(T0 + 40 * S);
+      await sweepOnce(sweeper());
+      expect(await h.store.get('finished-there')).toMatchObject({ status: 'running' });
+    });
+
+    it('treats an unreachable, failing, malformed or slow owner as unknown and still sweeps the others', async () => {
+      const closed = await loopbackServer();
+      await closed.close();
+      h = await harnessAgain(
+        agentConfig({
+          owners: {
+            '*': agentConfig().owners['*'],
+            'down-agent': {
+              registry: { url: `${closed.url}/running`, ids: 'running' },
+            },
+          },
+        }),
+      );
+      registries['error-agent'] = { status: 500, body: { error: 'boom' } };
+      registries['garbled-agent'] = { status: 200, raw: '{"running": [' };
+      registries['shapeless-agent'] = { status: 200, body: { jobs: [] } };
+      registries['slow-agent'] = 'hang';
+      const unknown = [
+        'down-agent',
+        'error-agent',
+        'garbled-agent',
+        'shapeless-agent',
+        'slow-agent',
+      ];
+      for (const owner of unknown) await register(`on-${owner}`, owner);
+      await register('on-ok-agent', 'ok-agent');
+      h.clock.set(T0 + 40 * S);
+
+      const report = await sweepOnce(sweeper());
+
+      for (const owner of unknown) {
+        expect(await h.store.get(`on-${owner}`)).toMatchObject({
+          status: 'running',
+          endedAt: null,
+        });
+      }
+      expect(await h.store.get('on-ok-agent')).toMatchObject({
         status: 'failed',
         verdict: 'orphaned',
-        endedBy: 'watchdog',
       });
-    }
-    expect(await h.store.get('alive')).toMatchObject({ status: 'running' });
-    expect(report.counts.orphaned).toBe(3);
-    expect(registryRequests('agent-a')).toBe(1);
-    // Orphans are not running anywhere: nothing to stop.
-    expect(agents.requests.filter((r) => r.method === 'POST')).toEqual([]);
-  });
-
-  it('skips an execution absent while still inside its dispatch grace', async () => {
-    h = await harnessAgain(
-      agentConfig({ defaults: { limits: { heartbeat: '30s' }, dispatchGrace: '60s' } }),
-    );
-    await register('just-sent', 'agent-a');
-    h.clock.set(T0 + 40 * S);
-    // Vigil (re)started at T0+35s: the heartbeat silence before that is not the runner's, so the
-    // row is overdue in the index but judged only on its registry answer.
-    const report = await sweepOnce(sweeper(T0 + 35 * S));
-    expect(report.decisions).toEqual([
-      expect.objectContaining({
-        executionId: 'just-sent',
-        verdict: 'in_grace',
-        outcome: 'ignored',
-      }),
-    ]);
-    expect(await h.store.get('just-sent')).toMatchObject({ status: 'running' });
-  });
-
-  it('does not count an execution its owner finished recently as orphaned', async () => {
-    registries['agent-a'] = { status: 200, body: { running: [], recent: ['finished-there'] } };
-    await register('finished-there', 'agent-a');
-    h.clock.set(T0 + 40 * S);
-    await sweepOnce(sweeper());
-    expect(await h.store.get('finished-there')).toMatchObject({ status: 'running' });
-  });
-
-  it('treats an unreachable, failing, malformed or slow owner as unknown and still sweeps the others', async () => {
-    const closed = await loopbackServer();
-    await closed.close();
-    h = await harnessAgain(
-      agentConfig({
-        owners: {
-          '*': agentConfig().owners['*'],
-          'down-agent': {
-            registry: { url: `${closed.url}/running`, ids: 'running' },
-          },
-        },
-      }),
-    );
-    registries['error-agent'] = { status: 500, body: { error: 'boom' } };
-    registries['garbled-agent'] = { status: 200, raw: '{"running": [' };
-    registries['shapeless-agent'] = { status: 200, body: { jobs: [] } };
-    registries['slow-agent'] = 'hang';
-    const unknown = ['down-agent', 'error-agent', 'garbled-agent', 'shapeless-agent', 'slow-agent'];
-    for (const owner of unknown) await register(`on-${owner}`, owner);
-    await register('on-ok-agent', 'ok-agent');
-    h.clock.set(T0 + 40 * S);
-
-    const report = await sweepOnce(sweeper());
-
-    for (const owner of unknown) {
-      expect(await h.store.get(`on-${owner}`)).toMatchObject({ status: 'running', endedAt: null });
-    }
-    expect(await h.store.get('on-ok-agent')).toMatchObject({
-      status: 'failed',
-      verdict: 'orphaned',
-    });
-    const reasons = Object.fromEntries(
-      report.decisions.filter((d) => d.verdict === 'unknown').map((d) => [d.executionId, d.reason]),
-    );
-    expect(reasons['on-down-agent']).toMatch(/connection refused/);
-    expect(reasons['on-error-agent']).toMatch(/HTTP 500/);
-    expect(reasons['on-garbled-agent']).toMatch(/malformed JSON/);
-    expect(reasons['on-shapeless-agent']).toMatch(/\$\.running\[\*\]\.id: expected an array/);
-    expect(reasons['on-slow-agent']).toMatch(/timed out after 300ms/);
-    expect(agents.requests.some((r) => r.method === 'POST')).toBe(false);
-  });
-
-  it('opens the breaker on an empty registry for an owner with 10 running: nothing fails, one alert', async () => {
-    for (let i = 1; i <= 10; i++) await register(`run-${i}`, 'agent-a');
-    h.clock.set(T0 + 40 * S);
-    const s = sweeper();
-
-    const first = await sweepOnce(s);
-    h.clock.advance(40 * S);
-    await sweepOnce(s);
-
-    const open = await h.store.list({ status: 'running', limit: 100 });
-    expect(open.items).toHaveLength(10);
-    expect(first.counts.remediated).toBe(0);
-    expect(first.decisions[0]?.reason).toBe(
-      'breaker open for owner agent-a: its registry lists nothing while it holds 10 running executions',
-    );
-    expect(eventsOf('breaker:opened')).toEqual([
-      expect.objectContaining({ owner: 'agent-a', running: 10, listed: 0 }),
-    ]);
-    const audit = await h.store.listRemediations({ executionId: 'run-1', limit: 10 });
-    expect(audit[0]).toMatchObject({ verdict: 'orphaned', action: 'ignore', outcome: 'ignored' });
-    expect(audit[0]!.steps).toEqual([
-      expect.objectContaining({ step: 'end', outcome: 'skipped', detail: audit[0]!.reason }),
-    ]);
-    expect(s.ownerWatch.status()).toEqual([
-      expect.objectContaining({ name: 'agent-a', breaker: 'open', reachable: true }),
-    ]);
-
-    // The agent's registry is back and lists all but one: one orphan, the breaker closes.
-    registries['agent-a'] = running(...Array.from({ length: 9 }, (_, i) => `run-${i + 1}`));
-    h.clock.advance(40 * S);
-    await sweepOnce(s);
-    expect(eventsOf('breaker:closed')).toEqual([expect.objectContaining({ owner: 'agent-a' })]);
-    expect(await h.store.get('run-10')).toMatchObject({ status: 'failed', verdict: 'orphaned' });
-    expect(s.ownerWatch.status()[0]).toMatchObject({ breaker: 'closed' });
-  });
-
-  it('opens the breaker when one sweep would orphan more than the share of an owner', async () => {
-    registries['agent-a'] = running('run-1', 'run-2');
-    for (let i = 1; i <= 6; i++) await register(`run-${i}`, 'agent-a');
-    h.clock.set(T0 + 40 * S);
-    await sweepOnce(sweeper());
-    expect(eventsOf('breaker:opened')[0]?.reason).toBe(
-      'breaker open for owner agent-a: 4 of its 6 running executions would be orphaned at once (more than 50%)',
-    );
-    const open = await h.store.list({ status: 'running', limit: 100 });
-    expect(open.items).toHaveLength(6);
-  });
-
-  it('a dry run reports the pause and changes no breaker', async () => {
-    for (let i = 1; i <= 5; i++) await register(`run-${i}`, 'agent-a');
-    h.clock.set(T0 + 40 * S);
-    const s = sweeper();
-    const result = await s.sweep({ dryRun: true });
-    expect(result.kind === 'completed' && result.report.decisions[0]?.reason).toMatch(
-      /^breaker open for owner agent-a/,
-    );
-    expect(eventsOf('breaker:opened')).toEqual([]);
-    expect(s.ownerWatch.status()).toEqual([]);
-  });
-
-  it('terminates an overrun on its owner, then ends it as run_timeout with the termination audited', async () => {
-    registries['agent-a'] = running('overrun');
-    await register('overrun', 'agent-a', { limits: { heartbeat: null, run: '1m' } });
-    h.clock.set(T0 + 2 * 60 * S);
-
-    await sweepOnce(sweeper());
-
-    const ended = await h.store.get('overrun');
-    expect(ended).toMatchObject({ status: 'failed', verdict: 'run_timeout' });
-    expect(ended?.reason).toBe('ran 2m, limit 1m; terminated by its owner');
-    expect(agents.requests).toContainEqual({
-      method: 'POST',
-      path: '/agents/agent-a/executions/overrun/stop',
-    });
-    const [audit] = await h.store.listRemediations({ executionId: 'overrun', limit: 1 });
-    expect(audit!.steps.map((s) => [s.step, s.outcome])).toEqual([
-      ['terminate', 'ok'],
-      ['end', 'ok'],
-    ]);
-  });
-
-  it('leaves it running while the stop endpoint fails, and escalates after N sweeps', async () => {
-    registries['agent-a'] = running('stubborn');
-    stops.stubborn = { status: 503, body: { error: 'busy' } };
-    await register('stubborn', 'agent-a', { limits: { heartbeat: null, run: '1m' } });
-    h.clock.set(T0 + 2 * 60 * S);
-    const s = sweeper();
-
-    const first = await sweepOnce(s);
-    expect(first.decisions[0]).toMatchObject({ outcome: 'left_running' });
-    expect(eventsOf('execution:escalated')).toEqual([]);
-    h.clock.advance(S);
-    await sweepOnce(s);
-
-    expect(await h.store.get('stubborn')).toMatchObject({ status: 'running' });
-    expect(eventsOf('execution:escalated')).toEqual([
-      expect.objectContaining({ executionId: 'stubborn', failures: 2 }),
-    ]);
-    const [audit] = await h.store.listRemediations({ executionId: 'stubborn', limit: 1 });
-    expect(audit!.steps[0]).toMatchObject({ step: 'terminate', outcome: 'failed' });
-    expect(audit!.steps[0]!.detail).toMatch(/HTTP 503/);
-  });
-
-  it('an owner saying the work already finished is not labelled terminated', async () => {
-    registries['agent-a'] = running('gone-404', 'said-so');
-    stops['gone-404'] = { status: 404, body: { error: 'no such execution' } };
-    stops['said-so'] = { status: 200, body: { status: 'already_finished' } };
-    for (const id of ['gone-404', 'said-so'])
-      await register(id, 'agent-a', { limits: { heartbeat: null, run: '1m' } });
-    h.clock.set(T0 + 2 * 60 * S);
-
-    await sweepOnce(sweeper());
-
-    for (const id of ['gone-404', 'said-so']) {
-      const ended = await h.store.get(id);
-      expect(ended?.reason).toBe(
-        'ran 2m, limit 1m; owner reports it had already finished (not terminated)',
+      const reasons = Object.fromEntries(
+        report.decisions
+          .filter((d) => d.verdict === 'unknown')
+          .map((d) => [d.executionId, d.reason]),
       );
-      expect(ended?.reason).not.toMatch(/terminated by/);
-    }
-  });
-
-  it('announces an owner unreachable after N unknown sweeps, once per episode', async () => {
-    registries['agent-a'] = { status: 502, body: {} };
-    await register('waiting', 'agent-a');
-    h.clock.set(T0 + 40 * S);
-    const s = sweeper();
-    for (let i = 0; i < 5; i++) {
-      // Two pages' worth of owners per sweep would still count once: a parent is asked alone.
-      await sweepOnce(s);
-      h.clock.advance(40 * S);
-    }
-    expect(eventsOf('owner:unreachable')).toEqual([
-      expect.objectContaining({ owner: 'agent-a', consecutiveUnknown: 3 }),
-    ]);
-    expect(s.ownerWatch.status()[0]).toMatchObject({
-      reachable: false,
-      consecutiveUnknown: 5,
-      breaker: 'closed',
+      expect(reasons['on-down-agent']).toMatch(/connection refused/);
+      expect(reasons['on-error-agent']).toMatch(/HTTP 500/);
+      expect(reasons['on-garbled-agent']).toMatch(/malformed JSON/);
+      expect(reasons['on-shapeless-agent']).toMatch(/\$\.running\[\*\]\.id: expected an array/);
+      expect(reasons['on-slow-agent']).toMatch(/timed out after 300ms/);
+      expect(agents.requests.some((r) => r.method === 'POST')).toBe(false);
     });
-    expect(await h.store.get('waiting')).toMatchObject({ status: 'running' });
 
-    // It answers (listing the execution), then fails again: a new episode, a new alert.
-    // Listed but silent: asked to stop, which fails, so it stays on the owner's books.
-    registries['agent-a'] = running('waiting');
-    stops.waiting = { status: 503, body: {} };
-    await sweepOnce(s);
-    expect(s.ownerWatch.status()[0]).toMatchObject({ reachable: true, consecutiveUnknown: 0 });
-    registries['agent-a'] = { status: 502, body: {} };
-    for (let i = 0; i < 3; i++) {
+    it('opens the breaker on an empty registry for an owner with 10 running: nothing fails, one alert', async () => {
+      for (let i = 1; i <= 10; i++) await register(`run-${i}`, 'agent-a');
+      h.clock.set(T0 + 40 * S);
+      const s = sweeper();
+
+      const first = await sweepOnce(s);
       h.clock.advance(40 * S);
       await sweepOnce(s);
-    }
-    expect(eventsOf('owner:unreachable')).toHaveLength(2);
-  });
 
-  it('GET /v1/owners lists owners with a registry, their breaker and running count', async () => {
-    h = await harnessAgain(
-      agentConfig({
-        owners: {
-          'agent-a': {
-            registry: { url: `${agents.url}/agents/agent-a/running`, ids: 'running' },
-          },
-        },
-      }),
-    );
-    registries['agent-a'] = { status: 200, body: { running: [] } };
-    const service = new Service({
-      store: h.store,
-      config: h.config,
-      clock: h.clock,
-      owners: httpOwners(h.config.ownerAgents),
-      watchEventLoop: false,
+      const open = await h.store.list({ status: 'running', limit: 100 });
+      expect(open.items).toHaveLength(10);
+      expect(first.counts.remediated).toBe(0);
+      expect(first.decisions[0]?.reason).toBe(
+        'breaker open for owner agent-a: its registry lists nothing while it holds 10 running executions',
+      );
+      expect(eventsOf('breaker:opened')).toEqual([
+        expect.objectContaining({ owner: 'agent-a', running: 10, listed: 0 }),
+      ]);
+      const audit = await h.store.listRemediations({ executionId: 'run-1', limit: 10 });
+      expect(audit[0]).toMatchObject({ verdict: 'orphaned', action: 'ignore', outcome: 'ignored' });
+      expect(audit[0]!.steps).toEqual([
+        expect.objectContaining({ step: 'end', outcome: 'skipped', detail: audit[0]!.reason }),
+      ]);
+      expect(s.ownerWatch.status()).toEqual([
+        expect.objectContaining({ name: 'agent-a', breaker: 'open', reachable: true }),
+      ]);
+
+      // The agent's registry is back and lists all but one: one orphan, the breaker closes.
+      registries['agent-a'] = running(...Array.from({ length: 9 }, (_, i) => `run-${i + 1}`));
+      h.clock.advance(40 * S);
+      await sweepOnce(s);
+      expect(eventsOf('breaker:closed')).toEqual([expect.objectContaining({ owner: 'agent-a' })]);
+      expect(await h.store.get('run-10')).toMatchObject({ status: 'failed', verdict: 'orphaned' });
+      expect(s.ownerWatch.status()[0]).toMatchObject({ breaker: 'closed' });
     });
-    const app = await buildApp({ service, store: h.store, config: h.config, clock: h.clock });
-    try {
-      const before = await app.inject({ method: 'GET', url: '/v1/owners' });
-      expect(before.json()).toEqual({
-        items: [
-          {
-            name: 'agent-a',
-            reachable: null,
-            lastCheckedAt: null,
-            consecutiveUnknown: 0,
-            breaker: 'closed',
-            running: 0,
-            breakerReason: null,
-            listed: null,
-            lastError: null,
-          },
-        ],
-      });
+
+    it('opens the breaker when one sweep would orphan more than the share of an owner', async () => {
+      registries['agent-a'] = running('run-1', 'run-2');
+      for (let i = 1; i <= 6; i++) await register(`run-${i}`, 'agent-a');
+      h.clock.set(T0 + 40 * S);
+      await sweepOnce(sweeper());
+      expect(eventsOf('breaker:opened')[0]?.reason).toBe(
+        'breaker open for owner agent-a: 4 of its 6 running executions would be orphaned at once (more than 50%)',
+      );
+      const open = await h.store.list({ status: 'running', limit: 100 });
+      expect(open.items).toHaveLength(6);
+    });
+
+    it('a dry run reports the pause and changes no breaker', async () => {
       for (let i = 1; i <= 5; i++) await register(`run-${i}`, 'agent-a');
       h.clock.set(T0 + 40 * S);
-      await service.sweep({ dryRun: false });
-      const after = await app.inject({ method: 'GET', url: '/v1/owners' });
-      expect(after.json().items[0]).toMatchObject({
-        name: 'agent-a',
-        reachable: true,
-        lastCheckedAt: new Date(T0 + 40 * S).toISOString(),
-        breaker: 'open',
-        running: 5,
-        listed: 0,
+      const s = sweeper();
+      const result = await s.sweep({ dryRun: true });
+      expect(result.kind === 'completed' && result.report.decisions[0]?.reason).toMatch(
+        /^breaker open for owner agent-a/,
+      );
+      expect(eventsOf('breaker:opened')).toEqual([]);
+      expect(s.ownerWatch.status()).toEqual([]);
+    });
+
+    it('terminates an overrun on its owner, then ends it as run_timeout with the termination audited', async () => {
+      registries['agent-a'] = running('overrun');
+      await register('overrun', 'agent-a', { limits: { heartbeat: null, run: '1m' } });
+      h.clock.set(T0 + 2 * 60 * S);
+
+      await sweepOnce(sweeper());
+
+      const ended = await h.store.get('overrun');
+      expect(ended).toMatchObject({ status: 'failed', verdict: 'run_timeout' });
+      expect(ended?.reason).toBe('ran 2m, limit 1m; terminated by its owner');
+      expect(agents.requests).toContainEqual({
+        method: 'POST',
+        path: '/agents/agent-a/executions/overrun/stop',
       });
-    } finally {
-      service.stop();
-      await app.close();
-    }
-  });
-});
+      const [audit] = await h.store.listRemediations({ executionId: 'overrun', limit: 1 });
+      expect(audit!.steps.map((s) => [s.step, s.outcome])).toEqual([
+        ['terminate', 'ok'],
+        ['end', 'ok'],
+      ]);
+    });
+
+    it('leaves it running while the stop endpoint fails, and escalates after N sweeps', async () => {
+      registries['agent-a'] = running('stubborn');
+      stops.stubborn = { status: 503, body: { error: 'busy' } };
+      await register('stubborn', 'agent-a', { limits: { heartbeat: null, run: '1m' } });
+      h.clock.set(T0 + 2 * 60 * S);
+      const s = sweeper();
+
+      const first = await sweepOnce(s);
+      expect(first.decisions[0]).toMatchObject({ outcome: 'left_running' });
+      expect(eventsOf('execution:escalated')).toEqual([]);
+      h.clock.advance(S);
+      await sweepOnce(s);
+
+      expect(await h.store.get('stubborn')).toMatchObject({ status: 'running' });
+      expect(eventsOf('execution:escalated')).toEqual([
+        expect.objectContaining({ executionId: 'stubborn', failures: 2 }),
+      ]);
+      const [audit] = await h.store.listRemediations({ executionId: 'stubborn', limit: 1 });
+      expect(audit!.steps[0]).toMatchObject({ step: 'terminate', outcome: 'failed' });
+      expect(audit!.steps[0]!.detail).toMatch(/HTTP 503/);
+    });
+
+    it('an owner saying the work already finished is not labelled terminated', async () => {
+      registries['agent-a'] = running('gone-404', 'said-so');
+      stops['gone-404'] = { status: 404, body: { error: 'no such execution' } };
+      stops['said-so'] = { status: 200, body: { status: 'already_finished' } };
+      for (const id of ['gone-404', 'said-so'])
+        await register(id, 'agent-a', { limits: { heartbeat: null, run: '1m' } });
+      h.clock.set(T0 + 2 * 60 * S);
+
+      await sweepOnce(sweeper());
+
+      for (const id of ['gone-404', 'said-so']) {
+        const ended = await h.store.get(id);
+        expect(ended?.reason).toBe(
+          'ran 2m, limit 1m; owner reports it had already finished (not terminated)',
+        );
+        expect(ended?.reason).not.toMatch(/terminated by/);
+      }
+    });
+
+    it('announces an owner unreachable after N unknown sweeps, once per episode', async () => {
+      registries['agent-a'] = { status: 502, body: {} };
+      await register('waiting', 'agent-a');
+      h.clock.set(T0 + 40 * S);
+      const s = sweeper();
+      for (let i = 0; i < 5; i++) {
+        // Two pages' worth of owners per sweep would still count once: a parent is asked alone.
+        await sweepOnce(s);
+        h.clock.advance(40 * S);
+      }
+      expect(eventsOf('owner:unreachable')).toEqual([
+        expect.objectContaining({ owner: 'agent-a', consecutiveUnknown: 3 }),
+      ]);
+      expect(s.ownerWatch.status()[0]).toMatchObject({
+        reachable: false,
+        consecutiveUnknown: 5,
+        breaker: 'closed',
+      });
+      expect(await h.store.get('waiting')).toMatchObject({ status: 'running' });
+
+      // It answers (listing the execution), then fails again: a new episode, a new alert.
+      // Listed but silent: asked to stop, which fails, so it stays on the owner's books.
+      registries['agent-a'] = running('waiting');
+      stops.waiting = { status: 503, body: {} };
+      await sweepOnce(s);
+      expect(s.ownerWatch.status()[0]).toMatchObject({ reachable: true, consecutiveUnknown: 0 });
+      registries['agent-a'] = { status: 502, body: {} };
+      for (let i = 0; i < 3; i++) {
+        h.clock.advance(40 * S);
+        await sweepOnce(s);
+      }
+      expect(eventsOf('owner:unreachable')).toHaveLength(2);
+    });
+
+    it('GET /v1/owners lists owners with a registry, their breaker and running count', async () => {
+      h = await harnessAgain(
+        agentConfig({
+          owners: {
+            'agent-a': {
+              registry: { url: `${agents.url}/agents/agent-a/running`, ids: 'running' },
+            },
+          },
+        }),
+      );
+      registries['agent-a'] = { status: 200, body: { running: [] } };
+      const service = new Service({
+        store: h.store,
+        config: h.config,
+        clock: h.clock,
+        owners: httpOwners(h.config.ownerAgents),
+        watchEventLoop: false,
+      });
+      const app = await buildApp({ service, store: h.store, config: h.config, clock: h.clock });
+      try {
+        const before = await app.inject({ method: 'GET', url: '/v1/owners' });
+        expect(before.json()).toEqual({
+          items: [
+            {
+              name: 'agent-a',
+              reachable: null,
+              lastCheckedAt: null,
+              consecutiveUnknown: 0,
+              breaker: 'closed',
+              running: 0,
+              breakerReason: null,
+              listed: null,
+              lastError: null,
+            },
+          ],
+        });
+        for (let i = 1; i <= 5; i++) await register(`run-${i}`, 'agent-a');
+        h.clock.set(T0 + 40 * S);
+        await service.sweep({ dryRun: false });
+        const after = await app.inject({ method: 'GET', url: '/v1/owners' });
+        expect(after.json().items[0]).toMatchObject({
+          name: 'agent-a',
+          reachable: true,
+          lastCheckedAt: new Date(T0 + 40 * S).toISOString(),
+          breaker: 'open',
+          running: 5,
+          listed: 0,
+        });
+      } finally {
+        service.stop();
+        await app.close();
+      }
+    });
+  },
+);
 
 describe('owners without a registry', () => {
   beforeEach(async () => {

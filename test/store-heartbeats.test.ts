@@ -3,10 +3,10 @@ import type { ExecutionStore } from '../src/ports.js';
 import type { FakeClock } from '../src/runtime/clock.js';
 import type { Ledger } from '../src/runtime/ledger.js';
 import type { Harness } from './helpers.js';
-import { M, S, T0, harness, storeKinds } from './helpers.js';
+import { M, S, T0, harness, storeKinds, describeEach } from './helpers.js';
 
 /** Every heartbeat path (SQLite's prepared statements, the query builder, PostgreSQL) agrees. */
-describe.each(await storeKinds())('heartbeats on %s', (kind) => {
+await describeEach(storeKinds(), 'heartbeats on %s', (kind) => {
   let store: ExecutionStore;
   let ledger: Ledger;
   let clock: FakeClock;

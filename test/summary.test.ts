@@ -4,12 +4,12 @@ import { parseConfig } from '../src/config.js';
 import { buildApp } from '../src/http/app.js';
 import { Service } from '../src/runtime/service.js';
 import type { Harness } from './helpers.js';
-import { M, S, T0, harness, storeKinds } from './helpers.js';
+import { M, S, T0, harness, storeKinds, describeEach } from './helpers.js';
 
 const H = 60 * M;
 const at = (ms: number) => new Date(ms).toISOString();
 
-describe.each(await storeKinds())('GET /v1/summary on %s', (kind) => {
+await describeEach(storeKinds(), 'GET /v1/summary on %s', (kind) => {
   let h: Harness;
   let app: FastifyInstance;
   let service: Service;

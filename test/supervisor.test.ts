@@ -5,12 +5,12 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { parseConfig } from '../src/config.js';
 import { processInfo, processStartTime } from '../src/supervisor/proc.js';
 import { Supervisor } from '../src/supervisor/supervisor.js';
 import type { Harness } from './helpers.js';
-import { S, harness, postgresAvailable } from './helpers.js';
+import { S, describeEach, harness } from './helpers.js';
 import { until } from './process-helpers.js';
 import {
   beatIn,
@@ -22,15 +22,11 @@ import {
   writeBeater,
 } from './supervisor-helpers.js';
 
-const kinds = (await postgresAvailable())
-  ? (['sqlite', 'postgres'] as const)
-  : (['sqlite'] as const);
-
 beforeAll(async () => {
   await ensureBuilt();
 }, 240_000);
 
-describe.each(kinds)('supervisor on %s', (kind) => {
+await describeEach(['sqlite', 'postgres'] as const, 'supervisor on %s', (kind) => {
   let h: Harness;
   let beater: string;
   const leftovers: (number | null)[] = [];

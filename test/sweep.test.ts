@@ -4,7 +4,7 @@ import type { TerminationOutcome } from '../src/core/decide.js';
 import type { Execution, OwnerObservation } from '../src/core/types.js';
 import type { ExecutionStore, OwnerClient } from '../src/ports.js';
 import type { Harness } from './helpers.js';
-import { M, S, T0, harness, storeKinds } from './helpers.js';
+import { M, S, T0, harness, storeKinds, describeEach } from './helpers.js';
 
 let h: Harness;
 
@@ -29,7 +29,7 @@ afterEach(async () => {
  * The whole suite runs on every store: SQLite with its prepared write paths, SQLite through the
  * query builder (the paths other dialects share), and PostgreSQL.
  */
-describe.each(await storeKinds())('on %s', (kind) => {
+await describeEach(storeKinds(), 'on %s', (kind) => {
   describe('sweep on a real SQLite file, with a fake clock', () => {
     beforeEach(async () => {
       h = await harness(kind, {

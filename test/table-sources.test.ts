@@ -10,12 +10,10 @@ import { TableSources } from '../src/sources/table-source.js';
 import type { App } from './app-tables-helpers.js';
 import { llmTables, openApp } from './app-tables-helpers.js';
 import type { Harness } from './helpers.js';
-import { M, POSTGRES_URL, S, T0, harness, postgresAvailable } from './helpers.js';
+import { M, POSTGRES_URL, S, T0, describeEach, harness, storeAvailable } from './helpers.js';
 import { until } from './process-helpers.js';
 
-const dialects = (await postgresAvailable())
-  ? (['postgres', 'sqlite'] as const)
-  : (['sqlite'] as const);
+const postgresUp = await storeAvailable('postgres');
 
 let h: Harness;
 let app: App;
@@ -63,7 +61,7 @@ async function sweep(s: Sweeper, dryRun = false): Promise<SweepReport> {
 const byId = (rows: Record<string, unknown>[], key: string) =>
   Object.fromEntries(rows.map((row) => [String(row[key] as number), row]));
 
-describe.each(dialects)('mapped tables on %s', (dialect) => {
+await describeEach(['postgres', 'sqlite'] as const, 'mapped tables on %s', (dialect) => {
   beforeEach(async () => {
     // Vigil's own store on the same kind of database as the app's.
     h = await harness(dialect, {});
@@ -423,143 +421,137 @@ describe.each(dialects)('mapped tables on %s', (dialect) => {
   });
 });
 
-describe.runIf(dialects.includes('postgres' as never))(
-  'mapped tables on postgres, under a real row lock',
-  () => {
-    beforeEach(async () => {
-      h = await harness('postgres', {});
-      app = await openApp('postgres', h.dir);
-      h.config = parseConfig({ tables: llmTables(app) });
-    });
-    afterEach(async () => {
-      await sources?.close();
-      await app.close();
-      await h.close();
-    });
+describe.runIf(postgresUp)('mapped tables on postgres, under a real row lock', () => {
+  beforeEach(async () => {
+    h = await harness('postgres', {});
+    app = await openApp('postgres', h.dir);
+    h.config = parseConfig({ tables: llmTables(app) });
+  });
+  afterEach(async () => {
+    await sources?.close();
+    await app.close();
+    await h.close();
+  });
 
-    it("an app transaction that completes the row while Vigil's write waits on its lock wins", async () => {
-      await app.interaction({ id: 1, status: 'running', startedAt: T0 - 20 * M });
-      const other = new pg.Client({ connectionString: POSTGRES_URL });
-      await other.connect();
-      try {
-        // The app's worker finishes the row in a transaction it has not committed yet.
-        await other.query('BEGIN');
-        await other.query(
-          `UPDATE ${app.table('interactions')} SET status = 'completed', output = '{"answer": 42}' WHERE interaction_id = 1`,
-        );
-        // Vigil reads the last committed state (running), decides to fail it, and its UPDATE waits.
-        const sweeping = sweep(sweeper());
-        await until(
-          async () =>
-            (
-              await app.sql(
-                `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE %interactions%'`,
-              )
-            ).length > 0,
-          { what: "Vigil's UPDATE to wait on the app's row lock" },
-        );
-        await other.query('COMMIT');
-        const report = await sweeping;
+  it("an app transaction that completes the row while Vigil's write waits on its lock wins", async () => {
+    await app.interaction({ id: 1, status: 'running', startedAt: T0 - 20 * M });
+    const other = new pg.Client({ connectionString: POSTGRES_URL });
+    await other.connect();
+    try {
+      // The app's worker finishes the row in a transaction it has not committed yet.
+      await other.query('BEGIN');
+      await other.query(
+        `UPDATE ${app.table('interactions')} SET status = 'completed', output = '{"answer": 42}' WHERE interaction_id = 1`,
+      );
+      // Vigil reads the last committed state (running), decides to fail it, and its UPDATE waits.
+      const sweeping = sweep(sweeper());
+      await until(
+        async () =>
+          (
+            await app.sql(
+              `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE %interactions%'`,
+            )
+          ).length > 0,
+        { what: "Vigil's UPDATE to wait on the app's row lock" },
+      );
+      await other.query('COMMIT');
+      const report = await sweeping;
 
-        expect(byId(await app.rows('interactions'), 'interaction_id')['1']).toMatchObject({
-          status: 'completed',
-          completed_at: null,
-          output: { answer: 42 },
-        });
-        expect(report.decisions).toEqual([
-          expect.objectContaining({ executionId: 'interactions:1', outcome: 'lost_race' }),
-        ]);
-      } finally {
-        await other.end();
-      }
-    });
-  },
-);
+      expect(byId(await app.rows('interactions'), 'interaction_id')['1']).toMatchObject({
+        status: 'completed',
+        completed_at: null,
+        output: { answer: 42 },
+      });
+      expect(report.decisions).toEqual([
+        expect.objectContaining({ executionId: 'interactions:1', outcome: 'lost_race' }),
+      ]);
+    } finally {
+      await other.end();
+    }
+  });
+});
 
-describe.runIf(dialects.includes('postgres' as never))(
-  'mapped tables on postgres, other column types',
-  () => {
-    beforeEach(async () => {
-      h = await harness('postgres', {});
-      app = await openApp('postgres', h.dir);
-    });
-    afterEach(async () => {
-      await sources?.close();
-      await app.close();
-      await h.close();
-    });
+describe.runIf(postgresUp)('mapped tables on postgres, other column types', () => {
+  beforeEach(async () => {
+    h = await harness('postgres', {});
+    app = await openApp('postgres', h.dir);
+  });
+  afterEach(async () => {
+    await sources?.close();
+    await app.close();
+    await h.close();
+  });
 
-    it('reads and writes timestamp without time zone, epoch seconds, ISO text, json keys and a JSON reason', async () => {
-      const table = app.table('jobs');
-      await app.sql(`CREATE TABLE ${table} (
+  it('reads and writes timestamp without time zone, epoch seconds, ISO text, json keys and a JSON reason', async () => {
+    const table = app.table('jobs');
+    await app.sql(`CREATE TABLE ${table} (
       "JobId" text PRIMARY KEY, state smallint NOT NULL, began timestamp, beat_s bigint,
       ended_iso text, ended_ts timestamp, details json, why jsonb)`);
-      // state 1 = running, 2 = done, 3 = failed; began 20 minutes ago (UTC), last beat 10 s ago.
-      await app.sql(
-        `INSERT INTO ${table} VALUES ('a', 1, $1, $2, NULL, NULL, '[1]', NULL), ('b', 1, $1, $3, NULL, NULL, '{"k": "v"}', NULL),
+    // state 1 = running, 2 = done, 3 = failed; began 20 minutes ago (UTC), last beat 10 s ago.
+    await app.sql(
+      `INSERT INTO ${table} VALUES ('a', 1, $1, $2, NULL, NULL, '[1]', NULL), ('b', 1, $1, $3, NULL, NULL, '{"k": "v"}', NULL),
               ('c', 4, $1, $3, NULL, NULL, NULL, NULL)`,
-        [
-          new Date(T0 - 20 * M).toISOString().replace('Z', ''),
-          Math.floor((T0 - 10 * S) / 1000),
-          Math.floor((T0 - 5 * M) / 1000),
-        ],
-      );
-      const base = {
-        database: app.url,
-        table,
-        id: 'JobId',
-        status: { column: 'state', running: 1, succeeded: 2, failed: 3 },
-        startedAt: 'began',
-        heartbeatAt: 'beat_s',
-        timeUnit: 's',
-        limits: { run: '1h', heartbeat: '2m' },
-      };
-      h.config = parseConfig({
-        tables: {
-          json_key: {
-            ...base,
-            onEnd: {
-              set: { ended_iso: 'now', ended_ts: 'now' },
-              reason: { column: 'details', key: 'error' },
-            },
-          },
-          // The same table, rows in state 4: the reason as a JSON string in a jsonb column.
-          json_value: {
-            ...base,
-            status: { ...base.status, running: 4 },
-            onEnd: { set: { ended_iso: 'now' }, reason: { column: 'why' } },
+      [
+        new Date(T0 - 20 * M).toISOString().replace('Z', ''),
+        Math.floor((T0 - 10 * S) / 1000),
+        Math.floor((T0 - 5 * M) / 1000),
+      ],
+    );
+    const base = {
+      database: app.url,
+      table,
+      id: 'JobId',
+      status: { column: 'state', running: 1, succeeded: 2, failed: 3 },
+      startedAt: 'began',
+      heartbeatAt: 'beat_s',
+      timeUnit: 's',
+      limits: { run: '1h', heartbeat: '2m' },
+    };
+    h.config = parseConfig({
+      tables: {
+        json_key: {
+          ...base,
+          onEnd: {
+            set: { ended_iso: 'now', ended_ts: 'now' },
+            reason: { column: 'details', key: 'error' },
           },
         },
-      });
-      h.clock.set(T0 + 1500);
-
-      const report = await sweep(sweeper());
-
-      // Rows b and c are silent (5 minutes, limit 2m); a beat 10 s ago.
-      expect(report.sourceErrors).toEqual([]);
-      expect(report.decisions.map((d) => [d.executionId, d.verdict, d.outcome])).toEqual([
-        ['json_key:b', 'heartbeat_lost', 'remediated'],
-        ['json_value:c', 'heartbeat_lost', 'remediated'],
-      ]);
-      const [a, b, c] = await app.sql(
-        `SELECT "JobId", state, ended_iso, ended_ts::text AS ended_ts, details::text AS details, why FROM ${table} ORDER BY "JobId"`,
-      );
-      expect(a).toMatchObject({ state: 1, ended_iso: null, details: '[1]' });
-      expect(b).toMatchObject({
-        state: 3,
-        ended_iso: new Date(T0 + 1500).toISOString(),
-        ended_ts: '2026-01-01 12:00:01.5',
-        why: null,
-      });
-      expect(JSON.parse(b!.details as string)).toEqual({
-        k: 'v',
-        error: 'vigil: heartbeat_lost: no heartbeat for 5m 1s, limit 2m',
-      });
-      expect(c).toMatchObject({
-        state: 3,
-        ended_iso: new Date(T0 + 1500).toISOString(),
-        why: 'vigil: heartbeat_lost: no heartbeat for 5m 1s, limit 2m',
-      });
+        // The same table, rows in state 4: the reason as a JSON string in a jsonb column.
+        json_value: {
+          ...base,
+          status: { ...base.status, running: 4 },
+          onEnd: { set: { ended_iso: 'now' }, reason: { column: 'why' } },
+        },
+      },
     });
-  },
-);
+    h.clock.set(T0 + 1500);
+
+    const report = await sweep(sweeper());
+
+    // Rows b and c are silent (5 minutes, limit 2m); a beat 10 s ago.
+    expect(report.sourceErrors).toEqual([]);
+    expect(report.decisions.map((d) => [d.executionId, d.verdict, d.outcome])).toEqual([
+      ['json_key:b', 'heartbeat_lost', 'remediated'],
+      ['json_value:c', 'heartbeat_lost', 'remediated'],
+    ]);
+    const [a, b, c] = await app.sql(
+      `SELECT "JobId", state, ended_iso, ended_ts::text AS ended_ts, details::text AS details, why FROM ${table} ORDER BY "JobId"`,
+    );
+    expect(a).toMatchObject({ state: 1, ended_iso: null, details: '[1]' });
+    expect(b).toMatchObject({
+      state: 3,
+      ended_iso: new Date(T0 + 1500).toISOString(),
+      ended_ts: '2026-01-01 12:00:01.5',
+      why: null,
+    });
+    expect(JSON.parse(b!.details as string)).toEqual({
+      k: 'v',
+      error: 'vigil: heartbeat_lost: no heartbeat for 5m 1s, limit 2m',
+    });
+    expect(c).toMatchObject({
+      state: 3,
+      ended_iso: new Date(T0 + 1500).toISOString(),
+      why: 'vigil: heartbeat_lost: no heartbeat for 5m 1s, limit 2m',
+    });
+  });
+});
