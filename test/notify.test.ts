@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { inspect } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { buildApp } from '../src/http/app.js';
 import { Notifications, notifierFor } from '../src/notify/index.js';
 import { DeliveryWorker } from '../src/notify/worker.js';

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { ExecutionStore } from '../src/ports.js';
 import type { FakeClock } from '../src/runtime/clock.js';
 import type { Ledger } from '../src/runtime/ledger.js';
