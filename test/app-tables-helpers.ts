@@ -7,7 +7,7 @@ import { POSTGRES_URL } from './helpers.js';
 export type AppDialect = 'postgres' | 'sqlite';
 
 /**
- * Another app's database, as the LLM workflow runner of DESIGN.md has it: `interactions` rows that
+ * Another app's database, as an LLM workflow runner has it: `interactions` rows that
  * belong to `workflow_runs`. On PostgreSQL a fresh schema in the test database; on SQLite a file.
  */
 export interface App {

@@ -135,7 +135,7 @@ async function beat(ids: string[]): Promise<{ ok: number; lost: number }> {
   }
   stats.okBeats += ok.length;
   for (const l of lost) {
-    // A runner told its execution is lost stops beating it (CONTRACT: "the runner must stop").
+    // A runner told its execution is lost stops beating it (docs/api.md: "the runner must stop").
     alive.delete(l.id);
     if (dropped.has(l.id)) stats.lostAfterDrop++;
     else stats.unexpectedLost.push({ ...l, sentAt, previousOkAt: lastOk.get(l.id) ?? null });

@@ -87,7 +87,7 @@ const STILL_RUNNING_VERDICTS: ReadonlySet<ExecutionVerdict> = new Set([
 ]);
 
 /**
- * Decides what to do about one open execution at `now`: the decision matrix of DESIGN.md. Returns
+ * Decides what to do about one open execution at `now`: the decision matrix of docs/design.md. Returns
  * "ignore, because…" as a decision too, so every sweep can be audited. Pure.
  */
 export function decide(input: DecideInput): Decision {

@@ -11,7 +11,11 @@ const json = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'input', unrepr
 export function openApiDocument(): Record<string, unknown> {
   const withBody = (summary: string, schema: z.ZodType, responses: Record<string, string>) => ({
     summary,
-    requestBody: { required: true, content: { 'application/json': { schema: json(schema) } } },
+    requestBody: {
+      // A body whose fields are all optional may be left out.
+      required: !schema.safeParse({}).success,
+      content: { 'application/json': { schema: json(schema) } },
+    },
     responses: describe(responses),
   });
   const describe = (responses: Record<string, string>) =>
@@ -20,13 +24,26 @@ export function openApiDocument(): Record<string, unknown> {
     );
   const idParam = [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }];
   const errors = {
-    '400': 'bad input, naming the field',
-    '401': 'missing or invalid token',
-    '403': 'not allowed for this token',
+    '400': 'bad_input, naming the field',
+    '401': 'unauthorized: missing or invalid token',
+    '403': 'forbidden: not allowed for this token',
+    '503': 'store_unavailable',
   };
+  /** Routes on one execution: a runner token asking for another owner's gets 404 too. */
+  const notFound = { '404': "not_found (also another owner's execution, for a runner token)" };
+  const open = (summary: string, responses: Record<string, string>) => ({
+    summary,
+    security: [],
+    responses: describe(responses),
+  });
   return {
     openapi: '3.1.0',
-    info: { title: 'Vigil', version: '1', description: 'A watchdog for stuck work.' },
+    info: {
+      title: 'Vigil',
+      version: '1',
+      description:
+        'A watchdog for stuck work. Errors are {"error": {"code", "message"}}; see docs/api.md.',
+    },
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
     },
@@ -50,7 +67,7 @@ export function openApiDocument(): Record<string, unknown> {
         get: {
           summary: 'One execution',
           parameters: idParam,
-          responses: describe({ '200': 'the execution', '404': 'not_found' }),
+          responses: describe({ '200': 'the execution', ...notFound, ...errors }),
         },
       },
       '/v1/executions/{id}/slots': {
@@ -62,6 +79,7 @@ export function openApiDocument(): Record<string, unknown> {
             {
               '200': '{slot, attempt, expiresAt}',
               '409': 'slot_taken {holder}, or lost_ownership when the attempt is not open',
+              ...notFound,
               ...errors,
             },
           ),
@@ -69,7 +87,7 @@ export function openApiDocument(): Record<string, unknown> {
         get: {
           summary: 'The slots this execution holds or held, and how each was released',
           parameters: idParam,
-          responses: describe({ '200': '{items}', '404': 'not_found', ...errors }),
+          responses: describe({ '200': '{items}', ...notFound, ...errors }),
         },
       },
       '/v1/executions/{id}/slots/{slot}': {
@@ -80,7 +98,7 @@ export function openApiDocument(): Record<string, unknown> {
             { name: 'slot', in: 'path', required: true, schema: { type: 'string' } },
             { name: 'attempt', in: 'query', required: true, schema: { type: 'integer' } },
           ],
-          responses: describe({ '200': '{released}', '404': 'not_found', ...errors }),
+          responses: describe({ '200': '{released}', ...notFound, ...errors }),
         },
       },
       '/v1/executions/{id}/start': {
@@ -89,6 +107,7 @@ export function openApiDocument(): Record<string, unknown> {
           ...withBody('queued → running', schemas.start, {
             '200': 'the execution',
             '409': 'invalid_transition',
+            ...notFound,
             ...errors,
           }),
         },
@@ -99,6 +118,7 @@ export function openApiDocument(): Record<string, unknown> {
           ...withBody('Heartbeat (with progress: also a progress report)', schemas.heartbeat, {
             '200': '{deadlineAt}',
             '409': 'lost_ownership {status, reason}: the runner must stop',
+            ...notFound,
             ...errors,
           }),
         },
@@ -116,6 +136,7 @@ export function openApiDocument(): Record<string, unknown> {
             '200': 'the execution',
             '409':
               'already_ended {execution}; a report after the watchdog ended it is kept as lateResult',
+            ...notFound,
             ...errors,
           }),
         },
@@ -126,6 +147,7 @@ export function openApiDocument(): Record<string, unknown> {
           ...withBody('Report failure', schemas.fail, {
             '200': 'the execution',
             '409': 'already_ended {execution}',
+            ...notFound,
             ...errors,
           }),
         },
@@ -136,6 +158,7 @@ export function openApiDocument(): Record<string, unknown> {
           ...withBody('Cancel (operator)', schemas.cancel, {
             '200': 'the execution',
             '409': 'already_ended',
+            ...notFound,
             ...errors,
           }),
         },
@@ -150,7 +173,11 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/sweeps/latest': {
         get: {
           summary: 'The latest sweep report',
-          responses: describe({ '200': 'SweepReport', '404': 'no sweep yet' }),
+          responses: describe({
+            '200': 'SweepReport',
+            '404': 'not_found: no sweep yet',
+            ...errors,
+          }),
         },
       },
       '/v1/remediations': {
@@ -180,19 +207,50 @@ export function openApiDocument(): Record<string, unknown> {
         },
       },
       '/v1/events': {
-        get: { summary: 'Server-sent events', responses: describe({ '200': 'text/event-stream' }) },
+        get: {
+          summary: 'Server-sent events',
+          responses: describe({ '200': 'text/event-stream', ...errors }),
+        },
       },
       '/metrics': {
-        get: { summary: 'Prometheus metrics', responses: describe({ '200': 'text/plain' }) },
+        get: {
+          summary: 'Prometheus metrics',
+          responses: describe({ '200': 'text/plain', ...errors }),
+        },
+      },
+      '/v1/processes': {
+        get: {
+          summary: 'Supervised processes and what their last check found',
+          responses: describe({
+            '200':
+              '{items: [{name, enabled, verdict, evidence, pid, consecutiveUnhealthy, restarts, lastCheckAt, nextRestartAt, gaveUp}]}',
+            ...errors,
+          }),
+        },
       },
       '/healthz': {
+        get: open('Health of the watchdog itself (no token needed)', {
+          '200':
+            '{status: "ok", lastSweepAt, lastSweepAgeMs, …}: the database and the slot store reported separately',
+          '503':
+            '{status: "unhealthy", …}: no sweep has succeeded for three intervals, or the store is unreachable',
+        }),
+      },
+      '/openapi.json': {
         get: {
-          summary: 'Health of the watchdog itself',
-          security: [],
-          responses: describe({
-            '200': 'ok',
-            '503': 'sweeps have stalled or the store is unreachable',
+          summary: 'This document (any valid token)',
+          responses: describe({ '200': 'the OpenAPI document', '401': errors['401'] }),
+        },
+      },
+      '/': { get: open('The dashboard (no token needed)', { '200': 'text/html' }) },
+      '/index.html': { get: open('The dashboard (no token needed)', { '200': 'text/html' }) },
+      '/assets/{file}': {
+        get: {
+          ...open("The dashboard's scripts and styles (no token needed)", {
+            '200': 'the file',
+            '404': 'not_found',
           }),
+          parameters: [{ name: 'file', in: 'path', required: true, schema: { type: 'string' } }],
         },
       },
     },

@@ -18,7 +18,7 @@ export interface RoutesOptions {
   metrics: Metrics;
 }
 
-/** The /v1 API of CONTRACT.md. */
+/** The /v1 API (docs/api.md). */
 export async function registerRoutes(app: FastifyInstance, options: RoutesOptions): Promise<void> {
   const { service, store, clock, metrics } = options;
   const { ledger } = service;

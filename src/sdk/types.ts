@@ -1,4 +1,4 @@
-/** JSON shapes of the HTTP API as a runner sees them (CONTRACT.md): camelCase, ISO-8601 times. */
+/** JSON shapes of the HTTP API as a runner sees them (docs/api.md): camelCase, ISO-8601 times. */
 
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 

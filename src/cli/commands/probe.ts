@@ -26,7 +26,7 @@ const keepAlive: Timers = {
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 
-/** `vigil probe --exit-on-failure` exit codes (CONTRACT.md). */
+/** `vigil probe --exit-on-failure` exit codes (docs/api.md). */
 export const PROBE_EXIT = { failing: 1, stuck: 2 } as const;
 
 interface ProbeOptions {
