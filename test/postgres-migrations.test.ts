@@ -45,4 +45,33 @@ describe.runIf(available)('PostgreSQL migrations beside other schemas', () => {
       await store.close();
     }
   });
+
+  it('migrates while other schemas of the database are being dropped', async () => {
+    // Kysely lists every schema to find its migration table; one dropped meanwhile (another
+    // test, another app) must not fail Vigil's start.
+    const churn = new pg.Client({ connectionString: POSTGRES_URL });
+    await churn.connect();
+    let stop = false;
+    const churning = (async () => {
+      while (!stop) {
+        const name = `vigil_churn_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+        await churn.query(`CREATE SCHEMA ${name}; CREATE TABLE ${name}.t (id int)`);
+        await churn.query(`DROP SCHEMA ${name} CASCADE`);
+      }
+    })();
+    try {
+      for (let i = 0; i < 20; i++) {
+        const store = openPostgresStore(POSTGRES_URL, { schema: fresh(), poolSize: 2 });
+        try {
+          expect((await store.migrate()).length).toBeGreaterThan(0);
+        } finally {
+          await store.close();
+        }
+      }
+    } finally {
+      stop = true;
+      await churning;
+      await churn.end();
+    }
+  });
 });
