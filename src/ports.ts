@@ -18,8 +18,13 @@ import type {
 } from './core/types.js';
 
 export interface Clock {
-  /** Milliseconds since the epoch. */
+  /** Milliseconds since the epoch: the wall clock, which NTP or a resumed VM may step. */
   now(): number;
+  /**
+   * Milliseconds from an arbitrary origin that never jumps (`performance.now()`): what really
+   * elapsed. Compared with the wall clock, it tells a clock step from time passing.
+   */
+  monotonic(): number;
 }
 
 export interface NewExecution {
@@ -249,6 +254,11 @@ export interface ExecutionStore {
   ownersOf(ids: string[]): Promise<Map<string, string | null>>;
   /** Answers when the database is reachable; throws otherwise. */
   ping(): Promise<void>;
+  /**
+   * The database server's own clock (ms since the epoch), to measure this process's clock against;
+   * null where the database has no clock of its own (SQLite runs in this process, on its clock).
+   */
+  databaseTime(): Promise<number | null>;
   /** Counts a failed termination of this attempt; returns the failures so far. */
   recordTerminationFailure(fence: Fence): Promise<number>;
 

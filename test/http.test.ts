@@ -279,34 +279,20 @@ describe('auth', () => {
     expect((await get('/metrics')).statusCode).toBe(401);
   });
 
-  it("a runner token may only touch its own owner's executions (403 otherwise)", async () => {
+  it("a runner token may only touch its own owner's executions", async () => {
     const mine = await post('/v1/executions', { id: 'mine', kind: 'k' }, as(ALPHA));
     expect(mine.json().owner).toBe('alpha');
     await post('/v1/executions', { id: 'theirs', kind: 'k', owner: 'beta' }, as(ADMIN));
     expect(
       (await post('/v1/executions/theirs/heartbeat', { attempt: 1 }, as(ALPHA))).statusCode,
-    ).toBe(403);
+    ).toBe(404);
     expect(
       (await post('/v1/executions/theirs/complete', { attempt: 1 }, as(ALPHA))).statusCode,
-    ).toBe(403);
-    expect(
-      (
-        await post(
-          '/v1/heartbeats',
-          {
-            beats: [
-              { id: 'mine', attempt: 1 },
-              { id: 'theirs', attempt: 1 },
-            ],
-          },
-          as(ALPHA),
-        )
-      ).statusCode,
-    ).toBe(403);
+    ).toBe(404);
     expect((await post('/v1/executions', { kind: 'k', owner: 'beta' }, as(ALPHA))).statusCode).toBe(
       403,
     );
-    expect((await get('/v1/executions/theirs', as(ALPHA))).statusCode).toBe(403);
+    expect((await get('/v1/executions/theirs', as(ALPHA))).statusCode).toBe(404);
     expect((await post('/v1/sweeps', {}, as(ALPHA))).statusCode).toBe(403);
     expect(
       (await get('/v1/executions', as(ALPHA))).json().items.map((e: { id: string }) => e.id),
@@ -317,6 +303,90 @@ describe('auth', () => {
     expect(
       (await post('/v1/executions/theirs/complete', { attempt: 1 }, as(ADMIN))).statusCode,
     ).toBe(200);
+  });
+
+  it("another owner's execution, named anywhere in a request, answers as a missing one (404, same body)", async () => {
+    await post('/v1/executions', { id: 'mine', kind: 'k' }, as(ALPHA));
+    await post('/v1/executions', { id: 'theirs', kind: 'workflow', owner: 'beta' }, as(ADMIN));
+    await post('/v1/executions', { id: 'nobodys', kind: 'workflow' }, as(ADMIN));
+    const routes: [method: 'GET' | 'POST' | 'DELETE', path: string, payload?: object][] = [
+      ['GET', '/v1/executions/ID'],
+      ['POST', '/v1/executions/ID/start', { attempt: 1 }],
+      ['POST', '/v1/executions/ID/heartbeat', { attempt: 1 }],
+      ['POST', '/v1/executions/ID/complete', { attempt: 1 }],
+      ['POST', '/v1/executions/ID/fail', { attempt: 1, error: 'boom' }],
+      ['POST', '/v1/executions/ID/slots', { attempt: 1, slot: 'gpu' }],
+      ['GET', '/v1/executions/ID/slots'],
+      ['DELETE', '/v1/executions/ID/slots/gpu?attempt=1'],
+      ['POST', '/v1/executions', { kind: 'step', parentId: 'ID' }],
+    ];
+    const send = (method: string, path: string, id: string, payload?: object) =>
+      app.inject({
+        method: method as 'GET',
+        url: path.replace('ID', id),
+        headers: as(ALPHA),
+        ...(payload
+          ? { payload: JSON.parse(JSON.stringify(payload).replace('"ID"', `"${id}"`)) }
+          : {}),
+      });
+    for (const [method, path, payload] of routes) {
+      const missing = await send(method, path, 'ghost', payload);
+      expect(missing.statusCode, `${method} ${path} for a missing id`).toBe(404);
+      for (const id of ['theirs', 'nobodys']) {
+        const hidden = await send(method, path, id, payload);
+        expect(hidden.statusCode, `${method} ${path} for ${id}`).toBe(404);
+        expect(hidden.body.replaceAll(id, 'ID'), `${method} ${path} for ${id}`).toBe(
+          missing.body.replaceAll('ghost', 'ID'),
+        );
+      }
+    }
+
+    const batch = await post(
+      '/v1/heartbeats',
+      {
+        beats: [
+          { id: 'theirs', attempt: 1 },
+          { id: 'mine', attempt: 1 },
+          { id: 'ghost', attempt: 1 },
+        ],
+      },
+      as(ALPHA),
+    );
+    expect(batch.statusCode).toBe(200);
+    expect(batch.json()).toEqual({
+      ok: ['mine'],
+      lost: [
+        { id: 'theirs', status: null, reason: 'no such execution' },
+        { id: 'ghost', status: null, reason: 'no such execution' },
+      ],
+    });
+
+    // Nothing reached the other owner's workflow: no child, no beat, no slot, still running.
+    const theirs = await get('/v1/executions/theirs', as(ADMIN));
+    expect(theirs.json()).toMatchObject({ status: 'running', heartbeatAt: null });
+    expect((await get('/v1/executions?parentId=theirs', as(ADMIN))).json().items).toEqual([]);
+    expect((await get('/v1/executions/theirs/slots', as(ADMIN))).json().items).toEqual([]);
+
+    const ownChild = await post('/v1/executions', { kind: 'step', parentId: 'mine' }, as(ALPHA));
+    expect(ownChild.json()).toMatchObject({ parentId: 'mine', owner: 'alpha' });
+
+    // The admin still sees and acts on everything.
+    const child = await post('/v1/executions', { kind: 'step', parentId: 'theirs' }, as(ADMIN));
+    expect(child.statusCode).toBe(201);
+    expect(
+      (
+        await post(
+          '/v1/heartbeats',
+          {
+            beats: [
+              { id: 'theirs', attempt: 1 },
+              { id: 'mine', attempt: 1 },
+            ],
+          },
+          as(ADMIN),
+        )
+      ).json(),
+    ).toEqual({ ok: ['theirs', 'mine'], lost: [] });
   });
 });
 

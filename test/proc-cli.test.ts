@@ -1,11 +1,14 @@
-/** `vigil proc …` in-process through runMain, on a SQLite file, with real supervised processes. */
+/**
+ * `vigil proc …` in-process through runMain (and, where only a real process shows the defect, the
+ * real binary), on a SQLite file, with real supervised processes.
+ */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../src/runtime/clock.js';
 import { openSqliteStore } from '../src/stores/sqlite.js';
 import { S, runCli, tempDir } from './helpers.js';
-import { until } from './process-helpers.js';
+import { runVigil, until } from './process-helpers.js';
 import { beatIn, ensureBuilt, isAlive, killGroup, writeBeater } from './supervisor-helpers.js';
 
 let dir: string;
@@ -208,5 +211,79 @@ describe('vigil proc', () => {
       await store.releaseLease('process:a', 'vigil serve elsewhere');
       await store.close();
     }
+  });
+});
+
+describe('vigil proc (the real binary)', () => {
+  /** Process `a`: started from the beater, which beats once with `status` and ignores SIGTERM. */
+  function configureHung(status: string): string {
+    const beater = writeBeater(dir);
+    writeFileSync(
+      join(dir, 'vigil.yaml'),
+      `processes:
+  a:
+    heartbeatFile: a.heartbeat.json
+    unhealthyAfter: 1
+    stopGrace: 300ms
+    start:
+      command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(beater)}]
+      window: 300ms
+      env: { IGNORE_TERM: "1", BEAT_STATUS: ${JSON.stringify(status)} }
+`,
+    );
+    return join(dir, 'a.heartbeat.json');
+  }
+
+  const binary = (...args: string[]) =>
+    runVigil(args, { cwd: dir, env: { VIGIL_DATABASE_URL: `sqlite:${join(dir, 'vigil.db')}` } });
+
+  /** Starts `a` and waits for its beat; its pid. */
+  async function startA(file: string): Promise<number> {
+    expect(await vigil('proc', 'on', 'a')).toBe(0);
+    const pid = (await status()).a.pid as number;
+    await until(() => beatIn(file, pid), { what: 'a to beat' });
+    return pid;
+  }
+
+  async function heldLeases(): Promise<{ name: string; holder: string }[]> {
+    const store = openSqliteStore(join(dir, 'vigil.db'));
+    try {
+      return await store.listLeases('process:', Date.now());
+    } finally {
+      await store.close();
+    }
+  }
+
+  it('off stops a live process that ignores SIGTERM: exit 0, output, "off" saved, lease released', async () => {
+    const pid = await startA(configureHung('ok'));
+
+    const run = await binary('proc', 'off', 'a');
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout).toMatch(/^a: ok: kill ok: stopped process group \d+/);
+    expect(isAlive(pid)).toBe(false);
+    expect((await status()).a).toMatchObject({ enabled: false, pid: null });
+    expect(await heldLeases()).toEqual([]);
+  });
+
+  it('check from cron kills a hung process that ignores SIGTERM, starts it again and audits it', async () => {
+    const file = configureHung('error');
+    const pid = await startA(file);
+
+    const run = await binary('proc', 'check', '--json');
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    const [item] = JSON.parse(run.stdout).items;
+    expect(item).toMatchObject({ name: 'a', verdict: 'error_status', action: 'recovered' });
+    expect(item.recovery.steps.map((s: any) => [s.step, s.outcome])).toEqual([
+      ['kill', 'ok'],
+      ['start', 'ok'],
+    ]);
+    expect(isAlive(pid)).toBe(false);
+    const now = (await status()).a;
+    expect(now).toMatchObject({ enabled: true, restarts: 1 });
+    expect(now.pid).not.toBe(pid);
+    expect(isAlive(now.pid)).toBe(true);
+    expect(await heldLeases()).toEqual([]);
+    expect(await vigil('proc', 'status', 'a')).toBe(0);
+    expect(out.join('\n')).toMatch(/error_status {2}ok/);
   });
 });

@@ -126,3 +126,34 @@ export async function api(
   });
   return { status: response.status, json: await response.json() };
 }
+
+export interface VigilRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the real `vigil ARGS` binary to its end in `cwd` and resolves how it exited and what it
+ * printed: for the defects only a real process shows (an emptied event loop, a timer that keeps it
+ * alive, an exit code).
+ */
+export function runVigil(
+  args: string[],
+  { cwd, env = {} }: { cwd: string; env?: Record<string, string> },
+): Promise<VigilRun> {
+  const child = spawn(process.execPath, [VIGIL_BIN, ...args], {
+    cwd,
+    env: { ...process.env, VIGIL_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}

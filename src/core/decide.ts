@@ -1,4 +1,5 @@
 import { retryDelay } from './backoff.js';
+import type { ClockJump } from './judge.js';
 import { judge } from './judge.js';
 import type {
   EndStatus,
@@ -73,6 +74,8 @@ export interface DecideInput {
   policy: Policy;
   now: number;
   listeningSince?: number | undefined;
+  /** Forward steps of the wall clock (see `JudgeContext`). */
+  clockJumps?: readonly ClockJump[] | undefined;
   /** The owner offers a way to stop the work (a stop endpoint, a signal). */
   canTerminate: boolean;
   /** The execution's children, when it is a workflow run. Judge the children first. */
@@ -95,6 +98,7 @@ export function decide(input: DecideInput): Decision {
   const judgement = judge(execution, input.observation, policy, {
     now,
     listeningSince: input.listeningSince,
+    clockJumps: input.clockJumps,
   });
   const decision = (j: Judgement, action: Action): Decision => ({
     executionId: execution.id,

@@ -241,3 +241,29 @@ describe('judge: silence while Vigil was not listening', () => {
     ).toBe('run_timeout');
   });
 });
+
+describe('judge: a forward step of the wall clock', () => {
+  const jump = { from: T0 + 20 * M, to: T0 + 80 * M };
+
+  it('moves every deadline counted from before it by its length, run limits too', () => {
+    const running = execution({ limits: limits({ heartbeat: 30 * M, run: 30 * M }) });
+    const context = { now: T0 + 81 * M, clockJumps: [jump] };
+    expect(judge(running, { kind: 'untracked' }, policy(), context).verdict).toBe('healthy');
+    expect(
+      judge(running, { kind: 'untracked' }, policy(), { ...context, now: T0 + 90 * M + 1 }).verdict,
+    ).toBe('heartbeat_lost');
+  });
+
+  it('leaves alone a deadline that had passed before it, and one counted from after it', () => {
+    const overdue = execution({ limits: limits({ run: 10 * M }) });
+    expect(
+      judge(overdue, { kind: 'untracked' }, policy(), { now: T0 + 81 * M, clockJumps: [jump] })
+        .verdict,
+    ).toBe('run_timeout');
+    const later = execution({ limits: limits({ run: 10 * M }), startedAt: T0 + 80 * M });
+    expect(
+      judge(later, { kind: 'untracked' }, policy(), { now: T0 + 90 * M + 1, clockJumps: [jump] })
+        .verdict,
+    ).toBe('run_timeout');
+  });
+});

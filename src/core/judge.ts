@@ -32,6 +32,14 @@ export interface JudgeContext {
    * is blamed for silence only while Vigil was listening. Run and queue limits are absolute.
    */
   listeningSince?: number | undefined;
+  /** Forward steps of the wall clock this watchdog saw (see `effectiveDeadlines`). */
+  clockJumps?: readonly ClockJump[] | undefined;
+}
+
+/** An interval the wall clock skipped (it stepped from `from` to `to`): no time passed in it. */
+export interface ClockJump {
+  from: number;
+  to: number;
 }
 
 /**
@@ -112,19 +120,23 @@ interface Crossed {
 }
 
 /**
- * Each limit's deadline as the watchdog applies it: a heartbeat or progress deadline that fell
- * before `listeningSince` is moved to one full limit after it.
+ * Each limit's deadline as the watchdog applies it. A deadline counted from before a clock jump
+ * and not yet passed when it came is moved by the jump's length, whatever the limit: the skipped
+ * interval was lived by nobody. Then a heartbeat or progress deadline that fell before
+ * `listeningSince` is moved to one full limit after it.
  */
 export function effectiveDeadlines(
   execution: Execution,
   listeningSince?: number,
+  clockJumps: readonly ClockJump[] = [],
 ): Partial<Record<LimitName, number>> {
   const deadlines = limitDeadlines(execution);
   const effective: Partial<Record<LimitName, number>> = {};
   for (const limit of TIE_ORDER) {
-    const deadlineAt = deadlines[limit];
     const limitMs = execution.limits[limit];
-    if (deadlineAt === null || limitMs === null) continue;
+    const counted = deadlines[limit];
+    if (counted === null || limitMs === null) continue;
+    const deadlineAt = afterJumps(counted, counted - limitMs, clockJumps);
     const silent = limit === 'heartbeat' || limit === 'progress';
     effective[limit] =
       silent && listeningSince !== undefined && deadlineAt < listeningSince
@@ -134,15 +146,28 @@ export function effectiveDeadlines(
   return effective;
 }
 
+/** A deadline counted from `since`, moved by each jump that came between the two. */
+function afterJumps(deadlineAt: number, since: number, jumps: readonly ClockJump[]): number {
+  let moved = deadlineAt;
+  for (const jump of jumps) {
+    if (since <= jump.from && moved > jump.from) moved += jump.to - jump.from;
+  }
+  return moved;
+}
+
 /** The earliest effective deadline, or null when no limit applies. */
-export function effectiveDeadline(execution: Execution, listeningSince?: number): number | null {
-  const all = Object.values(effectiveDeadlines(execution, listeningSince));
+export function effectiveDeadline(
+  execution: Execution,
+  listeningSince?: number,
+  clockJumps?: readonly ClockJump[],
+): number | null {
+  const all = Object.values(effectiveDeadlines(execution, listeningSince, clockJumps));
   return all.length === 0 ? null : Math.min(...all);
 }
 
 function crossedLimit(execution: Execution, context: JudgeContext): Crossed | null {
   let found: Crossed | null = null;
-  const effective = effectiveDeadlines(execution, context.listeningSince);
+  const effective = effectiveDeadlines(execution, context.listeningSince, context.clockJumps);
   for (const limit of TIE_ORDER) {
     const deadlineAt = effective[limit];
     if (deadlineAt === undefined) continue;

@@ -10,8 +10,13 @@ export interface Caller {
   readonly owner: string | null;
   readonly isAdmin: boolean;
   mustBeAdmin(): void;
-  /** Throws 403 unless the caller may touch an execution of this owner. */
+  /** Throws 403 unless the caller may act for this owner (an owner the request names itself). */
   mustOwn(owner: string | null, what: string): void;
+  /**
+   * Whether an execution of this owner is within the caller's scope. One outside it is answered
+   * as missing (404), never 403, so a runner learns neither which ids exist nor who owns them.
+   */
+  canSee(owner: string | null): boolean;
 }
 
 const admin: Caller = {
@@ -19,6 +24,7 @@ const admin: Caller = {
   isAdmin: true,
   mustBeAdmin: () => undefined,
   mustOwn: () => undefined,
+  canSee: () => true,
 };
 
 function runner(owner: string): Caller {
@@ -39,6 +45,7 @@ function runner(owner: string): Caller {
         );
       }
     },
+    canSee: (executionOwner) => executionOwner === owner,
   };
 }
 

@@ -58,6 +58,15 @@ export class Metrics {
       registers,
     });
     new Gauge({
+      name: 'vigil_clock_skew_seconds',
+      help: "This replica's clock minus the database's, last measured (0 on SQLite: one clock)",
+      registers,
+      collect() {
+        const skew = service.clockSkew();
+        if (skew !== null) this.set(skew / 1_000);
+      },
+    });
+    new Gauge({
       name: 'vigil_healthy',
       help: '1 while sweeps succeed and the store is reachable, else 0',
       registers,

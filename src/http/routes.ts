@@ -4,8 +4,9 @@ import { parseDuration } from '../core/duration.js';
 import type { Execution, JsonValue } from '../core/types.js';
 import { BadInputError, VigilError } from '../errors.js';
 import { executionJson, iso, remediationJson, slotHoldJson, sweepReportJson } from '../present.js';
-import type { ReportOutcome } from '../ports.js';
-import { parseInput } from '../runtime/ledger.js';
+import type { Beat, HeartbeatResult, ReportOutcome } from '../ports.js';
+import { executionNotFound, parseInput } from '../runtime/ledger.js';
+import { lostBeat } from '../stores/sql-store.js';
 import type { Service } from '../runtime/service.js';
 import type { Clock, ExecutionStore } from '../ports.js';
 import { idSchema, schemas } from './schemas.js';
@@ -26,10 +27,15 @@ export async function registerRoutes(app: FastifyInstance, options: RoutesOption
     parseInput(schema, request.body ?? {}, 'body');
   const idOf = (request: FastifyRequest) =>
     parseInput(idSchema, (request.params as { id: string }).id, 'id');
-  /** Loads an execution the caller may touch: 404 when missing, 403 when another owner's. */
-  const owned = async (request: FastifyRequest, id: string): Promise<Execution> => {
-    const execution = await ledger.get(id);
-    request.caller.mustOwn(execution.owner, `execution ${id}`);
+  /**
+   * Loads an execution the caller may touch. Another owner's answers 404 with the very body a
+   * missing one gets, so a runner token cannot learn which ids exist or who owns them.
+   */
+  const owned = async (request: FastifyRequest, id: string, prefix = ''): Promise<Execution> => {
+    const execution = await store.get(id);
+    if (!execution || !request.caller.canSee(execution.owner)) {
+      throw executionNotFound(id, prefix);
+    }
     return execution;
   };
 
@@ -40,6 +46,10 @@ export async function registerRoutes(app: FastifyInstance, options: RoutesOption
       if (input.owner !== undefined && input.owner !== null)
         caller.mustOwn(input.owner, 'a new execution');
       input.owner = caller.owner;
+      // A child of another owner's workflow could fail that workflow by failing itself.
+      if (input.parentId !== undefined && input.parentId !== null) {
+        await owned(request, input.parentId, 'parentId: ');
+      }
     }
     const execution = await ledger.register(input);
     service.scheduler.poke(execution.deadlineAt);
@@ -79,7 +89,7 @@ export async function registerRoutes(app: FastifyInstance, options: RoutesOption
     metrics.heartbeats.inc({ outcome: outcome.kind });
     if (outcome.kind === 'lost') {
       const { lost } = outcome;
-      if (lost.status === null) throw new VigilError('not_found', `execution ${id} not found`);
+      if (lost.status === null) throw executionNotFound(id);
       throw new VigilError(
         'lost_ownership',
         `execution ${id} attempt ${beat.attempt} is no longer running: ${lost.reason}`,
@@ -91,14 +101,17 @@ export async function registerRoutes(app: FastifyInstance, options: RoutesOption
 
   app.post('/v1/heartbeats', async (request) => {
     const { beats } = body(schemas.heartbeats, request);
+    const hidden = new Set<Beat>();
     if (!request.caller.isAdmin) {
       const owners = await store.ownersOf(beats.map((b) => b.id));
       for (const beat of beats) {
-        if (owners.has(beat.id))
-          request.caller.mustOwn(owners.get(beat.id) ?? null, `execution ${beat.id}`);
+        if (owners.has(beat.id) && !request.caller.canSee(owners.get(beat.id) ?? null)) {
+          hidden.add(beat);
+        }
       }
     }
-    const result = await ledger.heartbeat(beats);
+    const written = await ledger.heartbeat(beats.filter((b) => !hidden.has(b)));
+    const result = withHidden(beats, hidden, written);
     service.storeUp();
     metrics.heartbeats.inc({ outcome: 'ok' }, result.ok.length);
     if (result.lost.length > 0) metrics.heartbeats.inc({ outcome: 'lost' }, result.lost.length);
@@ -176,6 +189,23 @@ export async function registerRoutes(app: FastifyInstance, options: RoutesOption
     });
     return { items: items.map(remediationJson) };
   });
+}
+
+/**
+ * The batch's answer with the beats outside the caller's scope reported as the store reports an
+ * id it does not have, each list still in the order the beats came.
+ */
+function withHidden(beats: Beat[], hidden: Set<Beat>, written: HeartbeatResult): HeartbeatResult {
+  if (hidden.size === 0) return written;
+  const ok = [...written.ok];
+  const lost = [...written.lost];
+  const result: HeartbeatResult = { ok: [], lost: [] };
+  for (const beat of beats) {
+    if (hidden.has(beat)) result.lost.push(lostBeat(beat, undefined));
+    else if (ok[0]?.id === beat.id) result.ok.push(ok.shift()!);
+    else result.lost.push(lost.shift()!);
+  }
+  return result;
 }
 
 /** A runner's report: the execution, or 409 with it when it had already ended. */

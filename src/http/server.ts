@@ -34,6 +34,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     slots: options.slots,
     replica: options.replica,
     onError: (error, where) => app.log.error({ err: error }, `${where} failed`),
+    onWarning: (message) => app.log.warn(message),
   });
   const app = await buildApp({ service, store, config, clock, logger, replica: options.replica });
   await app.listen({ port: config.port, host: config.host });

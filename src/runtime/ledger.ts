@@ -63,6 +63,10 @@ export function parseInput<T extends z.ZodType>(
   );
 }
 
+/** The one answer for an execution that does not exist (or that the caller may not know of). */
+export const executionNotFound = (id: string, prefix = ''): VigilError =>
+  new VigilError('not_found', `${prefix}execution ${id} not found`);
+
 /**
  * Vigil's own ledger of executions: what runners (through the API, the SDK, `vigil exec` or the
  * CLI) register and report. Resolves limits from the configuration at registration and computes
@@ -98,7 +102,7 @@ export class Ledger {
 
   async get(id: string): Promise<Execution> {
     const execution = await this.store.get(id);
-    if (!execution) throw new VigilError('not_found', `execution ${id} not found`);
+    if (!execution) throw executionNotFound(id);
     return execution;
   }
 

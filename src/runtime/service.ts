@@ -1,7 +1,9 @@
 import type { Config } from '../config.js';
+import { formatDuration } from '../core/duration.js';
 import type { Clock, ExecutionStore, OwnerClient, SlotStore } from '../ports.js';
 import type { Source } from '../sources/index.js';
 import { sourcesFor } from '../sources/index.js';
+import { ClockJumpWatch } from './clock.js';
 import { EventBus } from './events.js';
 import { Ledger } from './ledger.js';
 import type { Watchers } from '../probes/watchers.js';
@@ -15,6 +17,15 @@ import { Supervisor } from '../supervisor/supervisor.js';
 
 const REPLICA_PREFIX = 'replica:';
 const PRESENCE_EVERY_MS = 5_000;
+/** Clocks drift by milliseconds a minute at worst; measuring twice a minute finds a step soon. */
+const SKEW_EVERY_MS = 30_000;
+/**
+ * The clock difference with the database worth a warning. Every replica judges deadlines the
+ * others wrote on its own clock, so a replica this far ahead ends work this much early; below it
+ * the error is under the second-level precision limits are written in, and NTP keeps healthy
+ * hosts within milliseconds, so a warning there would be noise that teaches people to ignore it.
+ */
+export const CLOCK_SKEW_WARN_MS = 2_000;
 
 export interface ServiceOptions {
   store: ExecutionStore;
@@ -29,6 +40,8 @@ export interface ServiceOptions {
   /** Notices the event loop stalling (off with a fake clock). Default: on. */
   watchEventLoop?: boolean | undefined;
   onError?: ((error: unknown, where: string) => void) | undefined;
+  /** Told what deserves a look but is no failure (a clock jump, a clock off the database's). */
+  onWarning?: ((message: string) => void) | undefined;
   /** Swept after the ledger. Default: the mapped tables of `config.tables`. */
   sources?: readonly Source[] | undefined;
 }
@@ -66,7 +79,11 @@ export class Service {
   private listeningSince: number;
   private stallTimer: NodeJS.Timeout | null = null;
   private presenceTimer: NodeJS.Timeout | null = null;
+  private skewTimer: NodeJS.Timeout | null = null;
   private readonly sources: readonly Source[];
+  private readonly clockWatch: ClockJumpWatch;
+  /** This process's clock minus the database's, in ms, at the last measure; null before one. */
+  private skewMs: number | null = null;
 
   constructor(private readonly options: ServiceOptions) {
     const { store, config, clock } = options;
@@ -74,6 +91,7 @@ export class Service {
     this.events = new EventBus((error) => onError(error, 'event listener'));
     this.startedAt = clock.now();
     this.listeningSince = this.startedAt;
+    this.clockWatch = new ClockJumpWatch(clock);
     this.slots = new Slots(store, options.slots ?? store.localSlots(), clock);
     this.ledger = new Ledger(store, config, clock, this.events, (id, attempt) => {
       this.slots
@@ -91,6 +109,7 @@ export class Service {
       events: this.events,
       owners: options.owners,
       listeningSince: () => this.listeningSince,
+      clockJumps: () => this.clockWatch.jumps(),
     });
     this.scheduler = new DeadlineScheduler({
       store,
@@ -124,6 +143,9 @@ export class Service {
     this.supervisor?.start(this.options.config.supervisor.intervalMs, (error) =>
       (this.options.onError ?? (() => undefined))(error, 'process check'),
     );
+    void this.measureClockSkew();
+    this.skewTimer = setInterval(() => void this.measureClockSkew(), SKEW_EVERY_MS);
+    this.skewTimer.unref();
     if (this.options.replica !== undefined) {
       void this.announce();
       this.presenceTimer = setInterval(() => void this.announce(), PRESENCE_EVERY_MS);
@@ -152,6 +174,8 @@ export class Service {
   stop(): void {
     if (this.presenceTimer) clearInterval(this.presenceTimer);
     this.presenceTimer = null;
+    if (this.skewTimer) clearInterval(this.skewTimer);
+    this.skewTimer = null;
     if (this.options.replica !== undefined) {
       void this.options.store
         .releaseLease(`${REPLICA_PREFIX}${this.options.replica}`, this.options.replica)
@@ -168,6 +192,7 @@ export class Service {
   /** One sweep, recorded for /healthz. Errors propagate after being recorded. */
   async sweep(options: { dryRun: boolean }): Promise<SweepResult> {
     const { clock } = this.options;
+    this.noticeClockJump();
     try {
       const result = await this.sweeper.sweep(options);
       this.storeUp();
@@ -212,6 +237,53 @@ export class Service {
   }
 
   /**
+   * This process's clock minus the database's (ms), measured now and kept for the metric; 0 on
+   * SQLite, whose clock is this process's own. A warning when it passes CLOCK_SKEW_WARN_MS.
+   */
+  async measureClockSkew(): Promise<number | null> {
+    const { clock, store } = this.options;
+    try {
+      const before = clock.now();
+      const database = await store.databaseTime();
+      const after = clock.now();
+      const wasSkewed = Math.abs(this.skewMs ?? 0) > CLOCK_SKEW_WARN_MS;
+      // Read halfway through the round trip: the query's own latency is no skew.
+      this.skewMs = database === null ? 0 : Math.round((before + after) / 2 - database);
+      if (Math.abs(this.skewMs) > CLOCK_SKEW_WARN_MS && !wasSkewed) {
+        this.warn(
+          `this clock is ${formatDuration(Math.abs(this.skewMs))} ${this.skewMs > 0 ? 'ahead of' : 'behind'} the database's (warning past ${formatDuration(CLOCK_SKEW_WARN_MS)}): deadlines written by other replicas are judged off by as much; check NTP on this host`,
+        );
+      }
+    } catch {
+      // An unreachable store is reported by the sweeps; the last measure stands.
+    }
+    return this.skewMs;
+  }
+
+  /** The last measured clock skew with the database (ms), or null before the first measure. */
+  clockSkew(): number | null {
+    return this.skewMs;
+  }
+
+  /**
+   * A forward step of the wall clock (wall time advanced more than monotonic time) is handled as
+   * a stalled loop: the runners' silence over it is not theirs, and deadlines counted from before
+   * it move by its length (see `effectiveDeadlines`).
+   */
+  private noticeClockJump(): void {
+    const jump = this.clockWatch.observe();
+    if (jump === null) return;
+    this.listeningSince = Math.max(this.listeningSince, jump.to);
+    this.warn(
+      `the wall clock jumped forward ${formatDuration(jump.to - jump.from)} (from ${new Date(jump.from).toISOString()} to ${new Date(jump.to).toISOString()}); deadlines counted from before it move by as much`,
+    );
+  }
+
+  private warn(message: string): void {
+    this.options.onWarning?.(message);
+  }
+
+  /**
    * A timer that should tick every 250 ms; when it ticks a second late, the event loop was
    * blocked and heartbeats were not being read, so the silence of that gap is not the runners'.
    */
@@ -222,6 +294,7 @@ export class Service {
       const now = Date.now();
       if (now - last > period + 1_000) this.listeningSince = this.options.clock.now();
       last = now;
+      this.noticeClockJump();
     }, period);
     this.stallTimer.unref();
   }

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Decision } from '../core/decide.js';
 import { actionLabel, afterTermination, decide, decideParentAfterChild } from '../core/decide.js';
+import type { ClockJump } from '../core/judge.js';
 import { effectiveDeadline } from '../core/judge.js';
 import type { Execution, OwnerObservation } from '../core/types.js';
 import { isOpen } from '../core/types.js';
@@ -42,6 +43,8 @@ export interface SweeperOptions {
   holder?: string | undefined;
   /** Since when this process has been taking heartbeats without a gap (see `judge`). */
   listeningSince?: (() => number | undefined) | undefined;
+  /** Forward steps of this process's wall clock: no one is blamed for the time they skipped. */
+  clockJumps?: (() => readonly ClockJump[]) | undefined;
   /** Sources swept after the ledger (mapped tables); each isolates its own failures. */
   sources?: readonly Source[] | undefined;
   /** Told about each problem a source had (a log line); also listed in the sweep report. */
@@ -244,6 +247,7 @@ class SweepPass {
         policy: policyFor(config, execution),
         now: this.now,
         listeningSince: this.options.listeningSince?.(),
+        clockJumps: this.options.clockJumps?.(),
         canTerminate: this.owners.canTerminate(execution),
         children,
       });
@@ -500,7 +504,11 @@ class SweepPass {
    */
   private async defer(execution: Execution, decision: Decision): Promise<void> {
     if (execution.deadlineAt === null || execution.deadlineAt >= this.now) return;
-    const effective = effectiveDeadline(execution, this.options.listeningSince?.());
+    const effective = effectiveDeadline(
+      execution,
+      this.options.listeningSince?.(),
+      this.options.clockJumps?.(),
+    );
     const until =
       effective !== null && effective >= this.now
         ? effective

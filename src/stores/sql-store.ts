@@ -528,6 +528,15 @@ export class SqlStore implements ExecutionStore {
     await sql`select 1`.execute(this.db);
   }
 
+  async databaseTime(): Promise<number | null> {
+    if (this.dialect !== 'postgres') return null;
+    // clock_timestamp(), not now(): now() is frozen at the start of the transaction.
+    const { rows } = await sql<{
+      epoch: string | number;
+    }>`SELECT extract(epoch from clock_timestamp()) AS epoch`.execute(this.db);
+    return Math.round(Number(rows[0]!.epoch) * 1_000);
+  }
+
   async recordTerminationFailure(fence: Fence): Promise<number> {
     const row = await this.db
       .updateTable('executions')

@@ -5,7 +5,7 @@
  */
 import type { CommandConfig } from './config.js';
 import type { StepOutcome } from './kill.js';
-import { delay, exited, spawnCommand, spawned } from './spawn-command.js';
+import { exited, orTimeout, spawnCommand, spawned } from './spawn-command.js';
 
 const OUTPUT_KEPT = 2_048;
 
@@ -31,7 +31,7 @@ export async function runCommand(
   if (!launch.ok) {
     return { outcome: 'warned', detail: `${name}: could not start: ${launch.error}`, evidence: {} };
   }
-  const result = await Promise.race([exit, delay(command.timeoutMs)]);
+  const result = await orTimeout(exit, command.timeoutMs);
   if (result === 'timeout') {
     try {
       if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');

@@ -29,7 +29,27 @@ export function exited(
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 }
 
-/** A promise that settles after `ms` of real time, with a timer that keeps no process alive. */
+/**
+ * A promise that settles after `ms` of real time. Its timer keeps the process alive on purpose: a
+ * step under way (waiting for a killed process to go) may have nothing else to wait on, and a CLI
+ * whose event loop empties mid-step exits with code 13, leaving its work and its lease half done.
+ */
 export function delay(ms: number): Promise<'timeout'> {
-  return new Promise((resolve) => setTimeout(() => resolve('timeout'), ms).unref());
+  return new Promise((resolve) => setTimeout(() => resolve('timeout'), ms));
+}
+
+/**
+ * `promise`'s value, or 'timeout' once `ms` have passed first. The timer is cleared as soon as the
+ * race is settled, so a step that ended early keeps no process (a CLI, a stopping service) alive.
+ */
+export async function orTimeout<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

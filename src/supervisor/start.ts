@@ -9,7 +9,7 @@ import type { JsonValue } from '../core/types.js';
 import type { ProcessConfig } from './config.js';
 import type { StepOutcome } from './kill.js';
 import { processStartTime } from './proc.js';
-import { delay, exited, spawnCommand, spawned } from './spawn-command.js';
+import { exited, orTimeout, spawnCommand, spawned } from './spawn-command.js';
 
 export type StartOutcome = StepOutcome & { pid: number | null; pidStartedAt: number | null };
 
@@ -49,7 +49,7 @@ export async function startProcess(config: ProcessConfig, at: number): Promise<S
   if (!launch.ok)
     return failed(`could not start: ${launch.error}`, { command: commandJson(config) });
   const pid = child.pid ?? null;
-  const early = await Promise.race([exit, delay(start.windowMs)]);
+  const early = await orTimeout(exit, start.windowMs);
   if (early !== 'timeout') {
     return failed(
       `exited within ${start.windowMs} ms of starting (${early.signal ?? `exit code ${early.code}`})`,

@@ -237,6 +237,8 @@ export class Supervisor {
       state.consecutiveUnhealthy = 0;
       state.unhealthySince = null;
       state.nextRestartAt = null;
+      // Saved before the kill: "off" holds even if this command dies while the process is stopped.
+      await this.states.saveProcess(state);
       const judgement = observeProcess(config, null, this.options.clock.now());
       const result = await this.recover(config, state, judgement, [{ kind: 'kill' }], {
         trigger: 'operator:off',
