@@ -113,6 +113,8 @@ class Vigil:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -129,6 +131,16 @@ def python_child(script: str, env: Dict[str, str], **kwargs: Any) -> "subprocess
         text=True,
         **kwargs,
     )
+
+
+def finish(process: "subprocess.Popen[str]") -> None:
+    """Kills the child if it still runs, reaps it and closes its pipes."""
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
 
 
 def read_line(process: "subprocess.Popen[str]", what: str, timeout: float = 30.0) -> str:

@@ -188,15 +188,16 @@ class ProcessLiveness(Liveness):
         self._reader.start()
 
     def _read(self, stream: IO[bytes]) -> None:
-        for line in stream:
-            try:
-                message = json.loads(line)
-            except ValueError:
-                continue
-            if message.get("type") == "ready":
-                self._ready.set()
-            elif not self._stopped.is_set():
-                _dispatch(message, self._handlers)
+        with stream:
+            for line in stream:
+                try:
+                    message = json.loads(line)
+                except ValueError:
+                    continue
+                if message.get("type") == "ready":
+                    self._ready.set()
+                elif not self._stopped.is_set():
+                    _dispatch(message, self._handlers)
         code = self._child.wait()
         if self._ready.is_set() and not self._stopped.is_set():
             self._handlers.on_error(
