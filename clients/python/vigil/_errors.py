@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, cast
 
 from ._types import Execution
 
@@ -33,7 +33,7 @@ class AlreadyEnded(ApiError):
         """The execution as Vigil has it, when the answer carried it."""
         body = self.body if isinstance(self.body, dict) else {}
         execution = body.get("execution")
-        return execution if isinstance(execution, dict) else None
+        return cast(Execution, execution) if isinstance(execution, dict) else None
 
 
 class LostOwnership(ApiError):
@@ -83,13 +83,17 @@ def api_error(status: int, body: Any, fallback: str, execution_id: Optional[str]
     error: Dict[str, Any] = {}
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         error = body["error"]
-    code = error.get("code") if isinstance(error.get("code"), str) else f"http_{status}"
-    message = error.get("message") if isinstance(error.get("message"), str) else fallback
+    code = _text(error.get("code")) or f"http_{status}"
+    message = _text(error.get("message")) or fallback
     if code == "already_ended":
         return AlreadyEnded(status, code, message, body)
     if code == "lost_ownership":
         details = body if isinstance(body, dict) else {}
-        reason = details.get("reason") if isinstance(details.get("reason"), str) else message
-        state = details.get("status") if isinstance(details.get("status"), str) else None
+        reason = _text(details.get("reason")) or message
+        state = _text(details.get("status"))
         return LostOwnership(execution_id or "?", state, reason, status, body)
     return ApiError(status, code, message, body)
+
+
+def _text(value: Any) -> Optional[str]:
+    return value if isinstance(value, str) and value else None

@@ -38,7 +38,7 @@ def retry_delay(n: int) -> float:
     Short on purpose, as in the TypeScript SDK: a heartbeat is worth retrying only while it can
     still land well within the heartbeat limit; the random half keeps many runners cut off by the
     same blip from coming back in step."""
-    base = min(2.0, 0.1 * 2 ** (n - 1))
+    base: float = min(2.0, 0.1 * 2.0 ** (n - 1))
     return base / 2 + random.random() * base / 2
 
 
