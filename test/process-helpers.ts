@@ -39,19 +39,30 @@ export interface VigilProcess {
   stop: (signal?: NodeJS.Signals) => Promise<number | null>;
 }
 
+/** How to launch `vigil`: this repository's binary with this Node, unless told otherwise. */
+export interface Launcher {
+  command: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Run in a process group of its own, and signal the whole group (for wrappers such as npx). */
+  group?: boolean;
+}
+
 /** Starts the real `vigil serve` binary and waits until it says where it listens. */
 export async function startVigil(
   cwd: string,
   env: Record<string, string> = {},
   args: string[] = [],
+  launcher: Launcher = { command: process.execPath, args: [VIGIL_BIN] },
 ): Promise<VigilProcess> {
   const child = spawn(
-    process.execPath,
-    [VIGIL_BIN, 'serve', '--port', env.VIGIL_PORT ?? '0', ...args],
+    launcher.command,
+    [...launcher.args, 'serve', '--port', env.VIGIL_PORT ?? '0', ...args],
     {
       cwd,
-      env: { ...process.env, VIGIL_LOG_LEVEL: 'warn', ...env },
+      env: { ...(launcher.env ?? process.env), VIGIL_LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: launcher.group === true,
     },
   );
   let output = '';
@@ -68,7 +79,10 @@ export async function startVigil(
     child,
     output: () => output,
     stop: async (signal = 'SIGTERM') => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      if (child.exitCode === null && child.signalCode === null) {
+        if (launcher.group && child.pid !== undefined) process.kill(-child.pid, signal);
+        else child.kill(signal);
+      }
       return exited;
     },
   };
