@@ -134,6 +134,31 @@ describe.each((await storeKinds()).filter((k) => k !== 'sqlite-generic'))('on %s
     expect(await h.store.get('just-sent')).toMatchObject({ status: 'running' });
   });
 
+  it('sends no stop for an id its owner never listed while inside the grace, even past a shorter limit', async () => {
+    h = await harnessAgain(
+      agentConfig({ defaults: { limits: { heartbeat: '5s' }, dispatchGrace: '60s' } }),
+    );
+    await register('not-yet-there', 'agent-a');
+    h.clock.set(T0 + 10 * S);
+
+    const report = await sweepOnce(sweeper());
+
+    expect(report.decisions).toEqual([
+      expect.objectContaining({ executionId: 'not-yet-there', verdict: 'in_grace' }),
+    ]);
+    expect(agents.requests.filter((r) => r.method === 'POST')).toEqual([]);
+    expect(await h.store.get('not-yet-there')).toMatchObject({ status: 'running' });
+
+    // Past the grace and still not listed: an orphan, ended without a stop request.
+    h.clock.set(T0 + 61 * S);
+    await sweepOnce(sweeper());
+    expect(await h.store.get('not-yet-there')).toMatchObject({
+      status: 'failed',
+      verdict: 'orphaned',
+    });
+    expect(agents.requests.filter((r) => r.method === 'POST')).toEqual([]);
+  });
+
   it('does not count an execution its owner finished recently as orphaned', async () => {
     registries['agent-a'] = { status: 200, body: { running: [], recent: ['finished-there'] } };
     await register('finished-there', 'agent-a');
