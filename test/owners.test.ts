@@ -245,6 +245,27 @@ describe.each((await storeKinds()).filter((k) => k !== 'sqlite-generic'))('on %s
     expect(s.ownerWatch.status()[0]).toMatchObject({ breaker: 'closed' });
   });
 
+  it('keeps the breaker open through sweeps that do not ask the owner; alerts and status agree', async () => {
+    for (let i = 1; i <= 5; i++)
+      await register(`steady-${i}`, 'agent-a', { limits: { heartbeat: null } });
+    await register('lost', 'agent-a');
+    const s = sweeper();
+    const lastAlert = () =>
+      h.events.filter((e) => e.type.startsWith('breaker:')).at(-1)?.type ?? 'none';
+
+    // +40s: `lost` is due and its owner lists nothing; +41s: nothing is due, the owner is not
+    // asked; +71s: `lost` is due again and the owner still lists nothing.
+    for (const at of [40, 41, 71, 72]) {
+      h.clock.set(T0 + at * S);
+      await sweepOnce(s);
+      expect(lastAlert()).toBe('breaker:opened');
+      expect(s.ownerWatch.status()[0]).toMatchObject({ name: 'agent-a', breaker: 'open' });
+    }
+    expect(eventsOf('breaker:opened')).toHaveLength(1);
+    expect(eventsOf('breaker:closed')).toEqual([]);
+    expect(await h.store.get('lost')).toMatchObject({ status: 'running' });
+  });
+
   it('opens the breaker when one sweep would orphan more than the share of an owner', async () => {
     registries['agent-a'] = running('run-1', 'run-2');
     for (let i = 1; i <= 6; i++) await register(`run-${i}`, 'agent-a');

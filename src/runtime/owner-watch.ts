@@ -231,8 +231,10 @@ export class OwnerSweep {
         });
       }
     }
+    // Only an answer can close a breaker: an owner this sweep did not ask (none of its executions
+    // was due) or could not ask tells nothing about whether the danger has passed.
     for (const [owner, state] of this.watch.openStates()) {
-      if (this.tripped.has(owner) || this.answers.get(owner)?.kind === 'unknown') continue;
+      if (this.tripped.has(owner) || this.answers.get(owner)?.kind !== 'listed') continue;
       state.breakerReason = null;
       events.emit({
         type: 'breaker:closed',
