@@ -311,26 +311,59 @@ describe.each((await storeKinds()).filter((k) => k !== 'sqlite-generic'))('on %s
     ]);
   });
 
-  it('leaves it running while the stop endpoint fails, and escalates after N sweeps', async () => {
+  it('leaves it running while the stop endpoint fails, asks again after a growing backoff, escalates once', async () => {
     registries['agent-a'] = running('stubborn');
     stops.stubborn = { status: 503, body: { error: 'busy' } };
-    await register('stubborn', 'agent-a', { limits: { heartbeat: null, run: '1m' } });
-    h.clock.set(T0 + 2 * 60 * S);
+    await register('stubborn', 'agent-a', { limits: { heartbeat: '10m', run: '1m' } });
+    const stopsSent = () => agents.requests.filter((r) => r.method === 'POST').length;
     const s = sweeper();
+    const at = T0 + 2 * 60 * S;
 
+    h.clock.set(at);
     const first = await sweepOnce(s);
     expect(first.decisions[0]).toMatchObject({ outcome: 'left_running' });
-    expect(eventsOf('execution:escalated')).toEqual([]);
-    h.clock.advance(S);
+    expect(stopsSent()).toBe(1);
+    // The next look is after the backoff, in the store too (the scheduler wakes for it).
+    expect((await h.store.get('stubborn'))?.deadlineAt).toBe(at + 1 * S);
+
+    // Sweeps within the backoff send nothing, even after a heartbeat brought the deadline back.
+    h.clock.set(at + 500);
     await sweepOnce(s);
+    await h.ledger.heartbeat([{ id: 'stubborn', attempt: 1 }]);
+    expect((await h.store.get('stubborn'))?.deadlineAt).toBeLessThan(at);
+    await sweepOnce(s);
+    expect(stopsSent()).toBe(1);
+
+    // Failure n waits 2^(n-1) s: stops at +0, +1s, +3s, +7s, +15s.
+    const sentAt: number[] = [at];
+    for (let t = at; stopsSent() < 5; t += 250) {
+      h.clock.set(t);
+      const before = stopsSent();
+      await sweepOnce(s);
+      if (stopsSent() > before) sentAt.push(t);
+    }
+    const gaps = sentAt.slice(1).map((t, i) => t - sentAt[i]!);
+    expect(gaps).toEqual([1_250, 2_250, 4_250, 8_250]);
 
     expect(await h.store.get('stubborn')).toMatchObject({ status: 'running' });
     expect(eventsOf('execution:escalated')).toEqual([
       expect.objectContaining({ executionId: 'stubborn', failures: 2 }),
     ]);
-    const [audit] = await h.store.listRemediations({ executionId: 'stubborn', limit: 1 });
-    expect(audit!.steps[0]).toMatchObject({ step: 'terminate', outcome: 'failed' });
-    expect(audit!.steps[0]!.detail).toMatch(/HTTP 503/);
+    expect(eventsOf('execution:stuck')).toHaveLength(1);
+    // The audit keeps the streak's start and its escalation, not one row per retry.
+    const audit = await h.store.listRemediations({ executionId: 'stubborn', limit: 10 });
+    expect(audit.map((a) => a.steps[0]?.detail)).toEqual([
+      expect.stringMatching(/^termination failed \(2 in a row, next try in 2s\): .*HTTP 503/),
+      expect.stringMatching(/^termination failed \(1 in a row, next try in 1s\): .*HTTP 503/),
+    ]);
+
+    // The endpoint is repaired: the next try ends it, and its note tells the streak.
+    stops.stubborn = { status: 200, body: {} };
+    h.clock.set(sentAt.at(-1)! + 16 * S + 1);
+    await sweepOnce(s);
+    expect((await h.store.get('stubborn'))?.reason).toMatch(
+      /^ran 2m 32s, limit 1m; terminated by its owner after 5 failed stop requests$/,
+    );
   });
 
   it('an owner saying the work already finished is not labelled terminated', async () => {

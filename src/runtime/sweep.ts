@@ -24,6 +24,7 @@ import type { EventBus } from './events.js';
 import type { GuardedDecision, OwnerSweep } from './owner-watch.js';
 import { OwnerWatch } from './owner-watch.js';
 import type { SlotReleaseCounts, Slots } from './slots.js';
+import { StopRetries } from './stop-retries.js';
 import type { Source, SourceSweepContext, SourceSweepResult } from '../sources/source.js';
 import { sweepSources } from '../sources/sweep-sources.js';
 
@@ -59,6 +60,8 @@ export class Sweeper {
   private readonly owners: OwnerClient;
   /** Owners' reachability and breakers, between sweeps (in memory). */
   readonly ownerWatch: OwnerWatch;
+  /** Executions left running after a failed stop, and when to ask again. */
+  private readonly stopRetries = new StopRetries();
   private running = false;
 
   constructor(private readonly options: SweeperOptions) {
@@ -96,7 +99,15 @@ export class Sweeper {
     const { store, clock, config, events } = this.options;
     const now = clock.now();
     const started = performance.now();
-    const pass = new SweepPass(this.options, this.owners, now, dryRun, randomUUID());
+    this.stopRetries.prune(now);
+    const pass = new SweepPass(
+      this.options,
+      this.owners,
+      now,
+      dryRun,
+      randomUUID(),
+      this.stopRetries,
+    );
     const ownerSweep = this.ownerWatch.begin(dryRun);
     const overdueParents: Execution[] = [];
     // First finish releases a previous sweep (perhaps on a replica that died) left half-done.
@@ -198,6 +209,7 @@ class SweepPass {
     private readonly now: number,
     private readonly dryRun: boolean,
     private readonly sweepId: string,
+    private readonly stopRetries: StopRetries,
   ) {}
 
   /** Releases the slots of the attempts this sweep ended since the last call. */
@@ -332,15 +344,27 @@ class SweepPass {
       attempt: decision.attempt,
       status: decision.expectedStatus,
     };
-    events.emit({
-      type: 'execution:stuck',
-      at: this.now,
-      executionId: decision.executionId,
-      attempt: decision.attempt,
-      kind: execution.kind,
-      verdict: decision.verdict,
-      reason: decision.reason,
-    });
+    if (action.terminate) {
+      // A stop failed moments ago: wait out its backoff (a heartbeat may have brought it back).
+      const waitUntil = this.stopRetries.waitingUntil(fence, this.now);
+      if (waitUntil !== null) {
+        this.tally(decision, 'left_running');
+        await this.defer(execution, decision, waitUntil);
+        return;
+      }
+    }
+    const streak = action.terminate ? this.stopRetries.failuresOf(fence) : 0;
+    // Announced once, when first found; each retry of a failing stop is not news.
+    if (streak === 0)
+      events.emit({
+        type: 'execution:stuck',
+        at: this.now,
+        executionId: decision.executionId,
+        attempt: decision.attempt,
+        kind: execution.kind,
+        verdict: decision.verdict,
+        reason: decision.reason,
+      });
     try {
       let reason = decision.reason;
       if (action.terminate) {
@@ -350,7 +374,7 @@ class SweepPass {
           outcome.kind === 'failed' ? await store.recordTerminationFailure(fence) : 0;
         const next = afterTermination(
           outcome,
-          Math.max(0, failures - 1),
+          outcome.kind === 'failed' ? Math.max(0, failures - 1) : streak,
           this.options.config.sweep.escalateAfter,
         );
         steps.push({
@@ -372,9 +396,15 @@ class SweepPass {
               failures: next.failures,
             });
           }
-          this.count(decision, 'left_running', steps);
+          // The audit keeps the streak's start and its escalation, not a row per retry.
+          if (next.audit) this.count(decision, 'left_running', steps);
+          else this.tally(decision, 'left_running');
+          const retryAt = this.now + next.retryAfterMs;
+          this.stopRetries.failed(fence, next.failures, retryAt);
+          await this.defer(execution, decision, retryAt);
           return;
         }
+        this.stopRetries.forget(fence);
         reason = `${reason}; ${next.note}`;
       }
 
@@ -498,13 +528,14 @@ class SweepPass {
    * should be looked at again: its effective deadline (after a listening grace), or the next
    * safety-net sweep when only new evidence (an owner answering, a child ending) can change it.
    */
-  private async defer(execution: Execution, decision: Decision): Promise<void> {
+  private async defer(execution: Execution, decision: Decision, at?: number): Promise<void> {
     if (execution.deadlineAt === null || execution.deadlineAt >= this.now) return;
     const effective = effectiveDeadline(execution, this.options.listeningSince?.());
     const until =
-      effective !== null && effective >= this.now
+      at ??
+      (effective !== null && effective >= this.now
         ? effective
-        : this.now + this.options.config.sweep.intervalMs;
+        : this.now + this.options.config.sweep.intervalMs);
     try {
       await this.options.store.deferDeadline(
         { id: execution.id, attempt: decision.attempt, status: decision.expectedStatus },
