@@ -110,7 +110,9 @@ describe.each((await storeKinds()).filter((k) => k !== 'sqlite-generic'))('on %s
     }
     expect(await h.store.get('alive')).toMatchObject({ status: 'running' });
     expect(report.counts.orphaned).toBe(3);
-    expect(registryRequests('agent-a')).toBe(1);
+    // One request for the page of overdue executions, one for reconciling the rest: per owner and
+    // page, never per execution.
+    expect(registryRequests('agent-a')).toBe(2);
     // Orphans are not running anywhere: nothing to stop.
     expect(agents.requests.filter((r) => r.method === 'POST')).toEqual([]);
   });
@@ -157,6 +159,41 @@ describe.each((await storeKinds()).filter((k) => k !== 'sqlite-generic'))('on %s
       verdict: 'orphaned',
     });
     expect(agents.requests.filter((r) => r.method === 'POST')).toEqual([]);
+  });
+
+  it('reconciles every running execution with its owner on each reconcile interval, whatever its limits', async () => {
+    h = await harnessAgain(agentConfig({ sweep: { interval: '1m', reconcileInterval: '2m' } }));
+    expect(h.config.sweep.reconcileIntervalMs).toBe(120 * S);
+    registries['agent-a'] = running('listed');
+    await register('listed', 'agent-a', { limits: { heartbeat: null } });
+    await register('lost-early', 'agent-a', { limits: { heartbeat: null, run: '1h' } });
+    const s = sweeper();
+
+    // Nothing is overdue, yet the first sweep reconciles: the absent one is an orphan.
+    h.clock.set(T0 + 40 * S);
+    await sweepOnce(s);
+    expect(await h.store.get('lost-early')).toMatchObject({
+      status: 'failed',
+      verdict: 'orphaned',
+    });
+    expect(await h.store.get('listed')).toMatchObject({ status: 'running' });
+
+    h.clock.set(T0 + 60 * S);
+    await register('lost-later', 'agent-a', { limits: { heartbeat: null } });
+    // Past its grace, but the next reconciliation is not due before +2m.
+    h.clock.set(T0 + 100 * S);
+    await sweepOnce(s);
+    expect(await h.store.get('lost-later')).toMatchObject({ status: 'running' });
+    h.clock.set(T0 + 160 * S);
+    await sweepOnce(s);
+    expect(await h.store.get('lost-later')).toMatchObject({
+      status: 'failed',
+      verdict: 'orphaned',
+    });
+    // What is healthy or in grace is not written to the audit at each reconciliation.
+    expect(await h.store.listRemediations({ executionId: 'listed', limit: 10 })).toEqual([]);
+    expect(h.config.sweep.reconcileIntervalMs).toBe(120 * S);
+    expect(parseConfig({ sweep: { interval: '45s' } }).sweep.reconcileIntervalMs).toBe(45 * S);
   });
 
   it('does not count an execution its owner finished recently as orphaned', async () => {

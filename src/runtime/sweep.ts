@@ -20,6 +20,8 @@ import type {
   SweepReport,
 } from '../ports.js';
 import { noOwners } from '../ports.js';
+import type { OwnerAgents } from '../owners/config.js';
+import { agentFor } from '../owners/config.js';
 import type { EventBus } from './events.js';
 import type { GuardedDecision, OwnerSweep } from './owner-watch.js';
 import { OwnerWatch } from './owner-watch.js';
@@ -62,6 +64,8 @@ export class Sweeper {
   readonly ownerWatch: OwnerWatch;
   /** Executions left running after a failed stop, and when to ask again. */
   private readonly stopRetries = new StopRetries();
+  /** When this process last reconciled every running execution with its owner's registry. */
+  private reconciledAt: number | null = null;
   private running = false;
 
   constructor(private readonly options: SweeperOptions) {
@@ -110,6 +114,7 @@ export class Sweeper {
     );
     const ownerSweep = this.ownerWatch.begin(dryRun);
     const overdueParents: Execution[] = [];
+    const seen = new Set<string>();
     // First finish releases a previous sweep (perhaps on a replica that died) left half-done.
     if (!dryRun) await pass.releaseStaleSlots();
 
@@ -120,6 +125,7 @@ export class Sweeper {
       if (batch.length === 0) break;
       const last = batch.at(-1)!;
       after = { deadlineAt: last.deadlineAt!, id: last.id };
+      for (const e of batch) seen.add(e.id);
       const parents = await store.withChildren(batch.map((e) => e.id));
       const observe = await this.owners.observe(batch, now);
       // Children first: a workflow run's state is derived after its children are judged.
@@ -155,6 +161,10 @@ export class Sweeper {
       if (decision) await pass.applyGuarded([{ execution: parent, decision }], ownerSweep);
       await pass.flush();
     }
+    if (!leaseLost && this.reconcileDue(now)) {
+      await this.reconcile(pass, ownerSweep, seen, now);
+      if (!dryRun) this.reconciledAt = now;
+    }
     await pass.deriveTouchedParents();
     if (!dryRun) await pass.releaseSlots();
     ownerSweep.finish(now);
@@ -178,6 +188,62 @@ export class Sweeper {
     });
     return report;
   }
+
+  private reconcileDue(now: number): boolean {
+    const every = this.options.config.sweep.reconcileIntervalMs;
+    return this.reconciledAt === null || now - this.reconciledAt >= every;
+  }
+
+  /**
+   * Asks each owner with a registry about every execution Vigil has running on it, not only the
+   * overdue ones: an execution without a heartbeat limit would otherwise stay `running` long after
+   * its owner lost it, until its run limit (or forever). Only orphans are acted on here; limits
+   * stay the deadline index's business. Costs one registry request per owner per page of running
+   * executions, once per reconcile interval.
+   */
+  private async reconcile(
+    pass: SweepPass,
+    ownerSweep: OwnerSweep,
+    seen: ReadonlySet<string>,
+    now: number,
+  ): Promise<void> {
+    const { store, config } = this.options;
+    const owners = registryOwners(config.ownerAgents);
+    let after: { createdAt: number; id: string } | undefined;
+    for (;;) {
+      const page = await store.listRunningOwned(owners, config.sweep.batchSize, after);
+      if (page.length === 0) return;
+      const last = page.at(-1)!;
+      after = { createdAt: last.createdAt, id: last.id };
+      const parents = await store.withChildren(page.map((e) => e.id));
+      const fresh = page.filter(
+        (e) =>
+          !seen.has(e.id) &&
+          !parents.has(e.id) &&
+          agentFor(config.ownerAgents, e.owner)?.registry != null,
+      );
+      if (fresh.length > 0) {
+        const observe = await this.owners.observe(fresh, now);
+        const judged: { execution: Execution; decision: Decision }[] = [];
+        for (const execution of fresh) {
+          const decision = pass.judge(execution, observe(execution));
+          if (decision) judged.push({ execution, decision });
+        }
+        await pass.applyReconciled(judged, ownerSweep);
+        await pass.flush();
+        await store.recordRemediations(pass.takeRecords());
+      }
+      if (page.length < config.sweep.batchSize) return;
+    }
+  }
+}
+
+/** The owners to reconcile: null for every owner (a `*` registry), else those named with one. */
+function registryOwners(agents: OwnerAgents): string[] | null {
+  if (agents.any?.registry) return null;
+  return Object.entries(agents.named)
+    .filter(([, spec]) => spec.registry !== null)
+    .map(([name]) => name);
 }
 
 /** An end the sweep decided, waiting for its page's write. */
@@ -283,6 +349,29 @@ class SweepPass {
       else await this.pause(execution, decision, pausedBecause);
       // Give the event loop a turn every 250 rows: heartbeats and event streams keep flowing
       // while a large sweep runs.
+      if (i % 250 === 249) await yieldToEventLoop();
+    }
+  }
+
+  /**
+   * Applies reconciliation's decisions: every one goes past the breaker (so each owner asked is
+   * judged on all it holds), and only orphans are ended. A pause is counted, not audited: the
+   * reconcile interval would repeat the same row for every paused execution.
+   */
+  async applyReconciled(
+    judged: readonly { execution: Execution; decision: Decision }[],
+    owners: OwnerSweep,
+  ): Promise<void> {
+    const guarded = await owners.guard(
+      judged.map((j) => j.decision),
+      this.now,
+    );
+    for (const [i, { execution }] of judged.entries()) {
+      const { decision, pausedBecause } = guarded[i]!;
+      if (decision.verdict !== 'orphaned' || decision.action.kind !== 'end') continue;
+      if (pausedBecause === null) await this.apply(execution, decision);
+      else
+        this.tally({ ...decision, action: { kind: 'ignore', because: pausedBecause } }, 'ignored');
       if (i % 250 === 249) await yieldToEventLoop();
     }
   }
