@@ -441,6 +441,15 @@ describe.each((await storeKinds()).filter((k) => k !== 'sqlite-generic'))('on %s
       breaker: 'closed',
     });
     expect(await h.store.get('waiting')).toMatchObject({ status: 'running' });
+    // The audit records the changes (became unknown, announced unreachable), not each sweep.
+    const reasons = async () =>
+      (await h.store.listRemediations({ executionId: 'waiting', limit: 20 }))
+        .map((r) => r.reason)
+        .reverse();
+    expect(await reasons()).toEqual([
+      expect.stringMatching(/^owner agent-a could not be asked: .*HTTP 502: \{\}$/),
+      expect.stringMatching(/HTTP 502: \{\} \(owner unreachable for 3 sweeps in a row\)$/),
+    ]);
 
     // It answers (listing the execution), then fails again: a new episode, a new alert.
     // Listed but silent: asked to stop, which fails, so it stays on the owner's books.
@@ -454,6 +463,11 @@ describe.each((await storeKinds()).filter((k) => k !== 'sqlite-generic'))('on %s
       await sweepOnce(s);
     }
     expect(eventsOf('owner:unreachable')).toHaveLength(2);
+    const all = await reasons();
+    expect(all).toHaveLength(5);
+    expect(all[2]).toMatch(/\(owner agent-a answers again\)$/);
+    expect(all[3]).toMatch(/^owner agent-a could not be asked/);
+    expect(all[4]).toMatch(/\(owner unreachable for 3 sweeps in a row\)$/);
   });
 
   it('GET /v1/owners lists owners with a registry, their breaker and running count', async () => {

@@ -104,6 +104,7 @@ export class Sweeper {
     const now = clock.now();
     const started = performance.now();
     this.stopRetries.prune(now);
+    const ownerSweep = this.ownerWatch.begin(dryRun);
     const pass = new SweepPass(
       this.options,
       this.owners,
@@ -111,8 +112,8 @@ export class Sweeper {
       dryRun,
       randomUUID(),
       this.stopRetries,
+      ownerSweep,
     );
-    const ownerSweep = this.ownerWatch.begin(dryRun);
     const overdueParents: Execution[] = [];
     const seen = new Set<string>();
     // First finish releases a previous sweep (perhaps on a replica that died) left half-done.
@@ -276,6 +277,7 @@ class SweepPass {
     private readonly dryRun: boolean,
     private readonly sweepId: string,
     private readonly stopRetries: StopRetries,
+    private readonly ownerSweep: OwnerSweep,
   ) {}
 
   /** Releases the slots of the attempts this sweep ended since the last call. */
@@ -662,9 +664,15 @@ class SweepPass {
     this.tally(decision, outcome);
     // Healthy rows are examined but not audited: nothing was wrong and nothing was done. Nor is a
     // lost race: the runner (or another replica) got there first and its write is the record; the
-    // sweep report still lists the decision.
-    if (decision.verdict !== 'healthy' && outcome !== 'lost_race')
-      this.records.push(this.auditRecord(decision, outcome, steps));
+    // sweep report still lists the decision. An unknown owner is audited when that changes, not
+    // at every sweep that finds it still unknown.
+    const owner = outcome === 'lost_race' ? undefined : this.ownerSweep.auditOf(decision);
+    const audited = owner?.audit ?? (decision.verdict !== 'healthy' && outcome !== 'lost_race');
+    if (!audited) return;
+    const noted = owner?.note
+      ? { ...decision, reason: `${decision.reason} (${owner.note})` }
+      : decision;
+    this.records.push(this.auditRecord(noted, outcome, steps));
   }
 
   /** Counts a decision and lists it in the report. */
