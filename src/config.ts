@@ -113,6 +113,9 @@ const fileSchema = z.strictObject({
         .refine((ms) => ms >= 1_000 && ms <= 3_600_000, 'expected between 1s and 1h')
         .optional(),
       escalateAfter: z.number().int().min(1).optional(),
+      reconcileInterval: duration
+        .refine((ms) => ms >= 100 && ms <= 86_400_000, 'expected between 100ms and 24h')
+        .optional(),
     })
     .optional(),
   processes: processesSchema.optional(),
@@ -152,7 +155,14 @@ export interface Config {
   owners: Readonly<Record<string, { limits: PartialLimits; dispatchGraceMs: number | undefined }>>;
   /** Owners' registries and stop endpoints, the breaker and unknown-owner alerts (src/owners/). */
   ownerAgents: OwnerAgents;
-  sweep: { intervalMs: number; batchSize: number; leaseMs: number; escalateAfter: number };
+  sweep: {
+    intervalMs: number;
+    batchSize: number;
+    leaseMs: number;
+    escalateAfter: number;
+    /** How often every running execution of an owner with a registry is checked against it. */
+    reconcileIntervalMs: number;
+  };
   /** Supervised processes (`processes:`), in the order of the file. */
   processes: readonly ProcessConfig[];
   supervisor: { intervalMs: number };
@@ -303,6 +313,8 @@ export function parseConfig(
       batchSize: file.sweep?.batchSize ?? DEFAULTS.sweepBatchSize,
       leaseMs: file.sweep?.lease ?? DEFAULTS.sweepLeaseMs,
       escalateAfter: file.sweep?.escalateAfter ?? DEFAULTS.escalateAfter,
+      reconcileIntervalMs:
+        file.sweep?.reconcileInterval ?? file.sweep?.interval ?? DEFAULTS.sweepIntervalMs,
     },
     processes: toProcessConfigs(
       file.processes,

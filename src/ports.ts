@@ -214,6 +214,15 @@ export interface ExecutionStore {
    * `after` when paging.
    */
   listOverdue(now: number, limit: number, after?: OverdueCursor): Promise<Execution[]>;
+  /**
+   * Running executions of these owners (null: of any owner), by creation then id, after `after`
+   * when paging: what reconciliation asks the owners' registries about.
+   */
+  listRunningOwned(
+    owners: readonly string[] | null,
+    limit: number,
+    after?: { createdAt: number; id: string },
+  ): Promise<Execution[]>;
   listChildren(parentId: string): Promise<Execution[]>;
   /** Which of these ids have children. */
   withChildren(ids: string[]): Promise<Set<string>>;

@@ -3,16 +3,16 @@
  * step, a VM resumed) ends nobody's work, and each replica's skew from the database is measured.
  */
 import { performance } from 'node:perf_hooks';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { buildApp } from '../src/http/app.js';
 import type { Clock } from '../src/ports.js';
 import { CLOCK_SKEW_WARN_MS, Service } from '../src/runtime/service.js';
 import type { Harness } from './helpers.js';
-import { M, S, harness, storeKinds } from './helpers.js';
+import { M, S, describeEach, harness, storeKinds } from './helpers.js';
 
-const kinds = (await storeKinds()).filter((k) => k !== 'sqlite-generic');
+const kinds = storeKinds().filter((k) => k !== 'sqlite-generic');
 
-describe.each(kinds)('clock on %s', (kind) => {
+await describeEach(kinds, 'clock on %s', (kind) => {
   let h: Harness;
   let warnings: string[];
   afterEach(async () => {

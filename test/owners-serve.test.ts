@@ -105,4 +105,59 @@ describe('vigil serve reconciles against an owner registry (the real binary, SQL
     expect(running.items).toHaveLength(5);
     expect(stream.events.filter((e) => e.type === 'breaker:opened')).toHaveLength(1);
   });
+
+  it('a stop endpoint answering 500: asked again after a growing backoff, escalated once', async () => {
+    writeFileSync(
+      join(dir, 'vigil.yaml'),
+      `sweep:
+  interval: 200ms
+owners:
+  '*':
+    registry:
+      url: ${agent.url}/agents/{owner}/running
+      ids: $.running[*].id
+    terminate:
+      url: ${agent.url}/agents/{owner}/executions/{id}/stop
+`,
+    );
+    agent.respond((request) =>
+      request.path === '/agents/agent-a/running'
+        ? { status: 200, body: { running: [{ id: 'stubborn' }] } }
+        : request.path === '/agents/agent-a/executions/stubborn/stop'
+          ? { status: 500, body: { error: 'cannot stop' } }
+          : { status: 404, body: {} },
+    );
+    const stops = () => agent.requests.filter((r) => r.method === 'POST').length;
+    vigil = await startVigil(dir, { VIGIL_DATABASE_URL: `sqlite:${join(dir, 'vigil.db')}` });
+    stream = await subscribe(vigil.url);
+    const created = await api(vigil.url, 'POST', '/v1/executions', {
+      id: 'stubborn',
+      kind: 'agent-run',
+      owner: 'agent-a',
+      limits: { run: '1s', heartbeat: null },
+    });
+    expect(created.status).toBe(201);
+
+    // Escalated after the third failed stop (sweep.escalateAfter, default 3), not before.
+    const escalated = await until(seen('execution:escalated'), {
+      what: 'execution:escalated',
+      timeoutMs: 30_000,
+    });
+    expect(escalated.data).toMatchObject({ executionId: 'stubborn', failures: 3 });
+    expect(stops()).toBeLessThanOrEqual(4);
+
+    // The fourth stop comes after the backoff; the escalation did not repeat meanwhile.
+    await until(() => stops() >= 4, { what: 'a fourth stop request', timeoutMs: 30_000 });
+    expect(stream.events.filter((e) => e.type === 'execution:escalated')).toHaveLength(1);
+    expect(stream.events.filter((e) => e.type === 'execution:stuck')).toHaveLength(1);
+    const sweeps = stream.events.filter((e) => e.type === 'sweep:completed').length;
+    // A sweep every 200 ms (the interval) over ~8 s of backoff is ~40; a tight loop is thousands.
+    expect(sweeps).toBeLessThan(200);
+    const audit = (await api(vigil.url, 'GET', '/v1/remediations?executionId=stubborn')).json;
+    expect(audit.items.map((a: { steps: { detail: string }[] }) => a.steps[0]!.detail)).toEqual([
+      expect.stringMatching(/^termination failed \(3 in a row, next try in 4s\): .*HTTP 500/),
+      expect.stringMatching(/^termination failed \(1 in a row, next try in 1s\): .*HTTP 500/),
+    ]);
+    expect((await api(vigil.url, 'GET', '/v1/executions/stubborn')).json.status).toBe('running');
+  });
 });

@@ -6,7 +6,7 @@ import { httpOwners } from '../src/owners/http-owners.js';
 import { Service } from '../src/runtime/service.js';
 import { Sweeper } from '../src/runtime/sweep.js';
 import type { Harness } from './helpers.js';
-import { S, T0, harness, storeKinds, describeEach } from './helpers.js';
+import { S, T0, describeEach, harness, storeKinds } from './helpers.js';
 import type { LoopbackServer, Reply } from './loopback-server.js';
 import { loopbackServer } from './loopback-server.js';
 
@@ -113,7 +113,9 @@ await describeEach(
       }
       expect(await h.store.get('alive')).toMatchObject({ status: 'running' });
       expect(report.counts.orphaned).toBe(3);
-      expect(registryRequests('agent-a')).toBe(1);
+      // One request for the page of overdue executions, one for reconciling the rest: per owner and
+      // page, never per execution.
+      expect(registryRequests('agent-a')).toBe(2);
       // Orphans are not running anywhere: nothing to stop.
       expect(agents.requests.filter((r) => r.method === 'POST')).toEqual([]);
     });
@@ -135,6 +137,66 @@ await describeEach(
         }),
       ]);
       expect(await h.store.get('just-sent')).toMatchObject({ status: 'running' });
+    });
+
+    it('sends no stop for an id its owner never listed while inside the grace, even past a shorter limit', async () => {
+      h = await harnessAgain(
+        agentConfig({ defaults: { limits: { heartbeat: '5s' }, dispatchGrace: '60s' } }),
+      );
+      await register('not-yet-there', 'agent-a');
+      h.clock.set(T0 + 10 * S);
+
+      const report = await sweepOnce(sweeper());
+
+      expect(report.decisions).toEqual([
+        expect.objectContaining({ executionId: 'not-yet-there', verdict: 'in_grace' }),
+      ]);
+      expect(agents.requests.filter((r) => r.method === 'POST')).toEqual([]);
+      expect(await h.store.get('not-yet-there')).toMatchObject({ status: 'running' });
+
+      // Past the grace and still not listed: an orphan, ended without a stop request.
+      h.clock.set(T0 + 61 * S);
+      await sweepOnce(sweeper());
+      expect(await h.store.get('not-yet-there')).toMatchObject({
+        status: 'failed',
+        verdict: 'orphaned',
+      });
+      expect(agents.requests.filter((r) => r.method === 'POST')).toEqual([]);
+    });
+
+    it('reconciles every running execution with its owner on each reconcile interval, whatever its limits', async () => {
+      h = await harnessAgain(agentConfig({ sweep: { interval: '1m', reconcileInterval: '2m' } }));
+      expect(h.config.sweep.reconcileIntervalMs).toBe(120 * S);
+      registries['agent-a'] = running('listed');
+      await register('listed', 'agent-a', { limits: { heartbeat: null } });
+      await register('lost-early', 'agent-a', { limits: { heartbeat: null, run: '1h' } });
+      const s = sweeper();
+
+      // Nothing is overdue, yet the first sweep reconciles: the absent one is an orphan.
+      h.clock.set(T0 + 40 * S);
+      await sweepOnce(s);
+      expect(await h.store.get('lost-early')).toMatchObject({
+        status: 'failed',
+        verdict: 'orphaned',
+      });
+      expect(await h.store.get('listed')).toMatchObject({ status: 'running' });
+
+      h.clock.set(T0 + 60 * S);
+      await register('lost-later', 'agent-a', { limits: { heartbeat: null } });
+      // Past its grace, but the next reconciliation is not due before +2m.
+      h.clock.set(T0 + 100 * S);
+      await sweepOnce(s);
+      expect(await h.store.get('lost-later')).toMatchObject({ status: 'running' });
+      h.clock.set(T0 + 160 * S);
+      await sweepOnce(s);
+      expect(await h.store.get('lost-later')).toMatchObject({
+        status: 'failed',
+        verdict: 'orphaned',
+      });
+      // What is healthy or in grace is not written to the audit at each reconciliation.
+      expect(await h.store.listRemediations({ executionId: 'listed', limit: 10 })).toEqual([]);
+      expect(h.config.sweep.reconcileIntervalMs).toBe(120 * S);
+      expect(parseConfig({ sweep: { interval: '45s' } }).sweep.reconcileIntervalMs).toBe(45 * S);
     });
 
     it('does not count an execution its owner finished recently as orphaned', async () => {
@@ -234,6 +296,27 @@ await describeEach(
       expect(s.ownerWatch.status()[0]).toMatchObject({ breaker: 'closed' });
     });
 
+    it('keeps the breaker open through sweeps that do not ask the owner; alerts and status agree', async () => {
+      for (let i = 1; i <= 5; i++)
+        await register(`steady-${i}`, 'agent-a', { limits: { heartbeat: null } });
+      await register('lost', 'agent-a');
+      const s = sweeper();
+      const lastAlert = () =>
+        h.events.filter((e) => e.type.startsWith('breaker:')).at(-1)?.type ?? 'none';
+
+      // +40s: `lost` is due and its owner lists nothing; +41s: nothing is due, the owner is not
+      // asked; +71s: `lost` is due again and the owner still lists nothing.
+      for (const at of [40, 41, 71, 72]) {
+        h.clock.set(T0 + at * S);
+        await sweepOnce(s);
+        expect(lastAlert()).toBe('breaker:opened');
+        expect(s.ownerWatch.status()[0]).toMatchObject({ name: 'agent-a', breaker: 'open' });
+      }
+      expect(eventsOf('breaker:opened')).toHaveLength(1);
+      expect(eventsOf('breaker:closed')).toEqual([]);
+      expect(await h.store.get('lost')).toMatchObject({ status: 'running' });
+    });
+
     it('opens the breaker when one sweep would orphan more than the share of an owner', async () => {
       registries['agent-a'] = running('run-1', 'run-2');
       for (let i = 1; i <= 6; i++) await register(`run-${i}`, 'agent-a');
@@ -279,26 +362,59 @@ await describeEach(
       ]);
     });
 
-    it('leaves it running while the stop endpoint fails, and escalates after N sweeps', async () => {
+    it('leaves it running while the stop endpoint fails, asks again after a growing backoff, escalates once', async () => {
       registries['agent-a'] = running('stubborn');
       stops.stubborn = { status: 503, body: { error: 'busy' } };
-      await register('stubborn', 'agent-a', { limits: { heartbeat: null, run: '1m' } });
-      h.clock.set(T0 + 2 * 60 * S);
+      await register('stubborn', 'agent-a', { limits: { heartbeat: '10m', run: '1m' } });
+      const stopsSent = () => agents.requests.filter((r) => r.method === 'POST').length;
       const s = sweeper();
+      const at = T0 + 2 * 60 * S;
 
+      h.clock.set(at);
       const first = await sweepOnce(s);
       expect(first.decisions[0]).toMatchObject({ outcome: 'left_running' });
-      expect(eventsOf('execution:escalated')).toEqual([]);
-      h.clock.advance(S);
+      expect(stopsSent()).toBe(1);
+      // The next look is after the backoff, in the store too (the scheduler wakes for it).
+      expect((await h.store.get('stubborn'))?.deadlineAt).toBe(at + 1 * S);
+
+      // Sweeps within the backoff send nothing, even after a heartbeat brought the deadline back.
+      h.clock.set(at + 500);
       await sweepOnce(s);
+      await h.ledger.heartbeat([{ id: 'stubborn', attempt: 1 }]);
+      expect((await h.store.get('stubborn'))?.deadlineAt).toBeLessThan(at);
+      await sweepOnce(s);
+      expect(stopsSent()).toBe(1);
+
+      // Failure n waits 2^(n-1) s: stops at +0, +1s, +3s, +7s, +15s.
+      const sentAt: number[] = [at];
+      for (let t = at; stopsSent() < 5; t += 250) {
+        h.clock.set(t);
+        const before = stopsSent();
+        await sweepOnce(s);
+        if (stopsSent() > before) sentAt.push(t);
+      }
+      const gaps = sentAt.slice(1).map((t, i) => t - sentAt[i]!);
+      expect(gaps).toEqual([1_250, 2_250, 4_250, 8_250]);
 
       expect(await h.store.get('stubborn')).toMatchObject({ status: 'running' });
       expect(eventsOf('execution:escalated')).toEqual([
         expect.objectContaining({ executionId: 'stubborn', failures: 2 }),
       ]);
-      const [audit] = await h.store.listRemediations({ executionId: 'stubborn', limit: 1 });
-      expect(audit!.steps[0]).toMatchObject({ step: 'terminate', outcome: 'failed' });
-      expect(audit!.steps[0]!.detail).toMatch(/HTTP 503/);
+      expect(eventsOf('execution:stuck')).toHaveLength(1);
+      // The audit keeps the streak's start and its escalation, not one row per retry.
+      const audit = await h.store.listRemediations({ executionId: 'stubborn', limit: 10 });
+      expect(audit.map((a) => a.steps[0]?.detail)).toEqual([
+        expect.stringMatching(/^termination failed \(2 in a row, next try in 2s\): .*HTTP 503/),
+        expect.stringMatching(/^termination failed \(1 in a row, next try in 1s\): .*HTTP 503/),
+      ]);
+
+      // The endpoint is repaired: the next try ends it, and its note tells the streak.
+      stops.stubborn = { status: 200, body: {} };
+      h.clock.set(sentAt.at(-1)! + 16 * S + 1);
+      await sweepOnce(s);
+      expect((await h.store.get('stubborn'))?.reason).toMatch(
+        /^ran 2m 32s, limit 1m; terminated by its owner after 5 failed stop requests$/,
+      );
     });
 
     it('an owner saying the work already finished is not labelled terminated', async () => {
@@ -339,6 +455,15 @@ await describeEach(
         breaker: 'closed',
       });
       expect(await h.store.get('waiting')).toMatchObject({ status: 'running' });
+      // The audit records the changes (became unknown, announced unreachable), not each sweep.
+      const reasons = async () =>
+        (await h.store.listRemediations({ executionId: 'waiting', limit: 20 }))
+          .map((r) => r.reason)
+          .reverse();
+      expect(await reasons()).toEqual([
+        expect.stringMatching(/^owner agent-a could not be asked: .*HTTP 502: \{\}$/),
+        expect.stringMatching(/HTTP 502: \{\} \(owner unreachable for 3 sweeps in a row\)$/),
+      ]);
 
       // It answers (listing the execution), then fails again: a new episode, a new alert.
       // Listed but silent: asked to stop, which fails, so it stays on the owner's books.
@@ -352,6 +477,11 @@ await describeEach(
         await sweepOnce(s);
       }
       expect(eventsOf('owner:unreachable')).toHaveLength(2);
+      const all = await reasons();
+      expect(all).toHaveLength(5);
+      expect(all[2]).toMatch(/\(owner agent-a answers again\)$/);
+      expect(all[3]).toMatch(/^owner agent-a could not be asked/);
+      expect(all[4]).toMatch(/\(owner unreachable for 3 sweeps in a row\)$/);
     });
 
     it('GET /v1/owners lists owners with a registry, their breaker and running count', async () => {

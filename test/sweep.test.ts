@@ -422,18 +422,21 @@ await describeEach(storeKinds(), 'on %s', (kind) => {
       expect(first.kind === 'completed' && first.report.decisions[0]?.outcome).toBe('left_running');
       expect(h.events.filter((e) => e.type === 'execution:escalated')).toHaveLength(0);
 
-      h.clock.advance(S);
+      // Asked again once the backoff after each failure (1 s, then 2 s) has passed.
+      h.clock.advance(2 * S);
       await sweeper.sweep();
       expect(await h.store.get('overrun')).toMatchObject({ status: 'running' });
       expect(h.events.filter((e) => e.type === 'execution:escalated')).toEqual([
         expect.objectContaining({ executionId: 'overrun', failures: 2 }),
       ]);
 
-      h.clock.advance(S);
+      h.clock.advance(3 * S);
       await sweeper.sweep();
       const ended = await h.store.get('overrun');
       expect(ended).toMatchObject({ status: 'failed', verdict: 'run_timeout' });
-      expect(ended?.reason).toBe('ran 20m 2s, limit 15m; terminated by its owner');
+      expect(ended?.reason).toBe(
+        'ran 20m 5s, limit 15m; terminated by its owner after 2 failed stop requests',
+      );
       expect(owner.asked).toBe(3);
       const audit = await h.store.listRemediations({ executionId: 'overrun', limit: 10 });
       expect(audit.map((r) => r.outcome)).toEqual(['remediated', 'left_running', 'left_running']);

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { retryDelay } from './backoff.js';
-import { actionLabel, afterTermination, decide, decideParentAfterChild } from './decide.js';
+import {
+  actionLabel,
+  afterTermination,
+  decide,
+  decideParentAfterChild,
+  stopRetryDelay,
+} from './decide.js';
 import { M, S, T0, execution, policy } from './fixtures.js';
 import type { Execution, OwnerObservation, Status } from './types.js';
 
@@ -219,6 +225,34 @@ describe('afterTermination', () => {
       failures: 3,
       escalate: true,
     });
+  });
+
+  it('escalates once per streak, audits its start and escalation, and waits longer each time', () => {
+    const streak = [0, 1, 2, 3, 4, 5].map((soFar) =>
+      afterTermination({ kind: 'failed', cause: 'HTTP 500' }, soFar, 3),
+    );
+    expect(streak.map((n) => n.kind === 'leave_running' && n.escalate)).toEqual([
+      false,
+      false,
+      true,
+      false,
+      false,
+      false,
+    ]);
+    expect(streak.map((n) => n.kind === 'leave_running' && n.audit)).toEqual([
+      true,
+      false,
+      true,
+      false,
+      false,
+      false,
+    ]);
+    const waits = streak.map((n) => (n.kind === 'leave_running' ? n.retryAfterMs : 0));
+    expect(waits).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 32_000]);
+    expect(stopRetryDelay(40)).toBe(5 * 60_000);
+    expect(afterTermination({ kind: 'terminated' }, 4, 3).note).toBe(
+      'terminated by its owner after 4 failed stop requests',
+    );
   });
 });
 

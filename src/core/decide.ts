@@ -1,4 +1,5 @@
 import { retryDelay } from './backoff.js';
+import { formatDuration } from './duration.js';
 import type { ClockJump } from './judge.js';
 import { judge } from './judge.js';
 import type {
@@ -234,14 +235,37 @@ export type TerminationOutcome =
 
 export type AfterTermination =
   | { kind: 'end'; note: string }
-  | { kind: 'leave_running'; failures: number; escalate: boolean; note: string };
+  | {
+      kind: 'leave_running';
+      failures: number;
+      /** True on the one failure that reaches `escalateAfter`: the escalation goes out once. */
+      escalate: boolean;
+      /** Worth an audit row: the streak began, or reached `escalateAfter`. Repeats are not. */
+      audit: boolean;
+      /** How long to wait before asking the owner to stop it again. */
+      retryAfterMs: number;
+      note: string;
+    };
+
+/**
+ * The wait before the next stop request after `failures` failed ones in a row: 1 s, doubling, at
+ * most 5 min. A first retry soon costs little when the failure was a blip; doubling keeps a broken
+ * stop endpoint from being hammered (a tight retry loop floods it, the audit and the alerts, and
+ * does not stop the work any sooner); the cap keeps asking often enough that a repaired endpoint
+ * stops the work within minutes. Pure.
+ */
+export function stopRetryDelay(failures: number): number {
+  const FIRST_MS = 1_000;
+  const CAP_MS = 5 * 60_000;
+  return Math.min(CAP_MS, FIRST_MS * 2 ** Math.min(Math.max(0, failures - 1), 20));
+}
 
 /**
  * What follows the owner's answer to "terminate": end the record only on confirmed termination or
  * when the owner says the work already finished (labelled as such, never as "terminated"). When
- * termination fails the execution is left running and tried again next sweep, because ending the
- * record while the work still runs would free its slot for a second copy of it; after
- * `escalateAfter` failures in a row an escalation goes out.
+ * termination fails the execution is left running and tried again after `stopRetryDelay`, because
+ * ending the record while the work still runs would free its slot for a second copy of it; the
+ * failure that reaches `escalateAfter` in a row sends the escalation, once.
  */
 export function afterTermination(
   outcome: TerminationOutcome,
@@ -250,17 +274,27 @@ export function afterTermination(
 ): AfterTermination {
   switch (outcome.kind) {
     case 'terminated':
-      return { kind: 'end', note: 'terminated by its owner' };
+      return { kind: 'end', note: withStreak('terminated by its owner', failuresSoFar) };
     case 'already_finished':
-      return { kind: 'end', note: 'owner reports it had already finished (not terminated)' };
+      return {
+        kind: 'end',
+        note: withStreak('owner reports it had already finished (not terminated)', failuresSoFar),
+      };
     case 'failed': {
       const failures = failuresSoFar + 1;
+      const escalate = failures === escalateAfter;
+      const retryAfterMs = stopRetryDelay(failures);
       return {
         kind: 'leave_running',
         failures,
-        escalate: failures >= escalateAfter,
-        note: `termination failed (${failures} in a row): ${outcome.cause}`,
+        escalate,
+        audit: failures === 1 || escalate,
+        retryAfterMs,
+        note: `termination failed (${failures} in a row, next try in ${formatDuration(retryAfterMs)}): ${outcome.cause}`,
       };
     }
   }
 }
+
+const withStreak = (note: string, failures: number) =>
+  failures === 0 ? note : `${note} after ${failures} failed stop requests`;

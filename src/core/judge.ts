@@ -91,9 +91,10 @@ export function judge(
   }
 
   if (observation.kind === 'absent') {
-    // 2. Dispatch takes time: absence within the grace is not evidence of anything yet.
+    // 2. Dispatch takes time: absence within the grace is not evidence of anything yet, not even
+    // with a limit crossed. A limit shorter than the grace cannot end an execution its owner does
+    // not list: there is nothing on the owner to stop, and after the grace it is an orphan.
     if (age <= policy.dispatchGraceMs) {
-      if (crossed) return limitJudgement(execution, crossed, base, now);
       return {
         verdict: 'in_grace',
         reason: `not yet on owner ${execution.owner ?? ''} (started ${formatDuration(age)} ago, grace ${formatDuration(policy.dispatchGraceMs)})`,

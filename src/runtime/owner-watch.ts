@@ -44,8 +44,21 @@ export interface GuardedDecision {
   pausedBecause: string | null;
 }
 
+/** Whether a decision deserves an audit row as far as its owner's reachability goes, and why. */
+export interface OwnerAuditNote {
+  audit: boolean;
+  /** Appended to the row's reason. */
+  note?: string;
+}
+
 export class OwnerWatch {
   private readonly states = new Map<string, OwnerState>();
+  /**
+   * Per owner in an unknown episode, the attempts already audited as unknown in it (`id#attempt`):
+   * the audit records the change, not every sweep that finds the owner still unknown. Cleared when
+   * the owner answers again.
+   */
+  private readonly auditedUnknown = new Map<string, Set<string>>();
 
   constructor(
     private readonly agents: OwnerAgents,
@@ -95,6 +108,21 @@ export class OwnerWatch {
   /** @internal Why the owner's breaker is open; null when closed (or never seen). */
   breakerReason(owner: string): string | null {
     return this.states.get(owner)?.breakerReason ?? null;
+  }
+
+  /** @internal The attempts audited as unknown in the owner's current episode. */
+  unknownAudited(owner: string): Set<string> {
+    let audited = this.auditedUnknown.get(owner);
+    if (!audited) {
+      audited = new Set();
+      this.auditedUnknown.set(owner, audited);
+    }
+    return audited;
+  }
+
+  /** @internal The owner answered: its unknown episode is over. */
+  endUnknownEpisode(owner: string): void {
+    this.auditedUnknown.delete(owner);
   }
 
   /** @internal */
@@ -202,6 +230,38 @@ export class OwnerSweep {
   }
 
   /**
+   * Whether a decision about an execution of an owner with a registry is worth an audit row:
+   * unknown is recorded when it begins for the execution and on the sweep that announces the owner
+   * unreachable; the first known verdict after it is recorded as a recovery. Undefined when the
+   * owner's reachability has nothing to add (the usual rule applies). A dry run changes nothing.
+   */
+  auditOf(decision: Decision): OwnerAuditNote | undefined {
+    const { owner } = decision;
+    if (this.dryRun || owner === null) return undefined;
+    const answer = this.answers.get(owner);
+    if (!answer) return undefined;
+    const audited = this.watch.unknownAudited(owner);
+    const key = `${decision.executionId}#${decision.attempt}`;
+    if (decision.verdict === 'unknown') {
+      if (!audited.has(key)) {
+        audited.add(key);
+        return { audit: true };
+      }
+      const state = this.watch.state(owner);
+      const unknownFor = state.consecutiveUnknown + 1;
+      const announcing =
+        !state.announced && unknownFor >= agentFor(this.watch.deps.agents, owner)!.unreachableAfter;
+      return announcing
+        ? { audit: true, note: `owner unreachable for ${unknownFor} sweeps in a row` }
+        : { audit: false };
+    }
+    if (answer.kind === 'listed' && audited.delete(key)) {
+      return { audit: true, note: `owner ${owner} answers again` };
+    }
+    return undefined;
+  }
+
+  /**
    * Folds this sweep into each owner's memory: unknown counts (one per sweep, however many pages
    * asked), `owner:unreachable` once per episode, and the breakers this sweep no longer trips.
    */
@@ -218,6 +278,7 @@ export class OwnerSweep {
       state.lastCheckedAt = answer.at;
       if (answer.kind === 'listed') {
         state.listed = answer.listed;
+        this.watch.endUnknownEpisode(owner);
       } else {
         state.lastError = answer.cause;
       }
@@ -231,8 +292,10 @@ export class OwnerSweep {
         });
       }
     }
+    // Only an answer can close a breaker: an owner this sweep did not ask (none of its executions
+    // was due) or could not ask tells nothing about whether the danger has passed.
     for (const [owner, state] of this.watch.openStates()) {
-      if (this.tripped.has(owner) || this.answers.get(owner)?.kind === 'unknown') continue;
+      if (this.tripped.has(owner) || this.answers.get(owner)?.kind !== 'listed') continue;
       state.breakerReason = null;
       events.emit({
         type: 'breaker:closed',

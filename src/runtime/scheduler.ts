@@ -32,6 +32,8 @@ export class DeadlineScheduler {
   private sweeping = false;
   private stopped = true;
   private failures = 0;
+  /** Sweeps in a row that left the earliest deadline in the past (see `arm`). */
+  private stale = 0;
 
   constructor(private readonly options: SchedulerOptions) {}
 
@@ -58,17 +60,31 @@ export class DeadlineScheduler {
     return this.wakeAt;
   }
 
-  private async arm(delayFloorMs = 0): Promise<void> {
+  /**
+   * `sweptAt`: when the sweep that just ran started. A deadline before it was seen by that sweep
+   * and left in the past (a write that failed, a row it could not move): sweeping again at once
+   * would change nothing, so the scheduler backs off (100 ms doubling, up to the interval) instead
+   * of spinning on it. A deadline that moves ends the backoff.
+   */
+  private async arm(delayFloorMs = 0, sweptAt?: number): Promise<void> {
     if (this.stopped) return;
     const now = this.options.clock.now();
     let at = now + this.options.intervalMs;
+    let floor = delayFloorMs;
     try {
       const next = await this.options.store.nextDeadline();
       if (next !== null) at = Math.min(at, next + 1);
+      this.stale = sweptAt !== undefined && next !== null && next < sweptAt ? this.stale + 1 : 0;
+      if (this.stale > 0) {
+        floor = Math.max(
+          floor,
+          Math.min(this.options.intervalMs, 100 * 2 ** Math.min(this.stale, 20)),
+        );
+      }
     } catch (error) {
       this.options.onError(error);
     }
-    this.setAlarm(Math.max(at, now + delayFloorMs));
+    this.setAlarm(Math.max(at, now + floor));
   }
 
   private setAlarm(at: number): void {
@@ -90,10 +106,13 @@ export class DeadlineScheduler {
     this.wakeAt = null;
     if (this.stopped) return;
     this.sweeping = true;
+    const sweptAt = this.options.clock.now();
     let floor = 0;
+    let completed = false;
     try {
       const result = await this.options.sweep();
       this.failures = 0;
+      completed = result.kind === 'completed';
       // Another replica is sweeping: it will handle what is due; look again shortly.
       if (result.kind === 'skipped') floor = 100;
     } catch (error) {
@@ -104,6 +123,6 @@ export class DeadlineScheduler {
     } finally {
       this.sweeping = false;
     }
-    await this.arm(floor);
+    await this.arm(floor, completed ? sweptAt : undefined);
   }
 }

@@ -114,7 +114,8 @@ export class Service {
     this.scheduler = new DeadlineScheduler({
       store,
       clock,
-      intervalMs: config.sweep.intervalMs,
+      // Reconciliation runs within sweeps: wake for it when it is due more often than the interval.
+      intervalMs: Math.min(config.sweep.intervalMs, config.sweep.reconcileIntervalMs),
       sweep: () => this.sweep({ dryRun: false }),
       onError: (error) => onError(error, 'scheduled sweep'),
       timers: options.timers,

@@ -21,10 +21,13 @@ import type {
   SweepReport,
 } from '../ports.js';
 import { noOwners } from '../ports.js';
+import type { OwnerAgents } from '../owners/config.js';
+import { agentFor } from '../owners/config.js';
 import type { EventBus } from './events.js';
 import type { GuardedDecision, OwnerSweep } from './owner-watch.js';
 import { OwnerWatch } from './owner-watch.js';
 import type { SlotReleaseCounts, Slots } from './slots.js';
+import { StopRetries } from './stop-retries.js';
 import type { Source, SourceSweepContext, SourceSweepResult } from '../sources/source.js';
 import { sweepSources } from '../sources/sweep-sources.js';
 
@@ -62,6 +65,10 @@ export class Sweeper {
   private readonly owners: OwnerClient;
   /** Owners' reachability and breakers, between sweeps (in memory). */
   readonly ownerWatch: OwnerWatch;
+  /** Executions left running after a failed stop, and when to ask again. */
+  private readonly stopRetries = new StopRetries();
+  /** When this process last reconciled every running execution with its owner's registry. */
+  private reconciledAt: number | null = null;
   private running = false;
 
   constructor(private readonly options: SweeperOptions) {
@@ -99,9 +106,19 @@ export class Sweeper {
     const { store, clock, config, events } = this.options;
     const now = clock.now();
     const started = performance.now();
-    const pass = new SweepPass(this.options, this.owners, now, dryRun, randomUUID());
+    this.stopRetries.prune(now);
     const ownerSweep = this.ownerWatch.begin(dryRun);
+    const pass = new SweepPass(
+      this.options,
+      this.owners,
+      now,
+      dryRun,
+      randomUUID(),
+      this.stopRetries,
+      ownerSweep,
+    );
     const overdueParents: Execution[] = [];
+    const seen = new Set<string>();
     // First finish releases a previous sweep (perhaps on a replica that died) left half-done.
     if (!dryRun) await pass.releaseStaleSlots();
 
@@ -112,6 +129,7 @@ export class Sweeper {
       if (batch.length === 0) break;
       const last = batch.at(-1)!;
       after = { deadlineAt: last.deadlineAt!, id: last.id };
+      for (const e of batch) seen.add(e.id);
       const parents = await store.withChildren(batch.map((e) => e.id));
       const observe = await this.owners.observe(batch, now);
       // Children first: a workflow run's state is derived after its children are judged.
@@ -147,6 +165,10 @@ export class Sweeper {
       if (decision) await pass.applyGuarded([{ execution: parent, decision }], ownerSweep);
       await pass.flush();
     }
+    if (!leaseLost && this.reconcileDue(now)) {
+      await this.reconcile(pass, ownerSweep, seen, now);
+      if (!dryRun) this.reconciledAt = now;
+    }
     await pass.deriveTouchedParents();
     if (!dryRun) await pass.releaseSlots();
     ownerSweep.finish(now);
@@ -170,6 +192,62 @@ export class Sweeper {
     });
     return report;
   }
+
+  private reconcileDue(now: number): boolean {
+    const every = this.options.config.sweep.reconcileIntervalMs;
+    return this.reconciledAt === null || now - this.reconciledAt >= every;
+  }
+
+  /**
+   * Asks each owner with a registry about every execution Vigil has running on it, not only the
+   * overdue ones: an execution without a heartbeat limit would otherwise stay `running` long after
+   * its owner lost it, until its run limit (or forever). Only orphans are acted on here; limits
+   * stay the deadline index's business. Costs one registry request per owner per page of running
+   * executions, once per reconcile interval.
+   */
+  private async reconcile(
+    pass: SweepPass,
+    ownerSweep: OwnerSweep,
+    seen: ReadonlySet<string>,
+    now: number,
+  ): Promise<void> {
+    const { store, config } = this.options;
+    const owners = registryOwners(config.ownerAgents);
+    let after: { createdAt: number; id: string } | undefined;
+    for (;;) {
+      const page = await store.listRunningOwned(owners, config.sweep.batchSize, after);
+      if (page.length === 0) return;
+      const last = page.at(-1)!;
+      after = { createdAt: last.createdAt, id: last.id };
+      const parents = await store.withChildren(page.map((e) => e.id));
+      const fresh = page.filter(
+        (e) =>
+          !seen.has(e.id) &&
+          !parents.has(e.id) &&
+          agentFor(config.ownerAgents, e.owner)?.registry != null,
+      );
+      if (fresh.length > 0) {
+        const observe = await this.owners.observe(fresh, now);
+        const judged: { execution: Execution; decision: Decision }[] = [];
+        for (const execution of fresh) {
+          const decision = pass.judge(execution, observe(execution));
+          if (decision) judged.push({ execution, decision });
+        }
+        await pass.applyReconciled(judged, ownerSweep);
+        await pass.flush();
+        await store.recordRemediations(pass.takeRecords());
+      }
+      if (page.length < config.sweep.batchSize) return;
+    }
+  }
+}
+
+/** The owners to reconcile: null for every owner (a `*` registry), else those named with one. */
+function registryOwners(agents: OwnerAgents): string[] | null {
+  if (agents.any?.registry) return null;
+  return Object.entries(agents.named)
+    .filter(([, spec]) => spec.registry !== null)
+    .map(([name]) => name);
 }
 
 /** An end the sweep decided, waiting for its page's write. */
@@ -201,6 +279,8 @@ class SweepPass {
     private readonly now: number,
     private readonly dryRun: boolean,
     private readonly sweepId: string,
+    private readonly stopRetries: StopRetries,
+    private readonly ownerSweep: OwnerSweep,
   ) {}
 
   /** Releases the slots of the attempts this sweep ended since the last call. */
@@ -279,6 +359,29 @@ class SweepPass {
     }
   }
 
+  /**
+   * Applies reconciliation's decisions: every one goes past the breaker (so each owner asked is
+   * judged on all it holds), and only orphans are ended. A pause is counted, not audited: the
+   * reconcile interval would repeat the same row for every paused execution.
+   */
+  async applyReconciled(
+    judged: readonly { execution: Execution; decision: Decision }[],
+    owners: OwnerSweep,
+  ): Promise<void> {
+    const guarded = await owners.guard(
+      judged.map((j) => j.decision),
+      this.now,
+    );
+    for (const [i, { execution }] of judged.entries()) {
+      const { decision, pausedBecause } = guarded[i]!;
+      if (decision.verdict !== 'orphaned' || decision.action.kind !== 'end') continue;
+      if (pausedBecause === null) await this.apply(execution, decision);
+      else
+        this.tally({ ...decision, action: { kind: 'ignore', because: pausedBecause } }, 'ignored');
+      if (i % 250 === 249) await yieldToEventLoop();
+    }
+  }
+
   /** Leaves the execution as it is because its owner's breaker is open; audited as skipped. */
   private async pause(execution: Execution, decision: Decision, because: string): Promise<void> {
     const paused: Decision = {
@@ -336,15 +439,27 @@ class SweepPass {
       attempt: decision.attempt,
       status: decision.expectedStatus,
     };
-    events.emit({
-      type: 'execution:stuck',
-      at: this.now,
-      executionId: decision.executionId,
-      attempt: decision.attempt,
-      kind: execution.kind,
-      verdict: decision.verdict,
-      reason: decision.reason,
-    });
+    if (action.terminate) {
+      // A stop failed moments ago: wait out its backoff (a heartbeat may have brought it back).
+      const waitUntil = this.stopRetries.waitingUntil(fence, this.now);
+      if (waitUntil !== null) {
+        this.tally(decision, 'left_running');
+        await this.defer(execution, decision, waitUntil);
+        return;
+      }
+    }
+    const streak = action.terminate ? this.stopRetries.failuresOf(fence) : 0;
+    // Announced once, when first found; each retry of a failing stop is not news.
+    if (streak === 0)
+      events.emit({
+        type: 'execution:stuck',
+        at: this.now,
+        executionId: decision.executionId,
+        attempt: decision.attempt,
+        kind: execution.kind,
+        verdict: decision.verdict,
+        reason: decision.reason,
+      });
     try {
       let reason = decision.reason;
       if (action.terminate) {
@@ -354,7 +469,7 @@ class SweepPass {
           outcome.kind === 'failed' ? await store.recordTerminationFailure(fence) : 0;
         const next = afterTermination(
           outcome,
-          Math.max(0, failures - 1),
+          outcome.kind === 'failed' ? Math.max(0, failures - 1) : streak,
           this.options.config.sweep.escalateAfter,
         );
         steps.push({
@@ -376,9 +491,15 @@ class SweepPass {
               failures: next.failures,
             });
           }
-          this.count(decision, 'left_running', steps);
+          // The audit keeps the streak's start and its escalation, not a row per retry.
+          if (next.audit) this.count(decision, 'left_running', steps);
+          else this.tally(decision, 'left_running');
+          const retryAt = this.now + next.retryAfterMs;
+          this.stopRetries.failed(fence, next.failures, retryAt);
+          await this.defer(execution, decision, retryAt);
           return;
         }
+        this.stopRetries.forget(fence);
         reason = `${reason}; ${next.note}`;
       }
 
@@ -502,7 +623,7 @@ class SweepPass {
    * should be looked at again: its effective deadline (after a listening grace), or the next
    * safety-net sweep when only new evidence (an owner answering, a child ending) can change it.
    */
-  private async defer(execution: Execution, decision: Decision): Promise<void> {
+  private async defer(execution: Execution, decision: Decision, at?: number): Promise<void> {
     if (execution.deadlineAt === null || execution.deadlineAt >= this.now) return;
     const effective = effectiveDeadline(
       execution,
@@ -510,9 +631,10 @@ class SweepPass {
       this.options.clockJumps?.(),
     );
     const until =
-      effective !== null && effective >= this.now
+      at ??
+      (effective !== null && effective >= this.now
         ? effective
-        : this.now + this.options.config.sweep.intervalMs;
+        : this.now + this.options.config.sweep.intervalMs);
     try {
       await this.options.store.deferDeadline(
         { id: execution.id, attempt: decision.attempt, status: decision.expectedStatus },
@@ -550,9 +672,15 @@ class SweepPass {
     this.tally(decision, outcome);
     // Healthy rows are examined but not audited: nothing was wrong and nothing was done. Nor is a
     // lost race: the runner (or another replica) got there first and its write is the record; the
-    // sweep report still lists the decision.
-    if (decision.verdict !== 'healthy' && outcome !== 'lost_race')
-      this.records.push(this.auditRecord(decision, outcome, steps));
+    // sweep report still lists the decision. An unknown owner is audited when that changes, not
+    // at every sweep that finds it still unknown.
+    const owner = outcome === 'lost_race' ? undefined : this.ownerSweep.auditOf(decision);
+    const audited = owner?.audit ?? (decision.verdict !== 'healthy' && outcome !== 'lost_race');
+    if (!audited) return;
+    const noted = owner?.note
+      ? { ...decision, reason: `${decision.reason} (${owner.note})` }
+      : decision;
+    this.records.push(this.auditRecord(noted, outcome, steps));
   }
 
   /** Counts a decision and lists it in the report. */

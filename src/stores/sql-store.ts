@@ -411,6 +411,27 @@ export class SqlStore implements ExecutionStore {
     return query.orderBy('deadline_at').orderBy('id').limit(limit);
   }
 
+  async listRunningOwned(
+    owners: readonly string[] | null,
+    limit: number,
+    after?: { createdAt: number; id: string },
+  ): Promise<Execution[]> {
+    if (owners !== null && owners.length === 0) return [];
+    let query = this.db
+      .selectFrom('executions')
+      .selectAll()
+      .where('status', '=', 'running')
+      .where('owner', 'is not', null);
+    if (owners !== null) query = query.where('owner', 'in', [...owners]);
+    if (after) {
+      query = query.where((eb) =>
+        eb(eb.refTuple('created_at', 'id'), '>', eb.tuple(after.createdAt, after.id)),
+      );
+    }
+    const rows = await query.orderBy('created_at').orderBy('id').limit(limit).execute();
+    return rows.map(toExecution);
+  }
+
   async listChildren(parentId: string): Promise<Execution[]> {
     const rows = await this.db
       .selectFrom('executions')
