@@ -84,7 +84,8 @@ await describeEach(kinds, 'clock on %s', (kind) => {
         expect(skew).toBeLessThan(offset + CLOCK_SKEW_WARN_MS);
         expect(await metric()).toBeCloseTo(skew! / 1_000, 3);
         expect(warnings).toEqual([
-          expect.stringMatching(/^this clock is 1\d?s ahead of the database's/),
+          // 10 s ahead, give or take the round trip: "9.999s" on a busy machine.
+          expect.stringMatching(/^this clock is (9\.9\d*|10(\.\d+)?)s ahead of the database's/),
         ]);
         offset = 0;
         expect(Math.abs((await vigil.measureClockSkew())!)).toBeLessThan(CLOCK_SKEW_WARN_MS);

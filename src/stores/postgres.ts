@@ -1,4 +1,10 @@
-import { Kysely, PostgresDialect } from 'kysely';
+import type {
+  DatabaseIntrospector,
+  DatabaseMetadata,
+  SchemaMetadata,
+  TableMetadata,
+} from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { SqlStore } from './sql-store.js';
@@ -36,7 +42,7 @@ export function openPostgresStore(url: string, options: PostgresOptions = {}): S
   // (and the caller reports "store unavailable"), and the pool discards it when it is released.
   pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<Database>({
-    dialect: new PostgresDialect({
+    dialect: new OwnSchemaDialect({
       pool: async () => {
         if (schema) {
           const client = await pool.connect();
@@ -60,6 +66,38 @@ export function openPostgresStore(url: string, options: PostgresOptions = {}): S
     `postgres:${redactUrl(url)}${schema ? ` (schema ${schema})` : ''}`,
     (fn) => db.transaction().execute((trx) => fn(trx)),
   );
+}
+
+/**
+ * Kysely's migrator looks for its tables through the dialect's introspector, which lists every
+ * schema of the database and calls has_schema_privilege() on each: a schema that another
+ * application (or another Vigil, or a test) drops meanwhile fails that listing with "schema … does
+ * not exist", and with it Vigil's start. This introspector looks at Vigil's own schema only.
+ */
+class OwnSchemaDialect extends PostgresDialect {
+  override createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
+    return new OwnSchemaIntrospector(db);
+  }
+}
+
+class OwnSchemaIntrospector implements DatabaseIntrospector {
+  constructor(private readonly db: Kysely<unknown>) {}
+
+  async getSchemas(): Promise<SchemaMetadata[]> {
+    const { rows } = await sql<SchemaMetadata>`select current_schema() as name`.execute(this.db);
+    return rows;
+  }
+
+  async getTables(): Promise<TableMetadata[]> {
+    const { rows } = await sql<{ schema: string; name: string; isView: boolean }>`
+      select table_schema as schema, table_name as name, table_type = 'VIEW' as "isView"
+      from information_schema.tables where table_schema = current_schema()`.execute(this.db);
+    return rows.map((row) => ({ ...row, columns: [] }));
+  }
+
+  async getMetadata(): Promise<DatabaseMetadata> {
+    return { tables: await this.getTables() };
+  }
 }
 
 function redactUrl(url: string): string {

@@ -92,17 +92,10 @@ export class SqlStore implements ExecutionStore {
       provider: migrationProvider,
       migrationTableSchema,
     });
-    for (let tries = 1; ; tries++) {
-      const { error, results } = await migrator.migrateToLatest();
-      if (!error)
-        return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
-      // Kysely looks for its migration table by listing every schema of the database, with
-      // has_schema_privilege() on each: another schema dropped meanwhile (another application,
-      // another Vigil, a test) fails that listing with "schema … does not exist". Nothing was
-      // applied then, so trying again is safe; a few tries outlast any such drop.
-      if (tries < 5 && isOtherSchemaGone(error, migrationTableSchema)) continue;
+    const { error, results } = await migrator.migrateToLatest();
+    if (error)
       throw error instanceof Error ? error : new Error('migration failed', { cause: error });
-    }
+    return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
   }
 
   async close(): Promise<void> {
@@ -1218,12 +1211,3 @@ export class SqlSlotStore implements SlotStore {
   }
 }
 
-/** Whether `error` is PostgreSQL's "schema … does not exist" for a schema other than `own`. */
-function isOtherSchemaGone(error: unknown, own: string | undefined): boolean {
-  const { code, message } = error as { code?: unknown; message?: unknown };
-  return (
-    code === '3F000' &&
-    typeof message === 'string' &&
-    (own === undefined || !message.includes(`"${own}"`))
-  );
-}
