@@ -91,6 +91,11 @@ export type ReportOutcome =
       kind: 'late';
       execution: Execution;
       /** false for a repeat of a late report already kept */ kept: boolean;
+      /**
+       * A different late report of this attempt was kept first: this one was not kept (one late
+       * result per attempt; the first wins).
+       */
+      conflict: boolean;
     }
   /** The attempt had already been ended by its runner or an operator. */
   | { kind: 'already_ended'; execution: Execution }

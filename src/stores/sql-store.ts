@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { Kysely, RawBuilder, Selectable, Transaction } from 'kysely';
 import { Migrator, sql } from 'kysely';
 import { deadlineOf } from '../core/limits.js';
@@ -346,10 +347,6 @@ export class SqlStore implements ExecutionStore {
       if (!attemptRow || attemptRow.ended_by !== 'watchdog') {
         return { kind: 'already_ended', execution: toExecution(row) };
       }
-      if (attemptRow.late_result !== null) {
-        // One late report per attempt is kept; a repeat of it is not counted twice.
-        return { kind: 'late', execution: toExecution(row), kept: false };
-      }
       const late: LateResult = {
         at: now,
         attempt: fence.attempt,
@@ -358,6 +355,15 @@ export class SqlStore implements ExecutionStore {
           ? { result: end.result ?? null }
           : { error: end.error ?? null }),
       };
+      // One late report per attempt is kept; a repeat of it is not counted twice, and a different
+      // one is answered as not kept.
+      const notKept = (keptJson: string | null): ReportOutcome => ({
+        kind: 'late',
+        execution: toExecution(row),
+        kept: false,
+        conflict: !sameLateReport(parseJson<LateResult>(keptJson), late),
+      });
+      if (attemptRow.late_result !== null) return notKept(attemptRow.late_result);
       const lateJson = JSON.stringify(late);
       const kept = await trx
         .updateTable('attempts')
@@ -368,7 +374,13 @@ export class SqlStore implements ExecutionStore {
         .executeTakeFirst();
       // A concurrent late report of the same attempt was kept first.
       if (Number(kept.numUpdatedRows) === 0) {
-        return { kind: 'late', execution: toExecution(row), kept: false };
+        const first = await trx
+          .selectFrom('attempts')
+          .select('late_result')
+          .where('execution_id', '=', fence.id)
+          .where('attempt', '=', fence.attempt)
+          .executeTakeFirst();
+        return notKept(first?.late_result ?? null);
       }
       // The execution shows its newest late report, even when it has moved on to a retry.
       await trx
@@ -376,7 +388,12 @@ export class SqlStore implements ExecutionStore {
         .set({ late_result: lateJson })
         .where('id', '=', fence.id)
         .execute();
-      return { kind: 'late', execution: { ...toExecution(row), lateResult: late }, kept: true };
+      return {
+        kind: 'late',
+        execution: { ...toExecution(row), lateResult: late },
+        kept: true,
+        conflict: false,
+      };
     });
   }
 
@@ -826,6 +843,14 @@ export class SqlStore implements ExecutionStore {
   outbox(): SqlOutbox {
     return new SqlOutbox(this.db, this.dialect);
   }
+}
+
+/** Whether two late reports of one attempt say the same (their arrival time aside). */
+function sameLateReport(kept: LateResult | null, report: LateResult): boolean {
+  if (kept === null) return false;
+  // Through JSON, as the kept one was: an absent key and an undefined one are the same report.
+  const said = (late: LateResult) => JSON.parse(JSON.stringify({ ...late, at: 0 })) as unknown;
+  return isDeepStrictEqual(said(kept), said(report));
 }
 
 /** A release as a step of the remediation that caused it. */
