@@ -370,7 +370,12 @@ export interface SlotHold {
   expiresAt: number | null;
 }
 
-export type SlotReleaseOutcome = 'released' | 'not_held';
+/**
+ * How a compare-and-release went: `released` (it was ours), `not_held` (another holder has it:
+ * ours expired and it was taken), `already_free` (nobody holds it: ours expired, or an earlier try
+ * released it and did not live to record it).
+ */
+export type SlotReleaseOutcome = 'released' | 'not_held' | 'already_free';
 
 export interface SlotHoldRecord extends SlotHold {
   acquiredAt: number;
@@ -395,8 +400,8 @@ export interface SlotStore {
   ): Promise<
     { acquired: true; expiresAt: number | null } | { acquired: false; holder: string | null }
   >;
-  /** Releases the slot only if `holder` holds it; false when it does not (expired or taken). */
-  release(slot: string, holder: string, now: number): Promise<boolean>;
+  /** Releases the slot only if `holder` holds it; otherwise says whether it is free or whose. */
+  release(slot: string, holder: string, now: number): Promise<SlotReleaseOutcome>;
   holderOf(slot: string, now: number): Promise<string | null>;
   close(): Promise<void>;
 }

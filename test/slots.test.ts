@@ -114,10 +114,10 @@ describe.each(combos)('slots on %s', (_name, storeKind, slotKind) => {
 
     expect((await h.store.get('old'))!.status).toBe('failed');
     expect((await h.store.get('new'))!.status).toBe('failed'); // both went silent
-    // `new` was ended in the same sweep and released its own slot; `old` found it not held.
+    // `new` was ended in the same sweep and released its own slot first; `old` found it free.
     const oldHold = (await h.store.slotHolds('old'))[0]!;
-    expect(oldHold.releaseOutcome).toBe('not_held');
-    expect(result.kind === 'completed' && result.report.counts.slots_not_held).toBe(1);
+    expect(oldHold.releaseOutcome).toBe('already_free');
+    expect(result.kind === 'completed' && result.report.counts.slots_already_free).toBe(1);
   });
 
   it('keeps the new holder while the old one is remediated (the new one still running)', async () => {
@@ -133,8 +133,13 @@ describe.each(combos)('slots on %s', (_name, storeKind, slotKind) => {
 
     expect((await h.store.get('old'))!.status).toBe('failed');
     expect(await holderOf('q')).toBe(slotHolder('new', 1));
+    expect((await h.store.slotHolds('old'))[0]!.releaseOutcome).toBe('not_held');
     const [audit] = await h.store.listRemediations({ executionId: 'old', limit: 10 });
-    expect(audit!.steps.at(-1)).toMatchObject({ step: 'release', outcome: 'skipped' });
+    expect(audit!.steps.at(-1)).toMatchObject({
+      step: 'release',
+      outcome: 'skipped',
+      detail: expect.stringMatching(/held by another holder/),
+    });
   });
 
   it('a release cut short by a crash (ended, slot still held) is finished by the next sweep', async () => {
@@ -165,6 +170,35 @@ describe.each(combos)('slots on %s', (_name, storeKind, slotKind) => {
 
     expect(await holderOf('agent:alpha:capacity')).toBeNull();
     expect(await h.store.dueSlotReleases({ limit: 10 })).toEqual([]);
+  });
+
+  it('a release done but not recorded (a crash between the two) is retried as already free, not as taken', async () => {
+    await ledger.register({ id: 'x', kind: 'agent' });
+    await slots.acquire('x', { attempt: 1, slot: 'agent:alpha:capacity' });
+    await h.store.endAttempt(
+      { id: 'x', attempt: 1, status: 'running' },
+      {
+        status: 'failed',
+        verdict: 'heartbeat_lost',
+        reason: 'test',
+        endedBy: 'watchdog',
+        retry: null,
+      },
+      h.clock.now(),
+    );
+    // The slot store released it; the process died before recording that.
+    expect(await slotStore.release('agent:alpha:capacity', slotHolder('x', 1), h.clock.now())).toBe(
+      'released',
+    );
+    h.clock.advance(STALE_RELEASE_MS + 1);
+
+    const result = await sweeper.sweep();
+
+    expect(result.kind === 'completed' && result.report.counts).toMatchObject({
+      slots_already_free: 1,
+    });
+    expect(result.kind === 'completed' && result.report.counts.slots_not_held).toBeUndefined();
+    expect((await h.store.slotHolds('x'))[0]!.releaseOutcome).toBe('already_free');
   });
 
   it('a runner completing releases its slots; a runner may give one back early', async () => {

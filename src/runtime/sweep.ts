@@ -215,6 +215,8 @@ class SweepPass {
       this.counts.slots_released = (this.counts.slots_released ?? 0) + counts.released;
     if (counts.notHeld > 0)
       this.counts.slots_not_held = (this.counts.slots_not_held ?? 0) + counts.notHeld;
+    if (counts.alreadyFree > 0)
+      this.counts.slots_already_free = (this.counts.slots_already_free ?? 0) + counts.alreadyFree;
     if (counts.failed > 0)
       this.counts.slot_release_failed = (this.counts.slot_release_failed ?? 0) + counts.failed;
   }

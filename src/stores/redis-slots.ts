@@ -16,10 +16,14 @@ if current == false or current == ARGV[1] then
 end
 return {0, current}`;
 
-/** Compare-and-release: deletes the slot only while `holder` still holds it. */
+/** Compare-and-release: deletes the slot only while `holder` holds it; -1 when nobody does. */
 const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local current = redis.call('GET', KEYS[1])
+if current == ARGV[1] then
   return redis.call('DEL', KEYS[1])
+end
+if current == false then
+  return -1
 end
 return 0`;
 
@@ -88,11 +92,11 @@ export async function openRedisSlotStore(
       }),
     release: (slot, holder) =>
       run(async () => {
-        const deleted = (await client.eval(RELEASE, {
+        const answer = (await client.eval(RELEASE, {
           keys: [prefix + slot],
           arguments: [holder],
         })) as number;
-        return deleted === 1;
+        return answer === 1 ? 'released' : answer === -1 ? 'already_free' : 'not_held';
       }),
     holderOf: (slot) => run(async () => (await client.get(prefix + slot)) ?? null),
     close: async () => {

@@ -859,10 +859,11 @@ function releaseStep(hold: SlotHoldRecord, outcome: SlotReleaseOutcome, now: num
     step: 'release',
     outcome: outcome === 'released' ? 'ok' : 'skipped',
     ms: Math.max(0, now - (hold.releaseDueAt ?? now)),
-    detail:
-      outcome === 'released'
-        ? `released ${hold.slot}`
-        : `${hold.slot} was no longer held by attempt ${hold.attempt} (expired, taken by another holder, or released by an earlier try that did not live to record it): left alone`,
+    detail: {
+      released: `released ${hold.slot}`,
+      not_held: `${hold.slot} is held by another holder (attempt ${hold.attempt}'s hold expired and it was taken): left alone`,
+      already_free: `${hold.slot} was already free (attempt ${hold.attempt}'s hold expired, or an earlier try released it and did not live to record it)`,
+    }[outcome],
   };
 }
 
@@ -1182,13 +1183,14 @@ export class SqlSlotStore implements SlotStore {
     return { acquired: false, holder: await this.holderOf(slot, now) };
   }
 
-  async release(slot: string, holder: string): Promise<boolean> {
+  async release(slot: string, holder: string, now: number): Promise<SlotReleaseOutcome> {
     const result = await this.db
       .deleteFrom('slots')
       .where('name', '=', slot)
       .where('holder', '=', holder)
       .executeTakeFirst();
-    return Number(result.numDeletedRows) === 1;
+    if (Number(result.numDeletedRows) === 1) return 'released';
+    return (await this.holderOf(slot, now)) === null ? 'already_free' : 'not_held';
   }
 
   async holderOf(slot: string, now: number): Promise<string | null> {
