@@ -199,6 +199,11 @@ export interface ExecutionStore {
   /** Brings the schema up to date; returns the names of the migrations applied. */
   migrate(): Promise<string[]>;
   close(): Promise<void>;
+  /**
+   * Throws `store_unavailable` when the store can no longer keep what it acknowledges (an SQLite
+   * file deleted or replaced while open). Cheap: called on each health check.
+   */
+  assertIntact?(): void;
 
   create(input: NewExecution, now: number): Promise<Execution>;
   get(id: string): Promise<Execution | undefined>;
@@ -403,7 +408,19 @@ export interface SlotStore {
   /** Releases the slot only if `holder` holds it; otherwise says whether it is free or whose. */
   release(slot: string, holder: string, now: number): Promise<SlotReleaseOutcome>;
   holderOf(slot: string, now: number): Promise<string | null>;
+  /**
+   * Whether the slot store answers, from its last command's outcome (or its recovery probe); absent
+   * when the slots live in the database itself.
+   */
+  status?(): StoreStatus;
   close(): Promise<void>;
+}
+
+/** One store's reachability, as `/healthz` and `/metrics` report it. */
+export interface StoreStatus {
+  up: boolean;
+  /** Why it is down (null while up). */
+  error: string | null;
 }
 
 /** The holder token of one attempt in a slot store. */

@@ -191,7 +191,8 @@ export function openApiDocument(): Record<string, unknown> {
           security: [],
           responses: describe({
             '200': 'ok',
-            '503': 'sweeps have stalled or the store is unreachable',
+            '503':
+              'sweeps have stalled or a store is unreachable (`database` and `slots` say which, each {up, error})',
           }),
         },
       },

@@ -85,7 +85,9 @@ export class Slots {
         now,
       );
     } catch (error) {
-      await this.store.dropSlotHold(executionId, attempt, slot).catch(() => undefined);
+      // A command that timed out may still land when the slot store answers again: the hold is
+      // left due for release, so a later sweep gives back whatever it took (or finds it free).
+      await this.store.markSlotsDue(executionId, attempt, now, slot).catch(() => undefined);
       throw error;
     }
     if (!taken.acquired) {
@@ -121,6 +123,14 @@ export class Slots {
     const now = this.clock.now();
     await this.store.markSlotsDue(executionId, attempt, now, slot);
     const counts = await this.releaseAll([{ ...hold, releaseDueAt: now }]);
+    if (counts.failed > 0) {
+      // Due, so a later sweep finishes it; the runner is told it did not happen yet.
+      throw new VigilError(
+        'store_unavailable',
+        `slot store unavailable: ${slot} could not be released now; it will be released by a later sweep`,
+        { store: 'slots' },
+      );
+    }
     return { released: counts.released === 1 };
   }
 
