@@ -73,7 +73,13 @@ export class SqlStore implements ExecutionStore {
         now: number,
       ) => Promise<boolean[]>;
     } = {},
+    /** Throws `store_unavailable` when the store can no longer keep its writes (see ports). */
+    private readonly intact: () => void = () => undefined,
   ) {}
+
+  assertIntact(): void {
+    this.intact();
+  }
 
   /** Slots kept in this database, for deployments without Redis. */
   localSlots(): SlotStore {
