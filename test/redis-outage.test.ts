@@ -30,6 +30,40 @@ async function within(ms: number, url: string, method: string, body?: unknown) {
   return { status: response.status, json: (await response.json()) as any };
 }
 
+/** A redis-server of the test's own on a free loopback port, answering. */
+async function startOwnRedis(): Promise<{ child: ChildProcess; url: string }> {
+  const port = await freePort();
+  const url = `redis://127.0.0.1:${port}`;
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
+  const probe = createClient({ url });
+  probe.on('error', () => undefined);
+  try {
+    await until(
+      async () => {
+        if (!probe.isOpen) await probe.connect();
+        return (await probe.ping()) === 'PONG';
+      },
+      { what: 'the test redis-server to answer' },
+    );
+  } finally {
+    probe.destroy();
+  }
+  return { child, url };
+}
+
+/** `vigil serve` on its own SQLite file, its slots in `redisUrl`, sweeping every 200 ms. */
+function serveWith(dir: string, redisUrl: string): Promise<VigilProcess> {
+  writeFileSync(`${dir}/vigil.yaml`, 'sweep:\n  interval: 200ms\n');
+  return startVigil(dir, {
+    VIGIL_REDIS_URL: redisUrl,
+    VIGIL_DATABASE_URL: `sqlite:${dir}/vigil.db`,
+  });
+}
+
 /**
  * A Redis of this test's own, frozen with SIGSTOP: its connection stays open and nothing answers,
  * which no unreachable port can imitate. The watchdog must keep ending executions, slot routes
@@ -42,28 +76,8 @@ describe.runIf(hasRedisServer)('a frozen Redis under vigil serve', () => {
   let vigil: VigilProcess | undefined;
 
   beforeAll(async () => {
-    const port = await freePort();
-    redisUrl = `redis://127.0.0.1:${port}`;
-    redis = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      { stdio: 'ignore' },
-    );
-    const probe = createClient({ url: redisUrl });
-    probe.on('error', () => undefined);
-    await until(
-      async () => {
-        if (!probe.isOpen) await probe.connect();
-        return (await probe.ping()) === 'PONG';
-      },
-      { what: 'the test redis-server to answer' },
-    );
-    probe.destroy();
-    writeFileSync(`${dir}/vigil.yaml`, 'sweep:\n  interval: 200ms\n');
-    vigil = await startVigil(dir, {
-      VIGIL_REDIS_URL: redisUrl,
-      VIGIL_DATABASE_URL: `sqlite:${dir}/vigil.db`,
-    });
+    ({ child: redis, url: redisUrl } = await startOwnRedis());
+    vigil = await serveWith(dir, redisUrl);
   });
   afterAll(async () => {
     redis?.kill('SIGCONT');
@@ -150,6 +164,54 @@ describe.runIf(hasRedisServer)('a frozen Redis under vigil serve', () => {
         ).every((h) => h.releasedAt !== null),
       { what: "the holder's release to be recorded", timeoutMs: 60_000 },
     );
+    expect(vigil!.child.exitCode).toBeNull();
+  });
+});
+
+/**
+ * A Redis that is gone (killed): runners keep beating through the database while slot routes
+ * fail. /healthz must not follow whichever call came last: the slot store is down, the database up.
+ */
+describe.runIf(hasRedisServer)('a Redis gone under vigil serve', () => {
+  const { dir, cleanup } = tempDir();
+  let redis: ChildProcess;
+  let vigil: VigilProcess | undefined;
+
+  beforeAll(async () => {
+    const own = await startOwnRedis();
+    redis = own.child;
+    vigil = await serveWith(dir, own.url);
+  });
+  afterAll(async () => {
+    await vigil?.stop('SIGKILL');
+    redis?.kill('SIGKILL');
+    cleanup();
+  });
+
+  it('/healthz says steadily that the slot store is down and the database up', async () => {
+    const url = vigil!.url;
+    await api(url, 'POST', '/v1/executions', { id: 'live', kind: 'agent' });
+    const exited = new Promise((resolve) => redis.once('exit', resolve));
+    redis.kill('SIGKILL');
+    await exited;
+    for (let round = 0; round < 5; round++) {
+      const taken = await api(url, 'POST', '/v1/executions/live/slots', {
+        attempt: 1,
+        slot: `cap-${round}`,
+      });
+      expect(taken.status).toBe(503);
+      expect(taken.json).toMatchObject({ error: { code: 'store_unavailable' } });
+      // A heartbeat that lands says the database answers; it says nothing about Redis.
+      const beat = await api(url, 'POST', '/v1/executions/live/heartbeat', { attempt: 1 });
+      expect(beat.status).toBe(200);
+      const health = await api(url, 'GET', '/healthz');
+      expect(health.status, `round ${round}: ${JSON.stringify(health.json)}`).toBe(503);
+      expect(health.json).toMatchObject({
+        storeReachable: false,
+        database: { up: true },
+        slots: { up: false, store: 'redis' },
+      });
+    }
     expect(vigil!.child.exitCode).toBeNull();
   });
 });
