@@ -96,6 +96,11 @@ export type ReportOutcome =
       kind: 'late';
       execution: Execution;
       /** false for a repeat of a late report already kept */ kept: boolean;
+      /**
+       * A different late report of this attempt was kept first: this one was not kept (one late
+       * result per attempt; the first wins).
+       */
+      conflict: boolean;
     }
   /** The attempt had already been ended by its runner or an operator. */
   | { kind: 'already_ended'; execution: Execution }
@@ -199,6 +204,11 @@ export interface ExecutionStore {
   /** Brings the schema up to date; returns the names of the migrations applied. */
   migrate(): Promise<string[]>;
   close(): Promise<void>;
+  /**
+   * Throws `store_unavailable` when the store can no longer keep what it acknowledges (an SQLite
+   * file deleted or replaced while open). Cheap: called on each health check.
+   */
+  assertIntact?(): void;
 
   create(input: NewExecution, now: number): Promise<Execution>;
   get(id: string): Promise<Execution | undefined>;
@@ -384,7 +394,12 @@ export interface SlotHold {
   expiresAt: number | null;
 }
 
-export type SlotReleaseOutcome = 'released' | 'not_held';
+/**
+ * How a compare-and-release went: `released` (it was ours), `not_held` (another holder has it:
+ * ours expired and it was taken), `already_free` (nobody holds it: ours expired, or an earlier try
+ * released it and did not live to record it).
+ */
+export type SlotReleaseOutcome = 'released' | 'not_held' | 'already_free';
 
 export interface SlotHoldRecord extends SlotHold {
   acquiredAt: number;
@@ -409,10 +424,22 @@ export interface SlotStore {
   ): Promise<
     { acquired: true; expiresAt: number | null } | { acquired: false; holder: string | null }
   >;
-  /** Releases the slot only if `holder` holds it; false when it does not (expired or taken). */
-  release(slot: string, holder: string, now: number): Promise<boolean>;
+  /** Releases the slot only if `holder` holds it; otherwise says whether it is free or whose. */
+  release(slot: string, holder: string, now: number): Promise<SlotReleaseOutcome>;
   holderOf(slot: string, now: number): Promise<string | null>;
+  /**
+   * Whether the slot store answers, from its last command's outcome (or its recovery probe); absent
+   * when the slots live in the database itself.
+   */
+  status?(): StoreStatus;
   close(): Promise<void>;
+}
+
+/** One store's reachability, as `/healthz` and `/metrics` report it. */
+export interface StoreStatus {
+  up: boolean;
+  /** Why it is down (null while up). */
+  error: string | null;
 }
 
 /** The holder token of one attempt in a slot store. */

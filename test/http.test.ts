@@ -132,6 +132,30 @@ describe('the execution lifecycle over HTTP', () => {
     });
   });
 
+  it('a second, different late report is answered as not kept; a repeat of the kept one as kept', async () => {
+    await post('/v1/executions', { id: 'twice', kind: 'embed', limits: { heartbeat: '1m' } });
+    clock.advance(2 * M);
+    await post('/v1/sweeps', {});
+    const first = await post('/v1/executions/twice/complete', { attempt: 1, result: 'first' });
+    expect(first.json()).toMatchObject({ lateResultKept: true });
+
+    const other = await post('/v1/executions/twice/fail', { attempt: 1, error: 'second' });
+    expect(other.statusCode).toBe(409);
+    expect(other.json()).toMatchObject({
+      error: {
+        code: 'already_ended',
+        message: expect.stringMatching(/different late result .* was NOT kept/),
+      },
+      lateResultKept: false,
+      execution: { lateResult: { status: 'succeeded', result: 'first' } },
+    });
+    const repeat = await post('/v1/executions/twice/complete', { attempt: 1, result: 'first' });
+    expect(repeat.json()).toMatchObject({
+      error: { message: expect.stringMatching(/kept as lateResult/) },
+      lateResultKept: true,
+    });
+  });
+
   it('batch heartbeats answer which beats landed and which lost ownership', async () => {
     await post('/v1/executions', { id: 'a', kind: 'embed' });
     await post('/v1/executions', { id: 'b', kind: 'embed' });

@@ -132,10 +132,10 @@ for (const [name, storeKind, slotKind, up] of combos)
 
       expect((await h.store.get('old'))!.status).toBe('failed');
       expect((await h.store.get('new'))!.status).toBe('failed'); // both went silent
-      // `new` was ended in the same sweep and released its own slot; `old` found it not held.
+      // `new` was ended in the same sweep and released its own slot first; `old` found it free.
       const oldHold = (await h.store.slotHolds('old'))[0]!;
-      expect(oldHold.releaseOutcome).toBe('not_held');
-      expect(result.kind === 'completed' && result.report.counts.slots_not_held).toBe(1);
+      expect(oldHold.releaseOutcome).toBe('already_free');
+      expect(result.kind === 'completed' && result.report.counts.slots_already_free).toBe(1);
     });
 
     it('keeps the new holder while the old one is remediated (the new one still running)', async () => {
@@ -151,8 +151,13 @@ for (const [name, storeKind, slotKind, up] of combos)
 
       expect((await h.store.get('old'))!.status).toBe('failed');
       expect(await holderOf('q')).toBe(slotHolder('new', 1));
+      expect((await h.store.slotHolds('old'))[0]!.releaseOutcome).toBe('not_held');
       const [audit] = await h.store.listRemediations({ executionId: 'old', limit: 10 });
-      expect(audit!.steps.at(-1)).toMatchObject({ step: 'release', outcome: 'skipped' });
+      expect(audit!.steps.at(-1)).toMatchObject({
+        step: 'release',
+        outcome: 'skipped',
+        detail: expect.stringMatching(/held by another holder/),
+      });
     });
 
     it('a release cut short by a crash (ended, slot still held) is finished by the next sweep', async () => {
@@ -187,6 +192,35 @@ for (const [name, storeKind, slotKind, up] of combos)
       expect(await h.store.dueSlotReleases({ limit: 10 })).toEqual([]);
     });
 
+    it('a release done but not recorded (a crash between the two) is retried as already free, not as taken', async () => {
+      await ledger.register({ id: 'x', kind: 'agent' });
+      await slots.acquire('x', { attempt: 1, slot: 'agent:alpha:capacity' });
+      await h.store.endAttempt(
+        { id: 'x', attempt: 1, status: 'running' },
+        {
+          status: 'failed',
+          verdict: 'heartbeat_lost',
+          reason: 'test',
+          endedBy: 'watchdog',
+          retry: null,
+        },
+        h.clock.now(),
+      );
+      // The slot store released it; the process died before recording that.
+      expect(
+        await slotStore.release('agent:alpha:capacity', slotHolder('x', 1), h.clock.now()),
+      ).toBe('released');
+      h.clock.advance(STALE_RELEASE_MS + 1);
+
+      const result = await sweeper.sweep();
+
+      expect(result.kind === 'completed' && result.report.counts).toMatchObject({
+        slots_already_free: 1,
+      });
+      expect(result.kind === 'completed' && result.report.counts.slots_not_held).toBeUndefined();
+      expect((await h.store.slotHolds('x'))[0]!.releaseOutcome).toBe('already_free');
+    });
+
     it('a runner completing releases its slots; a runner may give one back early', async () => {
       await ledger.register({ id: 'r', kind: 'agent' });
       await slots.acquire('r', { attempt: 1, slot: 'cap' });
@@ -197,10 +231,8 @@ for (const [name, storeKind, slotKind, up] of combos)
       expect(await slots.release('r', 'queue', 1)).toEqual({ released: false });
 
       await ledger.complete('r', 1, { ok: true });
-      // The release is recorded after the slot is freed: wait for the record, not the slot.
-      await until(async () =>
-        (await h.store.slotHolds('r')).every((hold) => hold.releaseOutcome !== null),
-      );
+      // The release is recorded after the slot store answers: wait for the record.
+      await until(async () => (await h.store.slotHolds('r')).every((x) => x.releasedAt !== null));
       expect(await holderOf('cap')).toBeNull();
       expect((await h.store.slotHolds('r')).map((x) => x.releaseOutcome)).toEqual([
         'released',

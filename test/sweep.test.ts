@@ -152,7 +152,9 @@ await describeEach(storeKinds(), 'on %s', (kind) => {
       const late = await h.ledger.complete('slow', 1, { rows: 7 });
       expect(late.kind).toBe('late');
       const again = await h.ledger.complete('slow', 1, { rows: 8 });
-      expect(again).toMatchObject({ kind: 'late', kept: false });
+      expect(again).toMatchObject({ kind: 'late', kept: false, conflict: true });
+      const repeat = await h.ledger.complete('slow', 1, { rows: 7 });
+      expect(repeat).toMatchObject({ kind: 'late', kept: false, conflict: false });
 
       const slow = await h.store.get('slow');
       expect(slow).toMatchObject({

@@ -99,6 +99,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       lastSweepAt: health.lastSweepAt === null ? null : new Date(health.lastSweepAt).toISOString(),
       lastSweepAgeMs: health.lastSweepAgeMs,
       storeReachable: health.storeReachable,
+      database: health.database,
+      slots: health.slots,
     });
   });
   app.get('/metrics', async (request, reply) => {
@@ -124,6 +126,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   return app;
 }
 
+function isSlotStoreError(error: VigilError): boolean {
+  return (error.details as { store?: unknown } | undefined)?.store === 'slots';
+}
+
 function sendError(
   error: unknown,
   request: FastifyRequest,
@@ -132,7 +138,9 @@ function sendError(
 ) {
   const known = toVigilError(error);
   if (known) {
-    if (known.code === 'store_unavailable') options.service.storeDown();
+    // The slot store (Redis) reports its own status; only the database's failures are the service's.
+    if (known.code === 'store_unavailable' && !isSlotStoreError(known))
+      options.service.storeDown(known);
     const extra: Record<string, unknown> = {
       ...(known.details && typeof known.details === 'object' ? known.details : {}),
     };

@@ -75,6 +75,18 @@ export class Metrics {
       },
     });
 
+    new Gauge({
+      name: 'vigil_store_up',
+      help: "Each store: 1 answering, 0 not (database: Vigil's database; slots: where slots live)",
+      labelNames: ['store'],
+      registers,
+      collect() {
+        const health = service.health();
+        this.set({ store: 'database' }, health.database.up ? 1 : 0);
+        this.set({ store: 'slots' }, health.slots.up ? 1 : 0);
+      },
+    });
+
     const events = new Counter({
       name: 'vigil_events_total',
       help: 'Events emitted, by type (process:*, probe:*, owner:unreachable, breaker:*, …)',

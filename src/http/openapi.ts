@@ -231,9 +231,9 @@ export function openApiDocument(): Record<string, unknown> {
       '/healthz': {
         get: open('Health of the watchdog itself (no token needed)', {
           '200':
-            '{status: "ok", lastSweepAt, lastSweepAgeMs, …}: the database and the slot store reported separately',
+            '{status: "ok", lastSweepAt, lastSweepAgeMs, storeReachable, database: {up, error}, slots: {up, error, store}, …}',
           '503':
-            '{status: "unhealthy", …}: no sweep has succeeded for three intervals, or the store is unreachable',
+            '{status: "unhealthy", …}: no sweep has succeeded for three intervals, or a store is unreachable (`database` and `slots` say which)',
         }),
       },
       '/openapi.json': {

@@ -224,18 +224,28 @@ function reported(outcome: ReportOutcome): Record<string, JsonValue> {
           reason: `it is on attempt ${outcome.execution.attempt}`,
         },
       );
-    case 'late':
-    case 'already_ended': {
+    case 'late': {
       const e = outcome.execution;
       throw new VigilError(
         'already_ended',
-        outcome.kind === 'late'
-          ? `execution ${e.id} was already ended by the watchdog (${e.reason ?? e.status}); the report is kept as lateResult`
-          : `execution ${e.id} had already ended (${e.status})`,
-        { execution: e },
+        `execution ${e.id} was already ended by the watchdog (${e.reason ?? e.status}); ${lateFate(outcome)}`,
+        { execution: e, lateResultKept: !outcome.conflict },
       );
     }
+    case 'already_ended': {
+      const e = outcome.execution;
+      throw new VigilError('already_ended', `execution ${e.id} had already ended (${e.status})`, {
+        execution: e,
+      });
+    }
   }
+}
+
+/** What became of a late report, truthfully: kept, or not kept because another was kept first. */
+function lateFate(outcome: { conflict: boolean }): string {
+  return outcome.conflict
+    ? 'a different late result of this attempt was kept first, so this report was NOT kept'
+    : 'the report is kept as lateResult';
 }
 
 /** `since` is an ISO time or a duration back from now ("24h"). */

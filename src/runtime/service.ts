@@ -1,6 +1,6 @@
 import type { Config } from '../config.js';
 import { formatDuration } from '../core/duration.js';
-import type { Clock, ExecutionStore, OwnerClient, SlotStore } from '../ports.js';
+import type { Clock, ExecutionStore, OwnerClient, SlotStore, StoreStatus } from '../ports.js';
 import type { Source } from '../sources/index.js';
 import { sourcesFor } from '../sources/index.js';
 import { ClockJumpWatch } from './clock.js';
@@ -50,7 +50,12 @@ export interface Health {
   ok: boolean;
   lastSweepAt: number | null;
   lastSweepAgeMs: number | null;
+  /** Every store reachable: the database and the slot store. */
   storeReachable: boolean;
+  /** Vigil's database, from the last real write's outcome and the file check (SQLite). */
+  database: StoreStatus;
+  /** Where slots live: Redis (its own status), else the database itself. */
+  slots: StoreStatus & { store: 'redis' | 'database' };
   listeningSince: number;
 }
 
@@ -71,7 +76,8 @@ export class Service {
   private readonly startedAt: number;
   private lastSweepAt: number | null = null;
   private lastSuccessAt: number | null = null;
-  private storeReachable = true;
+  /** Why the database is down, from the last real command's outcome; null while it answers. */
+  private databaseError: string | null = null;
   /**
    * Since when Vigil has been taking heartbeats without a gap. A runner is blamed for silence only
    * while Vigil was listening: starting, a stalled event loop and an unreachable store all move it.
@@ -206,19 +212,29 @@ export class Service {
       }
       return result;
     } catch (error) {
-      this.storeDown();
+      this.storeDown(error);
       throw error;
     }
   }
 
-  /** Tells the service a write failed (store down) or worked again. */
-  storeDown(): void {
-    this.storeReachable = false;
+  /** Tells the service a database command failed (down) or worked again. */
+  storeDown(error?: unknown): void {
+    this.databaseError = error instanceof Error ? error.message : 'the database did not answer';
   }
 
   storeUp(): void {
-    if (!this.storeReachable) this.listeningSince = this.options.clock.now();
-    this.storeReachable = true;
+    if (this.databaseError !== null) this.listeningSince = this.options.clock.now();
+    this.databaseError = null;
+  }
+
+  /** The database's status: its last command's outcome, and whether its file is still its own. */
+  private database(): StoreStatus {
+    try {
+      this.options.store.assertIntact?.();
+    } catch (error) {
+      return { up: false, error: error instanceof Error ? error.message : String(error) };
+    }
+    return { up: this.databaseError === null, error: this.databaseError };
   }
 
   /**
@@ -228,11 +244,19 @@ export class Service {
   health(): Health {
     const now = this.options.clock.now();
     const since = this.lastSuccessAt ?? this.startedAt;
+    const database = this.database();
+    const own = this.slots.slotStore.status?.();
+    const slots = own
+      ? { ...own, store: 'redis' as const }
+      : { ...database, store: 'database' as const };
+    const storeReachable = database.up && slots.up;
     return {
-      ok: this.storeReachable && now - since <= 3 * this.options.config.sweep.intervalMs,
+      ok: storeReachable && now - since <= 3 * this.options.config.sweep.intervalMs,
       lastSweepAt: this.lastSweepAt,
       lastSweepAgeMs: this.lastSweepAt === null ? null : now - this.lastSweepAt,
-      storeReachable: this.storeReachable,
+      storeReachable,
+      database,
+      slots,
       listeningSince: this.listeningSince,
     };
   }

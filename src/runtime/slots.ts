@@ -29,9 +29,19 @@ export const STALE_RELEASE_MS = 10_000;
 
 export interface SlotReleaseCounts {
   released: number;
+  /** Held by another holder: left alone. */
   notHeld: number;
+  /** Nobody held it any more (expired, or released by an earlier try that was not recorded). */
+  alreadyFree: number;
   failed: number;
 }
+
+const noReleases = (): SlotReleaseCounts => ({
+  released: 0,
+  notHeld: 0,
+  alreadyFree: 0,
+  failed: 0,
+});
 
 /**
  * Capacity slots and queue entries held by executions. The store records which attempt holds
@@ -75,7 +85,9 @@ export class Slots {
         now,
       );
     } catch (error) {
-      await this.store.dropSlotHold(executionId, attempt, slot).catch(() => undefined);
+      // A command that timed out may still land when the slot store answers again: the hold is
+      // left due for release, so a later sweep gives back whatever it took (or finds it free).
+      await this.store.markSlotsDue(executionId, attempt, now, slot).catch(() => undefined);
       throw error;
     }
     if (!taken.acquired) {
@@ -111,6 +123,14 @@ export class Slots {
     const now = this.clock.now();
     await this.store.markSlotsDue(executionId, attempt, now, slot);
     const counts = await this.releaseAll([{ ...hold, releaseDueAt: now }]);
+    if (counts.failed > 0) {
+      // Due, so a later sweep finishes it; the runner is told it did not happen yet.
+      throw new VigilError(
+        'store_unavailable',
+        `slot store unavailable: ${slot} could not be released now; it will be released by a later sweep`,
+        { store: 'slots' },
+      );
+    }
     return { released: counts.released === 1 };
   }
 
@@ -122,7 +142,7 @@ export class Slots {
   async releaseFor(
     attempts: readonly { id: string; attempt: number }[],
   ): Promise<SlotReleaseCounts> {
-    if (attempts.length === 0) return { released: 0, notHeld: 0, failed: 0 };
+    if (attempts.length === 0) return noReleases();
     const holds = await this.store.dueSlotReleases({ of: attempts, limit: 10_000 });
     return this.releaseAll(holds);
   }
@@ -133,13 +153,14 @@ export class Slots {
    * does not race the release that follows each end.
    */
   async releaseStale(staleMs = STALE_RELEASE_MS, pageSize = 500): Promise<SlotReleaseCounts> {
-    const total: SlotReleaseCounts = { released: 0, notHeld: 0, failed: 0 };
+    const total = noReleases();
     const dueBefore = this.clock.now() - staleMs;
     for (;;) {
       const holds = await this.store.dueSlotReleases({ dueBefore, limit: pageSize });
       const counts = await this.releaseAll(holds);
       total.released += counts.released;
       total.notHeld += counts.notHeld;
+      total.alreadyFree += counts.alreadyFree;
       total.failed += counts.failed;
       if (holds.length < pageSize || counts.failed > 0) return total;
     }
@@ -150,7 +171,7 @@ export class Slots {
    * one transaction. A release that fails stays due, for `releaseStale`.
    */
   private async releaseAll(holds: readonly SlotHoldRecord[]): Promise<SlotReleaseCounts> {
-    const counts: SlotReleaseCounts = { released: 0, notHeld: 0, failed: 0 };
+    const counts = noReleases();
     const now = this.clock.now();
     const settled = await Promise.allSettled(
       holds.map((hold) =>
@@ -160,12 +181,13 @@ export class Slots {
     const done: { hold: SlotHoldRecord; outcome: SlotReleaseOutcome }[] = [];
     for (const [i, result] of settled.entries()) {
       if (result.status === 'rejected') counts.failed++;
-      else done.push({ hold: holds[i]!, outcome: result.value ? 'released' : 'not_held' });
+      else done.push({ hold: holds[i]!, outcome: result.value });
     }
     const recorded = await this.store.recordSlotReleases(done, this.clock.now());
     for (const [i, { outcome }] of done.entries()) {
       if (!recorded[i]) continue;
       if (outcome === 'released') counts.released++;
+      else if (outcome === 'already_free') counts.alreadyFree++;
       else counts.notHeld++;
     }
     return counts;

@@ -119,8 +119,9 @@ export class Sweeper {
     );
     const overdueParents: Execution[] = [];
     const seen = new Set<string>();
-    // First finish releases a previous sweep (perhaps on a replica that died) left half-done.
-    if (!dryRun) await pass.releaseStaleSlots();
+    // Finish releases a previous sweep (perhaps on a replica that died) left half-done, beside
+    // detection rather than before it: a slot store that does not answer never delays an end.
+    if (!dryRun) pass.releaseStaleSlots();
 
     let after: { deadlineAt: number; id: string } | undefined;
     let leaseLost = false;
@@ -145,7 +146,7 @@ export class Sweeper {
       await pass.flush();
       await yieldToEventLoop();
       await store.recordRemediations(pass.takeRecords());
-      if (!dryRun) await pass.releaseSlots();
+      if (!dryRun) pass.releaseSlots();
       // Renew the lease between pages. Lost (this sweep outlived it and another replica took
       // over): stop here; every write so far was a compare-and-set, so nothing is half-done.
       if (
@@ -170,7 +171,8 @@ export class Sweeper {
       if (!dryRun) this.reconciledAt = now;
     }
     await pass.deriveTouchedParents();
-    if (!dryRun) await pass.releaseSlots();
+    if (!dryRun) pass.releaseSlots();
+    await pass.releasesDone();
     ownerSweep.finish(now);
 
     const { sources = [] } = this.options;
@@ -283,14 +285,36 @@ class SweepPass {
     private readonly ownerSweep: OwnerSweep,
   ) {}
 
-  /** Releases the slots of the attempts this sweep ended since the last call. */
-  async releaseSlots(): Promise<void> {
+  /** Slot releases started and not yet awaited (see `releasesDone`). */
+  private readonly releases: Promise<void>[] = [];
+  private releaseError: Error | null = null;
+
+  /** Starts releasing the slots of the attempts this sweep ended since the last call. */
+  releaseSlots(): void {
     const ended = this.endedSinceRelease.splice(0, this.endedSinceRelease.length);
-    if (this.options.slots) this.countReleases(await this.options.slots.releaseFor(ended));
+    const slots = this.options.slots;
+    if (slots && ended.length > 0) this.track(slots.releaseFor(ended));
   }
 
-  async releaseStaleSlots(): Promise<void> {
-    if (this.options.slots) this.countReleases(await this.options.slots.releaseStale());
+  releaseStaleSlots(): void {
+    if (this.options.slots) this.track(this.options.slots.releaseStale());
+  }
+
+  private track(releasing: Promise<SlotReleaseCounts>): void {
+    this.releases.push(
+      releasing.then(
+        (counts) => this.countReleases(counts),
+        (error: unknown) => {
+          this.releaseError ??= error instanceof Error ? error : new Error(String(error));
+        },
+      ),
+    );
+  }
+
+  /** Waits for the releases started (each slot command has a timeout); a failed one stays due. */
+  async releasesDone(): Promise<void> {
+    await Promise.all(this.releases.splice(0, this.releases.length));
+    if (this.releaseError !== null) throw this.releaseError;
   }
 
   private countReleases(counts: SlotReleaseCounts): void {
@@ -298,6 +322,8 @@ class SweepPass {
       this.counts.slots_released = (this.counts.slots_released ?? 0) + counts.released;
     if (counts.notHeld > 0)
       this.counts.slots_not_held = (this.counts.slots_not_held ?? 0) + counts.notHeld;
+    if (counts.alreadyFree > 0)
+      this.counts.slots_already_free = (this.counts.slots_already_free ?? 0) + counts.alreadyFree;
     if (counts.failed > 0)
       this.counts.slot_release_failed = (this.counts.slot_release_failed ?? 0) + counts.failed;
   }

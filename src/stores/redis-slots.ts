@@ -1,6 +1,6 @@
-import { createClient } from 'redis';
+import { ErrorReply, createClient } from 'redis';
 import { VigilError } from '../errors.js';
-import type { SlotStore } from '../ports.js';
+import type { SlotStore, StoreStatus } from '../ports.js';
 import { redact } from './open-store.js';
 
 /** Takes the slot when it is free or already ours; answers [1, ttl] or [0, current holder]. */
@@ -16,29 +16,50 @@ if current == false or current == ARGV[1] then
 end
 return {0, current}`;
 
-/** Compare-and-release: deletes the slot only while `holder` still holds it. */
+/** Compare-and-release: deletes the slot only while `holder` holds it; -1 when nobody does. */
 const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local current = redis.call('GET', KEYS[1])
+if current == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
+if current == false then
+  return -1
+end
 return 0`;
+
+/**
+ * How long a command may wait for Redis's answer. A Redis that answers at all answers in
+ * milliseconds; 1 s rides out a busy moment without calling an outage, while a frozen Redis (the
+ * connection open, nothing answering) would otherwise hold a slot route, and every sweep waiting on
+ * a release, forever. A false outage costs one 503 and a retried release; a wait without end stops
+ * the watchdog.
+ */
+export const REDIS_COMMAND_TIMEOUT_MS = 1_000;
+/** Between recovery probes while Redis is down: quick to notice its return, cheap while it is not. */
+const PROBE_EVERY_MS = 500;
 
 export interface RedisSlotOptions {
   /** Prefix of every slot key (default `vigil:slot:`). */
   keyPrefix?: string | undefined;
+  /** Default REDIS_COMMAND_TIMEOUT_MS. */
+  commandTimeoutMs?: number | undefined;
 }
 
 /**
  * Slots in Redis: one key per slot holding its holder's token, with an optional TTL. Acquire and
- * release are Lua scripts, so each is one atomic step on the server. Commands fail at once while
- * Redis is unreachable (no offline queue): a release that fails stays due and is retried by the
- * next sweep; an acquisition fails with "store unavailable".
+ * release are Lua scripts, so each is one atomic step on the server.
+ *
+ * Every command has a timeout. Once one fails or times out, Redis is down: commands fail at once
+ * with "store unavailable" (nothing more is queued on a connection that does not answer) while one
+ * PING at a time probes it; the first answer brings it back. A release that fails stays due and is
+ * retried by a later sweep; an acquisition fails with "store unavailable".
  */
 export async function openRedisSlotStore(
   url: string,
   options: RedisSlotOptions = {},
 ): Promise<SlotStore> {
   const prefix = options.keyPrefix ?? 'vigil:slot:';
+  const timeoutMs = options.commandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS;
   const where = redact(url);
   // Unreachable at start: fail at once (the caller exits "store unavailable"). Lost later: keep
   // reconnecting in the background, with backoff.
@@ -59,6 +80,7 @@ export async function openRedisSlotStore(
     new VigilError(
       'store_unavailable',
       `slot store unavailable: ${where}: ${error instanceof Error ? error.message : String(error)}`,
+      { store: 'slots' },
     );
   try {
     await client.connect();
@@ -66,10 +88,22 @@ export async function openRedisSlotStore(
   } catch (error) {
     throw unavailable(error);
   }
+
+  const health = new RedisHealth(() => client.ping());
   const run = async <T>(fn: () => Promise<T>): Promise<T> => {
+    const down = health.status();
+    if (!down.up) {
+      health.probe();
+      throw unavailable(new Error(down.error ?? 'down'));
+    }
     try {
-      return await fn();
+      const value = await withTimeout(fn(), timeoutMs);
+      health.answered();
+      return value;
     } catch (error) {
+      // Redis answered with an error: it is up, the command was wrong.
+      if (error instanceof ErrorReply) health.answered();
+      else health.failed(error);
       throw unavailable(error);
     }
   };
@@ -88,15 +122,93 @@ export async function openRedisSlotStore(
       }),
     release: (slot, holder) =>
       run(async () => {
-        const deleted = (await client.eval(RELEASE, {
+        const answer = (await client.eval(RELEASE, {
           keys: [prefix + slot],
           arguments: [holder],
         })) as number;
-        return deleted === 1;
+        return answer === 1 ? 'released' : answer === -1 ? 'already_free' : 'not_held';
       }),
     holderOf: (slot) => run(async () => (await client.get(prefix + slot)) ?? null),
+    status: () => health.status(),
     close: async () => {
-      if (client.isOpen) await client.close();
+      health.stop();
+      if (!client.isOpen) return;
+      // A graceful close waits for every answer: on a Redis that does not answer, never.
+      if (health.status().up) await client.close();
+      else client.destroy();
     },
   };
+}
+
+/**
+ * Redis's reachability from the last command's outcome: down after a failure or a timeout, up
+ * again at the first answer (a command's, or the probe's). Never from whether a command happens
+ * to be in flight.
+ */
+class RedisHealth {
+  private error: string | null = null;
+  private probing = false;
+  private stopped = false;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly ping: () => Promise<unknown>) {}
+
+  status(): StoreStatus {
+    return { up: this.error === null, error: this.error };
+  }
+
+  answered(): void {
+    this.error = null;
+  }
+
+  failed(error: unknown): void {
+    this.error = error instanceof Error ? error.message : String(error);
+    this.probe();
+  }
+
+  /**
+   * One PING at a time until Redis answers. A PING that timed out stays in flight: on a frozen
+   * connection its answer is the first sign of life, so no second one is queued behind it.
+   */
+  probe(): void {
+    if (this.probing || this.stopped) return;
+    this.probing = true;
+    this.ping().then(
+      () => {
+        this.probing = false;
+        this.answered();
+      },
+      (error: unknown) => {
+        this.error = error instanceof Error ? error.message : String(error);
+        if (this.stopped) return;
+        this.timer = setTimeout(() => {
+          this.probing = false;
+          this.probe();
+        }, PROBE_EVERY_MS);
+        this.timer.unref();
+      },
+    );
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+}
+
+/** Rejects when `promise` has not settled within `ms` (the command itself may still land). */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
 }

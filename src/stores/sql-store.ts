@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { Kysely, RawBuilder, Selectable, Transaction } from 'kysely';
 import { Migrator, sql } from 'kysely';
 import { deadlineOf } from '../core/limits.js';
@@ -72,7 +73,13 @@ export class SqlStore implements ExecutionStore {
         now: number,
       ) => Promise<boolean[]>;
     } = {},
+    /** Throws `store_unavailable` when the store can no longer keep its writes (see ports). */
+    private readonly intact: () => void = () => undefined,
   ) {}
+
+  assertIntact(): void {
+    this.intact();
+  }
 
   /** Slots kept in this database, for deployments without Redis. */
   localSlots(): SlotStore {
@@ -346,10 +353,6 @@ export class SqlStore implements ExecutionStore {
       if (!attemptRow || attemptRow.ended_by !== 'watchdog') {
         return { kind: 'already_ended', execution: toExecution(row) };
       }
-      if (attemptRow.late_result !== null) {
-        // One late report per attempt is kept; a repeat of it is not counted twice.
-        return { kind: 'late', execution: toExecution(row), kept: false };
-      }
       const late: LateResult = {
         at: now,
         attempt: fence.attempt,
@@ -358,6 +361,15 @@ export class SqlStore implements ExecutionStore {
           ? { result: end.result ?? null }
           : { error: end.error ?? null }),
       };
+      // One late report per attempt is kept; a repeat of it is not counted twice, and a different
+      // one is answered as not kept.
+      const notKept = (keptJson: string | null): ReportOutcome => ({
+        kind: 'late',
+        execution: toExecution(row),
+        kept: false,
+        conflict: !sameLateReport(parseJson<LateResult>(keptJson), late),
+      });
+      if (attemptRow.late_result !== null) return notKept(attemptRow.late_result);
       const lateJson = JSON.stringify(late);
       const kept = await trx
         .updateTable('attempts')
@@ -368,7 +380,13 @@ export class SqlStore implements ExecutionStore {
         .executeTakeFirst();
       // A concurrent late report of the same attempt was kept first.
       if (Number(kept.numUpdatedRows) === 0) {
-        return { kind: 'late', execution: toExecution(row), kept: false };
+        const first = await trx
+          .selectFrom('attempts')
+          .select('late_result')
+          .where('execution_id', '=', fence.id)
+          .where('attempt', '=', fence.attempt)
+          .executeTakeFirst();
+        return notKept(first?.late_result ?? null);
       }
       // The execution shows its newest late report, even when it has moved on to a retry.
       await trx
@@ -376,7 +394,12 @@ export class SqlStore implements ExecutionStore {
         .set({ late_result: lateJson })
         .where('id', '=', fence.id)
         .execute();
-      return { kind: 'late', execution: { ...toExecution(row), lateResult: late }, kept: true };
+      return {
+        kind: 'late',
+        execution: { ...toExecution(row), lateResult: late },
+        kept: true,
+        conflict: false,
+      };
     });
   }
 
@@ -858,16 +881,25 @@ export class SqlStore implements ExecutionStore {
   }
 }
 
+/** Whether two late reports of one attempt say the same (their arrival time aside). */
+function sameLateReport(kept: LateResult | null, report: LateResult): boolean {
+  if (kept === null) return false;
+  // Through JSON, as the kept one was: an absent key and an undefined one are the same report.
+  const said = (late: LateResult) => JSON.parse(JSON.stringify({ ...late, at: 0 })) as unknown;
+  return isDeepStrictEqual(said(kept), said(report));
+}
+
 /** A release as a step of the remediation that caused it. */
 function releaseStep(hold: SlotHoldRecord, outcome: SlotReleaseOutcome, now: number): StepRecord {
   return {
     step: 'release',
     outcome: outcome === 'released' ? 'ok' : 'skipped',
     ms: Math.max(0, now - (hold.releaseDueAt ?? now)),
-    detail:
-      outcome === 'released'
-        ? `released ${hold.slot}`
-        : `${hold.slot} was no longer held by attempt ${hold.attempt} (expired, taken by another holder, or released by an earlier try that did not live to record it): left alone`,
+    detail: {
+      released: `released ${hold.slot}`,
+      not_held: `${hold.slot} is held by another holder (attempt ${hold.attempt}'s hold expired and it was taken): left alone`,
+      already_free: `${hold.slot} was already free (attempt ${hold.attempt}'s hold expired, or an earlier try released it and did not live to record it)`,
+    }[outcome],
   };
 }
 
@@ -1187,13 +1219,14 @@ export class SqlSlotStore implements SlotStore {
     return { acquired: false, holder: await this.holderOf(slot, now) };
   }
 
-  async release(slot: string, holder: string): Promise<boolean> {
+  async release(slot: string, holder: string, now: number): Promise<SlotReleaseOutcome> {
     const result = await this.db
       .deleteFrom('slots')
       .where('name', '=', slot)
       .where('holder', '=', holder)
       .executeTakeFirst();
-    return Number(result.numDeletedRows) === 1;
+    if (Number(result.numDeletedRows) === 1) return 'released';
+    return (await this.holderOf(slot, now)) === null ? 'already_free' : 'not_held';
   }
 
   async holderOf(slot: string, now: number): Promise<string | null> {

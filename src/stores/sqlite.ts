@@ -1,7 +1,16 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
+import type {
+  KyselyPlugin,
+  PluginTransformQueryArgs,
+  PluginTransformResultArgs,
+  QueryResult,
+  RootOperationNode,
+  UnknownRow,
+} from 'kysely';
 import { Kysely, SqliteDialect, sql } from 'kysely';
+import { VigilError } from '../errors.js';
 import type { AttemptEnd, Beat, Fence, HeartbeatResult, RemediationRecord } from '../ports.js';
 import type { Database } from './schema.js';
 import type { ExecutionRow } from './sql-store.js';
@@ -181,12 +190,17 @@ export function openSqliteStore(path: string, options: SqliteOptions = {}): SqlS
     database.close();
     throw error;
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  const intact = file === ':memory:' ? () => undefined : fileGuard(file);
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({ database }),
+    plugins: [new GuardWrites(intact)],
+  });
   // Prepared on first use (after migrations); run through kysely's connection so they never land
   // inside another open transaction.
   let prepared: ReturnType<typeof preparedWrites> | undefined;
   const withPrepared = <T>(fn: (writes: ReturnType<typeof preparedWrites>) => T) =>
     db.connection().execute(() => {
+      intact();
       prepared ??= preparedWrites(database);
       return Promise.resolve(fn(prepared));
     });
@@ -205,6 +219,7 @@ export function openSqliteStore(path: string, options: SqliteOptions = {}): SqlS
     `sqlite:${file}`,
     (fn) =>
       db.connection().execute(async (conn) => {
+        intact();
         // IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
         // writes can fail with SQLITE_BUSY when another process wrote in between.
         await sql`begin immediate`.execute(conn);
@@ -218,5 +233,41 @@ export function openSqliteStore(path: string, options: SqliteOptions = {}): SqlS
         }
       }),
     options.genericWrites ? {} : fast,
+    intact,
   );
+}
+
+/** Runs `guard` before every write the query builder sends (inserts, updates, deletes). */
+class GuardWrites implements KyselyPlugin {
+  constructor(private readonly guard: () => void) {}
+
+  transformQuery({ node }: PluginTransformQueryArgs): RootOperationNode {
+    if (WRITES.has(node.kind)) this.guard();
+    return node;
+  }
+
+  transformResult({ result }: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    return Promise.resolve(result);
+  }
+}
+
+const WRITES = new Set(['InsertQueryNode', 'UpdateQueryNode', 'DeleteQueryNode', 'MergeQueryNode']);
+
+/**
+ * The open file's identity (device and inode), checked before each write and on each health check:
+ * an SQLite file deleted or replaced under a running Vigil still takes writes (into the unlinked
+ * inode) that a restart will not find, so from then on writes are refused instead of acknowledged.
+ * One stat per write transaction (a batch of beats is one): microseconds.
+ */
+function fileGuard(file: string): () => void {
+  const opened = statSync(file);
+  return () => {
+    const now = statSync(file, { throwIfNoEntry: false });
+    if (now && now.dev === opened.dev && now.ino === opened.ino) return;
+    throw new VigilError(
+      'store_unavailable',
+      `database file ${file} was ${now ? 'replaced by another file' : 'deleted'} while Vigil had it open: writes are refused, since they would be lost; restart Vigil to open the database at that path again`,
+      { store: 'database' },
+    );
+  };
 }

@@ -49,7 +49,7 @@ export function ledgerCommands(program: Command, io: CliIo): void {
       const e = outcome.execution;
       throw new VigilError(
         'already_ended',
-        `execution ${e.id} had already ended (${e.status}${e.reason ? `: ${e.reason}` : ''})${outcome.kind === 'late' ? '; this report is kept as its late result' : ''}`,
+        `execution ${e.id} had already ended (${e.status}${e.reason ? `: ${e.reason}` : ''})${outcome.kind !== 'late' ? '' : outcome.conflict ? '; a different late result of this attempt was kept first, so this report was NOT kept' : '; this report is kept as its late result'}`,
       );
     }
     io.out(
