@@ -126,3 +126,34 @@ export async function api(
   });
   return { status: response.status, json: await response.json() };
 }
+
+export interface VigilRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the real `vigil ARGS` binary to completion in `cwd` and resolves its exit code and output.
+ * `env` adds to (or, with undefined, removes from) the test's own environment.
+ */
+export function runVigil(
+  args: string[],
+  { cwd, env = {} }: { cwd: string; env?: Record<string, string | undefined> },
+): Promise<VigilRun> {
+  const merged: Record<string, string | undefined> = { ...process.env, ...env };
+  for (const [name, value] of Object.entries(merged)) if (value === undefined) delete merged[name];
+  const child = spawn(process.execPath, [VIGIL_BIN, ...args], {
+    cwd,
+    env: merged,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}

@@ -54,10 +54,14 @@ export function execCommand(program: Command, io: CliIo, done: (code: number) =>
     .addHelpText(
       'after',
       `
-The command runs in its own process group with VIGIL_EXECUTION_ID and VIGIL_ATTEMPT set.
-SIGTERM, SIGINT and SIGHUP are passed on to the group. When Vigil ends the execution (run limit,
-cancel), the group gets SIGTERM, then SIGKILL ${KILL_GRACE_MS / 1_000} s later. Exit code: the
-command's (128 + n when killed by signal n); 3 when Vigil cannot be reached; 2 for bad usage.
+The command runs in its own process group with VIGIL_EXECUTION_ID and
+VIGIL_ATTEMPT set. SIGTERM, SIGINT and SIGHUP are passed on to the group.
+
+When Vigil ends the execution (run limit, cancel), the group gets SIGTERM,
+then SIGKILL ${KILL_GRACE_MS / 1_000} s later.
+
+Exit code: the command's (128 + n when killed by signal n); 3 when Vigil
+cannot be reached; 2 for bad usage.
 
 Example: vigil exec --kind nightly-backup --timeout 2h -- ./backup.sh --full`,
     )

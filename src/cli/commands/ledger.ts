@@ -62,7 +62,7 @@ export function ledgerCommands(program: Command, io: CliIo): void {
   program
     .command('register')
     .description('register an execution (prints its id); e.g. a cron job registering its own run')
-    .requiredOption('--kind <kind>', 'job type, e.g. nightly-backup')
+    .requiredOption('--kind <kind>', 'job type, e.g. nightly-backup (required)')
     .option('--id <id>', 'its id (default: generated)')
     .option('--owner <owner>', 'worker / agent / host that runs it')
     .option('--parent <id>', 'the workflow run it belongs to')
