@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tempDir } from './helpers.js';
 import { runVigil } from './process-helpers.js';
@@ -47,5 +49,28 @@ describe('--help', () => {
     const { stdout } = await vigil(['ls', '--help']);
     expect(optionHelp(stdout, '--kind')).toMatch(/--kind <kind>\s+\S+/);
     expect(optionHelp(stdout, '--owner')).toMatch(/--owner <owner>\s+\S+/);
+  });
+});
+
+describe('durations on the command line', () => {
+  it.each([
+    [['exec', '--timeout', '5', '--', 'true'], '--timeout: give a unit: 5s, 5m (got "5")'],
+    [['exec', '--heartbeat', '0s', '--', 'true'], '--heartbeat: expected a limit above zero'],
+    [['register', '--kind', 'x', '--heartbeat', '0'], '--heartbeat: expected a limit above zero'],
+    [['register', '--kind', 'x', '--run', '90'], '--run: give a unit: 90s, 90m'],
+    [['register', '--kind', 'x', '--queue', '-1m'], '--queue: expected a limit above zero'],
+    [['history', '--since', '24'], '--since: give a unit: 24s, 24m'],
+    [['probe', 'http://127.0.0.1:9/', '--interval', '10'], '--interval: give a unit: 10s, 10m'],
+  ])('vigil %j exits 2: %s', async (args, message) => {
+    const { code, stderr } = await vigil(args);
+    expect(stderr).toContain(`vigil: ${message}`);
+    expect(code).toBe(2);
+  });
+
+  it('a limit of zero in the configuration exits 2 naming its key', async () => {
+    writeFileSync(join(dir, 'vigil.yaml'), 'kinds:\n  embed:\n    limits:\n      heartbeat: 0\n');
+    const { code, stderr } = await vigil(['ls']);
+    expect(stderr).toMatch(/kinds\.embed\.limits\.heartbeat: expected a limit above zero.*got 0/);
+    expect(code).toBe(2);
   });
 });

@@ -4,7 +4,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { constants, hostname } from 'node:os';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { parseDuration } from '../../core/duration.js';
+import { parseFlagDuration } from '../../core/duration.js';
 import { BadInputError } from '../../errors.js';
 import { VigilClient } from '../../sdk/client.js';
 import {
@@ -71,7 +71,7 @@ Example: vigil exec --kind nightly-backup --timeout 2h -- ./backup.sh --full`,
 }
 
 function durationOption(name: string, text: string): number {
-  const parsed = parseDuration(text);
+  const parsed = parseFlagDuration(text, { positive: true });
   if (!parsed.ok) throw new BadInputError([`${name}: ${parsed.error}`]);
   return parsed.ms;
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { parseDuration } from '../../core/duration.js';
+import { parseFlagDuration } from '../../core/duration.js';
 import { EXECUTION_VERDICTS, STATUSES } from '../../core/types.js';
 import type { ExecutionVerdict, Status } from '../../core/types.js';
 import { BadInputError, VigilError } from '../../errors.js';
@@ -143,7 +143,7 @@ export function inspectCommands(program: Command, io: CliIo): void {
         },
         command: Command,
       ) => {
-        const since = parseDuration(options.since);
+        const since = parseFlagDuration(options.since);
         if (!since.ok) throw new BadInputError([`--since: ${since.error}`]);
         const verdict = oneOf<ExecutionVerdict>('--verdict', EXECUTION_VERDICTS, options.verdict);
         const limit = count('--limit', options.limit, 100);

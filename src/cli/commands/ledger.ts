@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import type { JsonValue } from '../../core/types.js';
+import { parseFlagDuration } from '../../core/duration.js';
+import type { JsonValue, PartialLimits } from '../../core/types.js';
 import { BadInputError, VigilError } from '../../errors.js';
 import { executionJson } from '../../present.js';
 import type { ReportOutcome } from '../../ports.js';
@@ -24,6 +25,21 @@ function attemptOption(text: string | undefined): number | undefined {
       `--attempt: expected a whole number from 1, got ${JSON.stringify(text)}`,
     ]);
   return n;
+}
+
+/** The limits given as flags, in milliseconds; a problem names the flag, not the config key. */
+function limitFlags(options: Record<string, string | boolean | undefined>): PartialLimits {
+  const limits: PartialLimits = {};
+  const problems: string[] = [];
+  for (const name of ['run', 'heartbeat', 'progress', 'queue'] as const) {
+    const text = options[name];
+    if (typeof text !== 'string') continue;
+    const parsed = parseFlagDuration(text, { positive: true });
+    if (parsed.ok) limits[name] = parsed.ms;
+    else problems.push(`--${name}: ${parsed.error}`);
+  }
+  if (problems.length > 0) throw new BadInputError(problems);
+  return limits;
 }
 
 /**
@@ -74,11 +90,7 @@ export function ledgerCommands(program: Command, io: CliIo): void {
     .option('--metadata <json>', 'a JSON object kept with it')
     .option('--json', 'print the execution as JSON')
     .action(async (options: Record<string, string | boolean | undefined>, command: Command) => {
-      const limits = Object.fromEntries(
-        (['run', 'heartbeat', 'progress', 'queue'] as const)
-          .filter((name) => options[name] !== undefined)
-          .map((name) => [name, options[name]]),
-      );
+      const limits = limitFlags(options);
       await withLedger(command, async (ledger) => {
         const execution = await ledger.register({
           id: options.id,
