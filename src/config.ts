@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { resolveLimits } from './core/limits.js';
 import type { Limits, PartialLimits, Policy, RetryPolicy } from './core/types.js';
+import { describeIssue } from './config-issues.js';
 import { ConfigError } from './errors.js';
 import type { NotifyConfig } from './notify/config.js';
 import { notifySchema, resolveNotify } from './notify/config.js';
@@ -15,6 +16,7 @@ import {
   supervisorSchema,
   toProcessConfigs,
 } from './supervisor/config.js';
+import { boundedDuration } from './probes/config-schemas.js';
 import type { ProbeSpec } from './probes/probe-config.js';
 import { probesSchema, resolveProbes } from './probes/probe-config.js';
 import type { OwnerAgents } from './owners/config.js';
@@ -105,13 +107,9 @@ const fileSchema = z.strictObject({
     .optional(),
   sweep: z
     .strictObject({
-      interval: duration
-        .refine((ms) => ms >= 100 && ms <= 86_400_000, 'expected between 100ms and 24h')
-        .optional(),
+      interval: boundedDuration(100, 86_400_000, '100ms and 24h').optional(),
       batchSize: z.number().int().min(1).max(10_000).optional(),
-      lease: duration
-        .refine((ms) => ms >= 1_000 && ms <= 3_600_000, 'expected between 1s and 1h')
-        .optional(),
+      lease: boundedDuration(1_000, 3_600_000, '1s and 1h').optional(),
       escalateAfter: z.number().int().min(1).optional(),
     })
     .optional(),
@@ -224,7 +222,7 @@ export function parseConfig(
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       problems.push(
-        `${issue.path.length > 0 ? issue.path.join('.') : '(top level)'}: ${describeIssue(issue, raw)}`,
+        `${issue.path.length > 0 ? issue.path.join('.') : '(top level)'}: ${describeIssue(issue, raw, fileSchema)}`,
       );
     }
   }
@@ -355,24 +353,6 @@ export function policyFor(
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value;
-}
-
-function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
-  const found = valueAt(raw, issue.path);
-  if (issue.code === 'unrecognized_keys') {
-    return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
-  }
-  if (issue.code === 'custom') return issue.message;
-  return `${issue.message}, got ${JSON.stringify(found) ?? 'nothing'}`;
-}
-
-function valueAt(raw: unknown, path: PropertyKey[]): unknown {
-  let value = raw;
-  for (const key of path) {
-    if (value === null || typeof value !== 'object') return undefined;
-    value = (value as Record<PropertyKey, unknown>)[key];
-  }
-  return value;
 }
 
 function deepFreeze<T>(value: T): T {

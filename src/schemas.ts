@@ -27,7 +27,10 @@ export const limitSchema = z.unknown().transform((value, ctx): number | null => 
     return z.NEVER;
   }
   if (parsed.ok) return parsed.ms;
-  ctx.addIssue({ code: 'custom', message: `${parsed.error} (or null for no limit)` });
+  ctx.addIssue({
+    code: 'custom',
+    message: parsed.error.replace(/, got /, ' (or null for no limit), got '),
+  });
   return z.NEVER;
 });
 

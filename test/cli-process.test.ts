@@ -74,3 +74,55 @@ describe('durations on the command line', () => {
     expect(code).toBe(2);
   });
 });
+
+describe('configuration errors', () => {
+  it('say what was expected and what was found, and suggest the key meant', async () => {
+    writeFileSync(
+      join(dir, 'vigil.yaml'),
+      [
+        'port: "abc"',
+        'sweep:',
+        '  interval: 30ms',
+        '  batchSize: 0',
+        'defaults:',
+        '  limits:',
+        '    hearbeat: 2m',
+        'kinds:',
+        '  embed:',
+        '    retry: { maxAttempts: 1.5 }',
+        'auth:',
+        '  runners: [{ owner: a, token: not-long-enough }]',
+        'tables:',
+        '  jobs:',
+        '    database: sqlite:jobs.db',
+        '    table: jobs',
+        '    id: id',
+        '    startedAt: started_at',
+        '    status: { column: state, running: r, failed: f }',
+        'swep: {}',
+        '',
+      ].join('\n'),
+    );
+    const { code, stderr } = await vigil(['sweep']);
+    expect(code).toBe(2);
+    for (const line of [
+      '- port: expected a number, got "abc"',
+      '- sweep.interval: expected a duration between 100ms and 24h, got "30ms"',
+      '- sweep.batchSize: expected at least 1, got 0',
+      '- defaults.limits: unknown key "hearbeat" (did you mean "heartbeat"?)',
+      '- kinds.embed.retry.maxAttempts: expected a whole number, got 1.5',
+      '- auth.runners.0.token: expected at least 16 characters, got 15 characters',
+      '- tables.jobs.status.succeeded: required: expected text or a number or a list, got nothing',
+      '- (top level): unknown key "swep" (did you mean "sweep"?)',
+    ]) {
+      expect(stderr).toContain(line);
+    }
+    expect(stderr).not.toMatch(/Invalid input|Too small|received|not-long-enough/);
+  });
+
+  it('on the command line name the flag, not the field', async () => {
+    const { code, stderr } = await vigil(['register', '--kind', 'x', '--parent', '']);
+    expect(stderr).toContain('vigil: --parent: expected non-empty text, got ""');
+    expect(code).toBe(2);
+  });
+});

@@ -42,6 +42,29 @@ function limitFlags(options: Record<string, string | boolean | undefined>): Part
   return limits;
 }
 
+/** The flag of each field of a registration, for errors that name what the user typed. */
+const REGISTER_FLAGS: Record<string, string> = {
+  id: '--id',
+  kind: '--kind',
+  owner: '--owner',
+  parentId: '--parent',
+  metadata: '--metadata',
+};
+
+/** Runs `fn`; its bad-input problems name the flag (`--parent`), not the field (`parentId`). */
+async function namingFlags<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (!(error instanceof BadInputError)) throw error;
+    throw new BadInputError(
+      error.problems.map((problem) =>
+        problem.replace(/^(\w+)(?=[.:])/, (field) => REGISTER_FLAGS[field] ?? field),
+      ),
+    );
+  }
+}
+
 /**
  * Commands that write to the ledger directly, with or without a running service: a cron job can
  * register its own run, beat while it works and report how it ended.
@@ -92,15 +115,17 @@ export function ledgerCommands(program: Command, io: CliIo): void {
     .action(async (options: Record<string, string | boolean | undefined>, command: Command) => {
       const limits = limitFlags(options);
       await withLedger(command, async (ledger) => {
-        const execution = await ledger.register({
-          id: options.id,
-          kind: options.kind,
-          owner: options.owner,
-          parentId: options.parent,
-          status: options.queued ? 'queued' : 'running',
-          limits,
-          metadata: jsonOption('--metadata', options.metadata as string | undefined),
-        });
+        const execution = await namingFlags(() =>
+          ledger.register({
+            id: options.id,
+            kind: options.kind,
+            owner: options.owner,
+            parentId: options.parent,
+            status: options.queued ? 'queued' : 'running',
+            limits,
+            metadata: jsonOption('--metadata', options.metadata as string | undefined),
+          }),
+        );
         io.out(options.json ? JSON.stringify(executionJson(execution), null, 2) : execution.id);
       });
     });

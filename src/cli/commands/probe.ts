@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { z } from 'zod';
 import { formatDuration, parseFlagDuration } from '../../core/duration.js';
+import { describeIssue } from '../../config-issues.js';
 import { BadInputError } from '../../errors.js';
 import { iso } from '../../present.js';
 import type { ProbeSpec } from '../../probes/probe-config.js';
@@ -237,12 +238,7 @@ function parseFlags<T extends z.ZodType>(
   if (parsed.success) return parsed.data;
   for (const issue of parsed.error.issues) {
     const key = issue.path.join('.');
-    const given = issue.path.reduce<unknown>(
-      (value, step) => (value as Record<PropertyKey, unknown> | undefined)?.[step],
-      defined,
-    );
-    const got = issue.code === 'custom' ? '' : `, got ${JSON.stringify(given) ?? 'nothing'}`;
-    problems.push(`${flags[key] ?? key}: ${issue.message}${got}`);
+    problems.push(`${flags[key] ?? key}: ${describeIssue(issue, defined, schema)}`);
   }
   return null;
 }
