@@ -6,6 +6,7 @@ import { resolveLimits } from './core/limits.js';
 import type { Limits, PartialLimits, Policy, RetryPolicy } from './core/types.js';
 import { describeIssue } from './config-issues.js';
 import { ConfigError } from './errors.js';
+import { redact } from './stores/open-store.js';
 import type { NotifyConfig } from './notify/config.js';
 import { notifySchema, resolveNotify } from './notify/config.js';
 import { durationSchema as duration, limitsSchema } from './schemas.js';
@@ -171,6 +172,8 @@ export interface LoadConfigOptions {
   path?: string | undefined;
   cwd?: string | undefined;
   env?: Record<string, string | undefined>;
+  /** The database URL given on the command line (`--db`): overrides the environment and file. */
+  databaseUrl?: string | undefined;
 }
 
 /**
@@ -190,7 +193,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     source = path;
     raw = readConfigFile(path);
   }
-  return parseConfig(raw ?? {}, env, source);
+  return parseConfig(raw ?? {}, env, source, { databaseUrl: options.databaseUrl });
 }
 
 function readConfigFile(path: string): unknown {
@@ -216,6 +219,7 @@ export function parseConfig(
   raw: unknown,
   env: Record<string, string | undefined> = {},
   source = 'defaults',
+  flags: { databaseUrl?: string | undefined } = {},
 ): Config {
   const problems: string[] = [];
   const parsed = fileSchema.safeParse(raw);
@@ -239,11 +243,19 @@ export function parseConfig(
       port = fromEnv;
     }
   }
-  const databaseUrl = nonEmpty(env.VIGIL_DATABASE_URL) ?? file.database ?? DEFAULTS.databaseUrl;
-  if (!/^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(databaseUrl)) {
-    problems.push(
-      `${nonEmpty(env.VIGIL_DATABASE_URL) ? 'VIGIL_DATABASE_URL' : 'database'}: expected "sqlite:PATH" or "postgres://…", got ${JSON.stringify(databaseUrl)}`,
-    );
+  const databaseUrl =
+    nonEmpty(flags.databaseUrl) ??
+    nonEmpty(env.VIGIL_DATABASE_URL) ??
+    file.database ??
+    DEFAULTS.databaseUrl;
+  const databaseProblem = checkDatabaseUrl(databaseUrl);
+  if (databaseProblem) {
+    const from = nonEmpty(flags.databaseUrl)
+      ? '--db'
+      : nonEmpty(env.VIGIL_DATABASE_URL)
+        ? 'VIGIL_DATABASE_URL'
+        : 'database';
+    problems.push(`${from}: ${databaseProblem}`);
   }
   for (const [name, probe] of Object.entries(file.probes ?? {})) {
     if (probe.process !== undefined && !(probe.process in (file.processes ?? {}))) {
@@ -349,6 +361,24 @@ export function policyFor(
       kind?.dispatchGraceMs ?? owner?.dispatchGraceMs ?? config.defaults.dispatchGraceMs,
     retry: mergeRetry(config.defaults.retry, kind?.retry),
   };
+}
+
+/** What is wrong with a database URL, or undefined when it can be used. */
+function checkDatabaseUrl(url: string): string | undefined {
+  const got = JSON.stringify(redact(url));
+  if (!/^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(url)) {
+    return `expected "sqlite:PATH" or "postgres://…", got ${got}`;
+  }
+  if (url.startsWith('sqlite:')) return undefined;
+  try {
+    const parsed = new URL(url);
+    if (parsed.hostname === '' && !parsed.searchParams.has('host')) {
+      return `expected a host, as in "postgres://user@host:5432/database", got ${got}`;
+    }
+  } catch {
+    return `expected a URL like "postgres://user@host:5432/database", got ${got}`;
+  }
+  return undefined;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

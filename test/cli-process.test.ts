@@ -1,8 +1,12 @@
-import { writeFileSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { tempDir } from './helpers.js';
+import { POSTGRES_URL, postgresAvailable, tempDir } from './helpers.js';
 import { runVigil } from './process-helpers.js';
+
+const postgresUp = await postgresAvailable();
 
 let dir: string;
 let cleanup: () => void;
@@ -124,5 +128,108 @@ describe('configuration errors', () => {
     const { code, stderr } = await vigil(['register', '--kind', 'x', '--parent', '']);
     expect(stderr).toContain('vigil: --parent: expected non-empty text, got ""');
     expect(code).toBe(2);
+  });
+});
+
+describe('read-only commands', () => {
+  /** The database file's bytes and modification time: any write changes one of them. */
+  const fingerprint = () => {
+    const file = join(dir, 'vigil.db');
+    return {
+      sha: createHash('sha256').update(readFileSync(file)).digest('hex'),
+      mtimeMs: statSync(file).mtimeMs,
+    };
+  };
+
+  it('ls, show and history read a read-only file at the current schema and write nothing', async () => {
+    expect((await vigil(['register', '--kind', 'backup', '--id', 'b1', '--run', '1h'])).code).toBe(
+      0,
+    );
+    // A file in rollback-journal mode: opening it for writing would turn it to WAL, a write.
+    const raw = new BetterSqlite3(join(dir, 'vigil.db'));
+    raw.pragma('journal_mode = DELETE');
+    raw.close();
+    chmodSync(join(dir, 'vigil.db'), 0o444);
+    const before = fingerprint();
+
+    const ls = await vigil(['ls']);
+    expect(ls.stderr).toBe('');
+    expect(ls.code).toBe(0);
+    expect(ls.stdout).toMatch(/b1\s+backup/);
+    const show = await vigil(['show', 'b1']);
+    expect(show.code).toBe(0);
+    expect(show.stdout).toMatch(/status:\s+running/);
+    const history = await vigil(['history']);
+    expect(history.code).toBe(0);
+    expect(history.stdout).toContain('no decisions in the last 24h');
+
+    expect(fingerprint()).toEqual(before);
+  });
+
+  it('on a database at an older schema they say so and change nothing', async () => {
+    expect((await vigil(['migrate'])).code).toBe(0);
+    const raw = new BetterSqlite3(join(dir, 'vigil.db'));
+    raw.prepare(`DELETE FROM kysely_migration WHERE name = '0004_processes'`).run();
+    raw.close();
+    const before = fingerprint();
+
+    for (const args of [['ls'], ['show', 'x'], ['history']]) {
+      const { code, stderr } = await vigil(args);
+      expect(stderr.trim()).toBe(
+        `vigil: store unavailable: sqlite:${dir}/vigil.db: the database schema is older than this version of Vigil (missing 0004_processes); run "vigil migrate" to bring it up to date (ls, show and history never change the database)`,
+      );
+      expect(code).toBe(3);
+    }
+    expect(fingerprint()).toEqual(before);
+  });
+});
+
+describe('a database that cannot be opened', () => {
+  it('a SQLite path in a missing directory exits 3 naming it, creating nothing', async () => {
+    const url = `sqlite:${dir}/no/such/dir/v.db`;
+    const { code, stderr } = await vigil(['ls', '--db', url]);
+    expect(stderr.trim()).toBe(
+      `vigil: store unavailable: ${url}: the directory ${dir}/no/such/dir does not exist (create it first)`,
+    );
+    expect(code).toBe(3);
+    expect(existsSync(join(dir, 'no'))).toBe(false);
+  });
+
+  it('the default path has its directory created', async () => {
+    const { code } = await vigil(['ls'], { VIGIL_DATABASE_URL: undefined });
+    expect(code).toBe(0);
+    expect(existsSync(join(dir, '.vigil', 'vigil.db'))).toBe(true);
+  });
+
+  it.each([
+    [['--db', 'mysql://x'], {}, '--db: expected "sqlite:PATH" or "postgres://…", got "mysql://x"'],
+    [[], { VIGIL_DATABASE_URL: 'mysql://x' }, 'VIGIL_DATABASE_URL: expected "sqlite:PATH"'],
+    [
+      ['--db', 'postgres://u:secret@db.example:port/x'],
+      {},
+      '--db: expected a URL like "postgres://user@host:5432/database", got "postgres://u:***@db.example:port/x"',
+    ],
+  ])('a malformed URL (%j %j) exits 2 naming where it came from', async (args, env, message) => {
+    const { code, stderr } = await vigil(['ls', ...args], env);
+    expect(stderr).toContain(`- ${message}`);
+    expect(stderr).not.toContain('secret');
+    expect(code).toBe(2);
+  });
+
+  describe.skipIf(!postgresUp)('PostgreSQL', () => {
+    const suffix = randomUUID().replaceAll('-', '').slice(0, 12);
+    const missingDb = new URL(POSTGRES_URL);
+    missingDb.pathname = `/vigil_no_such_db_${suffix}`;
+    const missingRole = new URL(POSTGRES_URL);
+    missingRole.username = `no_such_role_${suffix}`;
+
+    it.each([
+      [missingDb.href, `database "vigil_no_such_db_${suffix}" does not exist (3D000)`],
+      [missingRole.href, `role "no_such_role_${suffix}" does not exist (28000)`],
+    ])('%s exits 3 with one line', async (url, why) => {
+      const { code, stderr } = await vigil(['ls', '--db', url]);
+      expect(stderr).toBe(`vigil: store unavailable: ${url}: ${why}\n`);
+      expect(code).toBe(3);
+    });
   });
 });
