@@ -371,10 +371,7 @@ function checkDatabaseUrl(url: string): string | undefined {
   }
   if (url.startsWith('sqlite:')) return undefined;
   try {
-    const parsed = new URL(url);
-    if (parsed.hostname === '' && !parsed.searchParams.has('host')) {
-      return `expected a host, as in "postgres://user@host:5432/database", got ${got}`;
-    }
+    new URL(url);
   } catch {
     return `expected a URL like "postgres://user@host:5432/database", got ${got}`;
   }
