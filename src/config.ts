@@ -4,7 +4,9 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { resolveLimits } from './core/limits.js';
 import type { Limits, PartialLimits, Policy, RetryPolicy } from './core/types.js';
+import { describeIssue } from './config-issues.js';
 import { ConfigError } from './errors.js';
+import { redact } from './stores/open-store.js';
 import type { NotifyConfig } from './notify/config.js';
 import { notifySchema, resolveNotify } from './notify/config.js';
 import { durationSchema as duration, limitsSchema } from './schemas.js';
@@ -15,6 +17,7 @@ import {
   supervisorSchema,
   toProcessConfigs,
 } from './supervisor/config.js';
+import { boundedDuration } from './probes/config-schemas.js';
 import type { ProbeSpec } from './probes/probe-config.js';
 import { probesSchema, resolveProbes } from './probes/probe-config.js';
 import type { OwnerAgents } from './owners/config.js';
@@ -105,13 +108,9 @@ const fileSchema = z.strictObject({
     .optional(),
   sweep: z
     .strictObject({
-      interval: duration
-        .refine((ms) => ms >= 100 && ms <= 86_400_000, 'expected between 100ms and 24h')
-        .optional(),
+      interval: boundedDuration(100, 86_400_000, '100ms and 24h').optional(),
       batchSize: z.number().int().min(1).max(10_000).optional(),
-      lease: duration
-        .refine((ms) => ms >= 1_000 && ms <= 3_600_000, 'expected between 1s and 1h')
-        .optional(),
+      lease: boundedDuration(1_000, 3_600_000, '1s and 1h').optional(),
       escalateAfter: z.number().int().min(1).optional(),
       reconcileInterval: duration
         .refine((ms) => ms >= 100 && ms <= 86_400_000, 'expected between 100ms and 24h')
@@ -183,6 +182,8 @@ export interface LoadConfigOptions {
   path?: string | undefined;
   cwd?: string | undefined;
   env?: Record<string, string | undefined>;
+  /** The database URL given on the command line (`--db`): overrides the environment and file. */
+  databaseUrl?: string | undefined;
 }
 
 /**
@@ -202,7 +203,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     source = path;
     raw = readConfigFile(path);
   }
-  return parseConfig(raw ?? {}, env, source);
+  return parseConfig(raw ?? {}, env, source, { databaseUrl: options.databaseUrl });
 }
 
 function readConfigFile(path: string): unknown {
@@ -228,13 +229,14 @@ export function parseConfig(
   raw: unknown,
   env: Record<string, string | undefined> = {},
   source = 'defaults',
+  flags: { databaseUrl?: string | undefined } = {},
 ): Config {
   const problems: string[] = [];
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       problems.push(
-        `${issue.path.length > 0 ? issue.path.join('.') : '(top level)'}: ${describeIssue(issue, raw)}`,
+        `${issue.path.length > 0 ? issue.path.join('.') : '(top level)'}: ${describeIssue(issue, raw, fileSchema)}`,
       );
     }
   }
@@ -251,11 +253,19 @@ export function parseConfig(
       port = fromEnv;
     }
   }
-  const databaseUrl = nonEmpty(env.VIGIL_DATABASE_URL) ?? file.database ?? DEFAULTS.databaseUrl;
-  if (!/^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(databaseUrl)) {
-    problems.push(
-      `${nonEmpty(env.VIGIL_DATABASE_URL) ? 'VIGIL_DATABASE_URL' : 'database'}: expected "sqlite:PATH" or "postgres://…", got ${JSON.stringify(databaseUrl)}`,
-    );
+  const databaseUrl =
+    nonEmpty(flags.databaseUrl) ??
+    nonEmpty(env.VIGIL_DATABASE_URL) ??
+    file.database ??
+    DEFAULTS.databaseUrl;
+  const databaseProblem = checkDatabaseUrl(databaseUrl);
+  if (databaseProblem) {
+    const from = nonEmpty(flags.databaseUrl)
+      ? '--db'
+      : nonEmpty(env.VIGIL_DATABASE_URL)
+        ? 'VIGIL_DATABASE_URL'
+        : 'database';
+    problems.push(`${from}: ${databaseProblem}`);
   }
   for (const [name, probe] of Object.entries(file.probes ?? {})) {
     if (probe.process !== undefined && !(probe.process in (file.processes ?? {}))) {
@@ -365,26 +375,23 @@ export function policyFor(
   };
 }
 
+/** What is wrong with a database URL, or undefined when it can be used. */
+function checkDatabaseUrl(url: string): string | undefined {
+  const got = JSON.stringify(redact(url));
+  if (!/^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(url)) {
+    return `expected "sqlite:PATH" or "postgres://…", got ${got}`;
+  }
+  if (url.startsWith('sqlite:')) return undefined;
+  try {
+    new URL(url);
+  } catch {
+    return `expected a URL like "postgres://user@host:5432/database", got ${got}`;
+  }
+  return undefined;
+}
+
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value;
-}
-
-function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
-  const found = valueAt(raw, issue.path);
-  if (issue.code === 'unrecognized_keys') {
-    return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
-  }
-  if (issue.code === 'custom') return issue.message;
-  return `${issue.message}, got ${JSON.stringify(found) ?? 'nothing'}`;
-}
-
-function valueAt(raw: unknown, path: PropertyKey[]): unknown {
-  let value = raw;
-  for (const key of path) {
-    if (value === null || typeof value !== 'object') return undefined;
-    value = (value as Record<PropertyKey, unknown>)[key];
-  }
-  return value;
 }
 
 function deepFreeze<T>(value: T): T {

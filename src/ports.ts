@@ -203,6 +203,8 @@ export interface ExecutionStore {
   readonly description: string;
   /** Brings the schema up to date; returns the names of the migrations applied. */
   migrate(): Promise<string[]>;
+  /** The migrations not yet applied, found without writing anything. */
+  pendingMigrations(): Promise<string[]>;
   close(): Promise<void>;
   /**
    * Throws `store_unavailable` when the store can no longer keep what it acknowledges (an SQLite

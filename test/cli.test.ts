@@ -113,11 +113,11 @@ describe('bad input and bad stores', () => {
   it.each([
     [
       ['register', '--kind', 'x', '--run', '-5'],
-      /limits\.run: expected a duration like "30s".*got "-5"/,
+      /^vigil: --run: expected a limit above zero, e.g. 30s or 15m, got "-5"$/,
     ],
     [
       ['register', '--kind', 'x', '--heartbeat', 'soon'],
-      /limits\.heartbeat: expected a duration.*got "soon"/,
+      /^vigil: --heartbeat: expected a duration.*got "soon"$/,
     ],
     [['register'], /required option '--kind <kind>'/],
     [
@@ -141,7 +141,7 @@ describe('bad input and bad stores', () => {
     );
     expect(await vigil('sweep')).toBe(2);
     const text = err.join('\n');
-    expect(text).toContain('defaults.limits.run: expected a duration');
+    expect(text).toContain('defaults.limits.run: expected a limit above zero');
     expect(text).toContain('defaults.limits: unknown key "heartbeats"');
     expect(text).toMatch(/kinds\.embed\.retry\.maxAttempts: .*got "zero"/);
     expect(text).toMatch(/port: .*got 99999/);

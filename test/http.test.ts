@@ -429,7 +429,21 @@ describe('bad input is a 400 naming the field, never a 500', () => {
       { kind: 'k', limits: { run: '5 minutes' } },
       /body\.limits\.run: expected a duration/,
     ],
-    ['/v1/executions', { kind: 'k', limits: { run: -1 } }, /body\.limits\.run/],
+    [
+      '/v1/executions',
+      { kind: 'k', limits: { run: -1 } },
+      /body\.limits\.run: expected a limit above zero/,
+    ],
+    [
+      '/v1/executions',
+      { kind: 'k', limits: { heartbeat: 0 } },
+      /body\.limits\.heartbeat: expected a limit above zero .*got 0/,
+    ],
+    [
+      '/v1/executions',
+      { kind: 'k', limits: { queue: '0s' } },
+      /body\.limits\.queue: expected a limit above zero .*got "0s"/,
+    ],
     ['/v1/executions', { kind: 'k', colour: 'red' }, /unknown field colour/],
     ['/v1/executions', { kind: 'k', id: 'has spaces' }, /body\.id/],
     ['/v1/executions/x/heartbeat', { attempt: '1' }, /body\.attempt/],

@@ -37,7 +37,7 @@ describe('the notify: configuration', () => {
         },
       }),
     ).toEqual([
-      `notify.channels.pager.type: Invalid discriminator value. Expected 'webhook' | 'slack' | 'discord' | 'email', got "pagerduty"`,
+      'notify.channels.pager.type: expected one of "webhook", "slack", "discord", "email", got "pagerduty"',
       'notify.channels.chat.url: expected an http(s) URL, got "ftp://example.com/hook"',
       expect.stringMatching(
         /^notify\.routes\.0\.events\.0: expected an event type \(execution:stuck, .*\), "noun:\*" or "\*", got "execution:remediatd"$/,

@@ -178,7 +178,7 @@ describe('vigil probe (the real binary)', () => {
     const output = run.output();
     expect(output).toContain('URL: expected an http:// or https:// URL, got "not-a-url"');
     expect(output).toContain('--interval: expected a duration like "30s"');
-    expect(output).toContain('--failures: Too small: expected number to be >=1, got 0');
+    expect(output).toContain('--failures: expected at least 1, got 0');
     expect(output).toContain('--limit: required: expected a duration');
   });
 });

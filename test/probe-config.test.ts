@@ -92,7 +92,7 @@ describe('probes: in vigil.yaml', () => {
       'probes.api.timeout: expected a duration like "30s", "15m", "2h" or a number of milliseconds, got "soon"',
       'probes.api.expect.status: expected an HTTP status (200), a class ("2xx") or a list of them, got [200,"abc"]',
       'probes.api.expect.body: expected a valid regular expression, got "/(/" (Unterminated group)',
-      'probes.api.failures: Too small: expected number to be >=1, got 0',
+      'probes.api.failures: expected at least 1, got 0',
       'probes.api: unknown key "retries"',
       'probes.web.url: required: expected an http:// or https:// URL, got nothing',
     ]);
@@ -139,7 +139,7 @@ describe('operations: in vigil.yaml', () => {
       'operations.jobs.running: expected a status value or a list of them, got []',
       'operations.jobs.limit: required: expected a duration between 1ms and 100 years, got nothing',
       'operations.jobs.actions.cancel.url: expected an http(s) URL template containing {id}, got "http://127.0.0.1/cancel"',
-      'operations.jobs.actions.cancel.method: Invalid option: expected one of "POST"|"PUT"|"PATCH"|"DELETE", got "GET"',
+      'operations.jobs.actions.cancel.method: expected one of "POST", "PUT", "PATCH", "DELETE", got "GET"',
       'operations.jobs.actions: unknown key "page"',
     ]);
   });

@@ -151,15 +151,21 @@ export interface VigilRun {
 /**
  * Runs the real `vigil ARGS` binary to its end in `cwd` and resolves how it exited and what it
  * printed: for the defects only a real process shows (an emptied event loop, a timer that keeps it
- * alive, an exit code).
+ * alive, an exit code). `env` adds to (or, with undefined, removes from) the test's environment.
  */
 export function runVigil(
   args: string[],
-  { cwd, env = {} }: { cwd: string; env?: Record<string, string> },
+  { cwd, env = {} }: { cwd: string; env?: Record<string, string | undefined> },
 ): Promise<VigilRun> {
+  const merged: Record<string, string | undefined> = {
+    ...process.env,
+    VIGIL_LOG_LEVEL: 'warn',
+    ...env,
+  };
+  for (const [name, value] of Object.entries(merged)) if (value === undefined) delete merged[name];
   const child = spawn(process.execPath, [VIGIL_BIN, ...args], {
     cwd,
-    env: { ...process.env, VIGIL_LOG_LEVEL: 'warn', ...env },
+    env: merged,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

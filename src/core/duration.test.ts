@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, parseDuration } from './duration.js';
+import { formatDuration, parseDuration, parseFlagDuration } from './duration.js';
 
 describe('parseDuration', () => {
   it.each([
@@ -33,6 +33,22 @@ describe('parseDuration', () => {
     const parsed = parseDuration(input);
     expect(parsed.ok).toBe(false);
     if (!parsed.ok) expect(parsed.error).toMatch(/^expected a duration like "30s".*, got /);
+  });
+});
+
+describe('parseFlagDuration', () => {
+  it.each([
+    ['5', {}, 'give a unit: 5s, 5m (got "5")'],
+    ['0', { positive: true }, 'expected a limit above zero, e.g. 30s or 15m, got "0"'],
+    ['0ms', { positive: true }, 'expected a limit above zero, e.g. 30s or 15m, got "0ms"'],
+    ['-2m', { positive: true }, 'expected a limit above zero, e.g. 30s or 15m, got "-2m"'],
+  ])('refuses %j (%j): %s', (text, options, error) => {
+    expect(parseFlagDuration(text, options)).toEqual({ ok: false, error });
+  });
+
+  it('reads a duration with its unit', () => {
+    expect(parseFlagDuration('90s', { positive: true })).toEqual({ ok: true, ms: 90_000 });
+    expect(parseFlagDuration('0s')).toEqual({ ok: true, ms: 0 });
   });
 });
 

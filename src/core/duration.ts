@@ -38,6 +38,29 @@ export function parseDuration(
   return { ok: true, ms: Math.round(total) };
 }
 
+/**
+ * Parses a duration typed on the command line. Unlike a file or a request, a flag must carry its
+ * unit: `--timeout 5` read as 5 milliseconds kills the command at once, and read as 5 seconds
+ * surprises whoever meant minutes, so a bare number is refused rather than guessed. With
+ * `positive`, zero and negative durations are refused too (a limit of zero is overdue at once).
+ */
+export function parseFlagDuration(
+  text: string,
+  { positive = false }: { positive?: boolean } = {},
+): { ok: true; ms: number } | { ok: false; error: string } {
+  const given = text.trim();
+  const found = JSON.stringify(text);
+  const notPositive = `expected a limit above zero, e.g. 30s or 15m, got ${found}`;
+  if (positive && given.startsWith('-')) return { ok: false, error: notPositive };
+  if (/^\d+(\.\d+)?$/.test(given)) {
+    if (positive && Number(given) === 0) return { ok: false, error: notPositive };
+    return { ok: false, error: `give a unit: ${given}s, ${given}m (got ${found})` };
+  }
+  const parsed = parseDuration(text);
+  if (parsed.ok && positive && parsed.ms === 0) return { ok: false, error: notPositive };
+  return parsed;
+}
+
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';

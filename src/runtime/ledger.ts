@@ -5,6 +5,7 @@ import type { Execution, JsonValue, PartialLimits } from '../core/types.js';
 import { isOpen } from '../core/types.js';
 import type { Config } from '../config.js';
 import { limitsFor, policyFor } from '../config.js';
+import { describeIssue } from '../config-issues.js';
 import { BadInputError, VigilError } from '../errors.js';
 import { limitsSchema } from '../schemas.js';
 import type { Beat, Clock, ExecutionStore, HeartbeatResult, ReportOutcome } from '../ports.js';
@@ -57,7 +58,7 @@ export function parseInput<T extends z.ZodType>(
       const detail =
         issue.code === 'unrecognized_keys'
           ? `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`
-          : issue.message;
+          : describeIssue(issue, input, schema);
       return path ? `${path}: ${detail}` : detail;
     }),
   );

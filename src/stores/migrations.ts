@@ -204,3 +204,8 @@ const migrations: Record<string, Migration> = {
 export const migrationProvider: MigrationProvider = {
   getMigrations: () => Promise.resolve(migrations),
 };
+
+/** The names of every migration this version knows, in the order they apply. */
+export async function migrationNames(): Promise<string[]> {
+  return Object.keys(await migrationProvider.getMigrations()).sort();
+}

@@ -7,6 +7,8 @@ export interface OpenStoreOptions {
   busyTimeoutMs?: number | undefined;
   /** PostgreSQL: the schema for Vigil's tables. */
   schema?: string | undefined;
+  /** SQLite: open an existing file for reading only (PostgreSQL is opened as usual). */
+  readonly?: boolean | undefined;
 }
 
 /** Opens the store a database URL names: `sqlite:PATH` (the default) or `postgres://…`. */
@@ -69,8 +71,9 @@ export function storeError(error: unknown, where = 'the database'): VigilError |
     SQLITE_READONLY: 'the file is read-only',
     SQLITE_FULL: 'the disk is full',
   };
-  // PostgreSQL: connection exceptions (08xxx) and the server shutting down (57P01-57P03).
-  const postgres = /^08\d{3}$|^57P0[123]$/.test(code);
+  // PostgreSQL: connection exceptions (08xxx), the server shutting down (57P01-57P03), and a
+  // database or role that does not exist or may not log in (3D000, 28000, 28P01).
+  const postgres = /^08\d{3}$|^57P0[123]$|^3D000$|^28(000|P01)$/.test(code);
   const known =
     UNAVAILABLE_SQLITE.some((prefix) => code.startsWith(prefix)) ||
     UNAVAILABLE_NET.includes(code) ||

@@ -32,7 +32,7 @@ import type {
   SweepReport,
 } from '../ports.js';
 import { VigilError } from '../errors.js';
-import { migrationProvider } from './migrations.js';
+import { migrationNames, migrationProvider } from './migrations.js';
 import type {
   AttemptsTable,
   Database,
@@ -103,6 +103,28 @@ export class SqlStore implements ExecutionStore {
     if (error)
       throw error instanceof Error ? error : new Error('migration failed', { cause: error });
     return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  }
+
+  /**
+   * The migrations this version knows that the database has not had, read without writing (for
+   * the read-only commands): all of them for a database Vigil has never used.
+   */
+  async pendingMigrations(): Promise<string[]> {
+    const known = await migrationNames();
+    let applied: string[];
+    try {
+      const rows = await sql<{
+        name: string;
+      }>`select name from ${sql.table('kysely_migration')}`.execute(this.db);
+      applied = rows.rows.map((row) => row.name);
+    } catch (error) {
+      // No migration table: a database Vigil has never migrated.
+      const code = (error as { code?: unknown }).code;
+      const message = error instanceof Error ? error.message : '';
+      if (code === '42P01' || /no such table/.test(message)) return known;
+      throw error;
+    }
+    return known.filter((name) => !applied.includes(name));
   }
 
   async close(): Promise<void> {

@@ -175,11 +175,17 @@ export interface SqliteOptions {
    * ones other dialects run.
    */
   genericWrites?: boolean | undefined;
+  /**
+   * Open an existing file for reading only: nothing is created, migrated or written, so the
+   * read-only commands work on a file they may not (or must not) change.
+   */
+  readonly?: boolean | undefined;
 }
 
 /** Opens (creating if needed) the embedded store: one SQLite file in WAL mode. */
 export function openSqliteStore(path: string, options: SqliteOptions = {}): SqlStore {
   const file = path === ':memory:' ? path : resolve(path);
+  if (options.readonly) return readonlyStore(file, options);
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const database = new BetterSqlite3(file, { timeout: options.busyTimeoutMs ?? 5_000 });
   try {
@@ -270,4 +276,16 @@ function fileGuard(file: string): () => void {
       { store: 'database' },
     );
   };
+}
+
+function readonlyStore(file: string, options: SqliteOptions): SqlStore {
+  const database = new BetterSqlite3(file, {
+    readonly: true,
+    fileMustExist: true,
+    timeout: options.busyTimeoutMs ?? 5_000,
+  });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  return new SqlStore(db, 'sqlite', `sqlite:${file}`, () =>
+    Promise.reject(new Error(`sqlite:${file} is open for reading only`)),
+  );
 }

@@ -4,7 +4,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { constants, hostname } from 'node:os';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { parseDuration } from '../../core/duration.js';
+import { parseFlagDuration } from '../../core/duration.js';
 import { BadInputError } from '../../errors.js';
 import { VigilClient } from '../../sdk/client.js';
 import {
@@ -54,10 +54,14 @@ export function execCommand(program: Command, io: CliIo, done: (code: number) =>
     .addHelpText(
       'after',
       `
-The command runs in its own process group with VIGIL_EXECUTION_ID and VIGIL_ATTEMPT set.
-SIGTERM, SIGINT and SIGHUP are passed on to the group. When Vigil ends the execution (run limit,
-cancel), the group gets SIGTERM, then SIGKILL ${KILL_GRACE_MS / 1_000} s later. Exit code: the
-command's (128 + n when killed by signal n); 3 when Vigil cannot be reached; 2 for bad usage.
+The command runs in its own process group with VIGIL_EXECUTION_ID and
+VIGIL_ATTEMPT set. SIGTERM, SIGINT and SIGHUP are passed on to the group.
+
+When Vigil ends the execution (run limit, cancel), the group gets SIGTERM,
+then SIGKILL ${KILL_GRACE_MS / 1_000} s later.
+
+Exit code: the command's (128 + n when killed by signal n); 3 when Vigil
+cannot be reached; 2 for bad usage.
 
 Example: vigil exec --kind nightly-backup --timeout 2h -- ./backup.sh --full`,
     )
@@ -67,7 +71,7 @@ Example: vigil exec --kind nightly-backup --timeout 2h -- ./backup.sh --full`,
 }
 
 function durationOption(name: string, text: string): number {
-  const parsed = parseDuration(text);
+  const parsed = parseFlagDuration(text, { positive: true });
   if (!parsed.ok) throw new BadInputError([`${name}: ${parsed.error}`]);
   return parsed.ms;
 }

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
-import { parseDuration } from '../../core/duration.js';
+import { parseFlagDuration } from '../../core/duration.js';
 import { EXECUTION_VERDICTS, STATUSES } from '../../core/types.js';
 import type { ExecutionVerdict, Status } from '../../core/types.js';
 import { BadInputError, VigilError } from '../../errors.js';
 import { executionJson, iso, remediationJson } from '../../present.js';
+import type { ExecutionStore } from '../../ports.js';
 import type { CliIo, GlobalOptions } from '../context.js';
 import { withStore } from '../context.js';
 import { describeExecution, relative, table } from '../format.js';
@@ -33,12 +34,15 @@ function count(name: string, value: string | undefined, fallback: number): numbe
 }
 
 export function inspectCommands(program: Command, io: CliIo): void {
+  // Looking never changes the database: these work on a file they may not write.
+  const readStore = <T>(command: Command, fn: (store: ExecutionStore) => Promise<T>) =>
+    withStore(io, command.optsWithGlobals<GlobalOptions>(), fn, { access: 'read' });
   program
     .command('ls')
     .description('list executions, newest first')
     .option('--status <status>', `one of ${STATUSES.join(', ')}`)
-    .option('--kind <kind>')
-    .option('--owner <owner>')
+    .option('--kind <kind>', 'of this job type only, e.g. nightly-backup')
+    .option('--owner <owner>', 'run by this worker / agent / host only')
     .option('--parent <id>', 'children of this workflow run')
     .option('--limit <n>', 'at most this many (default 50)')
     .option('--json', 'print JSON')
@@ -56,7 +60,7 @@ export function inspectCommands(program: Command, io: CliIo): void {
       ) => {
         const status = oneOf<Status>('--status', STATUSES, options.status);
         const limit = count('--limit', options.limit, 50);
-        await withStore(io, command.optsWithGlobals<GlobalOptions>(), async (store) => {
+        await readStore(command, async (store) => {
           const page = await store.list({
             status,
             kind: options.kind,
@@ -105,7 +109,7 @@ export function inspectCommands(program: Command, io: CliIo): void {
     .argument('<id>')
     .option('--json', 'print JSON')
     .action(async (id: string, options: { json?: boolean }, command: Command) => {
-      await withStore(io, command.optsWithGlobals<GlobalOptions>(), async (store) => {
+      await readStore(command, async (store) => {
         const execution = await store.get(id);
         if (!execution) throw new VigilError('not_found', `execution ${id} not found`);
         io.out(
@@ -119,7 +123,7 @@ export function inspectCommands(program: Command, io: CliIo): void {
   program
     .command('history')
     .description('the audit trail: every decision the watchdog took, with its evidence')
-    .option('--since <duration>', 'how far back (default 24h)', '24h')
+    .option('--since <duration>', 'how far back, e.g. 2h or 7d', '24h')
     .option('--verdict <verdict>', `one of ${EXECUTION_VERDICTS.join(', ')}`)
     .option('--execution <id>', 'decisions about this execution only')
     .option('--include-dry-run', 'include the decisions of dry runs')
@@ -143,11 +147,11 @@ export function inspectCommands(program: Command, io: CliIo): void {
         },
         command: Command,
       ) => {
-        const since = parseDuration(options.since);
+        const since = parseFlagDuration(options.since);
         if (!since.ok) throw new BadInputError([`--since: ${since.error}`]);
         const verdict = oneOf<ExecutionVerdict>('--verdict', EXECUTION_VERDICTS, options.verdict);
         const limit = count('--limit', options.limit, 100);
-        await withStore(io, command.optsWithGlobals<GlobalOptions>(), async (store) => {
+        await readStore(command, async (store) => {
           if (!options.notifications && (options.status ?? options.channel) !== undefined) {
             throw new BadInputError([
               `${options.status !== undefined ? '--status' : '--channel'}: only with --notifications`,

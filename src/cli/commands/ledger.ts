@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import type { JsonValue } from '../../core/types.js';
+import { parseFlagDuration } from '../../core/duration.js';
+import type { JsonValue, PartialLimits } from '../../core/types.js';
 import { BadInputError, VigilError } from '../../errors.js';
 import { executionJson } from '../../present.js';
 import type { ReportOutcome } from '../../ports.js';
@@ -24,6 +25,44 @@ function attemptOption(text: string | undefined): number | undefined {
       `--attempt: expected a whole number from 1, got ${JSON.stringify(text)}`,
     ]);
   return n;
+}
+
+/** The limits given as flags, in milliseconds; a problem names the flag, not the config key. */
+function limitFlags(options: Record<string, string | boolean | undefined>): PartialLimits {
+  const limits: PartialLimits = {};
+  const problems: string[] = [];
+  for (const name of ['run', 'heartbeat', 'progress', 'queue'] as const) {
+    const text = options[name];
+    if (typeof text !== 'string') continue;
+    const parsed = parseFlagDuration(text, { positive: true });
+    if (parsed.ok) limits[name] = parsed.ms;
+    else problems.push(`--${name}: ${parsed.error}`);
+  }
+  if (problems.length > 0) throw new BadInputError(problems);
+  return limits;
+}
+
+/** The flag of each field of a registration, for errors that name what the user typed. */
+const REGISTER_FLAGS: Record<string, string> = {
+  id: '--id',
+  kind: '--kind',
+  owner: '--owner',
+  parentId: '--parent',
+  metadata: '--metadata',
+};
+
+/** Runs `fn`; its bad-input problems name the flag (`--parent`), not the field (`parentId`). */
+async function namingFlags<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (!(error instanceof BadInputError)) throw error;
+    throw new BadInputError(
+      error.problems.map((problem) =>
+        problem.replace(/^(\w+)(?=[.:])/, (field) => REGISTER_FLAGS[field] ?? field),
+      ),
+    );
+  }
 }
 
 /**
@@ -62,7 +101,7 @@ export function ledgerCommands(program: Command, io: CliIo): void {
   program
     .command('register')
     .description('register an execution (prints its id); e.g. a cron job registering its own run')
-    .requiredOption('--kind <kind>', 'job type, e.g. nightly-backup')
+    .requiredOption('--kind <kind>', 'job type, e.g. nightly-backup (required)')
     .option('--id <id>', 'its id (default: generated)')
     .option('--owner <owner>', 'worker / agent / host that runs it')
     .option('--parent <id>', 'the workflow run it belongs to')
@@ -74,21 +113,19 @@ export function ledgerCommands(program: Command, io: CliIo): void {
     .option('--metadata <json>', 'a JSON object kept with it')
     .option('--json', 'print the execution as JSON')
     .action(async (options: Record<string, string | boolean | undefined>, command: Command) => {
-      const limits = Object.fromEntries(
-        (['run', 'heartbeat', 'progress', 'queue'] as const)
-          .filter((name) => options[name] !== undefined)
-          .map((name) => [name, options[name]]),
-      );
+      const limits = limitFlags(options);
       await withLedger(command, async (ledger) => {
-        const execution = await ledger.register({
-          id: options.id,
-          kind: options.kind,
-          owner: options.owner,
-          parentId: options.parent,
-          status: options.queued ? 'queued' : 'running',
-          limits,
-          metadata: jsonOption('--metadata', options.metadata as string | undefined),
-        });
+        const execution = await namingFlags(() =>
+          ledger.register({
+            id: options.id,
+            kind: options.kind,
+            owner: options.owner,
+            parentId: options.parent,
+            status: options.queued ? 'queued' : 'running',
+            limits,
+            metadata: jsonOption('--metadata', options.metadata as string | undefined),
+          }),
+        );
         io.out(options.json ? JSON.stringify(executionJson(execution), null, 2) : execution.id);
       });
     });

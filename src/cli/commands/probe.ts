@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { z } from 'zod';
-import { formatDuration } from '../../core/duration.js';
+import { formatDuration, parseFlagDuration } from '../../core/duration.js';
+import { describeIssue } from '../../config-issues.js';
 import { BadInputError } from '../../errors.js';
 import { iso } from '../../present.js';
 import type { ProbeSpec } from '../../probes/probe-config.js';
@@ -84,14 +85,32 @@ export function probeCommand(program: Command, io: CliIo, done: (code: number) =
       'status values meaning running, comma-separated (default running)',
     )
     .option('--limit <duration>', 'longest time a running operation may go without a state change')
-    .action(async (url: string, options: ProbeOptions) => {
+    .action(async (url: string, given: ProbeOptions) => {
       const problems: string[] = [];
+      const options = withDurationsChecked(given, problems);
       const probe = probeSpecFrom(url, options, problems);
       const operations =
         options.operations === undefined ? null : operationsSpecFrom(options, problems);
       if (!probe || problems.length > 0) throw new BadInputError([...new Set(problems)]);
       done(await watch(io, probe, operations, options));
     });
+}
+
+/**
+ * The duration flags must carry a unit and be above zero; one that does not is reported here
+ * (naming the flag) and left out, so the schema does not report it a second time.
+ */
+function withDurationsChecked(options: ProbeOptions, problems: string[]): ProbeOptions {
+  const checked = { ...options };
+  for (const name of ['interval', 'timeout', 'limit'] as const) {
+    const text = options[name];
+    if (text === undefined) continue;
+    const parsed = parseFlagDuration(text, { positive: true });
+    if (parsed.ok) continue;
+    problems.push(`--${name}: ${parsed.error}`);
+    delete checked[name];
+  }
+  return checked;
 }
 
 /** Runs the checks until a signal, or with --exit-on-failure until failing (1) or stuck (2). */
@@ -219,12 +238,7 @@ function parseFlags<T extends z.ZodType>(
   if (parsed.success) return parsed.data;
   for (const issue of parsed.error.issues) {
     const key = issue.path.join('.');
-    const given = issue.path.reduce<unknown>(
-      (value, step) => (value as Record<PropertyKey, unknown> | undefined)?.[step],
-      defined,
-    );
-    const got = issue.code === 'custom' ? '' : `, got ${JSON.stringify(given) ?? 'nothing'}`;
-    problems.push(`${flags[key] ?? key}: ${issue.message}${got}`);
+    problems.push(`${flags[key] ?? key}: ${describeIssue(issue, defined, schema)}`);
   }
   return null;
 }
