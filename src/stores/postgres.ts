@@ -1,9 +1,4 @@
-import type {
-  DatabaseIntrospector,
-  DatabaseMetadata,
-  SchemaMetadata,
-  TableMetadata,
-} from 'kysely';
+import type { DatabaseIntrospector, DatabaseMetadata, SchemaMetadata, TableMetadata } from 'kysely';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';

@@ -1265,4 +1265,3 @@ export class SqlSlotStore implements SlotStore {
     return Promise.resolve();
   }
 }
-
