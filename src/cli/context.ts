@@ -1,6 +1,7 @@
 import type { Config } from '../config.js';
 import { loadConfig } from '../config.js';
-import type { Clock, ExecutionStore } from '../ports.js';
+import type { Clock } from '../ports.js';
+import type { ExecutionStore } from '../ports/execution-store.js';
 import { openStore, storeError } from '../stores/open-store.js';
 
 /** Everything a command touches from the outside world, so tests can run commands in-process. */

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { ExecutionStore } from '../ports.js';
+import type { ExecutionStore } from '../ports/execution-store.js';
 import type { Service } from '../runtime/service.js';
 
 /**

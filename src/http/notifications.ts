@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { JsonValue } from '../core/types.js';
-import type { OutboxMessage, ExecutionStore } from '../ports.js';
+import type { ExecutionStore } from '../ports/execution-store.js';
+import type { OutboxMessage } from '../ports/outbox-store.js';
 import { iso } from '../present.js';
 import { parseInput } from '../runtime/ledger.js';
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { ExecutionStore } from '../ports.js';
+import type { ExecutionStore } from '../ports/execution-store.js';
 import { iso } from '../present.js';
 import type { Service } from '../runtime/service.js';
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
-import type { Clock, ExecutionStore } from '../ports.js';
+import type { Clock } from '../ports.js';
+import type { ExecutionStore } from '../ports/execution-store.js';
 import { EventBus } from '../runtime/events.js';
 import { processStatusJson } from '../supervisor/present.js';
 import { Supervisor } from '../supervisor/supervisor.js';

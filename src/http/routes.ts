@@ -4,11 +4,12 @@ import { parseDuration } from '../core/duration.js';
 import type { Execution, JsonValue } from '../core/types.js';
 import { BadInputError, VigilError } from '../errors.js';
 import { executionJson, iso, remediationJson, slotHoldJson, sweepReportJson } from '../present.js';
-import type { Beat, HeartbeatResult, ReportOutcome } from '../ports.js';
+import type { Beat, HeartbeatResult, ReportOutcome } from '../ports/ledger-store.js';
 import { executionNotFound, parseInput } from '../runtime/ledger.js';
 import { lostBeat } from '../stores/sql-store.js';
 import type { Service } from '../runtime/service.js';
-import type { Clock, ExecutionStore } from '../ports.js';
+import type { Clock } from '../ports.js';
+import type { ExecutionStore } from '../ports/execution-store.js';
 import { idSchema, schemas } from './schemas.js';
 import type { Metrics } from './metrics.js';
 

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { BadInputError } from '../errors.js';
 import { executionJson, iso } from '../present.js';
-import type { Clock, ExecutionStore } from '../ports.js';
+import type { Clock } from '../ports.js';
+import type { ExecutionStore } from '../ports/execution-store.js';
 import { parseInput } from '../runtime/ledger.js';
 import { sinceToMs } from './routes.js';
 

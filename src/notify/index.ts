@@ -1,4 +1,6 @@
-import type { Clock, ExecutionStore, Notifier } from '../ports.js';
+import type { Clock } from '../ports.js';
+import type { ExecutionStore } from '../ports/execution-store.js';
+import type { Notifier } from '../ports/notifier.js';
 import type { EventBus } from '../runtime/events.js';
 import type { Timers } from '../runtime/scheduler.js';
 import { chatNotifier } from './chat.js';

@@ -9,7 +9,8 @@ import type { Decision } from '../core/decide.js';
 import { breakerVerdict, countUnknown } from '../core/owner-breaker.js';
 import type { OwnerAgents } from '../owners/config.js';
 import { agentFor } from '../owners/config.js';
-import type { ExecutionStore, OwnerClient, RegistryAnswer } from '../ports.js';
+import type { ExecutionStore } from '../ports/execution-store.js';
+import type { OwnerClient, RegistryAnswer } from '../ports/owner-client.js';
 import type { EventBus } from './events.js';
 
 export interface OwnerStatus {

@@ -1,4 +1,5 @@
-import type { Clock, ExecutionStore } from '../ports.js';
+import type { Clock } from '../ports.js';
+import type { ExecutionStore } from '../ports/execution-store.js';
 import type { SweepResult } from './sweep.js';
 
 export interface Timers {

@@ -1,14 +1,10 @@
 import { z } from 'zod';
 import { VigilError } from '../errors.js';
 import { durationSchema } from '../schemas.js';
-import type {
-  Clock,
-  ExecutionStore,
-  SlotHoldRecord,
-  SlotReleaseOutcome,
-  SlotStore,
-} from '../ports.js';
-import { slotHolder } from '../ports.js';
+import type { Clock } from '../ports.js';
+import type { ExecutionStore } from '../ports/execution-store.js';
+import type { SlotHoldRecord, SlotReleaseOutcome, SlotStore } from '../ports/slot-store.js';
+import { slotHolder } from '../ports/slot-store.js';
 import { attemptSchema, parseInput } from './ledger.js';
 
 export const slotNameSchema = z

@@ -18,13 +18,9 @@ import {
   initialSupervision,
 } from '../core/process-supervision.js';
 import type { JsonValue } from '../core/types.js';
-import type {
-  Clock,
-  ExecutionStore,
-  ProcessState,
-  ProcessStore,
-  RecoveryRecord,
-} from '../ports.js';
+import type { Clock } from '../ports.js';
+import type { ExecutionStore } from '../ports/execution-store.js';
+import type { ProcessState, ProcessStore, RecoveryRecord } from '../ports/process-store.js';
 import type { EventBus, EventType } from '../runtime/events.js';
 import type { ProcessConfig, RecoveryStep } from './config.js';
 import type { Identity } from './kill.js';

@@ -1,4 +1,5 @@
-import type { ExecutionStore, OutboxMessage } from '../../ports.js';
+import type { ExecutionStore } from '../../ports/execution-store.js';
+import type { OutboxMessage } from '../../ports/outbox-store.js';
 import { BadInputError } from '../../errors.js';
 import { notificationJson } from '../../http/notifications.js';
 import { iso } from '../../present.js';
