@@ -9,13 +9,14 @@ import { executionNotFound, parseInput } from '../runtime/ledger.js';
 import { lostBeat } from '../stores/sql-store.js';
 import type { Service } from '../runtime/service.js';
 import type { Clock } from '../ports.js';
-import type { ExecutionStore } from '../ports/execution-store.js';
+import type { AuditStore } from '../ports/audit-store.js';
+import type { ReadStore } from '../ports/read-store.js';
 import { idSchema, schemas } from './schemas.js';
 import type { Metrics } from './metrics.js';
 
 export interface RoutesOptions {
   service: Service;
-  store: ExecutionStore;
+  store: ReadStore & Pick<AuditStore, 'latestSweep' | 'listRemediations'>;
   clock: Clock;
   metrics: Metrics;
 }

@@ -2,8 +2,13 @@ import { z } from 'zod';
 import { VigilError } from '../errors.js';
 import { durationSchema } from '../schemas.js';
 import type { Clock } from '../ports.js';
-import type { ExecutionStore } from '../ports/execution-store.js';
-import type { SlotHoldRecord, SlotReleaseOutcome, SlotStore } from '../ports/slot-store.js';
+import type { ReadStore } from '../ports/read-store.js';
+import type {
+  SlotHoldRecord,
+  SlotHoldStore,
+  SlotReleaseOutcome,
+  SlotStore,
+} from '../ports/slot-store.js';
 import { slotHolder } from '../ports/slot-store.js';
 import { attemptSchema, parseInput } from './ledger.js';
 
@@ -50,7 +55,7 @@ const noReleases = (): SlotReleaseCounts => ({
  */
 export class Slots {
   constructor(
-    private readonly store: ExecutionStore,
+    private readonly store: SlotHoldStore & Pick<ReadStore, 'get'>,
     readonly slotStore: SlotStore,
     private readonly clock: Clock,
   ) {}

@@ -1,5 +1,5 @@
-import type { ExecutionStore } from '../../ports/execution-store.js';
 import type { OutboxMessage } from '../../ports/outbox-store.js';
+import type { StoreAdmin } from '../../ports/store-admin.js';
 import { BadInputError } from '../../errors.js';
 import { notificationJson } from '../../http/notifications.js';
 import { iso } from '../../present.js';
@@ -11,7 +11,7 @@ const STATUSES = ['pending', 'delivered', 'failed'] as const;
 /** `vigil history --notifications`: what was sent to which channel, and how each delivery went. */
 export async function printNotificationHistory(
   io: CliIo,
-  store: ExecutionStore,
+  store: Pick<StoreAdmin, 'outbox'>,
   options: {
     sinceMs: number;
     sinceText: string;
