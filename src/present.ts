@@ -1,6 +1,7 @@
 /** JSON shapes of the public contract: camelCase fields, ISO-8601 UTC times. */
 import type { Execution, JsonValue } from './core/types.js';
-import type { RemediationRecord, SlotHoldRecord, SweepReport } from './ports.js';
+import type { RemediationRecord, SweepReport } from './ports/audit-store.js';
+import type { SlotHoldRecord } from './ports/slot-store.js';
 
 export const iso = (ms: number | null): string | null =>
   ms === null ? null : new Date(ms).toISOString();

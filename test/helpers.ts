@@ -13,7 +13,8 @@ import { randomUUID } from 'node:crypto';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { runMain } from '../src/cli/main.js';
-import type { Clock, ExecutionStore } from '../src/ports.js';
+import type { Clock } from '../src/ports.js';
+import type { ExecutionStore } from '../src/ports/execution-store.js';
 import { openPostgresStore } from '../src/stores/postgres.js';
 import { openSqliteStore } from '../src/stores/sqlite.js';
 

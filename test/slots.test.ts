@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { SlotStore } from '../src/ports.js';
-import { slotHolder } from '../src/ports.js';
+import type { SlotStore } from '../src/ports/slot-store.js';
+import { slotHolder } from '../src/ports/slot-store.js';
 import { Ledger } from '../src/runtime/ledger.js';
 import { STALE_RELEASE_MS, Slots } from '../src/runtime/slots.js';
 import { Sweeper } from '../src/runtime/sweep.js';

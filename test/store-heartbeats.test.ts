@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import type { ExecutionStore } from '../src/ports.js';
+import type { ExecutionStore } from '../src/ports/execution-store.js';
 import type { FakeClock } from '../src/runtime/clock.js';
 import type { Ledger } from '../src/runtime/ledger.js';
 import type { Harness } from './helpers.js';

@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Sweeper } from '../src/runtime/sweep.js';
 import type { TerminationOutcome } from '../src/core/decide.js';
 import type { Execution, OwnerObservation } from '../src/core/types.js';
-import type { ExecutionStore, OwnerClient } from '../src/ports.js';
+import type { ExecutionStore } from '../src/ports/execution-store.js';
+import type { OwnerClient } from '../src/ports/owner-client.js';
 import type { Harness } from './helpers.js';
 import { M, S, T0, harness, storeKinds, describeEach } from './helpers.js';
 

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config.js';
 import { Sweeper } from '../src/runtime/sweep.js';
 import { Service } from '../src/runtime/service.js';
-import type { SweepReport } from '../src/ports.js';
+import type { SweepReport } from '../src/ports/audit-store.js';
 import type { AppDatabase, AppDatabaseOptions } from '../src/sources/app-database.js';
 import { openAppDatabase } from '../src/sources/app-database.js';
 import { TableSources } from '../src/sources/table-source.js';

@@ -3,7 +3,8 @@ import { dirname } from 'node:path';
 import type { Config } from '../config.js';
 import { DEFAULTS, loadConfig } from '../config.js';
 import { VigilError } from '../errors.js';
-import type { Clock, ExecutionStore } from '../ports.js';
+import type { Clock } from '../ports.js';
+import type { ExecutionStore } from '../ports/execution-store.js';
 import { migrationNames } from '../stores/migrations.js';
 import { openStore, storeError } from '../stores/open-store.js';
 

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { ExecutionStore } from '../ports.js';
+import type { ReadStore } from '../ports/read-store.js';
 import type { Service } from '../runtime/service.js';
 
 /**
@@ -11,7 +11,11 @@ export class Metrics {
   readonly heartbeats: Counter;
   readonly contentType: string;
 
-  constructor(options: { service: Service; store: ExecutionStore; replica?: string | undefined }) {
+  constructor(options: {
+    service: Service;
+    store: Pick<ReadStore, 'countOpen'>;
+    replica?: string | undefined;
+  }) {
     const { service, store } = options;
     this.registry.setDefaultLabels({ replica: options.replica ?? 'local' });
     this.contentType = this.registry.contentType;

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { JsonValue } from '../core/types.js';
-import type { OutboxMessage, ExecutionStore } from '../ports.js';
+import type { OutboxMessage } from '../ports/outbox-store.js';
+import type { StoreAdmin } from '../ports/store-admin.js';
 import { iso } from '../present.js';
 import { parseInput } from '../runtime/ledger.js';
 
@@ -28,7 +29,7 @@ export function notificationJson(m: OutboxMessage): Record<string, JsonValue> {
 /** `GET /v1/notifications`: delivery outcomes, newest first (admin). */
 export function registerNotificationRoutes(
   app: FastifyInstance,
-  options: { store: ExecutionStore },
+  options: { store: Pick<StoreAdmin, 'outbox'> },
 ): void {
   app.get('/v1/notifications', async (request) => {
     request.caller.mustBeAdmin();

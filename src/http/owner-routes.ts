@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { ExecutionStore } from '../ports.js';
+import type { ReadStore } from '../ports/read-store.js';
 import { iso } from '../present.js';
 import type { Service } from '../runtime/service.js';
 
@@ -9,7 +9,7 @@ import type { Service } from '../runtime/service.js';
  */
 export function registerOwnerRoutes(
   app: FastifyInstance,
-  options: { service: Service; store: ExecutionStore },
+  options: { service: Service; store: Pick<ReadStore, 'countOpenByOwner'> },
 ): void {
   app.get('/v1/owners', async (request) => {
     request.caller.mustBeAdmin();

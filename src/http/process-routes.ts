@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
-import type { Clock, ExecutionStore } from '../ports.js';
+import type { Clock } from '../ports.js';
 import { EventBus } from '../runtime/events.js';
 import { processStatusJson } from '../supervisor/present.js';
+import type { SupervisorOptions } from '../supervisor/supervisor.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 
 /**
@@ -11,7 +12,7 @@ import { Supervisor } from '../supervisor/supervisor.js';
  */
 export function registerProcessRoutes(
   app: FastifyInstance,
-  options: { store: ExecutionStore; config: Config; clock: Clock },
+  options: { store: SupervisorOptions['store']; config: Config; clock: Clock },
 ): void {
   const supervisor = new Supervisor({
     store: options.store,

@@ -4,17 +4,19 @@ import { parseDuration } from '../core/duration.js';
 import type { Execution, JsonValue } from '../core/types.js';
 import { BadInputError, VigilError } from '../errors.js';
 import { executionJson, iso, remediationJson, slotHoldJson, sweepReportJson } from '../present.js';
-import type { Beat, HeartbeatResult, ReportOutcome } from '../ports.js';
+import type { Beat, HeartbeatResult, ReportOutcome } from '../ports/ledger-store.js';
 import { executionNotFound, parseInput } from '../runtime/ledger.js';
 import { lostBeat } from '../stores/sql-store.js';
 import type { Service } from '../runtime/service.js';
-import type { Clock, ExecutionStore } from '../ports.js';
+import type { Clock } from '../ports.js';
+import type { AuditStore } from '../ports/audit-store.js';
+import type { ReadStore } from '../ports/read-store.js';
 import { idSchema, schemas } from './schemas.js';
 import type { Metrics } from './metrics.js';
 
 export interface RoutesOptions {
   service: Service;
-  store: ExecutionStore;
+  store: ReadStore & Pick<AuditStore, 'latestSweep' | 'listRemediations'>;
   clock: Clock;
   metrics: Metrics;
 }

@@ -1,6 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
-import type { Clock, ExecutionStore, OwnerClient, SlotStore } from '../ports.js';
+import type { Clock } from '../ports.js';
+import type { ExecutionStore } from '../ports/execution-store.js';
+import type { OwnerClient } from '../ports/owner-client.js';
+import type { SlotStore } from '../ports/slot-store.js';
 import { Notifications } from '../notify/index.js';
 import { Service } from '../runtime/service.js';
 import { buildApp } from './app.js';

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { BadInputError } from '../errors.js';
 import { executionJson, iso } from '../present.js';
-import type { Clock, ExecutionStore } from '../ports.js';
+import type { Clock } from '../ports.js';
+import type { ReadStore } from '../ports/read-store.js';
 import { parseInput } from '../runtime/ledger.js';
 import { sinceToMs } from './routes.js';
 
@@ -26,7 +27,7 @@ export const summaryQuerySchema = z.strictObject({
  */
 export function registerSummaryRoutes(
   app: FastifyInstance,
-  options: { store: ExecutionStore; clock: Clock },
+  options: { store: Pick<ReadStore, 'summary'>; clock: Clock },
 ): void {
   app.get('/v1/summary', async (request) => {
     request.caller.mustBeAdmin();

@@ -1,4 +1,4 @@
-import type { Notification, Notifier } from '../ports.js';
+import type { Notification, Notifier } from '../ports/notifier.js';
 import type { ChannelConfig } from './config.js';
 import { bodyLines, headline } from './format.js';
 import { postJson } from './http-post.js';

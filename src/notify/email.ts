@@ -1,5 +1,5 @@
 import nodemailer from 'nodemailer';
-import type { Notification, Notifier } from '../ports.js';
+import type { Notification, Notifier } from '../ports/notifier.js';
 import type { ChannelConfig } from './config.js';
 import { DeliveryError, toDeliveryError } from './delivery-error.js';
 import { bodyLines, headline } from './format.js';

@@ -1,4 +1,4 @@
-import type { OutboxEvent } from '../ports.js';
+import type { OutboxEvent } from '../ports/outbox-store.js';
 
 /** Lines listed in one chat message or email; a bigger digest ends with "… and N more". */
 export const MAX_LINES = 20;

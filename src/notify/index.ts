@@ -1,4 +1,7 @@
-import type { Clock, ExecutionStore, Notifier } from '../ports.js';
+import type { Clock } from '../ports.js';
+import type { Notifier } from '../ports/notifier.js';
+import type { ReadStore } from '../ports/read-store.js';
+import type { StoreAdmin } from '../ports/store-admin.js';
 import type { EventBus } from '../runtime/events.js';
 import type { Timers } from '../runtime/scheduler.js';
 import { chatNotifier } from './chat.js';
@@ -38,7 +41,7 @@ export function secretsOf(config: NotifyConfig): Secret[] {
 
 export interface NotificationsOptions {
   events: EventBus;
-  store: ExecutionStore;
+  store: Pick<ReadStore, 'get'> & Pick<StoreAdmin, 'outbox'>;
   config: NotifyConfig;
   clock: Clock;
   onError: (error: unknown, where: string) => void;

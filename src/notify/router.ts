@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Clock, OutboxEvent, OutboxMessage, OutboxStore } from '../ports.js';
+import type { Clock } from '../ports.js';
+import type { OutboxEvent, OutboxMessage, OutboxStore } from '../ports/outbox-store.js';
 import type { VigilEvent } from '../runtime/events.js';
 import type { NotifyConfig } from './config.js';
 import { matchesEvent } from './config.js';

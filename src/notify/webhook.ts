@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import type { Notification, Notifier } from '../ports.js';
+import type { Notification, Notifier } from '../ports/notifier.js';
 import type { ChannelConfig } from './config.js';
 import { headline } from './format.js';
 import { postJson } from './http-post.js';

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { retryDelay } from '../core/backoff.js';
-import type { Clock, Notifier, OutboxMessage, OutboxStore } from '../ports.js';
+import type { Clock } from '../ports.js';
+import type { Notifier } from '../ports/notifier.js';
+import type { OutboxMessage, OutboxStore } from '../ports/outbox-store.js';
 import type { Timers } from '../runtime/scheduler.js';
 import { realTimers } from '../runtime/scheduler.js';
 import type { NotifyConfig } from './config.js';

@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
-import type { Clock, ExecutionStore } from '../ports.js';
+import type { Clock } from '../ports.js';
+import type { ExecutionStore } from '../ports/execution-store.js';
 import type { EventBus } from '../runtime/events.js';
 import type { Timers } from '../runtime/scheduler.js';
 import { HttpListWatcher, storeAudit } from '../sources/http-list-watcher.js';

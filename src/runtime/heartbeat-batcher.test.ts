@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Beat, HeartbeatResult } from '../ports.js';
+import type { Beat, HeartbeatResult } from '../ports/ledger-store.js';
 import { HeartbeatBatcher } from './heartbeat-batcher.js';
 
 function recorder(answer: (beats: Beat[]) => HeartbeatResult | Error) {

@@ -1,4 +1,4 @@
-import type { Beat, HeartbeatResult } from '../ports.js';
+import type { Beat, HeartbeatResult } from '../ports/ledger-store.js';
 
 export type BeatOutcome =
   | { kind: 'ok'; deadlineAt: number | null }

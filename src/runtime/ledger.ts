@@ -8,7 +8,9 @@ import { limitsFor, policyFor } from '../config.js';
 import { describeIssue } from '../config-issues.js';
 import { BadInputError, VigilError } from '../errors.js';
 import { limitsSchema } from '../schemas.js';
-import type { Beat, Clock, ExecutionStore, HeartbeatResult, ReportOutcome } from '../ports.js';
+import type { Clock } from '../ports.js';
+import type { Beat, HeartbeatResult, LedgerStore, ReportOutcome } from '../ports/ledger-store.js';
+import type { ReadStore } from '../ports/read-store.js';
 import type { EventBus } from './events.js';
 import type { BeatOutcome } from './heartbeat-batcher.js';
 import { HeartbeatBatcher } from './heartbeat-batcher.js';
@@ -75,7 +77,7 @@ export const executionNotFound = (id: string, prefix = ''): VigilError =>
  */
 export class Ledger {
   constructor(
-    private readonly store: ExecutionStore,
+    private readonly store: LedgerStore & Pick<ReadStore, 'get'>,
     private readonly config: Config,
     private readonly clock: Clock,
     private readonly events?: EventBus | undefined,

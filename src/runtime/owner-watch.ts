@@ -9,7 +9,8 @@ import type { Decision } from '../core/decide.js';
 import { breakerVerdict, countUnknown } from '../core/owner-breaker.js';
 import type { OwnerAgents } from '../owners/config.js';
 import { agentFor } from '../owners/config.js';
-import type { ExecutionStore, OwnerClient, RegistryAnswer } from '../ports.js';
+import type { ReadStore } from '../ports/read-store.js';
+import type { OwnerClient, RegistryAnswer } from '../ports/owner-client.js';
 import type { EventBus } from './events.js';
 
 export interface OwnerStatus {
@@ -63,7 +64,7 @@ export class OwnerWatch {
   constructor(
     private readonly agents: OwnerAgents,
     private readonly owners: OwnerClient,
-    private readonly store: ExecutionStore,
+    private readonly store: Pick<ReadStore, 'countOpenByOwner'>,
     private readonly events: EventBus,
   ) {}
 

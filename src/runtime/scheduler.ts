@@ -1,4 +1,5 @@
-import type { Clock, ExecutionStore } from '../ports.js';
+import type { Clock } from '../ports.js';
+import type { SweepStore } from '../ports/sweep-store.js';
 import type { SweepResult } from './sweep.js';
 
 export interface Timers {
@@ -12,7 +13,7 @@ export const realTimers: Timers = {
 };
 
 export interface SchedulerOptions {
-  store: Pick<ExecutionStore, 'nextDeadline'>;
+  store: Pick<SweepStore, 'nextDeadline'>;
   sweep: () => Promise<SweepResult>;
   clock: Clock;
   /** The safety-net period: the longest the scheduler ever sleeps. */

@@ -1,6 +1,10 @@
 import type { Config } from '../config.js';
 import { formatDuration } from '../core/duration.js';
-import type { Clock, ExecutionStore, OwnerClient, SlotStore, StoreStatus } from '../ports.js';
+import type { Clock } from '../ports.js';
+import type { ExecutionStore } from '../ports/execution-store.js';
+import type { OwnerClient } from '../ports/owner-client.js';
+import type { StoreStatus } from '../ports/records.js';
+import type { SlotStore } from '../ports/slot-store.js';
 import type { Source } from '../sources/index.js';
 import { sourcesFor } from '../sources/index.js';
 import { ClockJumpWatch } from './clock.js';

@@ -1,14 +1,15 @@
 import { z } from 'zod';
 import { VigilError } from '../errors.js';
 import { durationSchema } from '../schemas.js';
+import type { Clock } from '../ports.js';
+import type { ReadStore } from '../ports/read-store.js';
 import type {
-  Clock,
-  ExecutionStore,
   SlotHoldRecord,
+  SlotHoldStore,
   SlotReleaseOutcome,
   SlotStore,
-} from '../ports.js';
-import { slotHolder } from '../ports.js';
+} from '../ports/slot-store.js';
+import { slotHolder } from '../ports/slot-store.js';
 import { attemptSchema, parseInput } from './ledger.js';
 
 export const slotNameSchema = z
@@ -54,7 +55,7 @@ const noReleases = (): SlotReleaseCounts => ({
  */
 export class Slots {
   constructor(
-    private readonly store: ExecutionStore,
+    private readonly store: SlotHoldStore & Pick<ReadStore, 'get'>,
     readonly slotStore: SlotStore,
     private readonly clock: Clock,
   ) {}

@@ -7,7 +7,7 @@
  * the execution back before its backoff ends. After a restart the first look may come early,
  * once; the streak's count is still the store's.
  */
-import type { Fence } from '../ports.js';
+import type { Fence } from '../ports/records.js';
 
 interface Streak {
   failures: number;

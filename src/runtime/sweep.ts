@@ -9,18 +9,17 @@ import type { Execution, OwnerObservation } from '../core/types.js';
 import { isOpen } from '../core/types.js';
 import type { Config } from '../config.js';
 import { policyFor } from '../config.js';
+import type { Clock } from '../ports.js';
 import type {
-  AttemptEnd,
-  Clock,
   DecisionOutcome,
-  ExecutionStore,
-  Fence,
-  OwnerClient,
   RemediationRecord,
   StepRecord,
   SweepReport,
-} from '../ports.js';
-import { noOwners } from '../ports.js';
+} from '../ports/audit-store.js';
+import type { ExecutionStore } from '../ports/execution-store.js';
+import type { OwnerClient } from '../ports/owner-client.js';
+import type { AttemptEnd, Fence } from '../ports/records.js';
+import { noOwners } from '../ports/owner-client.js';
 import type { OwnerAgents } from '../owners/config.js';
 import { agentFor } from '../owners/config.js';
 import type { EventBus } from './events.js';

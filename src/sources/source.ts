@@ -1,5 +1,7 @@
 import type { Config } from '../config.js';
-import type { Clock, ExecutionStore, SourceError, SweepDecision } from '../ports.js';
+import type { Clock } from '../ports.js';
+import type { SourceError, SweepDecision } from '../ports/audit-store.js';
+import type { ExecutionStore } from '../ports/execution-store.js';
 import type { EventBus } from '../runtime/events.js';
 
 /** What a source is given for one sweep. */

@@ -8,7 +8,12 @@ import type { Execution, ExecutionVerdict, Policy, Status } from '../core/types.
 import { isStuck } from '../core/types.js';
 import { deriveFromChildren } from '../core/workflow.js';
 import { limitsFor, policyFor } from '../config.js';
-import type { DecisionOutcome, RemediationRecord, SourceError, StepRecord } from '../ports.js';
+import type {
+  DecisionOutcome,
+  RemediationRecord,
+  SourceError,
+  StepRecord,
+} from '../ports/audit-store.js';
 import type { AppDatabase, AppDatabaseOptions } from './app-database.js';
 import { isConnectionError, openAppDatabase } from './app-database.js';
 import type { Source, SourceSweepContext, SourceSweepResult } from './source.js';

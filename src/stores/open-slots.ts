@@ -1,5 +1,6 @@
 import type { Config } from '../config.js';
-import type { ExecutionStore, SlotStore } from '../ports.js';
+import type { ExecutionStore } from '../ports/execution-store.js';
+import type { SlotStore } from '../ports/slot-store.js';
 import { openRedisSlotStore } from './redis-slots.js';
 
 /** Slots in Redis when `VIGIL_REDIS_URL` (or `redis.url`) is set, else in the store's own table. */

@@ -1,5 +1,5 @@
 import { VigilError } from '../errors.js';
-import type { ExecutionStore } from '../ports.js';
+import type { ExecutionStore } from '../ports/execution-store.js';
 import { openPostgresStore } from './postgres.js';
 import { openSqliteStore } from './sqlite.js';
 

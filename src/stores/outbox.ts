@@ -1,5 +1,10 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { OutboxEvent, OutboxFilter, OutboxMessage, OutboxStore } from '../ports.js';
+import type {
+  OutboxEvent,
+  OutboxFilter,
+  OutboxMessage,
+  OutboxStore,
+} from '../ports/outbox-store.js';
 import type { Database, NotificationsTable } from './schema.js';
 
 /** SQLite caps bound parameters per statement; ids are written and matched in chunks of this. */

@@ -1,7 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { ProcessVerdict } from '../core/process-health.js';
 import type { JsonValue } from '../core/types.js';
-import type { ProcessState, ProcessStore, RecoveryRecord } from '../ports.js';
+import type { ProcessState, ProcessStore, RecoveryRecord } from '../ports/process-store.js';
 import type { ProcessesTable } from './process-schema.js';
 import type { Database } from './schema.js';
 

@@ -11,26 +11,22 @@ import type {
   Status,
 } from '../core/types.js';
 import type {
-  AttemptEnd,
-  Beat,
-  ExecutionStore,
-  Fence,
-  HeartbeatResult,
-  ListFilter,
-  NewExecution,
-  OverdueCursor,
   RemediationFilter,
   RemediationRecord,
-  ReportOutcome,
+  StepRecord,
+  SweepReport,
+} from '../ports/audit-store.js';
+import type { ExecutionStore } from '../ports/execution-store.js';
+import type { Beat, HeartbeatResult, NewExecution, ReportOutcome } from '../ports/ledger-store.js';
+import type { ListFilter, Summary, SummaryQuery } from '../ports/read-store.js';
+import type { AttemptEnd, Fence } from '../ports/records.js';
+import type {
   SlotHold,
   SlotHoldRecord,
   SlotReleaseOutcome,
   SlotStore,
-  StepRecord,
-  Summary,
-  SummaryQuery,
-  SweepReport,
-} from '../ports.js';
+} from '../ports/slot-store.js';
+import type { OverdueCursor } from '../ports/sweep-store.js';
 import { VigilError } from '../errors.js';
 import { migrationNames, migrationProvider } from './migrations.js';
 import type {

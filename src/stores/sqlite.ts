@@ -11,7 +11,9 @@ import type {
 } from 'kysely';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { VigilError } from '../errors.js';
-import type { AttemptEnd, Beat, Fence, HeartbeatResult, RemediationRecord } from '../ports.js';
+import type { RemediationRecord } from '../ports/audit-store.js';
+import type { Beat, HeartbeatResult } from '../ports/ledger-store.js';
+import type { AttemptEnd, Fence } from '../ports/records.js';
 import type { Database } from './schema.js';
 import type { ExecutionRow } from './sql-store.js';
 import {

@@ -1,7 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import { sql } from 'kysely';
 import type { ExecutionVerdict, Status } from '../core/types.js';
-import type { Summary, SummaryQuery } from '../ports.js';
+import type { Summary, SummaryQuery } from '../ports/read-store.js';
 import type { Database, ExecutionsTable } from './schema.js';
 
 /**

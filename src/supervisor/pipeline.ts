@@ -3,7 +3,8 @@
  * and recorded. A failed kill stops the pipeline (starting a second copy beside a process that
  * would not die is worse than waiting); a failed named command only warns.
  */
-import type { Clock, RecoveryStepRecord } from '../ports.js';
+import type { Clock } from '../ports.js';
+import type { RecoveryStepRecord } from '../ports/process-store.js';
 import type { ProcessConfig, RecoveryStep } from './config.js';
 import type { Identity, StepOutcome } from './kill.js';
 import { killProcess } from './kill.js';

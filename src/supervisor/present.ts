@@ -1,6 +1,6 @@
 /** JSON shapes of the supervisor in the public API: camelCase, ISO-8601 UTC times. */
 import type { JsonValue } from '../core/types.js';
-import type { RecoveryRecord } from '../ports.js';
+import type { RecoveryRecord } from '../ports/process-store.js';
 import { iso } from '../present.js';
 import type { ProcessStatus } from './supervisor.js';
 

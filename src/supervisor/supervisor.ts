@@ -18,13 +18,10 @@ import {
   initialSupervision,
 } from '../core/process-supervision.js';
 import type { JsonValue } from '../core/types.js';
-import type {
-  Clock,
-  ExecutionStore,
-  ProcessState,
-  ProcessStore,
-  RecoveryRecord,
-} from '../ports.js';
+import type { Clock } from '../ports.js';
+import type { LeaseStore } from '../ports/lease-store.js';
+import type { ProcessState, ProcessStore, RecoveryRecord } from '../ports/process-store.js';
+import type { StoreAdmin } from '../ports/store-admin.js';
 import type { EventBus, EventType } from '../runtime/events.js';
 import type { ProcessConfig, RecoveryStep } from './config.js';
 import type { Identity } from './kill.js';
@@ -33,7 +30,7 @@ import { runPipeline } from './pipeline.js';
 import { isRunning, processInfo, processStartTime } from './proc.js';
 
 export interface SupervisorOptions {
-  store: ExecutionStore;
+  store: LeaseStore & Pick<StoreAdmin, 'processes'>;
   processes: readonly ProcessConfig[];
   clock: Clock;
   events: EventBus;

@@ -4,7 +4,7 @@ import { EXECUTION_VERDICTS, STATUSES } from '../../core/types.js';
 import type { ExecutionVerdict, Status } from '../../core/types.js';
 import { BadInputError, VigilError } from '../../errors.js';
 import { executionJson, iso, remediationJson } from '../../present.js';
-import type { ExecutionStore } from '../../ports.js';
+import type { ExecutionStore } from '../../ports/execution-store.js';
 import type { CliIo, GlobalOptions } from '../context.js';
 import { withStore } from '../context.js';
 import { describeExecution, relative, table } from '../format.js';

@@ -3,7 +3,7 @@ import { parseFlagDuration } from '../../core/duration.js';
 import type { JsonValue, PartialLimits } from '../../core/types.js';
 import { BadInputError, VigilError } from '../../errors.js';
 import { executionJson } from '../../present.js';
-import type { ReportOutcome } from '../../ports.js';
+import type { ReportOutcome } from '../../ports/ledger-store.js';
 import { Ledger } from '../../runtime/ledger.js';
 import type { CliIo, GlobalOptions } from '../context.js';
 import { withStore } from '../context.js';

@@ -1,4 +1,5 @@
-import type { ExecutionStore, OutboxMessage } from '../../ports.js';
+import type { OutboxMessage } from '../../ports/outbox-store.js';
+import type { StoreAdmin } from '../../ports/store-admin.js';
 import { BadInputError } from '../../errors.js';
 import { notificationJson } from '../../http/notifications.js';
 import { iso } from '../../present.js';
@@ -10,7 +11,7 @@ const STATUSES = ['pending', 'delivered', 'failed'] as const;
 /** `vigil history --notifications`: what was sent to which channel, and how each delivery went. */
 export async function printNotificationHistory(
   io: CliIo,
-  store: ExecutionStore,
+  store: Pick<StoreAdmin, 'outbox'>,
   options: {
     sinceMs: number;
     sinceText: string;

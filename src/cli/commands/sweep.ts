@@ -6,7 +6,7 @@ import { Slots } from '../../runtime/slots.js';
 import { Sweeper } from '../../runtime/sweep.js';
 import { openSlotStore } from '../../stores/open-slots.js';
 import { sweepReportJson } from '../../present.js';
-import type { SweepReport } from '../../ports.js';
+import type { SweepReport } from '../../ports/audit-store.js';
 import { sourcesFor } from '../../sources/index.js';
 import type { CliIo, GlobalOptions } from '../context.js';
 import { withStore } from '../context.js';
