@@ -1,10 +1,11 @@
+import { spawnSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { POSTGRES_URL, postgresAvailable, tempDir } from './helpers.js';
-import { runVigil } from './process-helpers.js';
+import { VIGIL_BIN, runVigil } from './process-helpers.js';
 
 const postgresUp = await postgresAvailable();
 
@@ -165,6 +166,40 @@ describe('read-only commands', () => {
 
     expect(fingerprint()).toEqual(before);
   });
+
+  // Root may write anything, so the directory a user may not write is played by `nobody`.
+  const asNobody =
+    process.getuid?.() === 0 && spawnSync('runuser', ['--help']).status === 0
+      ? (args: string[]) =>
+          spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, VIGIL_BIN, ...args], {
+            cwd: dir,
+            env: { ...process.env, VIGIL_DATABASE_URL: `sqlite:${dir}/vigil.db` },
+            encoding: 'utf8',
+            timeout: 30_000,
+          })
+      : undefined;
+
+  it.runIf(asNobody)(
+    'they read a WAL database in a directory the user may not write (no -shm beside it)',
+    async () => {
+      expect(
+        (await vigil(['register', '--kind', 'backup', '--id', 'b1', '--run', '1h'])).code,
+      ).toBe(0);
+      expect(existsSync(join(dir, 'vigil.db-shm'))).toBe(false);
+      chmodSync(join(dir, 'vigil.db'), 0o444);
+      chmodSync(dir, 0o755);
+      const before = fingerprint();
+
+      const ls = asNobody!(['ls']);
+      expect(ls.stderr).toBe('');
+      expect(ls.status).toBe(0);
+      expect(ls.stdout).toMatch(/b1\s+backup/);
+      expect(asNobody!(['show', 'b1']).status).toBe(0);
+      expect(asNobody!(['history']).status).toBe(0);
+      expect(fingerprint()).toEqual(before);
+      expect(existsSync(join(dir, 'vigil.db-shm'))).toBe(false);
+    },
+  );
 
   it('on a database at an older schema they say so and change nothing', async () => {
     expect((await vigil(['migrate'])).code).toBe(0);

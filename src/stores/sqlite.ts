@@ -15,6 +15,7 @@ import type { RemediationRecord } from '../ports/audit-store.js';
 import type { Beat, HeartbeatResult } from '../ports/ledger-store.js';
 import type { AttemptEnd, Fence } from '../ports/records.js';
 import type { Database } from './schema.js';
+import { openReadonlyDatabase } from './sqlite-readonly.js';
 import type { ExecutionRow } from './sql-store.js';
 import {
   SqlStore,
@@ -281,11 +282,7 @@ function fileGuard(file: string): () => void {
 }
 
 function readonlyStore(file: string, options: SqliteOptions): SqlStore {
-  const database = new BetterSqlite3(file, {
-    readonly: true,
-    fileMustExist: true,
-    timeout: options.busyTimeoutMs ?? 5_000,
-  });
+  const database = openReadonlyDatabase(file, options.busyTimeoutMs ?? 5_000);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
   return new SqlStore(db, 'sqlite', `sqlite:${file}`, () =>
     Promise.reject(new Error(`sqlite:${file} is open for reading only`)),
