@@ -7,6 +7,7 @@ import { Service } from '../src/runtime/service.js';
 import type { SqlStore } from '../src/stores/sql-store.js';
 import { openSqliteStore } from '../src/stores/sqlite.js';
 import { M, S, T0, tempDir } from './helpers.js';
+import { until } from './process-helpers.js';
 
 let app: FastifyInstance;
 let store: SqlStore;
@@ -327,6 +328,28 @@ describe('auth', () => {
     expect(
       (await post('/v1/executions/theirs/complete', { attempt: 1 }, as(ADMIN))).statusCode,
     ).toBe(200);
+  });
+
+  it("a slot another owner's execution holds is refused without naming that execution", async () => {
+    await post('/v1/executions', { id: 'mine', kind: 'k' }, as(ALPHA));
+    await post('/v1/executions', { id: 'also-mine', kind: 'k' }, as(ALPHA));
+    await post('/v1/executions', { id: 'theirs', kind: 'k', owner: 'beta' }, as(ADMIN));
+    const take = (id: string, headers: Record<string, string>) =>
+      post(`/v1/executions/${id}/slots`, { attempt: 1, slot: 'gpu' }, headers);
+    expect((await take('theirs', as(ADMIN))).statusCode).toBe(200);
+
+    const refused = await take('mine', as(ALPHA));
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json()).toMatchObject({ holder: null, error: { code: 'slot_taken' } });
+    expect(refused.body).not.toContain('theirs');
+    // Its own holder, and any holder for the admin, is named.
+    expect((await take('theirs', as(ADMIN))).statusCode).toBe(200); // idempotent for its holder
+    const forAdmin = await take('mine', as(ADMIN));
+    expect(forAdmin.json()).toMatchObject({ holder: { executionId: 'theirs' } });
+    await post('/v1/executions/theirs/complete', { attempt: 1 }, as(ADMIN));
+    await until(async () => (await take('mine', as(ALPHA))).statusCode === 200);
+    const own = await take('also-mine', as(ALPHA));
+    expect(own.json()).toMatchObject({ holder: { executionId: 'mine' } });
   });
 
   it("another owner's execution, named anywhere in a request, answers as a missing one (404, same body)", async () => {

@@ -41,6 +41,18 @@ export async function registerRoutes(app: FastifyInstance, options: RoutesOption
     return execution;
   };
 
+  /**
+   * A `slot_taken` answer names the holder only when the caller may see it: a runner learns that
+   * another owner holds the slot, not which execution (ids and owners do not leak).
+   */
+  const withHolderInScope = async (request: FastifyRequest, error: unknown): Promise<unknown> => {
+    if (!(error instanceof VigilError) || error.code !== 'slot_taken') return error;
+    const holder = (error.details as { holder?: { executionId?: string } } | undefined)?.holder;
+    const execution = holder?.executionId ? await store.get(holder.executionId) : undefined;
+    if (execution && request.caller.canSee(execution.owner)) return error;
+    return new VigilError('slot_taken', error.message, { holder: null });
+  };
+
   app.post('/v1/executions', async (request, reply) => {
     const input = body(schemas.create, request);
     const { caller } = request;
@@ -145,7 +157,9 @@ export async function registerRoutes(app: FastifyInstance, options: RoutesOption
     const id = idOf(request);
     const input = body(schemas.acquireSlot, request);
     await owned(request, id);
-    const held = await service.slots.acquire(id, input);
+    const held = await service.slots.acquire(id, input).catch(async (error: unknown) => {
+      throw await withHolderInScope(request, error);
+    });
     return { slot: held.slot, attempt: held.attempt, expiresAt: iso(held.expiresAt) };
   });
 
