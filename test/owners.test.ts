@@ -153,6 +153,15 @@ await describeEach(
       ]);
       expect(agents.requests.filter((r) => r.method === 'POST')).toEqual([]);
       expect(await h.store.get('not-yet-there')).toMatchObject({ status: 'running' });
+      // Nothing to look at again before the grace ends: one audit row, not one per sweep.
+      expect((await h.store.get('not-yet-there'))?.deadlineAt).toBe(T0 + 60 * S + 1);
+      for (let t = 20; t <= 60; t += 10) {
+        h.clock.set(T0 + t * S);
+        await sweepOnce(sweeper());
+      }
+      expect(await h.store.listRemediations({ executionId: 'not-yet-there', limit: 10 })).toEqual([
+        expect.objectContaining({ verdict: 'in_grace' }),
+      ]);
 
       // Past the grace and still not listed: an orphan, ended without a stop request.
       h.clock.set(T0 + 61 * S);

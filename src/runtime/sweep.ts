@@ -449,7 +449,7 @@ class SweepPass {
     const { action } = decision;
     if (action.kind === 'ignore') {
       this.count(decision, 'ignored', []);
-      if (!this.dryRun) await this.defer(execution, decision);
+      if (!this.dryRun) await this.defer(execution, decision, graceEnd(decision, this.now));
       return;
     }
     if (this.dryRun) {
@@ -812,4 +812,15 @@ const elapsed = (started: number) => Math.round((performance.now() - started) * 
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * When an execution its owner does not list yet leaves its dispatch grace: nothing can change its
+ * verdict before then, so it is not looked at (nor audited) again until that moment.
+ */
+function graceEnd(decision: Decision, now: number): number | undefined {
+  const { ageMs, graceMs } = decision.evidence;
+  if (decision.verdict !== 'in_grace' || typeof ageMs !== 'number' || typeof graceMs !== 'number')
+    return undefined;
+  return now + graceMs - ageMs + 1;
 }
