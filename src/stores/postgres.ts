@@ -1,9 +1,4 @@
-import type {
-  DatabaseIntrospector,
-  DatabaseMetadata,
-  SchemaMetadata,
-  TableMetadata,
-} from 'kysely';
+import type { DatabaseIntrospector, DatabaseMetadata, SchemaMetadata, TableMetadata } from 'kysely';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
@@ -61,10 +56,12 @@ export function openPostgresStore(url: string, options: PostgresOptions = {}): S
     }),
   });
   return new SqlStore(
-    db,
-    'postgres',
+    {
+      dialect: 'postgres',
+      db,
+      writeTransaction: (fn) => db.transaction().execute((trx) => fn(trx)),
+    },
     `postgres:${redactUrl(url)}${schema ? ` (schema ${schema})` : ''}`,
-    (fn) => db.transaction().execute((trx) => fn(trx)),
   );
 }
 
