@@ -49,6 +49,12 @@ export const DEFAULTS = Object.freeze({
   sweepLeaseMs: 60_000,
   /** Failed terminations in a row before an escalation goes out. */
   escalateAfter: 3,
+  /**
+   * How long an SQLite write waits for another process's lock: 5 s rides out a sweep's or a CLI
+   * command's transaction (milliseconds) with a wide margin. Shorter would answer "store
+   * unavailable" to runners during an ordinary burst of writes (the worse mistake: runners may
+   * stop healthy work over it); longer only delays reporting a lock that is truly stuck.
+   */
   sqliteBusyTimeoutMs: 5_000,
 });
 

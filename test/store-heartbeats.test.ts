@@ -5,7 +5,7 @@ import type { Ledger } from '../src/runtime/ledger.js';
 import type { Harness } from './helpers.js';
 import { M, S, T0, harness, storeKinds, describeEach } from './helpers.js';
 
-/** Every heartbeat path (SQLite's prepared statements, the query builder, PostgreSQL) agrees. */
+/** Heartbeats agree on every store kind (SQLite's prepared statements, PostgreSQL's batch UPDATE). */
 await describeEach(storeKinds(), 'heartbeats on %s', (kind) => {
   let store: ExecutionStore;
   let ledger: Ledger;

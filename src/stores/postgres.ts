@@ -56,10 +56,12 @@ export function openPostgresStore(url: string, options: PostgresOptions = {}): S
     }),
   });
   return new SqlStore(
-    db,
-    'postgres',
+    {
+      dialect: 'postgres',
+      db,
+      writeTransaction: (fn) => db.transaction().execute((trx) => fn(trx)),
+    },
     `postgres:${redactUrl(url)}${schema ? ` (schema ${schema})` : ''}`,
-    (fn) => db.transaction().execute((trx) => fn(trx)),
   );
 }
 

@@ -1,8 +1,8 @@
-import type { Kysely, Selectable } from 'kysely';
 import { sql } from 'kysely';
-import type { ExecutionVerdict, Status } from '../core/types.js';
-import type { Summary, SummaryQuery } from '../ports/read-store.js';
-import type { Database, ExecutionsTable } from './schema.js';
+import type { ExecutionVerdict, Status } from '../../core/types.js';
+import type { Summary, SummaryQuery } from '../../ports/read-store.js';
+import type { SqlContext } from './context.js';
+import { toExecution } from './rows.js';
 
 /**
  * The dashboard's overview in four queries, the same SQL on SQLite and PostgreSQL:
@@ -16,10 +16,8 @@ import type { Database, ExecutionsTable } from './schema.js';
  * same bars. Only remediations that took effect count (outcome `remediated`, not dry runs): the
  * chart shows what Vigil did, not what it considered.
  */
-export async function summarize(
-  db: Kysely<Database>,
-  query: SummaryQuery,
-): Promise<Omit<Summary, 'dueSoon'> & { dueSoon: Selectable<ExecutionsTable>[] }> {
+export async function summary(ctx: SqlContext, query: SummaryQuery): Promise<Summary> {
+  const { db } = ctx;
   const { since, now, bucketMs } = query;
   const byStatus = await db
     .selectFrom('executions')
@@ -68,6 +66,6 @@ export async function summarize(
     statuses: Object.fromEntries(byStatus.map((r) => [r.status as Status, Number(r.count)])),
     verdicts,
     timeline: [...timeline].map(([start, counts]) => ({ start, counts })),
-    dueSoon,
+    dueSoon: dueSoon.map(toExecution),
   };
 }

@@ -1,0 +1,141 @@
+import type BetterSqlite3 from 'better-sqlite3';
+import { CompiledQuery, sql } from 'kysely';
+import type { Status } from '../../core/types.js';
+import type { Beat, HeartbeatResult } from '../../ports/ledger-store.js';
+import type { PostgresContext, SqlContext } from './context.js';
+import { deadlineAfterBeatSql } from './deadline.js';
+import { toNumber } from './rows.js';
+
+/**
+ * Records a batch of beats: each lands only on its attempt while it runs, moving its deadline
+ * (computed in the UPDATE, see deadline.ts); the others come back as lost, with why. One write path
+ * per dialect: prepared statements on SQLite, one UPDATE for the whole batch on PostgreSQL.
+ */
+export async function heartbeat(
+  ctx: SqlContext,
+  beats: Beat[],
+  now: number,
+): Promise<HeartbeatResult> {
+  if (beats.length === 0) return { ok: [], lost: [] };
+  if (ctx.dialect === 'postgres') return heartbeatPostgres(ctx, beats, now);
+  return ctx.prepared.run(prepareSqlite, (write) => write(beats, now));
+}
+
+/**
+ * Heartbeats are Vigil's hot path, so on SQLite they skip the query builder: two prepared
+ * statements in one IMMEDIATE transaction per batch.
+ */
+function prepareSqlite(database: BetterSqlite3.Database) {
+  const beat = database.prepare<
+    { id: string; attempt: number; now: number; hasProgress: number; progress: string | null },
+    { deadline_at: number | null }
+  >(`UPDATE executions SET
+       heartbeat_at = @now,
+       progress_at = CASE WHEN @hasProgress THEN @now ELSE progress_at END,
+       progress = CASE WHEN @hasProgress THEN @progress ELSE progress END,
+       deadline_at = ${deadlineAfterBeatSql('sqlite', { now: '@now', hasProgress: '@hasProgress' })}
+     WHERE id = @id AND attempt = @attempt AND status = 'running'
+     RETURNING deadline_at`);
+  const lookup = database.prepare<[string], LostRow>(
+    'SELECT status, reason, attempt FROM executions WHERE id = ?',
+  );
+  const transaction = database.transaction((beats: Beat[], now: number): HeartbeatResult => {
+    const result: HeartbeatResult = { ok: [], lost: [] };
+    for (const b of beats) {
+      const hasProgress = b.progress !== undefined;
+      const row = beat.get({
+        id: b.id,
+        attempt: b.attempt,
+        now,
+        hasProgress: hasProgress ? 1 : 0,
+        progress: hasProgress ? JSON.stringify(b.progress) : null,
+      });
+      if (row) result.ok.push({ id: b.id, deadlineAt: row.deadline_at });
+      else result.lost.push(lostBeat(b, lookup.get(b.id)));
+    }
+    return result;
+  });
+  return (beats: Beat[], now: number) => transaction.immediate(beats, now);
+}
+
+/**
+ * On PostgreSQL a batch is one UPDATE for all its beats (plus a row lock taken in id order, so
+ * concurrent batches cannot deadlock, and a lookup for the beats that did not land).
+ */
+const POSTGRES_BEATS = `
+  UPDATE executions AS e SET
+    heartbeat_at = $1::bigint,
+    progress_at = CASE WHEN v.has_progress THEN $1::bigint ELSE e.progress_at END,
+    progress = CASE WHEN v.has_progress THEN v.progress ELSE e.progress END,
+    deadline_at = ${deadlineAfterBeatSql('postgres', { now: '$1::bigint', hasProgress: 'v.has_progress', row: 'e' })}
+  FROM unnest($2::text[], $3::int[], $4::bool[], $5::text[]) AS v(id, attempt, has_progress, progress)
+  WHERE e.id = v.id AND e.attempt = v.attempt AND e.status = 'running'
+  RETURNING e.id, e.attempt, e.deadline_at`;
+
+async function heartbeatPostgres(
+  ctx: PostgresContext,
+  beats: Beat[],
+  now: number,
+): Promise<HeartbeatResult> {
+  const ids = beats.map((b) => b.id);
+  const landed = await ctx.writeTransaction(async (trx) => {
+    await sql`SELECT 1 FROM executions WHERE id = ANY(${ids}::text[]) ORDER BY id FOR UPDATE`.execute(
+      trx,
+    );
+    const { rows } = await trx.executeQuery<{
+      id: string;
+      attempt: number;
+      deadline_at: number | null;
+    }>(
+      CompiledQuery.raw(POSTGRES_BEATS, [
+        now,
+        ids,
+        beats.map((b) => b.attempt),
+        beats.map((b) => b.progress !== undefined),
+        beats.map((b) => (b.progress === undefined ? null : JSON.stringify(b.progress))),
+      ]),
+    );
+    return rows;
+  });
+  const ok = new Map(landed.map((r) => [`${r.id}#${r.attempt}`, toNumber(r.deadline_at)]));
+  const missing = beats.filter((b) => !ok.has(`${b.id}#${b.attempt}`));
+  const found =
+    missing.length === 0
+      ? []
+      : await ctx.db
+          .selectFrom('executions')
+          .select(['id', 'status', 'reason', 'attempt'])
+          .where(
+            'id',
+            'in',
+            missing.map((b) => b.id),
+          )
+          .execute();
+  const rows = new Map(found.map((r) => [r.id, r]));
+  const result: HeartbeatResult = { ok: [], lost: [] };
+  for (const beat of beats) {
+    const key = `${beat.id}#${beat.attempt}`;
+    if (ok.has(key)) result.ok.push({ id: beat.id, deadlineAt: ok.get(key) ?? null });
+    else result.lost.push(lostBeat(beat, rows.get(beat.id)));
+  }
+  return result;
+}
+
+type LostRow = { status: string; reason: string | null; attempt: number };
+
+/** Why a heartbeat did not land: the runner must stop. */
+export function lostBeat(beat: Beat, row: LostRow | undefined): HeartbeatResult['lost'][number] {
+  return {
+    id: beat.id,
+    status: (row?.status as Status | undefined) ?? null,
+    reason: !row
+      ? 'no such execution'
+      : row.attempt > beat.attempt
+        ? `attempt ${beat.attempt} is over; the execution is on attempt ${row.attempt}`
+        : row.attempt < beat.attempt
+          ? `there is no attempt ${beat.attempt}; the execution is on attempt ${row.attempt}`
+          : row.status === 'queued'
+            ? 'not started'
+            : (row.reason ?? `execution is ${row.status}`),
+  };
+}
