@@ -1,0 +1,172 @@
+/**
+ * Ending one of the ledger's executions: asking its owner to stop it, the end written with its
+ * audit row, and what is announced once the write won.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Decision } from '../core/decide.js';
+import { actionLabel, afterTermination } from '../core/decide.js';
+import type { Execution } from '../core/types.js';
+import type { AttemptEnd, Fence, RemediationRecord, StepRecord } from '../ports.js';
+import type { VigilEvent } from './events.js';
+import type { LedgerPass } from './ledger-pass.js';
+import { subjectOf } from './ledger-pass.js';
+import { auditId, elapsed, errorMessage } from './pipeline.js';
+
+/** An end the sweep decided, waiting for its page's write. */
+export interface PendingEnd {
+  execution: Execution;
+  decision: Decision;
+  reason: string;
+  steps: StepRecord[];
+  write: { fence: Fence; end: AttemptEnd; audit: RemediationRecord };
+}
+
+export type Stopped =
+  { kind: 'stopped'; note: string } | { kind: 'left_running'; audit: boolean; retryAt: number };
+
+/**
+ * Asks the owner to stop the execution. A failed stop leaves it running, to be asked again after
+ * a backoff; the failure that reaches `sweep.escalateAfter` in a row is escalated, once.
+ */
+export async function terminate(
+  pass: LedgerPass,
+  execution: Execution,
+  decision: Decision,
+  fence: Fence,
+  streak: number,
+  steps: StepRecord[],
+  announce: (event: VigilEvent) => void,
+): Promise<Stopped> {
+  const { store, config } = pass.options;
+  const started = performance.now();
+  const outcome = await pass.owners.terminate(execution);
+  const failures = outcome.kind === 'failed' ? await store.recordTerminationFailure(fence) : 0;
+  const next = afterTermination(
+    outcome,
+    outcome.kind === 'failed' ? Math.max(0, failures - 1) : streak,
+    config.sweep.escalateAfter,
+  );
+  steps.push({
+    step: 'terminate',
+    outcome: next.kind === 'end' ? 'ok' : 'failed',
+    ms: elapsed(started),
+    detail: next.note,
+  });
+  if (next.kind === 'end') {
+    pass.stopRetries.forget(fence);
+    return { kind: 'stopped', note: next.note };
+  }
+  if (next.escalate) {
+    announce({
+      type: 'execution:escalated',
+      at: pass.now,
+      executionId: decision.executionId,
+      attempt: decision.attempt,
+      kind: execution.kind,
+      verdict: decision.verdict,
+      reason: next.note,
+      failures: next.failures,
+    });
+  }
+  const retryAt = pass.now + next.retryAfterMs;
+  pass.stopRetries.failed(fence, next.failures, retryAt);
+  return { kind: 'left_running', audit: next.audit, retryAt };
+}
+
+/**
+ * The end of an attempt and its audit row, to be written in one transaction so a crash can never
+ * leave one without the other. Judged at the sweep's `now`; ended when the write lands. Unless the
+ * owner confirmed the termination, a heartbeat that landed since our read (it moved the deadline)
+ * wins.
+ */
+export function endWrite(
+  execution: Execution,
+  decision: Decision,
+  reason: string,
+  steps: StepRecord[],
+  fence: Fence,
+  stamp: { now: number; sweepId: string; dryRun: boolean },
+): PendingEnd {
+  const { action } = decision;
+  if (action.kind !== 'end') throw new Error(`${decision.executionId}: not an end`);
+  const end: AttemptEnd = {
+    status: action.status,
+    verdict: decision.verdict,
+    reason,
+    endedBy: 'watchdog',
+    retry: action.retry && { attempt: action.retry.attempt, queuedAt: action.retry.queuedAt },
+  };
+  const doneSteps: StepRecord[] = [
+    ...steps,
+    { step: 'end', outcome: 'ok', ms: 0, detail: `${action.status}: ${reason}` },
+  ];
+  if (action.retry) {
+    doneSteps.push({
+      step: 'retry',
+      outcome: 'ok',
+      ms: 0,
+      detail: `attempt ${action.retry.attempt} queued after ${action.retry.delayMs}ms backoff`,
+    });
+  } else if (action.status === 'dead') {
+    doneSteps.push({ step: 'dead_letter', outcome: 'ok', ms: 0 });
+  }
+  const audit: RemediationRecord = {
+    ...subjectOf(decision),
+    id: auditId(stamp.now),
+    sweepId: stamp.sweepId,
+    at: stamp.now,
+    steps: doneSteps,
+    outcome: 'remediated',
+    dryRun: stamp.dryRun,
+  };
+  return {
+    execution,
+    decision,
+    reason,
+    steps,
+    write: {
+      fence: action.terminate ? fence : { ...fence, deadlineAt: execution.deadlineAt },
+      end,
+      audit,
+    },
+  };
+}
+
+/** How one end's write went: won (and what to announce), lost to the runner, or failed. */
+export function settleEnd(
+  p: PendingEnd,
+  won: boolean | Error,
+  ms: number,
+  now: number,
+): { outcome: 'remediated'; events: VigilEvent[] } | { outcome: 'failed' | 'lost_race' } {
+  if (won instanceof Error) {
+    p.steps.push({ step: 'end', outcome: 'failed', ms, detail: errorMessage(won) });
+    return { outcome: 'failed' };
+  }
+  if (!won) {
+    // The work finished (or was ended) between our read and our write: it wins, we do nothing.
+    p.steps.push({ step: 'end', outcome: 'lost_race', ms });
+    return { outcome: 'lost_race' };
+  }
+  const { execution, decision, reason } = p;
+  const { action } = decision;
+  if (action.kind !== 'end') return { outcome: 'remediated', events: [] };
+  const base = {
+    at: now,
+    executionId: decision.executionId,
+    attempt: decision.attempt,
+    kind: execution.kind,
+    verdict: decision.verdict,
+    reason,
+  };
+  const events: VigilEvent[] = [
+    {
+      type: 'execution:remediated',
+      ...base,
+      status: action.retry ? 'queued' : action.status,
+      action: actionLabel(action),
+    },
+  ];
+  if (action.status === 'dead') events.push({ type: 'execution:dead', ...base });
+  return { outcome: 'remediated', events };
+}
