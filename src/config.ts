@@ -44,7 +44,13 @@ export const DEFAULTS = Object.freeze({
    * mid-sweep blocks the others for at most this long.
    */
   sweepLeaseMs: 60_000,
-  /** Failed terminations in a row before an escalation goes out. */
+  /**
+   * Failed stop requests in a row before `execution:escalated` goes out (about 3 s of backoff and
+   * usually three sweeps). One failure is most often a blip (an owner restarting, a dropped
+   * connection) that the next try mends, and paging people for blips teaches them to ignore the
+   * page. More would leave work that cannot be stopped running, holding its slot, longer before
+   * anyone hears of it: the worse mistake, so the count stays small.
+   */
   escalateAfter: 3,
   sqliteBusyTimeoutMs: 5_000,
 });

@@ -17,7 +17,12 @@ export interface SourceContext {
   /** For the moment a write lands (`completed_at = now`). */
   clock: Clock;
   dryRun: boolean;
+  /** The sweep the audit rows belong to; null for a check outside sweeps (an operation list). */
   sweepId: string | null;
+}
+
+/** A sweep's context: sources swept beside the ledger resolve limits and policies from config. */
+export interface SweepContext extends SourceContext {
   config: Config;
 }
 
@@ -68,17 +73,21 @@ export type Judged<Item, Decision> =
  * returns what it did, one `Applied` per decision it acted on (or left alone). A source isolates
  * its own failures: a part that cannot be read is yielded as a `problem` and the rest is swept.
  */
-export interface Source<Item = unknown, Decision = unknown> {
+export interface Source<
+  Item = unknown,
+  Decision = unknown,
+  Context extends SourceContext = SweepContext,
+> {
   readonly name: string;
-  load(context: SourceContext): AsyncIterable<SourcePage<Item>>;
-  decide(item: Item, context: SourceContext): Judged<Item, Decision>;
+  load(context: Context): AsyncIterable<SourcePage<Item>>;
+  decide(item: Item, context: Context): Judged<Item, Decision>;
   /**
    * Acts on a page's decisions. `announce` emits at once what must be known before the action
    * lands (an execution found stuck, before a slow stop request).
    */
   apply(
     judged: readonly { item: Item; decision: Decision }[],
-    context: SourceContext,
+    context: Context,
     announce: (event: VigilEvent) => void,
   ): Promise<Applied[]>;
   /** Releases connections. */

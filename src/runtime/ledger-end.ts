@@ -6,11 +6,17 @@ import { performance } from 'node:perf_hooks';
 import type { Decision } from '../core/decide.js';
 import { actionLabel, afterTermination } from '../core/decide.js';
 import type { Execution } from '../core/types.js';
-import type { AttemptEnd, Fence, RemediationRecord, StepRecord } from '../ports.js';
+import type {
+  AttemptEnd,
+  ExecutionStore,
+  Fence,
+  OwnerClient,
+  RemediationRecord,
+  StepRecord,
+} from '../ports.js';
 import type { VigilEvent } from './events.js';
-import type { LedgerPass } from './ledger-pass.js';
-import { subjectOf } from './ledger-pass.js';
-import { auditId, elapsed, errorMessage } from './pipeline.js';
+import { auditId, elapsed, errorMessage, subjectOf } from './pipeline.js';
+import type { StopRetries } from './stop-retries.js';
 
 /** An end the sweep decided, waiting for its page's write. */
 export interface PendingEnd {
@@ -21,6 +27,18 @@ export interface PendingEnd {
   write: { fence: Fence; end: AttemptEnd; audit: RemediationRecord };
 }
 
+/** What asking an owner to stop an execution needs. */
+export interface StopContext {
+  store: ExecutionStore;
+  owners: OwnerClient;
+  stopRetries: StopRetries;
+  /** The sweep's `now`. */
+  now: number;
+  escalateAfter: number;
+  /** Emits at once (an escalation is news before the sweep ends). */
+  announce: (event: VigilEvent) => void;
+}
+
 export type Stopped =
   { kind: 'stopped'; note: string } | { kind: 'left_running'; audit: boolean; retryAt: number };
 
@@ -29,22 +47,25 @@ export type Stopped =
  * a backoff; the failure that reaches `sweep.escalateAfter` in a row is escalated, once.
  */
 export async function terminate(
-  pass: LedgerPass,
+  stop: StopContext,
   execution: Execution,
   decision: Decision,
-  fence: Fence,
   streak: number,
   steps: StepRecord[],
-  announce: (event: VigilEvent) => void,
 ): Promise<Stopped> {
-  const { store, config } = pass.options;
+  const { store, stopRetries, now } = stop;
+  const fence = {
+    id: decision.executionId,
+    attempt: decision.attempt,
+    status: decision.expectedStatus,
+  };
   const started = performance.now();
-  const outcome = await pass.owners.terminate(execution);
+  const outcome = await stop.owners.terminate(execution);
   const failures = outcome.kind === 'failed' ? await store.recordTerminationFailure(fence) : 0;
   const next = afterTermination(
     outcome,
     outcome.kind === 'failed' ? Math.max(0, failures - 1) : streak,
-    config.sweep.escalateAfter,
+    stop.escalateAfter,
   );
   steps.push({
     step: 'terminate',
@@ -53,13 +74,13 @@ export async function terminate(
     detail: next.note,
   });
   if (next.kind === 'end') {
-    pass.stopRetries.forget(fence);
+    stopRetries.forget(fence);
     return { kind: 'stopped', note: next.note };
   }
   if (next.escalate) {
-    announce({
+    stop.announce({
       type: 'execution:escalated',
-      at: pass.now,
+      at: now,
       executionId: decision.executionId,
       attempt: decision.attempt,
       kind: execution.kind,
@@ -68,8 +89,8 @@ export async function terminate(
       failures: next.failures,
     });
   }
-  const retryAt = pass.now + next.retryAfterMs;
-  pass.stopRetries.failed(fence, next.failures, retryAt);
+  const retryAt = now + next.retryAfterMs;
+  stopRetries.failed(fence, next.failures, retryAt);
   return { kind: 'left_running', audit: next.audit, retryAt };
 }
 

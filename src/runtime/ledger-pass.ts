@@ -5,18 +5,19 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Decision } from '../core/decide.js';
-import { actionLabel, decide } from '../core/decide.js';
+import { decide } from '../core/decide.js';
+import type { ClockJump } from '../core/judge.js';
 import { effectiveDeadline } from '../core/judge.js';
 import type { Execution, OwnerObservation } from '../core/types.js';
+import type { Config } from '../config.js';
 import { policyFor } from '../config.js';
-import type { DecisionOutcome, OwnerClient, StepRecord } from '../ports.js';
-import type { Applied, Judged, Subject } from '../ports/source.js';
+import type { Clock, DecisionOutcome, ExecutionStore, OwnerClient, StepRecord } from '../ports.js';
+import type { Applied, Judged } from '../ports/source.js';
 import type { VigilEvent } from './events.js';
 import { endWrite, settleEnd, terminate } from './ledger-end.js';
-import type { PendingEnd } from './ledger-end.js';
+import type { PendingEnd, StopContext } from './ledger-end.js';
 import type { OwnerSweep } from './owner-watch.js';
-import { auditId, errorMessage } from './pipeline.js';
-import type { SweeperOptions } from './sweep.js';
+import { auditId, errorMessage, subjectOf, yieldToEventLoop } from './pipeline.js';
 import type { StopRetries } from './stop-retries.js';
 
 /** One execution of the ledger, ready to be decided. */
@@ -27,6 +28,17 @@ export interface LedgerItem {
   children?: Execution[] | undefined;
   /** Decided already: a workflow run ended from a child this sweep ended. */
   decided?: Decision | undefined;
+}
+
+/** What deciding and ending the ledger's executions needs. */
+export interface LedgerOptions {
+  store: ExecutionStore;
+  clock: Clock;
+  config: Config;
+  /** Since when this process has been taking heartbeats without a gap (see `judge`). */
+  listeningSince?: (() => number | undefined) | undefined;
+  /** Forward steps of this process's wall clock: no one is blamed for the time they skipped. */
+  clockJumps?: (() => readonly ClockJump[]) | undefined;
 }
 
 /** How a page's decisions are applied (see `LedgerPass.apply`). */
@@ -46,7 +58,7 @@ export class LedgerPass {
   readonly dryRun: boolean;
 
   constructor(
-    readonly options: SweeperOptions,
+    readonly options: LedgerOptions,
     readonly owners: OwnerClient,
     /** What this sweep's audit rows are stamped with. */
     readonly stamp: { now: number; sweepId: string; dryRun: boolean },
@@ -205,7 +217,13 @@ export class LedgerPass {
     try {
       let reason = decision.reason;
       if (action.terminate) {
-        const stopped = await terminate(this, execution, decision, fence, streak, steps, announce);
+        const stopped = await terminate(
+          this.stopContext(announce),
+          execution,
+          decision,
+          streak,
+          steps,
+        );
         if (stopped.kind === 'left_running') {
           // The audit keeps the streak's start and its escalation, not a row per retry.
           done.push(
@@ -309,6 +327,13 @@ export class LedgerPass {
     if (!action.retry && execution.parentId !== null) this.touchedParents.add(execution.parentId);
   }
 
+  /** What asking an owner to stop an execution needs. */
+  private stopContext(announce: (event: VigilEvent) => void): StopContext {
+    const { store, config } = this.options;
+    const { owners, stopRetries, now } = this;
+    return { store, owners, stopRetries, now, escalateAfter: config.sweep.escalateAfter, announce };
+  }
+
   /** Counted and listed, audited when the decision is worth a row (see below). */
   private counted(decision: Decision, outcome: DecisionOutcome, steps: StepRecord[]): Applied {
     // Healthy rows are examined but not audited: nothing was wrong and nothing was done. Nor is a
@@ -332,19 +357,3 @@ export class LedgerPass {
     return { subject: subjectOf(decision), outcome, steps: [], audit: false, events: [] };
   }
 }
-
-/** A decision as its audit row and report line name it. */
-export function subjectOf(decision: Decision): Subject {
-  return {
-    executionId: decision.executionId,
-    attempt: decision.attempt,
-    kind: decision.kind,
-    owner: decision.owner,
-    verdict: decision.verdict,
-    action: actionLabel(decision.action),
-    reason: decision.reason,
-    evidence: decision.evidence,
-  };
-}
-
-export const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));

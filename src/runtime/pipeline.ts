@@ -13,6 +13,8 @@ import type {
   SweepDecision,
   SweepReport,
 } from '../ports.js';
+import type { Decision } from '../core/decide.js';
+import { actionLabel } from '../core/decide.js';
 import type { Applied, Source, SourceContext, Subject } from '../ports/source.js';
 import type { VigilEvent } from './events.js';
 
@@ -98,7 +100,10 @@ export class Pipeline {
   }
 
   /** Runs a source to its end; one that throws is a problem of its own, never the sweep's. */
-  async run<Item, Decision>(source: Source<Item, Decision>, context: SourceContext): Promise<void> {
+  async run<Item, Decision, Context extends SourceContext>(
+    source: Source<Item, Decision, Context>,
+    context: Context,
+  ): Promise<void> {
     try {
       for await (const step of source.load(context)) {
         if (step.kind === 'problem') this.tally.problem(step.error);
@@ -110,10 +115,10 @@ export class Pipeline {
   }
 
   /** decide → apply → record → emit, for one page of items. */
-  async page<Item, Decision>(
-    source: Pick<Source<Item, Decision>, 'decide' | 'apply'>,
+  async page<Item, Decision, Context extends SourceContext>(
+    source: Pick<Source<Item, Decision, Context>, 'decide' | 'apply'>,
     items: readonly Item[],
-    context: SourceContext,
+    context: Context,
   ): Promise<readonly Applied[]> {
     const judged: { item: Item; decision: Decision }[] = [];
     for (const item of items) {
@@ -171,3 +176,20 @@ export const elapsed = (started: number) => Math.round((performance.now() - star
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** A decision as its audit row and report line name it. */
+export function subjectOf(decision: Decision): Subject {
+  return {
+    executionId: decision.executionId,
+    attempt: decision.attempt,
+    kind: decision.kind,
+    owner: decision.owner,
+    verdict: decision.verdict,
+    action: actionLabel(decision.action),
+    reason: decision.reason,
+    evidence: decision.evidence,
+  };
+}
+
+/** Gives the event loop a turn: heartbeats and event streams keep flowing while a sweep runs. */
+export const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -7,7 +7,7 @@ import type { Execution } from '../core/types.js';
 import { isOpen } from '../core/types.js';
 import type { OwnerAgents } from '../owners/config.js';
 import { agentFor } from '../owners/config.js';
-import type { SourceContext } from '../ports/source.js';
+import type { SweepContext } from '../ports/source.js';
 import type { LedgerItem, LedgerPass } from './ledger-pass.js';
 import type { Pipeline } from './pipeline.js';
 import type { SlotReleases } from './slot-releases.js';
@@ -17,7 +17,7 @@ export interface LedgerPhase {
   pipeline: Pipeline;
   pass: LedgerPass;
   slots: SlotReleases;
-  context: SourceContext;
+  context: SweepContext;
 }
 
 /** Overdue workflow runs, each judged on its children as this sweep left them. */

@@ -1,17 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import type { ClockJump } from '../core/judge.js';
 import type { Execution } from '../core/types.js';
-import type { Config } from '../config.js';
-import type { Clock, ExecutionStore, OwnerClient, SweepReport } from '../ports.js';
+import type { OwnerClient, SweepReport } from '../ports.js';
 import { noOwners } from '../ports.js';
-import type { Source, SourceContext } from '../ports/source.js';
+import type { Source, SweepContext } from '../ports/source.js';
 import type { EventBus } from './events.js';
-import type { LedgerItem } from './ledger-pass.js';
-import { LedgerPass, yieldToEventLoop } from './ledger-pass.js';
+import type { LedgerItem, LedgerOptions } from './ledger-pass.js';
+import { LedgerPass } from './ledger-pass.js';
 import { OwnerWatch } from './owner-watch.js';
-import { Pipeline } from './pipeline.js';
+import { Pipeline, yieldToEventLoop } from './pipeline.js';
 import type { LedgerPhase } from './reconcile.js';
 import { deriveTouchedParents, judgeParents, reconcile } from './reconcile.js';
 import { SlotReleases } from './slot-releases.js';
@@ -21,20 +19,13 @@ import { StopRetries } from './stop-retries.js';
 export type SweepResult =
   { kind: 'completed'; report: SweepReport } | { kind: 'skipped'; reason: 'in progress' };
 
-export interface SweeperOptions {
-  store: ExecutionStore;
-  clock: Clock;
-  config: Config;
+export interface SweeperOptions extends LedgerOptions {
   events: EventBus;
   owners?: OwnerClient | undefined;
   /** Releases the slots of ended attempts; without it slots are left to whoever releases them. */
   slots?: Slots | undefined;
   /** This process's name in leases and reports; unique per replica. */
   holder?: string | undefined;
-  /** Since when this process has been taking heartbeats without a gap (see `judge`). */
-  listeningSince?: (() => number | undefined) | undefined;
-  /** Forward steps of this process's wall clock: no one is blamed for the time they skipped. */
-  clockJumps?: (() => readonly ClockJump[]) | undefined;
   /** Sources swept after the ledger (mapped tables); each isolates its own failures. */
   sources?: readonly Source[] | undefined;
   /** Told about each problem a source had (a log line); also listed in the sweep report. */
@@ -111,7 +102,7 @@ export class Sweeper {
       ownerSweep,
     );
     const slots = new SlotReleases(this.options.slots, pipeline.tally);
-    const context: SourceContext = { now, clock, dryRun, sweepId, config };
+    const context: SweepContext = { now, clock, dryRun, sweepId, config };
     const phase = { pipeline, pass, slots, context };
     // Finish releases a previous sweep (perhaps on a replica that died) left half-done, beside
     // detection rather than before it: a slot store that does not answer never delays an end.
@@ -194,7 +185,7 @@ export class Sweeper {
   }
 
   /** The other sources (mapped tables), after the ledger; each isolates its own failures. */
-  private async sweepSources(pipeline: Pipeline, context: SourceContext): Promise<void> {
+  private async sweepSources(pipeline: Pipeline, context: SweepContext): Promise<void> {
     pipeline.tally.errors ??= [];
     for (const source of this.options.sources ?? []) await pipeline.run(source, context);
     for (const error of pipeline.tally.errors)

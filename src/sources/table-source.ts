@@ -10,7 +10,7 @@ import type {
   Applied,
   Judged,
   Source,
-  SourceContext,
+  SweepContext,
   SourcePage,
   Subject,
 } from '../ports/source.js';
@@ -60,7 +60,7 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
     this.tables = childrenFirst(tables);
   }
 
-  async *load(context: SourceContext): AsyncIterable<SourcePage<RowItem>> {
+  async *load(context: SweepContext): AsyncIterable<SourcePage<RowItem>> {
     const pass = new TablesPass((table) => this.database(table));
     for (const table of this.tables) yield* this.loadTable(pass, table, context);
   }
@@ -71,7 +71,7 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
 
   async apply(
     judged: readonly { item: RowItem; decision: MappedRowDecision }[],
-    context: SourceContext,
+    context: SweepContext,
     announce: (event: VigilEvent) => void,
   ): Promise<Applied[]> {
     const applied: Applied[] = [];
@@ -104,7 +104,7 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
   private async *loadTable(
     pass: TablesPass,
     table: TableSourceConfig,
-    context: SourceContext,
+    context: SweepContext,
   ): AsyncIterable<SourcePage<RowItem>> {
     const childTables = this.tables.filter((other) => other.parent?.table === table.name);
     // A table that is its own parent is decided row by row: a row's children may be in its page.
@@ -140,7 +140,7 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
   private async applyRow(
     item: RowItem,
     decision: Decision,
-    context: SourceContext,
+    context: SweepContext,
     announce: (event: VigilEvent) => void,
   ): Promise<Applied> {
     const { table, mapped, db, row, pass } = item;
@@ -268,7 +268,7 @@ export class TablesPass {
     db: AppDatabase,
     row: MappedRow,
     childTables: TableSourceConfig[],
-    context: SourceContext,
+    context: SweepContext,
   ): Promise<RowItem> {
     const execution = toExecution(table, row, context.config, context.now);
     const facts: MappedRowFacts = {
