@@ -45,8 +45,8 @@ export const DEFAULTS = Object.freeze({
    */
   sweepLeaseMs: 60_000,
   /**
-   * Failed stop requests in a row before `execution:escalated` goes out (about 3 s of backoff and
-   * usually three sweeps). One failure is most often a blip (an owner restarting, a dropped
+   * Failed stop requests in a row before `execution:escalated` goes out (at least 3 s from the
+   * first: 1 s, then 2 s of backoff). One failure is most often a blip (an owner restarting, a dropped
    * connection) that the next try mends, and paging people for blips teaches them to ignore the
    * page. More would leave work that cannot be stopped running, holding its slot, longer before
    * anyone hears of it: the worse mistake, so the count stays small.

@@ -30,7 +30,7 @@ export const acquireSlotSchema = z.strictObject({
  * after 10 s it is not still under way. Shorter would race that release and send each command
  * twice (harmless, as releases compare the holder, but noisy in the counts); longer keeps a slot
  * held by an attempt that already ended, so new work waits for capacity nobody uses: the worse
- * mistake, so the wait stays a few sweeps' worth of seconds, not minutes.
+ * mistake, so the wait stays seconds, not minutes.
  */
 export const STALE_RELEASE_MS = 10_000;
 
