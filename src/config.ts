@@ -45,11 +45,9 @@ export const DEFAULTS = Object.freeze({
    */
   sweepLeaseMs: 60_000,
   /**
-   * Failed stop requests in a row before `execution:escalated` goes out (at least 3 s from the
-   * first: 1 s, then 2 s of backoff). One failure is most often a blip (an owner restarting, a dropped
-   * connection) that the next try mends, and paging people for blips teaches them to ignore the
-   * page. More would leave work that cannot be stopped running, holding its slot, longer before
-   * anyone hears of it: the worse mistake, so the count stays small.
+   * Failed stops in a row before `execution:escalated` (at least 3 s: 1 s, then 2 s of backoff).
+   * One failure is mostly a blip the next try mends, and paging for blips teaches people to ignore
+   * pages; more lets work nobody can stop hold its slot longer unnoticed, the worse mistake.
    */
   escalateAfter: 3,
   sqliteBusyTimeoutMs: 5_000,

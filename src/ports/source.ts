@@ -10,6 +10,9 @@ import type { ActionLabel } from '../core/decide.js';
 import type { Clock, DecisionOutcome, SourceError, StepRecord } from '../ports.js';
 import type { VigilEvent } from '../runtime/events.js';
 
+/** Emits an event at once (see `Source.apply`). */
+export type Announce = (event: VigilEvent) => void;
+
 /** What a source is given for one pass (a sweep, or one check of an operation list). */
 export interface SourceContext {
   /** The pass's `now`: every judgement of this pass is taken at this moment. */
@@ -88,7 +91,7 @@ export interface Source<
   apply(
     judged: readonly { item: Item; decision: Decision }[],
     context: Context,
-    announce: (event: VigilEvent) => void,
+    announce: Announce,
   ): Promise<Applied[]>;
   /** Releases connections. */
   close(): Promise<void>;

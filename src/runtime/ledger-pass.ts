@@ -44,7 +44,7 @@ export interface LedgerOptions {
 /** How a page's decisions are applied (see `LedgerPass.apply`). */
 export type LedgerMode = 'guarded' | 'reconciled' | 'derived';
 
-/** What `apply` needs of its caller, per page. */
+/** A page's decisions, each with the execution it is about. */
 type Page = readonly { item: LedgerItem; decision: Decision }[];
 
 /** The ledger's state during one sweep. */
@@ -134,8 +134,11 @@ export class LedgerPass {
       if (mode === 'reconciled') {
         if (decision.verdict !== 'orphaned' || decision.action.kind !== 'end') continue;
         if (pausedBecause !== null) {
-          const paused = { ...decision, action: { kind: 'ignore', because: pausedBecause } };
-          done.push(this.tallied(paused as Decision, 'ignored'));
+          const paused: Decision = {
+            ...decision,
+            action: { kind: 'ignore', because: pausedBecause },
+          };
+          done.push(this.tallied(paused, 'ignored'));
         } else await this.applyOne(execution, decision, done, pending, announce);
       } else if (pausedBecause === null) {
         await this.applyOne(execution, decision, done, pending, announce);

@@ -7,6 +7,7 @@ import type { Execution, ExecutionVerdict, Status } from '../core/types.js';
 import { policyFor } from '../config.js';
 import type { DecisionOutcome, SourceError, StepRecord } from '../ports.js';
 import type {
+  Announce,
   Applied,
   Judged,
   Source,
@@ -15,7 +16,6 @@ import type {
   Subject,
 } from '../ports/source.js';
 import { SourceProblem } from '../ports/source.js';
-import type { VigilEvent } from '../runtime/events.js';
 import type { AppDatabase, AppDatabaseOptions } from './app-database.js';
 import { isConnectionError, openAppDatabase } from './app-database.js';
 import type { TableSourceConfig } from './table-config.js';
@@ -72,7 +72,7 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
   async apply(
     judged: readonly { item: RowItem; decision: MappedRowDecision }[],
     context: SweepContext,
-    announce: (event: VigilEvent) => void,
+    announce: Announce,
   ): Promise<Applied[]> {
     const applied: Applied[] = [];
     for (const { item, decision } of judged) {
@@ -141,7 +141,7 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
     item: RowItem,
     decision: Decision,
     context: SweepContext,
-    announce: (event: VigilEvent) => void,
+    announce: Announce,
   ): Promise<Applied> {
     const { table, mapped, db, row, pass } = item;
     const { action } = decision;
@@ -356,7 +356,7 @@ function applied(
   steps: StepRecord[],
   // Like the ledger: a lost race changed nothing, so it is reported but not audited.
   audit = decision.verdict !== 'healthy' && outcome !== 'lost_race',
-): Applied & { events: VigilEvent[] } {
+): Applied {
   return { subject: subjectOf(decision), outcome, steps, audit, events: [] };
 }
 
