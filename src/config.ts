@@ -47,7 +47,11 @@ export const DEFAULTS = Object.freeze({
    * mid-sweep blocks the others for at most this long.
    */
   sweepLeaseMs: 60_000,
-  /** Failed terminations in a row before an escalation goes out. */
+  /**
+   * Failed stops in a row before `execution:escalated` (at least 3 s: 1 s, then 2 s of backoff).
+   * One failure is mostly a blip the next try mends, and paging for blips teaches people to ignore
+   * pages; more lets work nobody can stop hold its slot longer unnoticed, the worse mistake.
+   */
   escalateAfter: 3,
   /**
    * How long an SQLite write waits for another process's lock: 5 s rides out a sweep's or a CLI

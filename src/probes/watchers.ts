@@ -5,7 +5,7 @@ import type { Clock } from '../ports.js';
 import type { ExecutionStore } from '../ports/execution-store.js';
 import type { EventBus } from '../runtime/events.js';
 import type { Timers } from '../runtime/scheduler.js';
-import { HttpListWatcher, storeAudit } from '../sources/http-list-watcher.js';
+import { HttpListWatcher, storeAudit } from '../runtime/http-list-watcher.js';
 import { ProbeMonitor } from './probe-monitor.js';
 
 /** The HTTP probes and operation lists `vigil serve` runs, each on its own interval. */

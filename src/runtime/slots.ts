@@ -25,7 +25,14 @@ export const acquireSlotSchema = z.strictObject({
   ttl: durationSchema.optional(),
 });
 
-/** A release due for this long was cut short (a crash, a failed slot store): retry it. */
+/**
+ * A release due for this long was cut short (a crash, a failed slot store): retry it. The release
+ * that follows each end runs within the same sweep, its slot commands bounded by a 1 s timeout, so
+ * after 10 s it is not still under way. Shorter would race that release and send each command
+ * twice (harmless, as releases compare the holder, but noisy in the counts); longer keeps a slot
+ * held by an attempt that already ended, so new work waits for capacity nobody uses: the worse
+ * mistake, so the wait stays seconds, not minutes.
+ */
 export const STALE_RELEASE_MS = 10_000;
 
 export interface SlotReleaseCounts {

@@ -1,32 +1,37 @@
-import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { actionLabel } from '../core/decide.js';
 import type { Decision } from '../core/decide.js';
-import { actionLabel, decide, decideParentAfterChild } from '../core/decide.js';
-import { judge } from '../core/judge.js';
-import { deadlineOf } from '../core/limits.js';
-import type { Execution, ExecutionVerdict, Policy, Status } from '../core/types.js';
-import { isStuck } from '../core/types.js';
-import { deriveFromChildren } from '../core/workflow.js';
-import { limitsFor, policyFor } from '../config.js';
+import type { MappedRowDecision, MappedRowFacts } from '../core/mapped-row.js';
+import { decideMappedRow, needsChildren } from '../core/mapped-row.js';
+import type { Execution, ExecutionVerdict, Status } from '../core/types.js';
+import { policyFor } from '../config.js';
+import type { DecisionOutcome, SourceError, StepRecord } from '../ports/audit-store.js';
 import type {
-  DecisionOutcome,
-  RemediationRecord,
-  SourceError,
-  StepRecord,
-} from '../ports/audit-store.js';
+  Announce,
+  Applied,
+  Judged,
+  Source,
+  SweepContext,
+  SourcePage,
+  Subject,
+} from '../ports/source.js';
+import { SourceProblem } from '../ports/source.js';
 import type { AppDatabase, AppDatabaseOptions } from './app-database.js';
 import { isConnectionError, openAppDatabase } from './app-database.js';
-import type { Source, SourceSweepContext, SourceSweepResult } from './source.js';
-import { SourceProblem } from './source.js';
-import type { StatusValue, TableSourceConfig } from './table-config.js';
+import type { TableSourceConfig } from './table-config.js';
+import { blankExecution, childrenFirst, describe, statusOf, toExecution } from './table-rows.js';
 import type { MappedRow, MappedTable } from './table-sql.js';
 import { mappedTable } from './table-sql.js';
 
-/**
- * Vigil cannot queue another app's row again, so a stuck row is failed, never retried: whatever
- * retry policy its kind has in vigil.yaml is for executions in Vigil's own ledger.
- */
-const NO_RETRY: Policy['retry'] = { maxAttempts: 1, backoffMs: 0, maxBackoffMs: 0 };
+/** One running row, read and ready to be decided. */
+export interface RowItem {
+  pass: TablesPass;
+  table: TableSourceConfig;
+  mapped: MappedTable;
+  db: AppDatabase;
+  row: MappedRow;
+  facts: MappedRowFacts;
+}
 
 /**
  * Other apps' tables, watched by configuration alone: each sweep reads their running rows, judges
@@ -35,7 +40,7 @@ const NO_RETRY: Policy['retry'] = { maxAttempts: 1, backoffMs: 0, maxBackoffMs: 
  * judged after its children. One table's failure (unreachable, missing, a wrong column) is
  * reported with its key and the other tables are still swept.
  */
-export class TableSources implements Source {
+export class TableSources implements Source<RowItem, MappedRowDecision> {
   readonly name = 'tables';
   private readonly tables: TableSourceConfig[];
   private readonly connections = new Map<string, AppDatabase>();
@@ -55,10 +60,29 @@ export class TableSources implements Source {
     this.tables = childrenFirst(tables);
   }
 
-  async sweep(context: SourceSweepContext): Promise<SourceSweepResult> {
-    const pass = new TablesPass(context, this.lastIgnored, (table) => this.database(table));
-    for (const table of this.tables) await pass.sweepTable(table, this.childTablesOf(table));
-    return pass.result();
+  async *load(context: SweepContext): AsyncIterable<SourcePage<RowItem>> {
+    const pass = new TablesPass((table) => this.database(table));
+    for (const table of this.tables) yield* this.loadTable(pass, table, context);
+  }
+
+  decide(item: RowItem): Judged<RowItem, MappedRowDecision> {
+    return { item, decision: decideMappedRow(item.facts) };
+  }
+
+  async apply(
+    judged: readonly { item: RowItem; decision: MappedRowDecision }[],
+    context: SweepContext,
+    announce: Announce,
+  ): Promise<Applied[]> {
+    const applied: Applied[] = [];
+    for (const { item, decision } of judged) {
+      applied.push(
+        decision.unjudged
+          ? unjudged(item, decision.decision)
+          : await this.applyRow(item, decision.decision, context, announce),
+      );
+    }
+    return applied;
   }
 
   async close(): Promise<void> {
@@ -76,34 +100,126 @@ export class TableSources implements Source {
     return db;
   }
 
-  private childTablesOf(table: TableSourceConfig): TableSourceConfig[] {
-    return this.tables.filter((other) => other.parent?.table === table.name);
+  /** A table's running rows, a page at a time; a table that cannot be read is a problem. */
+  private async *loadTable(
+    pass: TablesPass,
+    table: TableSourceConfig,
+    context: SweepContext,
+  ): AsyncIterable<SourcePage<RowItem>> {
+    const childTables = this.tables.filter((other) => other.parent?.table === table.name);
+    // A table that is its own parent is decided row by row: a row's children may be in its page.
+    const rowByRow = childTables.includes(table);
+    const { batchSize } = context.config.sweep;
+    try {
+      const mapped = await pass.map(table);
+      const db = this.database(table);
+      let after: unknown;
+      for (;;) {
+        const statement = mapped.selectRunning(after, batchSize);
+        const rows = await pass.guard(table, () =>
+          db.query<Record<string, unknown>>(statement.text, statement.params),
+        );
+        let items: RowItem[] = [];
+        for (const raw of rows) {
+          const row = mapped.row(raw);
+          after = row.rawId;
+          items.push(await pass.item(table, mapped, db, row, childTables, context));
+          if (rowByRow) {
+            yield { kind: 'page', items };
+            items = [];
+          }
+        }
+        if (items.length > 0) yield { kind: 'page', items };
+        if (rows.length < batchSize) break;
+      }
+    } catch (error) {
+      yield { kind: 'problem', error: problem(table, error) };
+    }
+  }
+
+  private async applyRow(
+    item: RowItem,
+    decision: Decision,
+    context: SweepContext,
+    announce: Announce,
+  ): Promise<Applied> {
+    const { table, mapped, db, row, pass } = item;
+    const { action } = decision;
+    const where = { source: table.name, table: table.table, rowId: row.id };
+    decision = { ...decision, evidence: { ...decision.evidence, ...where } };
+    if (action.kind === 'ignore') {
+      // Audited once per verdict, not at every sweep that reads the row again (its reason text
+      // changes with every sweep: "ran 2h 1m", "ran 2h 2m", …).
+      const audit =
+        decision.verdict !== 'healthy' &&
+        this.lastIgnored.get(decision.executionId) !== decision.verdict;
+      if (decision.verdict === 'healthy') this.lastIgnored.delete(decision.executionId);
+      else if (!context.dryRun) this.lastIgnored.set(decision.executionId, decision.verdict);
+      return applied(decision, 'ignored', [], audit);
+    }
+    this.lastIgnored.delete(decision.executionId);
+    const succeeded = action.status === 'succeeded';
+    const status = succeeded ? table.status.succeeded[0]! : table.onEnd.status;
+    if (context.dryRun) {
+      pass.project(table, row, decision, succeeded);
+      return applied(decision, 'dry_run', [
+        {
+          step: 'end',
+          outcome: 'skipped',
+          ms: 0,
+          detail: `dry run: would set ${table.status.column} = ${JSON.stringify(status)}`,
+        },
+      ]);
+    }
+    announce({
+      type: 'execution:stuck',
+      at: context.now,
+      executionId: decision.executionId,
+      attempt: 1,
+      verdict: decision.verdict,
+      reason: decision.reason,
+      ...where,
+    });
+    const started = performance.now();
+    try {
+      const statement = mapped.endRow({
+        row,
+        status,
+        now: context.clock.now(),
+        reason: succeeded ? null : `vigil: ${decision.verdict}: ${decision.reason}`,
+      });
+      const changed = await pass.guard(table, () => db.execute(statement.text, statement.params));
+      const ms = elapsed(started);
+      if (changed === 0) {
+        // The app finished (or touched) the row between our read and our write: it wins.
+        return applied(decision, 'lost_race', [{ step: 'end', outcome: 'lost_race', ms }]);
+      }
+      pass.project(table, row, decision, succeeded);
+      const detail = `${table.status.column} = ${JSON.stringify(status)}: ${decision.reason}`;
+      const done = applied(decision, 'remediated', [{ step: 'end', outcome: 'ok', ms, detail }]);
+      done.events.push({
+        type: 'execution:remediated',
+        at: context.now,
+        executionId: decision.executionId,
+        attempt: 1,
+        verdict: decision.verdict,
+        reason: decision.reason,
+        status: action.status,
+        rowStatus: status,
+        action: actionLabel(action),
+        ...where,
+      });
+      return done;
+    } catch (error) {
+      return applied(decision, 'failed', [
+        { step: 'end', outcome: 'failed', ms: elapsed(started), detail: describe(error) },
+      ]);
+    }
   }
 }
 
-/** Child tables before their parents (deepest first); a cycle is broken where it is found. */
-function childrenFirst(tables: readonly TableSourceConfig[]): TableSourceConfig[] {
-  const depth = new Map<string, number>();
-  const depthOf = (table: TableSourceConfig, seen: Set<string>): number => {
-    const known = depth.get(table.name);
-    if (known !== undefined) return known;
-    if (seen.has(table.name)) return 0;
-    seen.add(table.name);
-    const children = tables.filter((other) => other.parent?.table === table.name);
-    const value = Math.max(0, ...children.map((child) => depthOf(child, seen) + 1));
-    depth.set(table.name, value);
-    return value;
-  };
-  return [...tables].sort((a, b) => depthOf(a, new Set()) - depthOf(b, new Set()));
-}
-
 /** The state of one sweep over the mapped tables. */
-class TablesPass {
-  private examined = 0;
-  private readonly decisions: SourceSweepResult['decisions'] = [];
-  private readonly counts: Record<string, number> = { remediated: 0, skipped: 0, failed: 0 };
-  private readonly errors: SourceError[] = [];
-  private records: RemediationRecord[] = [];
+export class TablesPass {
   /** Rows this sweep ended (or, dry, would end): parents see their children's fate through it. */
   private readonly ended = new Map<string, { status: Status; verdict: ExecutionVerdict }>();
   /** Parent rows whose child this sweep ended: table name → parent id → the child's verdict. */
@@ -111,48 +227,10 @@ class TablesPass {
   /** Statements per table for this sweep (columns are checked again each sweep). */
   private readonly mapped = new Map<string, MappedTable>();
 
-  constructor(
-    private readonly context: SourceSweepContext,
-    private readonly lastIgnored: Map<string, string>,
-    private readonly database: (table: TableSourceConfig) => AppDatabase,
-  ) {}
-
-  async sweepTable(table: TableSourceConfig, childTables: TableSourceConfig[]): Promise<void> {
-    try {
-      const mapped = await this.map(table);
-      const db = this.database(table);
-      const { batchSize } = this.context.config.sweep;
-      let after: unknown;
-      for (;;) {
-        const statement = mapped.selectRunning(after, batchSize);
-        const rows = await this.guard(table, () =>
-          db.query<Record<string, unknown>>(statement.text, statement.params),
-        );
-        for (const raw of rows) {
-          const row = mapped.row(raw);
-          after = row.rawId;
-          await this.judgeRow(table, mapped, db, row, childTables);
-        }
-        if (rows.length < batchSize) break;
-      }
-    } catch (error) {
-      this.problem(table, error);
-    } finally {
-      await this.flushAudit();
-    }
-  }
-
-  result(): SourceSweepResult {
-    return {
-      examined: this.examined,
-      decisions: this.decisions,
-      counts: this.counts,
-      errors: this.errors,
-    };
-  }
+  constructor(readonly database: (table: TableSourceConfig) => AppDatabase) {}
 
   /** Checks the table and its columns (again each sweep: an app's schema can change under us). */
-  private async map(table: TableSourceConfig): Promise<MappedTable> {
+  async map(table: TableSourceConfig): Promise<MappedTable> {
     const known = this.mapped.get(table.name);
     if (known) return known;
     const db = this.database(table);
@@ -169,7 +247,7 @@ class TablesPass {
   }
 
   /** Runs a statement; a database that cannot be reached is reported under `database`. */
-  private async guard<T>(table: TableSourceConfig, fn: () => Promise<T>): Promise<T> {
+  async guard<T>(table: TableSourceConfig, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (error) {
@@ -183,94 +261,38 @@ class TablesPass {
     }
   }
 
-  private async judgeRow(
+  /** What deciding about a row needs: the row as an execution, and its children when it has some. */
+  async item(
     table: TableSourceConfig,
     mapped: MappedTable,
     db: AppDatabase,
     row: MappedRow,
     childTables: TableSourceConfig[],
-  ): Promise<void> {
-    this.examined++;
-    const execution = toExecution(table, row, this.context);
+    context: SweepContext,
+  ): Promise<RowItem> {
+    const execution = toExecution(table, row, context.config, context.now);
+    const facts: MappedRowFacts = {
+      execution,
+      policy: policyFor(context.config, execution),
+      now: context.now,
+    };
     if (row.startedAt === null || row.unreadable.length > 0) {
       const column = row.unreadable[0] ?? table.startedAt;
-      const because = `${column} is ${row.unreadable.length > 0 ? 'not a time' : 'empty'}: the row cannot be judged`;
-      return this.apply(table, mapped, db, row, {
-        ...decisionBase(execution),
-        verdict: 'unknown',
-        reason: because,
-        evidence: { source: table.name, rowId: row.id, column },
-        action: { kind: 'ignore', because },
-      });
-    }
-    const policy = { ...policyFor(this.context.config, execution), retry: NO_RETRY };
-    const { now } = this.context;
-    const touchedBy = this.touched.get(table.name)?.get(row.id);
-    const alone = judge(execution, { kind: 'untracked' }, policy, { now });
-    let decision: Decision;
-    if (childTables.length === 0 || (!isStuck(alone.verdict) && touchedBy === undefined)) {
-      decision = decide({
-        execution,
-        observation: { kind: 'untracked' },
-        policy,
-        now,
-        canTerminate: false,
-      });
-    } else {
-      let children: Execution[];
-      try {
-        children = await this.childrenOf(table, row, childTables);
-      } catch (error) {
-        // Without its children a workflow run's state cannot be derived: leave it, say why.
-        const because = `its children could not be read: ${describe(error)}`;
-        const unjudged: Decision = {
-          ...decisionBase(execution),
-          verdict: alone.verdict,
-          reason: because,
-          evidence: { ...alone.evidence },
-          action: { kind: 'ignore', because },
-        };
-        this.count(
-          { ...unjudged, evidence: { ...unjudged.evidence, source: table.name, rowId: row.id } },
-          'failed',
-          [],
-        );
-        return;
-      }
-      const state = deriveFromChildren(children);
-      if (state.kind === 'running') {
-        // A workflow run with a running child stays open, even past its own limits: the child is
-        // judged on its own limits, and the run is closed from the children once they have ended.
-        const because = `${state.running} of its children still running; ${alone.reason}`;
-        decision = {
-          ...decisionBase(execution),
-          verdict: alone.verdict,
-          reason: because,
-          evidence: { ...alone.evidence, running: state.running },
-          action: { kind: 'ignore', because },
-        };
-      } else if (isStuck(alone.verdict)) {
-        decision = decide({
-          execution,
-          observation: { kind: 'untracked' },
-          policy,
-          now,
-          canTerminate: false,
-          children,
-        });
-      } else {
-        decision =
-          decideParentAfterChild(execution, children, { verdict: touchedBy! }) ??
-          decide({
-            execution,
-            observation: { kind: 'untracked' },
-            policy,
-            now,
-            canTerminate: false,
-          });
+      facts.unreadable = { column, empty: row.unreadable.length === 0 };
+    } else if (childTables.length > 0) {
+      facts.touchedBy = this.touched.get(table.name)?.get(row.id);
+      if (needsChildren(facts)) {
+        try {
+          facts.children = {
+            kind: 'read',
+            children: await this.childrenOf(table, row, childTables),
+          };
+        } catch (error) {
+          facts.children = { kind: 'error', message: describe(error) };
+        }
       }
     }
-    await this.apply(table, mapped, db, row, decision);
+    return { pass: this, table, mapped, db, row, facts };
   }
 
   /** The children of one parent row across every table that points at it, with this sweep's ends. */
@@ -308,102 +330,8 @@ class TablesPass {
     return children;
   }
 
-  private async apply(
-    table: TableSourceConfig,
-    mapped: MappedTable,
-    db: AppDatabase,
-    row: MappedRow,
-    decision: Decision,
-  ): Promise<void> {
-    const { action } = decision;
-    const { context } = this;
-    const where = { source: table.name, table: table.table, rowId: row.id };
-    decision = { ...decision, evidence: { ...decision.evidence, ...where } };
-    if (action.kind === 'ignore') {
-      // Audited once per verdict, not at every sweep that reads the row again (its reason text
-      // changes with every sweep: "ran 2h 1m", "ran 2h 2m", …).
-      const audit =
-        decision.verdict !== 'healthy' &&
-        this.lastIgnored.get(decision.executionId) !== decision.verdict;
-      if (decision.verdict === 'healthy') this.lastIgnored.delete(decision.executionId);
-      else if (!context.dryRun) this.lastIgnored.set(decision.executionId, decision.verdict);
-      this.count(decision, 'ignored', [], audit);
-      return;
-    }
-    this.lastIgnored.delete(decision.executionId);
-    const succeeded = action.status === 'succeeded';
-    const status = succeeded ? table.status.succeeded[0]! : table.onEnd.status;
-    if (context.dryRun) {
-      this.project(table, row, decision, succeeded);
-      this.count(decision, 'dry_run', [
-        {
-          step: 'end',
-          outcome: 'skipped',
-          ms: 0,
-          detail: `dry run: would set ${table.status.column} = ${JSON.stringify(status)}`,
-        },
-      ]);
-      return;
-    }
-    context.events.emit({
-      type: 'execution:stuck',
-      at: context.now,
-      executionId: decision.executionId,
-      attempt: 1,
-      verdict: decision.verdict,
-      reason: decision.reason,
-      ...where,
-    });
-    const started = performance.now();
-    try {
-      const statement = mapped.endRow({
-        row,
-        status,
-        now: context.clock.now(),
-        reason: succeeded ? null : `vigil: ${decision.verdict}: ${decision.reason}`,
-      });
-      const changed = await this.guard(table, () => db.execute(statement.text, statement.params));
-      const ms = elapsed(started);
-      if (changed === 0) {
-        // The app finished (or touched) the row between our read and our write: it wins.
-        this.count(decision, 'lost_race', [{ step: 'end', outcome: 'lost_race', ms }]);
-        return;
-      }
-      this.project(table, row, decision, succeeded);
-      this.count(decision, 'remediated', [
-        {
-          step: 'end',
-          outcome: 'ok',
-          ms,
-          detail: `${table.status.column} = ${JSON.stringify(status)}: ${decision.reason}`,
-        },
-      ]);
-      context.events.emit({
-        type: 'execution:remediated',
-        at: context.now,
-        executionId: decision.executionId,
-        attempt: 1,
-        verdict: decision.verdict,
-        reason: decision.reason,
-        status: action.status,
-        rowStatus: status,
-        action: actionLabel(action),
-        ...where,
-      });
-    } catch (error) {
-      this.count(decision, 'failed', [
-        { step: 'end', outcome: 'failed', ms: elapsed(started), detail: describe(error) },
-      ]);
-    }
-  }
-
   /** Notes what a row is (or, dry, would be) once ended, and which parent now needs a look. */
-  private project(
-    table: TableSourceConfig,
-    row: MappedRow,
-    decision: Decision,
-    succeeded: boolean,
-  ): void {
+  project(table: TableSourceConfig, row: MappedRow, decision: Decision, succeeded: boolean): void {
     this.ended.set(decision.executionId, {
       status: succeeded ? 'succeeded' : 'failed',
       verdict: decision.verdict,
@@ -414,149 +342,40 @@ class TablesPass {
       this.touched.set(table.parent.table, parents);
     }
   }
-
-  private count(
-    decision: Decision,
-    outcome: DecisionOutcome,
-    steps: StepRecord[],
-    // Like the ledger: a lost race changed nothing, so it is reported but not audited.
-    audit = decision.verdict !== 'healthy' && outcome !== 'lost_race',
-  ): void {
-    const { verdict } = decision;
-    this.counts[verdict] = (this.counts[verdict] ?? 0) + 1;
-    if (outcome === 'remediated' || outcome === 'dry_run') this.counts.remediated!++;
-    else if (outcome === 'failed') this.counts.failed!++;
-    else this.counts.skipped!++;
-    if (verdict === 'healthy') return;
-    this.decisions.push({
-      executionId: decision.executionId,
-      attempt: 1,
-      verdict,
-      action: actionLabel(decision.action),
-      reason: decision.reason,
-      outcome,
-    });
-    if (audit) {
-      this.records.push({
-        id: auditId(this.context.now),
-        sweepId: this.context.sweepId,
-        at: this.context.now,
-        executionId: decision.executionId,
-        attempt: 1,
-        kind: decision.kind,
-        owner: decision.owner,
-        verdict,
-        action: actionLabel(decision.action),
-        reason: decision.reason,
-        evidence: decision.evidence,
-        steps,
-        outcome,
-        dryRun: this.context.dryRun,
-      });
-    }
-  }
-
-  /**
-   * The audit lives in Vigil's store, written after each table: a different database from the
-   * app's, so it cannot share the end's transaction. A crash in between loses the audit of that
-   * table's ends, never an end itself.
-   */
-  private async flushAudit(): Promise<void> {
-    const records = this.records;
-    this.records = [];
-    if (records.length > 0) await this.context.store.recordRemediations(records);
-  }
-
-  private problem(table: TableSourceConfig, error: unknown): void {
-    const key = error instanceof SourceProblem ? error.key : `tables.${table.name}`;
-    this.errors.push({ source: table.name, key, message: describe(error) });
-    this.counts.failed!++;
-  }
 }
 
-function toExecution(
-  table: TableSourceConfig,
-  row: MappedRow,
-  context: SourceSweepContext,
-): Execution {
-  const execution: Execution = {
-    ...blankExecution(`${table.name}:${row.id}`, table.kind),
-    owner: row.owner,
-    parentId: table.parent && row.parent !== null ? `${table.parent.table}:${row.parent}` : null,
-    status: 'running',
-    startedAt: row.startedAt,
-    heartbeatAt: row.heartbeatAt,
-    createdAt: row.startedAt ?? context.now,
-    // Limits resolve like the ledger's: the table's own → its kind's → its owner's → defaults.
-    limits: limitsFor(context.config, { kind: table.kind, owner: row.owner, limits: table.limits }),
-  };
-  return { ...execution, deadlineAt: deadlineOf(execution) };
+/** A workflow run left alone because its children could not be read: failed, audited as such. */
+function unjudged(item: RowItem, decision: Decision): Applied {
+  const evidence = { ...decision.evidence, source: item.table.name, rowId: item.row.id };
+  return applied({ ...decision, evidence }, 'failed', []);
 }
 
-function blankExecution(id: string, kind: string): Execution {
+function applied(
+  decision: Decision,
+  outcome: DecisionOutcome,
+  steps: StepRecord[],
+  // Like the ledger: a lost race changed nothing, so it is reported but not audited.
+  audit = decision.verdict !== 'healthy' && outcome !== 'lost_race',
+): Applied {
+  return { subject: subjectOf(decision), outcome, steps, audit, events: [] };
+}
+
+function subjectOf(decision: Decision): Subject {
   return {
-    id,
-    kind,
-    owner: null,
-    parentId: null,
-    status: 'running',
+    executionId: decision.executionId,
     attempt: 1,
-    queuedAt: null,
-    startedAt: null,
-    heartbeatAt: null,
-    progressAt: null,
-    endedAt: null,
-    deadlineAt: null,
-    limits: { run: null, heartbeat: null, progress: null, queue: null },
-    progress: null,
-    reason: null,
-    verdict: null,
-    endedBy: null,
-    result: null,
-    error: null,
-    lateResult: null,
-    metadata: {},
-    createdAt: 0,
+    kind: decision.kind,
+    owner: decision.owner,
+    verdict: decision.verdict,
+    action: actionLabel(decision.action),
+    reason: decision.reason,
+    evidence: decision.evidence,
   };
 }
 
-function decisionBase(execution: Execution) {
-  return {
-    executionId: execution.id,
-    attempt: 1,
-    expectedStatus: 'running' as const,
-    owner: execution.owner,
-    kind: execution.kind,
-    parentId: execution.parentId,
-  };
-}
-
-/**
- * A child row's status in Vigil's terms. A value the configuration does not list counts as
- * pending: it can never make its workflow run succeed, and cannot fail it by itself either.
- */
-function statusOf(table: TableSourceConfig, value: StatusValue): Status {
-  const is = (values: StatusValue[]) => values.some((v) => String(v) === String(value));
-  if (is(table.status.running)) return 'running';
-  if (is(table.status.failed)) return 'failed';
-  if (is(table.status.succeeded)) return 'succeeded';
-  if (is(table.status.cancelled)) return 'cancelled';
-  return 'queued';
-}
-
-let auditSequence = 0;
-/** Audit ids sort by time, then by order within this process (the ledger's format). */
-function auditId(now: number): string {
-  auditSequence = (auditSequence + 1) % 36 ** 6;
-  return `${now.toString(36).padStart(9, '0')}-${auditSequence.toString(36).padStart(6, '0')}-${randomUUID().slice(0, 8)}`;
+function problem(table: TableSourceConfig, error: unknown): SourceError {
+  const key = error instanceof SourceProblem ? error.key : `tables.${table.name}`;
+  return { source: table.name, key, message: describe(error) };
 }
 
 const elapsed = (started: number) => Math.round((performance.now() - started) * 1000) / 1000;
-
-function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && !error.message.includes(code)
-    ? `${error.message} (${code})`
-    : error.message;
-}

@@ -5,7 +5,7 @@
  */
 import type { AppDialect } from './app-database.js';
 import { quote } from './identifiers.js';
-import { SourceProblem } from './source.js';
+import { SourceProblem } from '../ports/source.js';
 import type { StatusValue, TableSourceConfig } from './table-config.js';
 
 export interface Statement {

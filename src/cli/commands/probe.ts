@@ -13,8 +13,8 @@ import { repeat } from '../../runtime/repeat.js';
 import type { Timers } from '../../runtime/scheduler.js';
 import type { HttpListSpec } from '../../sources/http-list-config.js';
 import { httpListSchema, resolveHttpLists } from '../../sources/http-list-config.js';
-import type { SourceCheck } from '../../sources/http-list-watcher.js';
-import { HttpListWatcher } from '../../sources/http-list-watcher.js';
+import type { SourceCheck } from '../../runtime/http-list-watcher.js';
+import { HttpListWatcher } from '../../runtime/http-list-watcher.js';
 import type { ProbeStatus } from '../../probes/probe-monitor.js';
 import type { CliIo } from '../context.js';
 

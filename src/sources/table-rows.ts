@@ -1,0 +1,93 @@
+/** How a mapped table's rows read as executions: ids, limits, child statuses, sweep order. */
+import { deadlineOf } from '../core/limits.js';
+import type { Execution, Status } from '../core/types.js';
+import type { Config } from '../config.js';
+import { limitsFor } from '../config.js';
+import type { StatusValue, TableSourceConfig } from './table-config.js';
+import type { MappedRow } from './table-sql.js';
+
+/** Child tables before their parents (deepest first); a cycle is broken where it is found. */
+export function childrenFirst(tables: readonly TableSourceConfig[]): TableSourceConfig[] {
+  const depth = new Map<string, number>();
+  const depthOf = (table: TableSourceConfig, seen: Set<string>): number => {
+    const known = depth.get(table.name);
+    if (known !== undefined) return known;
+    if (seen.has(table.name)) return 0;
+    seen.add(table.name);
+    const children = tables.filter((other) => other.parent?.table === table.name);
+    const value = Math.max(0, ...children.map((child) => depthOf(child, seen) + 1));
+    depth.set(table.name, value);
+    return value;
+  };
+  return [...tables].sort((a, b) => depthOf(a, new Set()) - depthOf(b, new Set()));
+}
+
+/** A running row as the execution the core judges (`table:id`). */
+export function toExecution(
+  table: TableSourceConfig,
+  row: MappedRow,
+  config: Config,
+  now: number,
+): Execution {
+  const execution: Execution = {
+    ...blankExecution(`${table.name}:${row.id}`, table.kind),
+    owner: row.owner,
+    parentId: table.parent && row.parent !== null ? `${table.parent.table}:${row.parent}` : null,
+    status: 'running',
+    startedAt: row.startedAt,
+    heartbeatAt: row.heartbeatAt,
+    createdAt: row.startedAt ?? now,
+    // Limits resolve like the ledger's: the table's own → its kind's → its owner's → defaults.
+    limits: limitsFor(config, { kind: table.kind, owner: row.owner, limits: table.limits }),
+  };
+  return { ...execution, deadlineAt: deadlineOf(execution) };
+}
+
+export function blankExecution(id: string, kind: string): Execution {
+  return {
+    id,
+    kind,
+    owner: null,
+    parentId: null,
+    status: 'running',
+    attempt: 1,
+    queuedAt: null,
+    startedAt: null,
+    heartbeatAt: null,
+    progressAt: null,
+    endedAt: null,
+    deadlineAt: null,
+    limits: { run: null, heartbeat: null, progress: null, queue: null },
+    progress: null,
+    reason: null,
+    verdict: null,
+    endedBy: null,
+    result: null,
+    error: null,
+    lateResult: null,
+    metadata: {},
+    createdAt: 0,
+  };
+}
+
+/**
+ * A child row's status in Vigil's terms. A value the configuration does not list counts as
+ * pending: it can never make its workflow run succeed, and cannot fail it by itself either.
+ */
+export function statusOf(table: TableSourceConfig, value: StatusValue): Status {
+  const is = (values: StatusValue[]) => values.some((v) => String(v) === String(value));
+  if (is(table.status.running)) return 'running';
+  if (is(table.status.failed)) return 'failed';
+  if (is(table.status.succeeded)) return 'succeeded';
+  if (is(table.status.cancelled)) return 'cancelled';
+  return 'queued';
+}
+
+/** An error's message, with its driver code when the message does not already name it. */
+export function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && !error.message.includes(code)
+    ? `${error.message} (${code})`
+    : error.message;
+}
