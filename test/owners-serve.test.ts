@@ -68,9 +68,11 @@ describe('vigil serve reconciles against an owner registry (the real binary, SQL
       limits: { heartbeat: '500ms' },
     });
 
-    // The agent answers an empty list while Vigil has 6 running on it: the breaker opens.
+    // The agent answers an empty list while Vigil has 6 running on it: the breaker opens (on
+    // the first sweep that asks it with at least 5 registered, perhaps before the 6th).
     const opened = await until(seen('breaker:opened'), { what: 'breaker:opened' });
-    expect(opened.data).toMatchObject({ owner: 'agent-a', running: 6, listed: 0 });
+    expect(opened.data).toMatchObject({ owner: 'agent-a', listed: 0 });
+    expect(opened.data.running).toBeGreaterThanOrEqual(5);
     const owners = await until(
       async () => {
         const { json } = await api(vigil!.url, 'GET', '/v1/owners');

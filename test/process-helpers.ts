@@ -11,7 +11,7 @@ export const VIGIL_BIN = `${ROOT}bin/vigil.js`;
  */
 export async function until<T>(
   check: () => T | Promise<T>,
-  { timeoutMs = 15_000, what = 'condition' } = {},
+  { timeoutMs = 60_000, what = 'condition' } = {},
 ): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;

@@ -63,7 +63,7 @@ describe.runIf(available)('deadline wake-ups across two replicas', () => {
         const [ex, ey] = await Promise.all([a.get(x.id), a.get(y.id)]);
         return ex.status === 'failed' && ey.status === 'failed' ? [ex, ey] : null;
       },
-      { what: 'both executions to be ended by the deadline scheduler', timeoutMs: 20_000 },
+      { what: 'both executions to be ended by the deadline scheduler', timeoutMs: 60_000 },
     );
     for (const execution of ended) {
       expect(execution).toMatchObject({ verdict: 'heartbeat_lost', endedBy: 'watchdog' });
