@@ -50,6 +50,11 @@ describe('--help', () => {
     expect(optionHelp(stdout, '--kind')).toContain('(required)');
   });
 
+  it('demo --help states its default once', async () => {
+    const { stdout } = await vigil(['demo', '--help']);
+    expect(optionHelp(stdout, '--port')).not.toMatch(/default.*default/);
+  });
+
   it('ls --help describes --kind and --owner', async () => {
     const { stdout } = await vigil(['ls', '--help']);
     expect(optionHelp(stdout, '--kind')).toMatch(/--kind <kind>\s+\S+/);

@@ -177,7 +177,7 @@ describe('vigil probe (the real binary)', () => {
     expect(await run.exited).toBe(2);
     const output = run.output();
     expect(output).toContain('URL: expected an http:// or https:// URL, got "not-a-url"');
-    expect(output).toContain('--interval: expected a duration like "30s"');
+    expect(output).toContain('--interval: expected a duration like 30s, 15m or 2h');
     expect(output).toContain('--failures: expected at least 1, got 0');
     expect(output).toContain('--limit: required: expected a duration');
   });

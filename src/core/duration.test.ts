@@ -12,9 +12,15 @@ describe('parseDuration', () => {
     ['1d', 86_400_000],
     ['1m30s', 90_000],
     ['1.5s', 1_500],
-    ['250', 250],
   ])('%j is %d ms', (input, ms) => {
     expect(parseDuration(input)).toEqual({ ok: true, ms });
+  });
+
+  it('refuses text without a unit, saying what to write', () => {
+    expect(parseDuration('250')).toEqual({
+      ok: false,
+      error: 'give a unit: "250s", "250m" (a number without quotes is milliseconds), got "250"',
+    });
   });
 
   it.each([

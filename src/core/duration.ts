@@ -7,9 +7,9 @@ const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
 export const MAX_DURATION_MS = 100 * 365 * UNIT_MS.d;
 
 /**
- * Parses a duration: a non-negative integer of milliseconds, or a string such as `"500ms"`,
- * `"30s"`, `"15m"`, `"2h"`, `"1d"` or a combination (`"1m30s"`). Returns milliseconds, or an
- * error sentence saying what was expected and what arrived.
+ * Parses a duration: a non-negative integer of milliseconds, or a string with its unit such as
+ * `"500ms"`, `"30s"`, `"15m"`, `"2h"`, `"1d"` or a combination (`"1m30s"`); text without a unit
+ * is refused. Returns milliseconds, or an error sentence saying what was expected and what arrived.
  */
 export function parseDuration(
   input: unknown,
@@ -24,7 +24,12 @@ export function parseDuration(
     return { ok: false, error: `expected ${expected}, got ${describe(input)}` };
   }
   const text = input.trim();
-  if (/^\d+$/.test(text)) return parseDuration(Number(text));
+  // Text is read with its unit: "5" could mean 5 ms or 5 s, so it is refused rather than guessed.
+  if (/^\d+(\.\d+)?$/.test(text))
+    return {
+      ok: false,
+      error: `give a unit: "${text}s", "${text}m" (a number without quotes is milliseconds), got ${JSON.stringify(input)}`,
+    };
   let total = 0;
   let consumed = 0;
   PART.lastIndex = 0;
@@ -57,7 +62,9 @@ export function parseFlagDuration(
     return { ok: false, error: `give a unit: ${given}s, ${given}m (got ${found})` };
   }
   const parsed = parseDuration(text);
-  if (parsed.ok && positive && parsed.ms === 0) return { ok: false, error: notPositive };
+  if (!parsed.ok)
+    return { ok: false, error: `expected a duration like 30s, 15m or 2h, got ${found}` };
+  if (positive && parsed.ms === 0) return { ok: false, error: notPositive };
   return parsed;
 }
 

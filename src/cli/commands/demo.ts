@@ -93,14 +93,17 @@ export function demoCommand(program: Command, io: CliIo): void {
     .description(
       'a live demonstration on a throw-away database: five runners, three of them get stuck',
     )
-    .option('--port <n>', 'port for the demo service (default: a free one)', '0')
-    .action(async (options: { port: string }) => {
+    .option('--port <n>', 'port for the demo service (default: a free one)')
+    .action(async (options: { port?: string }) => {
       const dir = mkdtempSync(join(tmpdir(), 'vigil-demo-'));
       const store = openSqliteStore(join(dir, 'vigil.db'));
       const children: ChildProcess[] = [];
       try {
         await store.migrate();
-        const config = parseConfig({ sweep: { interval: '5s' } }, { VIGIL_PORT: options.port });
+        const config = parseConfig(
+          { sweep: { interval: '5s' } },
+          { VIGIL_PORT: options.port ?? '0' },
+        );
         const server = await startServer({ store, config, clock: io.clock });
         const t0 = Date.now();
         const say = (text: string) =>
