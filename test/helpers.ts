@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../src/config.js';
 import { parseConfig } from '../src/config.js';
-import type { VigilEvent } from '../src/runtime/events.js';
+import type { ProbeFailingEvent, ProbeRecoveredEvent, VigilEvent } from '../src/ports/events.js';
 import { EventBus } from '../src/runtime/events.js';
 import { FakeClock } from '../src/runtime/clock.js';
 import { Ledger } from '../src/runtime/ledger.js';
@@ -20,6 +20,21 @@ import { openSqliteStore } from '../src/stores/sqlite.js';
 export const S = 1_000;
 export const M = 60_000;
 export const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
+
+/** An event as a test reads it: any field by name, whatever its type. */
+export type RecordedEvent = VigilEvent & Record<string, unknown>;
+
+/** A complete `probe:failing` event, for tests that emit one by hand. */
+export function probeFailing(probe: string, at: number, reason = 'HTTP 500'): ProbeFailingEvent {
+  const url = `http://probe.test/${probe}`;
+  return { type: 'probe:failing', at, probe, url, reason, consecutiveFailures: 1, process: null };
+}
+
+/** A complete `probe:recovered` event, for tests that emit one by hand. */
+export function probeRecovered(probe: string, at: number): ProbeRecoveredEvent {
+  const url = `http://probe.test/${probe}`;
+  return { type: 'probe:recovered', at, probe, url, consecutiveSuccesses: 1, failingForMs: null };
+}
 
 /** A fresh directory under the system temp dir, removed by `cleanup`. */
 export function tempDir(): { dir: string; cleanup: () => void } {
@@ -154,7 +169,7 @@ export interface Harness {
   store: ExecutionStore;
   clock: FakeClock;
   config: Config;
-  events: VigilEvent[];
+  events: RecordedEvent[];
   bus: EventBus;
   ledger: Ledger;
   sweeper: Sweeper;
@@ -178,9 +193,9 @@ export async function harness(kind: StoreKind, rawConfig: unknown = {}): Promise
   await store.migrate();
   const clock = new FakeClock(T0);
   const config = parseConfig(rawConfig);
-  const events: VigilEvent[] = [];
+  const events: RecordedEvent[] = [];
   const bus = new EventBus();
-  bus.on((event) => events.push(event));
+  bus.on((event) => events.push(event as RecordedEvent));
   const sql = async (text: string) => {
     if (kind === 'postgres') {
       const client = new pg.Client({ connectionString: POSTGRES_URL });

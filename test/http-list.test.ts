@@ -6,7 +6,7 @@ import type { HttpListSpec } from '../src/sources/http-list-config.js';
 import { extractOperations, parseTime } from '../src/sources/http-list.js';
 import type { HttpListWatcherOptions } from '../src/sources/http-list-watcher.js';
 import { HttpListWatcher, storeAudit } from '../src/sources/http-list-watcher.js';
-import { parsePath } from '../src/sources/json-path.js';
+import { parsePath } from '../src/core/json-path.js';
 import type { Harness, StoreKind } from './helpers.js';
 import { M, S, T0, harness, storeKinds, describeEach } from './helpers.js';
 import type { LoopbackServer, Request } from './loopback-server.js';

@@ -6,10 +6,10 @@ import type { ProbeSpec } from '../src/probes/probe-config.js';
 import type { ProcessRecoveryHook } from '../src/probes/probe-monitor.js';
 import { ProbeMonitor } from '../src/probes/probe-monitor.js';
 import { FakeClock } from '../src/runtime/clock.js';
-import type { VigilEvent } from '../src/runtime/events.js';
 import { EventBus } from '../src/runtime/events.js';
 import { Service } from '../src/runtime/service.js';
 import { openSqliteStore } from '../src/stores/sqlite.js';
+import type { RecordedEvent } from './helpers.js';
 import { S, T0, tempDir } from './helpers.js';
 import type { LoopbackServer } from './loopback-server.js';
 import { loopbackServer } from './loopback-server.js';
@@ -37,10 +37,10 @@ function probes(raw: Record<string, unknown>): ProbeSpec[] {
 
 function monitor(specs: ProbeSpec[], hook?: ProcessRecoveryHook) {
   const clock = new FakeClock(T0);
-  const events: VigilEvent[] = [];
+  const events: RecordedEvent[] = [];
   const errors: string[] = [];
   const bus = new EventBus();
-  bus.on((event) => events.push(event));
+  bus.on((event) => events.push(event as RecordedEvent));
   const probeMonitor = new ProbeMonitor({
     probes: specs,
     clock,

@@ -1,6 +1,6 @@
 import type { Clock, ExecutionStore, Notifier } from '../ports.js';
-import type { EventBus } from '../runtime/events.js';
-import type { Timers } from '../runtime/scheduler.js';
+import type { Timers } from '../ports/clock.js';
+import type { EventFeed } from '../ports/events.js';
 import { chatNotifier } from './chat.js';
 import type { ChannelConfig, NotifyConfig } from './config.js';
 import { emailNotifier } from './email.js';
@@ -37,7 +37,7 @@ export function secretsOf(config: NotifyConfig): Secret[] {
 }
 
 export interface NotificationsOptions {
-  events: EventBus;
+  events: EventFeed;
   store: ExecutionStore;
   config: NotifyConfig;
   clock: Clock;

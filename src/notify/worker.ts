@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { retryDelay } from '../core/backoff.js';
 import type { Clock, Notifier, OutboxMessage, OutboxStore } from '../ports.js';
-import type { Timers } from '../runtime/scheduler.js';
-import { realTimers } from '../runtime/scheduler.js';
+import type { Timers } from '../ports/clock.js';
+import { realTimers } from '../shared/timers.js';
 import type { NotifyConfig } from './config.js';
 import { DeliveryError, toDeliveryError } from './delivery-error.js';
 

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { BreakerRule } from '../core/owner-breaker.js';
-import { boundedDuration, checked, headersSchema, isHttpUrl } from '../probes/config-schemas.js';
+import { boundedDuration, checked, headersSchema, isHttpUrl } from '../shared/config-schemas.js';
 import type { IdsPath } from './registry-path.js';
 import { parseIdsPath } from './registry-path.js';
 

@@ -3,8 +3,8 @@
  * (a field of each item of an array), `$[*].id`, or `$` (the answer is the array of ids). Built on
  * the path dialect of HTTP operation lists, plus one `[*]` for "each item".
  */
-import type { PathSegment } from '../sources/json-path.js';
-import { parsePath, readPath } from '../sources/json-path.js';
+import type { PathSegment } from '../core/json-path.js';
+import { parsePath, readPath } from '../core/json-path.js';
 
 export interface IdsPath {
   text: string;

@@ -2,7 +2,12 @@
 import { z } from 'zod';
 import type { BodyExpectation, Expectation, StatusExpectation } from '../core/probe.js';
 import { DEFAULT_EXPECTATION } from '../core/probe.js';
-import { boundedDuration, checked, headersSchema, httpUrlSchema } from './config-schemas.js';
+import {
+  boundedDuration,
+  checked,
+  headersSchema,
+  httpUrlSchema,
+} from '../shared/config-schemas.js';
 
 export const PROBE_DEFAULTS = Object.freeze({
   intervalMs: 10_000,

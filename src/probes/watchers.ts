@@ -2,8 +2,8 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Clock, ExecutionStore } from '../ports.js';
-import type { EventBus } from '../runtime/events.js';
-import type { Timers } from '../runtime/scheduler.js';
+import type { EventSink } from '../ports/events.js';
+import type { Timers } from '../ports/clock.js';
 import { HttpListWatcher, storeAudit } from '../sources/http-list-watcher.js';
 import { ProbeMonitor } from './probe-monitor.js';
 
@@ -21,7 +21,7 @@ export function createWatchers(options: {
   config: Config;
   store: ExecutionStore;
   clock: Clock;
-  events: EventBus;
+  events: EventSink;
   onError: (error: unknown, where: string) => void;
 }): Watchers {
   const { config, store, clock, events, onError } = options;

@@ -8,7 +8,7 @@ import { EventBus } from './events.js';
 import { Ledger } from './ledger.js';
 import type { Watchers } from '../probes/watchers.js';
 import { createWatchers } from '../probes/watchers.js';
-import type { Timers } from './scheduler.js';
+import type { Timers } from '../ports/clock.js';
 import { DeadlineScheduler } from './scheduler.js';
 import { Slots } from './slots.js';
 import type { SweepResult } from './sweep.js';

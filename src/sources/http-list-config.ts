@@ -3,15 +3,15 @@
  * name → source. Vigil flags the running ones whose state has not changed for longer than `limit`.
  */
 import { z } from 'zod';
-import type { PathSegment } from './json-path.js';
-import { parsePath } from './json-path.js';
+import type { PathSegment } from '../core/json-path.js';
+import { parsePath } from '../core/json-path.js';
 import {
   boundedDuration,
   checked,
   headersSchema,
   httpUrlSchema,
   isHttpUrl,
-} from '../probes/config-schemas.js';
+} from '../shared/config-schemas.js';
 
 export const HTTP_LIST_DEFAULTS = Object.freeze({
   intervalMs: 30_000,

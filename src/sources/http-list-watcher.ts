@@ -3,9 +3,9 @@ import type { OperationMemory, OperationVerdict } from '../core/operations.js';
 import { decideOperationActions, judgeOperation } from '../core/operations.js';
 import type { JsonValue } from '../core/types.js';
 import type { Clock, ExecutionStore, RemediationRecord, StepRecord } from '../ports.js';
-import { httpRequest } from '../probes/http-request.js';
-import type { EventBus } from '../runtime/events.js';
-import { PeriodicChecks } from '../runtime/repeat.js';
+import { httpRequest } from '../shared/http-request.js';
+import type { EventSink } from '../ports/events.js';
+import { PeriodicChecks } from '../shared/periodic.js';
 import type { HttpListSpec } from './http-list-config.js';
 import { HTTP_LIST_DEFAULTS } from './http-list-config.js';
 import { readHttpList } from './http-list.js';
@@ -67,7 +67,7 @@ export type LeaseTaker = (name: string, now: number, ttlMs: number) => Promise<b
 export interface HttpListWatcherOptions {
   sources: readonly HttpListSpec[];
   clock: Clock;
-  events: EventBus;
+  events: EventSink;
   /** Where decisions are audited; none for `vigil probe`, which runs without a store. */
   audit?: OperationAudit | undefined;
   /** With several replicas, only the holder of a source's lease checks it and acts. */

@@ -1,6 +1,6 @@
 import type { Config } from '../config.js';
 import type { Clock, ExecutionStore, SourceError, SweepDecision } from '../ports.js';
-import type { EventBus } from '../runtime/events.js';
+import type { EventSink } from '../ports/events.js';
 
 /** What a source is given for one sweep. */
 export interface SourceSweepContext {
@@ -11,7 +11,7 @@ export interface SourceSweepContext {
   dryRun: boolean;
   sweepId: string;
   config: Config;
-  events: EventBus;
+  events: EventSink;
   /** Vigil's own store, for the audit. */
   store: ExecutionStore;
 }

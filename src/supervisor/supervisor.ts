@@ -25,18 +25,18 @@ import type {
   ProcessStore,
   RecoveryRecord,
 } from '../ports.js';
-import type { EventBus, EventType } from '../runtime/events.js';
+import type { EventSink, ProcessEvent } from '../ports/events.js';
 import type { ProcessConfig, RecoveryStep } from './config.js';
 import type { Identity } from './kill.js';
 import type { PipelineResult } from './pipeline.js';
 import { runPipeline } from './pipeline.js';
-import { isRunning, processInfo, processStartTime } from './proc.js';
+import { isRunning, processInfo, processStartTime } from '../shared/proc.js';
 
 export interface SupervisorOptions {
   store: ExecutionStore;
   processes: readonly ProcessConfig[];
   clock: Clock;
-  events: EventBus;
+  events: EventSink;
   /** Who holds the leases; default host:pid:random. */
   holder?: string | undefined;
   /** How long an operator command waits for a check elsewhere to let go of the process. */
@@ -109,7 +109,7 @@ export function observeProcess(
   );
 }
 
-const EVENT_TYPE: Record<SupervisionEvent, EventType> = {
+const EVENT_TYPE: Record<SupervisionEvent, ProcessEvent['type']> = {
   unhealthy: 'process:unhealthy',
   recovered: 'process:recovered',
   gave_up: 'process:gave-up',
@@ -515,8 +515,7 @@ export class Supervisor {
   }
 
   private emit(events: SupervisionEvent[], name: string, judgement: ProcessJudgement): void {
-    // `verdict` here is a process verdict, not an execution's: typed apart from VigilEvent's.
-    const details: Record<string, unknown> = {
+    const details = {
       name,
       verdict: judgement.verdict,
       reason: judgement.reason,

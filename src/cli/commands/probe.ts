@@ -8,8 +8,8 @@ import { probeSchema, resolveProbes } from '../../probes/probe-config.js';
 import { ProbeMonitor } from '../../probes/probe-monitor.js';
 import type { VigilEvent } from '../../runtime/events.js';
 import { EventBus } from '../../runtime/events.js';
-import { repeat } from '../../runtime/repeat.js';
-import type { Timers } from '../../runtime/scheduler.js';
+import { repeat } from '../../shared/periodic.js';
+import type { Timers } from '../../ports/clock.js';
 import type { HttpListSpec } from '../../sources/http-list-config.js';
 import { httpListSchema, resolveHttpLists } from '../../sources/http-list-config.js';
 import type { SourceCheck } from '../../sources/http-list-watcher.js';
@@ -294,18 +294,18 @@ function eventJson(event: VigilEvent) {
 function describeEvent(event: VigilEvent): string {
   switch (event.type) {
     case 'probe:failing':
-      return `! ${event.type}: ${String(event.url)}: ${String(event.reason)}`;
+      return `! ${event.type}: ${event.url}: ${event.reason}`;
     case 'probe:recovered': {
       const down =
-        typeof event.failingForMs === 'number'
-          ? ` after ${formatDuration(event.failingForMs)}`
-          : '';
-      return `! ${event.type}: ${String(event.url)}${down}`;
+        event.failingForMs !== null ? ` after ${formatDuration(event.failingForMs)}` : '';
+      return `! ${event.type}: ${event.url}${down}`;
     }
+    case 'execution:stuck':
+      if ('operationId' in event) {
+        return `! ${event.type}: ${event.source}:${event.operationId}: ${event.reason}`;
+      }
+      return `! ${event.type}: ${event.executionId}: ${event.reason}`;
     default:
-      return `! ${event.type}: ${text(event.source)}:${text(event.operationId)}: ${text(event.reason)}`;
+      return `! ${event.type}`;
   }
 }
-
-const text = (value: unknown): string =>
-  typeof value === 'string' ? value : (JSON.stringify(value) ?? '');
