@@ -219,7 +219,7 @@ export async function harness(kind: StoreKind, rawConfig: unknown = {}): Promise
     config,
     events,
     bus,
-    ledger: new Ledger(store, config, clock, bus),
+    ledger: new Ledger(store, config, clock, { events: bus }),
     sweeper: new Sweeper({ store, clock, config, events: bus }),
     openAnother: open,
     refuseUpdatesOf: (id) =>

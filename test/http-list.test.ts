@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config.js';
 import { buildApp } from '../src/http/app.js';
-import { Service } from '../src/runtime/service.js';
+import { Vigil } from '../src/app/vigil.js';
 import type { HttpListSpec } from '../src/sources/http-list-config.js';
 import { extractOperations, parseTime } from '../src/sources/http-list.js';
 import type { HttpListWatcherOptions } from '../src/sources/http-list-watcher.js';
@@ -422,14 +422,14 @@ describe('reading a list', () => {
 describe('GET /v1/operations', () => {
   it('answers {items: []} with nothing configured, and each operation once checked', async () => {
     const h = await harness('sqlite', {});
-    const empty = new Service({
+    const empty = new Vigil({
       store: h.store,
       config: h.config,
       clock: h.clock,
       watchEventLoop: false,
     });
     const emptyApp = await buildApp({
-      service: empty,
+      vigil: empty,
       store: h.store,
       config: h.config,
       clock: h.clock,
@@ -455,10 +455,10 @@ describe('GET /v1/operations', () => {
         },
       },
     });
-    const service = new Service({ store: h.store, config, clock: h.clock, watchEventLoop: false });
-    const app = await buildApp({ service, store: h.store, config, clock: h.clock });
+    const vigil = new Vigil({ store: h.store, config, clock: h.clock, watchEventLoop: false });
+    const app = await buildApp({ vigil, store: h.store, config, clock: h.clock });
     try {
-      await service.watchers.operations.check('jobs');
+      await vigil.watchers.operations.check('jobs');
       const response = await app.inject({ method: 'GET', url: '/v1/operations' });
       expect(response.statusCode).toBe(200);
       expect(response.json()).toEqual({

@@ -5,7 +5,7 @@ import { buildApp } from '../src/http/app.js';
 import { Notifications, notifierFor } from '../src/notify/index.js';
 import { DeliveryWorker } from '../src/notify/worker.js';
 import type { ExecutionStore, Notifier } from '../src/ports.js';
-import { Service } from '../src/runtime/service.js';
+import { Vigil } from '../src/app/vigil.js';
 import type { Harness } from './helpers.js';
 import {
   M,
@@ -560,13 +560,13 @@ await describeEach(
       h!.bus.emit(probeFailing('api', h!.clock.now()));
       expect(await deliver()).toMatchObject({ retrying: 2 });
 
-      const service = new Service({
+      const vigil = new Vigil({
         store: h!.store,
         config: h!.config,
         clock: h!.clock,
         watchEventLoop: false,
       });
-      const app = await buildApp({ service, store: h!.store, config: h!.config, clock: h!.clock });
+      const app = await buildApp({ vigil, store: h!.store, config: h!.config, clock: h!.clock });
       extra.push({ stop: () => app.close() });
       const response = await app.inject({ method: 'GET', url: '/v1/notifications' });
       expect(response.statusCode).toBe(200);

@@ -3,7 +3,7 @@ import { ConfigError } from '../src/errors.js';
 import { parseConfig } from '../src/config.js';
 import { buildApp } from '../src/http/app.js';
 import { httpOwners } from '../src/owners/http-owners.js';
-import { Service } from '../src/runtime/service.js';
+import { Vigil } from '../src/app/vigil.js';
 import { Sweeper } from '../src/runtime/sweep.js';
 import type { Harness } from './helpers.js';
 import { S, T0, describeEach, harness, storeKinds } from './helpers.js';
@@ -495,14 +495,14 @@ await describeEach(
         }),
       );
       registries['agent-a'] = { status: 200, body: { running: [] } };
-      const service = new Service({
+      const vigil = new Vigil({
         store: h.store,
         config: h.config,
         clock: h.clock,
         owners: httpOwners(h.config.ownerAgents),
         watchEventLoop: false,
       });
-      const app = await buildApp({ service, store: h.store, config: h.config, clock: h.clock });
+      const app = await buildApp({ vigil, store: h.store, config: h.config, clock: h.clock });
       try {
         const before = await app.inject({ method: 'GET', url: '/v1/owners' });
         expect(before.json()).toEqual({
@@ -522,7 +522,7 @@ await describeEach(
         });
         for (let i = 1; i <= 5; i++) await register(`run-${i}`, 'agent-a');
         h.clock.set(T0 + 40 * S);
-        await service.sweep({ dryRun: false });
+        await vigil.service.sweep({ dryRun: false });
         const after = await app.inject({ method: 'GET', url: '/v1/owners' });
         expect(after.json().items[0]).toMatchObject({
           name: 'agent-a',
@@ -533,7 +533,7 @@ await describeEach(
           listed: 0,
         });
       } finally {
-        service.stop();
+        vigil.stop();
         await app.close();
       }
     });
@@ -546,14 +546,14 @@ describe('owners without a registry', () => {
   });
 
   it('GET /v1/owners answers {items: []} and executions stay ledger-only (untracked)', async () => {
-    const service = new Service({
+    const vigil = new Vigil({
       store: h.store,
       config: h.config,
       clock: h.clock,
       owners: httpOwners(h.config.ownerAgents),
       watchEventLoop: false,
     });
-    const app = await buildApp({ service, store: h.store, config: h.config, clock: h.clock });
+    const app = await buildApp({ vigil, store: h.store, config: h.config, clock: h.clock });
     try {
       expect(httpOwners(h.config.ownerAgents)).toBeUndefined();
       expect((await app.inject({ method: 'GET', url: '/v1/owners' })).json()).toEqual({
@@ -561,10 +561,10 @@ describe('owners without a registry', () => {
       });
       await register('silent', 'agent-a');
       h.clock.set(T0 + 40 * S);
-      await service.sweep({ dryRun: false });
+      await vigil.service.sweep({ dryRun: false });
       expect(await h.store.get('silent')).toMatchObject({ verdict: 'heartbeat_lost' });
     } finally {
-      service.stop();
+      vigil.stop();
       await app.close();
     }
   });

@@ -7,7 +7,7 @@ import type { ProcessRecoveryHook } from '../src/probes/probe-monitor.js';
 import { ProbeMonitor } from '../src/probes/probe-monitor.js';
 import { FakeClock } from '../src/runtime/clock.js';
 import { EventBus } from '../src/runtime/events.js';
-import { Service } from '../src/runtime/service.js';
+import { Vigil } from '../src/app/vigil.js';
 import { openSqliteStore } from '../src/stores/sqlite.js';
 import type { RecordedEvent } from './helpers.js';
 import { S, T0, tempDir } from './helpers.js';
@@ -216,22 +216,22 @@ describe('GET /v1/probes', () => {
     env: Record<string, string> = {},
   ): Promise<{
     app: FastifyInstance;
-    service: Service;
+    vigil: Vigil;
   }> {
     const { dir, cleanup } = tempDir();
     const store = openSqliteStore(`${dir}/vigil.db`);
     await store.migrate();
     const config = parseConfig(raw, env);
     const clock = new FakeClock(T0);
-    const service = new Service({ store, config, clock, watchEventLoop: false });
-    const fastify = await buildApp({ service, store, config, clock });
+    const vigil = new Vigil({ store, config, clock, watchEventLoop: false });
+    const fastify = await buildApp({ vigil, store, config, clock });
     cleanups.push(async () => {
-      service.stop();
+      vigil.stop();
       await fastify.close();
       await store.close();
       cleanup();
     });
-    return { app: fastify, service };
+    return { app: fastify, vigil };
   }
 
   it('answers {items: []} when no probe is configured', async () => {
@@ -243,7 +243,7 @@ describe('GET /v1/probes', () => {
 
   it("shows each probe's state, counts, last check and last error", async () => {
     const endpoint = await server(() => ({ status: 503 }));
-    const { app: fastify, service } = await app({
+    const { app: fastify, vigil } = await app({
       probes: {
         api: { url: `${endpoint.url}/health`, failures: 1 },
         idle: { url: `${endpoint.url}/other` },
@@ -259,7 +259,7 @@ describe('GET /v1/probes', () => {
       lastCheckAt: null,
       lastError: null,
     });
-    await service.watchers.probes.check('api');
+    await vigil.watchers.probes.check('api');
     const after = await fastify.inject({ method: 'GET', url: '/v1/probes' });
     expect(after.json().items).toEqual([
       {

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ExecutionStore } from '../ports.js';
-import type { Service } from '../runtime/service.js';
+import type { Vigil } from '../app/vigil.js';
 
 /**
  * Prometheus metrics, on a registry of this app's own (never the global one, so two apps in one
@@ -11,8 +11,9 @@ export class Metrics {
   readonly heartbeats: Counter;
   readonly contentType: string;
 
-  constructor(options: { service: Service; store: ExecutionStore; replica?: string | undefined }) {
-    const { service, store } = options;
+  constructor(options: { vigil: Vigil; store: ExecutionStore; replica?: string | undefined }) {
+    const { vigil, store } = options;
+    const { service } = vigil;
     this.registry.setDefaultLabels({ replica: options.replica ?? 'local' });
     this.contentType = this.registry.contentType;
     const registers = [this.registry];
@@ -100,7 +101,7 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        for (const probe of service.watchers.probes.status()) {
+        for (const probe of vigil.watchers.probes.status()) {
           if (probe.state !== 'unknown')
             this.set({ probe: probe.name }, probe.state === 'passing' ? 1 : 0);
         }
@@ -113,7 +114,7 @@ export class Metrics {
       registers,
       async collect() {
         this.reset();
-        for (const process of (await service.supervisor?.status()) ?? []) {
+        for (const process of (await vigil.supervisor?.status()) ?? []) {
           if (process.enabled && process.verdict !== null)
             this.set({ process: process.name }, process.verdict === 'healthy' ? 1 : 0);
         }

@@ -5,8 +5,8 @@ import type { Execution, JsonValue } from '../core/types.js';
 import { BadInputError, VigilError } from '../errors.js';
 import { executionJson, iso, remediationJson, slotHoldJson, sweepReportJson } from '../present.js';
 import type { Beat, HeartbeatResult, ReportOutcome } from '../ports.js';
+import { lostBeat } from '../core/lost-beat.js';
 import { executionNotFound, parseInput } from '../runtime/ledger.js';
-import { lostBeat } from '../stores/sql-store.js';
 import type { Service } from '../runtime/service.js';
 import type { Clock, ExecutionStore } from '../ports.js';
 import { idSchema, schemas } from './schemas.js';
@@ -52,7 +52,6 @@ export async function registerRoutes(app: FastifyInstance, options: RoutesOption
       }
     }
     const execution = await ledger.register(input);
-    service.scheduler.poke(execution.deadlineAt);
     return reply.status(201).send(executionJson(execution));
   });
 
@@ -76,7 +75,6 @@ export async function registerRoutes(app: FastifyInstance, options: RoutesOption
     const { attempt } = body(schemas.start, request);
     await owned(request, id);
     const started = await ledger.start(id, attempt);
-    service.scheduler.poke(started.deadlineAt);
     return executionJson(started);
   });
 
@@ -85,7 +83,6 @@ export async function registerRoutes(app: FastifyInstance, options: RoutesOption
     const beat = body(schemas.heartbeat, request);
     if (!request.caller.isAdmin) await owned(request, id);
     const outcome = await ledger.beat({ id, ...beat });
-    service.storeUp();
     metrics.heartbeats.inc({ outcome: outcome.kind });
     if (outcome.kind === 'lost') {
       const { lost } = outcome;
@@ -112,7 +109,6 @@ export async function registerRoutes(app: FastifyInstance, options: RoutesOption
     }
     const written = await ledger.heartbeat(beats.filter((b) => !hidden.has(b)));
     const result = withHidden(beats, hidden, written);
-    service.storeUp();
     metrics.heartbeats.inc({ outcome: 'ok' }, result.ok.length);
     if (result.lost.length > 0) metrics.heartbeats.inc({ outcome: 'lost' }, result.lost.length);
     return { ok: result.ok.map((b) => b.id), lost: result.lost };

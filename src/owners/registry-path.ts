@@ -3,16 +3,10 @@
  * (a field of each item of an array), `$[*].id`, or `$` (the answer is the array of ids). Built on
  * the path dialect of HTTP operation lists, plus one `[*]` for "each item".
  */
-import type { PathSegment } from '../core/json-path.js';
 import { parsePath, readPath } from '../core/json-path.js';
+import type { IdsPath } from '../ports/owner-agents.js';
 
-export interface IdsPath {
-  text: string;
-  /** Where the array is. */
-  array: readonly PathSegment[];
-  /** Where the id is in each item; empty when the items are the ids. */
-  item: readonly PathSegment[];
-}
+export type { IdsPath } from '../ports/owner-agents.js';
 
 const EXPECTED = 'expected a path to an array of ids like "running" or "$.running[*].id"';
 

@@ -7,8 +7,8 @@
  */
 import type { Decision } from '../core/decide.js';
 import { breakerVerdict, countUnknown } from '../core/owner-breaker.js';
-import type { OwnerAgents } from '../owners/config.js';
-import { agentFor } from '../owners/config.js';
+import type { OwnerAgents } from '../ports/owner-agents.js';
+import { agentFor } from '../ports/owner-agents.js';
 import type { ExecutionStore, OwnerClient, RegistryAnswer } from '../ports.js';
 import type { EventBus } from './events.js';
 

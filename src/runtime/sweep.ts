@@ -7,8 +7,8 @@ import type { ClockJump } from '../core/judge.js';
 import { effectiveDeadline } from '../core/judge.js';
 import type { Execution, OwnerObservation } from '../core/types.js';
 import { isOpen } from '../core/types.js';
-import type { Config } from '../config.js';
-import { policyFor } from '../config.js';
+import type { EngineConfig } from '../ports/engine-config.js';
+import { policyFor } from '../core/policy.js';
 import type {
   AttemptEnd,
   Clock,
@@ -21,15 +21,15 @@ import type {
   SweepReport,
 } from '../ports.js';
 import { noOwners } from '../ports.js';
-import type { OwnerAgents } from '../owners/config.js';
-import { agentFor } from '../owners/config.js';
+import type { OwnerAgents } from '../ports/owner-agents.js';
+import { agentFor } from '../ports/owner-agents.js';
 import type { EventBus } from './events.js';
 import type { GuardedDecision, OwnerSweep } from './owner-watch.js';
 import { OwnerWatch } from './owner-watch.js';
 import type { SlotReleaseCounts, Slots } from './slots.js';
 import { StopRetries } from './stop-retries.js';
-import type { Source, SourceSweepContext, SourceSweepResult } from '../sources/source.js';
-import { sweepSources } from '../sources/sweep-sources.js';
+import type { Source, SourceSweepContext, SourceSweepResult } from '../ports/source.js';
+import { sweepSources } from './sweep-sources.js';
 
 export type SweepResult =
   { kind: 'completed'; report: SweepReport } | { kind: 'skipped'; reason: 'in progress' };
@@ -37,7 +37,7 @@ export type SweepResult =
 export interface SweeperOptions {
   store: ExecutionStore;
   clock: Clock;
-  config: Config;
+  config: EngineConfig;
   events: EventBus;
   owners?: OwnerClient | undefined;
   /** Releases the slots of ended attempts; without it slots are left to whoever releases them. */

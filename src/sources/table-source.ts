@@ -7,7 +7,7 @@ import { deadlineOf } from '../core/limits.js';
 import type { Execution, ExecutionVerdict, Policy, Status } from '../core/types.js';
 import { isStuck } from '../core/types.js';
 import { deriveFromChildren } from '../core/workflow.js';
-import { limitsFor, policyFor } from '../config.js';
+import { limitsFor, policyFor } from '../core/policy.js';
 import type { DecisionOutcome, RemediationRecord, SourceError, StepRecord } from '../ports.js';
 import type { AppDatabase, AppDatabaseOptions } from './app-database.js';
 import { isConnectionError, openAppDatabase } from './app-database.js';

@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Kysely, RawBuilder, Selectable, Transaction } from 'kysely';
 import { Migrator, sql } from 'kysely';
 import { deadlineOf } from '../core/limits.js';
+import { lostBeat } from '../core/lost-beat.js';
 import type {
   Execution,
   ExecutionVerdict,
@@ -924,25 +925,7 @@ function toSlotHold(row: Selectable<SlotHoldsTable>): SlotHoldRecord {
 export const slotsDueSql =
   'UPDATE slot_holds SET release_due_at = ?, remediation_id = ? WHERE execution_id = ? AND attempt = ? AND released_at IS NULL AND release_due_at IS NULL';
 
-/** Why a heartbeat did not land: the runner must stop. */
-export function lostBeat(
-  beat: Beat,
-  row: { status: string; reason: string | null; attempt: number } | undefined,
-): HeartbeatResult['lost'][number] {
-  return {
-    id: beat.id,
-    status: (row?.status as Status | undefined) ?? null,
-    reason: !row
-      ? 'no such execution'
-      : row.attempt > beat.attempt
-        ? `attempt ${beat.attempt} is over; the execution is on attempt ${row.attempt}`
-        : row.attempt < beat.attempt
-          ? `there is no attempt ${beat.attempt}; the execution is on attempt ${row.attempt}`
-          : row.status === 'queued'
-            ? 'not started'
-            : (row.reason ?? `execution is ${row.status}`),
-  };
-}
+export { lostBeat } from '../core/lost-beat.js';
 
 async function selectById(db: Db, id: string): Promise<ExecutionRow | undefined> {
   return db.selectFrom('executions').selectAll().where('id', '=', id).executeTakeFirst();
@@ -1243,4 +1226,3 @@ export class SqlSlotStore implements SlotStore {
     return Promise.resolve();
   }
 }
-

@@ -17,7 +17,6 @@ import {
   decideCheck,
   initialSupervision,
 } from '../core/process-supervision.js';
-import type { JsonValue } from '../core/types.js';
 import type {
   Clock,
   ExecutionStore,
@@ -26,6 +25,7 @@ import type {
   RecoveryRecord,
 } from '../ports.js';
 import type { EventSink, ProcessEvent } from '../ports/events.js';
+import type { ProcessStatus } from '../ports/process-status.js';
 import type { ProcessConfig, RecoveryStep } from './config.js';
 import type { Identity } from './kill.js';
 import type { PipelineResult } from './pipeline.js';
@@ -63,20 +63,7 @@ export interface OperatorResult {
   recovery: RecoveryRecord | null;
 }
 
-/** A process as the status API shows it: its configuration merged with its state. */
-export interface ProcessStatus {
-  name: string;
-  enabled: boolean;
-  verdict: ProcessVerdict | null;
-  reason: string | null;
-  evidence: Record<string, JsonValue>;
-  pid: number | null;
-  consecutiveUnhealthy: number;
-  restarts: number;
-  lastCheckAt: number | null;
-  nextRestartAt: number | null;
-  gaveUp: boolean;
-}
+export type { ProcessStatus } from '../ports/process-status.js';
 
 /** Reads a heartbeat file; never throws. */
 export function readHeartbeatFile(file: string): HeartbeatRead {

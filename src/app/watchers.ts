@@ -5,7 +5,7 @@ import type { Clock, ExecutionStore } from '../ports.js';
 import type { EventSink } from '../ports/events.js';
 import type { Timers } from '../ports/clock.js';
 import { HttpListWatcher, storeAudit } from '../sources/http-list-watcher.js';
-import { ProbeMonitor } from './probe-monitor.js';
+import { ProbeMonitor } from '../probes/probe-monitor.js';
 
 /** The HTTP probes and operation lists `vigil serve` runs, each on its own interval. */
 export interface Watchers {

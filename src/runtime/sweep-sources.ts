@@ -1,4 +1,4 @@
-import type { Source, SourceSweepContext, SourceSweepResult } from './source.js';
+import type { Source, SourceSweepContext, SourceSweepResult } from '../ports/source.js';
 
 /**
  * Sweeps each source in turn and merges what they report. A source that throws is recorded as a
