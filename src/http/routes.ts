@@ -197,9 +197,14 @@ function withHidden(beats: Beat[], hidden: Set<Beat>, written: HeartbeatResult):
   const lost = [...written.lost];
   const result: HeartbeatResult = { ok: [], lost: [] };
   for (const beat of beats) {
-    if (hidden.has(beat)) result.lost.push(lostBeat(beat, undefined));
-    else if (ok[0]?.id === beat.id) result.ok.push(ok.shift()!);
-    else result.lost.push(lost.shift()!);
+    if (hidden.has(beat)) {
+      result.lost.push(lostBeat(beat, undefined));
+      continue;
+    }
+    const landed = ok[0]?.id === beat.id ? ok.shift() : undefined;
+    // The store answers each beat it was given; one it did not answer is lost, as the batcher says.
+    if (landed) result.ok.push(landed);
+    else result.lost.push(lost.shift() ?? { id: beat.id, status: null, reason: 'no answer' });
   }
   return result;
 }

@@ -38,8 +38,7 @@ export function streamEvents(
   let draining = false;
 
   const flush = () => {
-    while (pending.length > 0) {
-      const chunk = pending.shift()!;
+    for (let chunk = pending.shift(); chunk !== undefined; chunk = pending.shift()) {
       pendingBytes -= chunk.length;
       if (!raw.write(chunk)) {
         draining = true;

@@ -137,6 +137,8 @@ export class DeliveryWorker {
     result: RunResult,
   ): Promise<void> {
     const { outbox, clock, delivery } = this.options;
+    const [first] = messages;
+    if (first === undefined) return;
     const now = clock.now();
     // A receiver's answer may quote any credential (another channel's URL, say): scrub them all.
     const message = (this.options.redact ?? ((text: string) => text))(failure.message);
@@ -161,7 +163,7 @@ export class DeliveryWorker {
           backoffMs: delivery.backoffMs,
           maxBackoffMs: delivery.maxBackoffMs,
         },
-        messages[0]!.id,
+        first.id,
         attempt,
       );
     const expired = messages.filter((m) => retryAt - m.createdAt > delivery.giveUpAfterMs);
@@ -184,9 +186,7 @@ export class DeliveryWorker {
       );
       result.retrying += retrying.length;
     }
-    this.options.onError(
-      new Error(`notification to channel ${messages[0]!.channel} failed: ${message}`),
-    );
+    this.options.onError(new Error(`notification to channel ${first.channel} failed: ${message}`));
   }
 
   private async loop(): Promise<void> {

@@ -49,7 +49,7 @@ function templateSchema(allowed: readonly string[], required: readonly string[])
       return { ok: false, error: `${expected}, got ${JSON.stringify(value) ?? 'nothing'}` };
     }
     const unknown = [...value.matchAll(/\{([^}]*)\}/g)]
-      .map((m) => m[1]!)
+      .map((m) => m[1] ?? '')
       .filter((p) => !allowed.includes(p));
     if (unknown.length > 0) {
       return { ok: false, error: `${expected}, got unknown placeholder {${unknown[0]}}` };

@@ -17,9 +17,10 @@ export function parseIdsPath(
   if (typeof text !== 'string') return bad;
   const parts = text.split('[*]');
   if (parts.length > 2) return bad;
-  const array = parsePath(parts[0] === '' ? '$' : parts[0]!);
+  const [arrayText = '', itemText = ''] = parts;
+  const array = parsePath(arrayText === '' ? '$' : arrayText);
   if (!array.ok) return bad;
-  const rest = (parts[1] ?? '').replace(/^\./, '');
+  const rest = itemText.replace(/^\./, '');
   if (rest === '') return { ok: true, path: { text, array: array.segments, item: [] } };
   const item = parsePath(rest);
   if (!item.ok || rest.startsWith('$')) return bad;

@@ -189,9 +189,11 @@ export class OwnerSweep {
       const wouldOrphan = (this.orphans.get(owner) ?? 0) + pageOrphans;
       this.orphans.set(owner, wouldOrphan);
       const running = this.running.get(owner) ?? 0;
+      const agent = agentFor(agents, owner);
+      if (agent === null) continue;
       const verdict = breakerVerdict(
         { running, wouldOrphan, listed: answer.listed },
-        agentFor(agents, owner)!.breaker,
+        agent.breaker,
       );
       if (!verdict.trips || this.tripped.has(owner)) continue;
       this.tripped.set(owner, verdict.reason);
@@ -249,8 +251,8 @@ export class OwnerSweep {
       }
       const state = this.watch.state(owner);
       const unknownFor = state.consecutiveUnknown + 1;
-      const announcing =
-        !state.announced && unknownFor >= agentFor(this.watch.deps.agents, owner)!.unreachableAfter;
+      const agent = agentFor(this.watch.deps.agents, owner);
+      const announcing = agent !== null && !state.announced && unknownFor >= agent.unreachableAfter;
       return announcing
         ? { audit: true, note: `owner unreachable for ${unknownFor} sweeps in a row` }
         : { audit: false };
@@ -269,9 +271,11 @@ export class OwnerSweep {
     if (this.dryRun) return;
     const { agents, events } = this.watch.deps;
     for (const [owner, answer] of this.answers) {
+      const agent = agentFor(agents, owner);
+      if (agent === null) continue;
       const state = this.watch.state(owner);
       const reachable = answer.kind === 'listed';
-      const counted = countUnknown(state, reachable, agentFor(agents, owner)!.unreachableAfter);
+      const counted = countUnknown(state, reachable, agent.unreachableAfter);
       state.consecutiveUnknown = counted.consecutiveUnknown;
       state.announced = counted.announced;
       state.reachable = reachable;

@@ -7,6 +7,8 @@ import type { ClockJump } from '../core/judge.js';
 import { effectiveDeadline } from '../core/judge.js';
 import type { Execution, OwnerObservation } from '../core/types.js';
 import { isOpen } from '../core/types.js';
+import type { Tally } from '../core/types.js';
+import { zip } from '../core/zip.js';
 import type { EngineConfig } from '../ports/engine-config.js';
 import { policyFor } from '../core/policy.js';
 import type {
@@ -127,9 +129,10 @@ export class Sweeper {
     let leaseLost = false;
     for (;;) {
       const batch = await store.listOverdue(now, config.sweep.batchSize, after);
-      if (batch.length === 0) break;
-      const last = batch.at(-1)!;
-      after = { deadlineAt: last.deadlineAt!, id: last.id };
+      const last = batch.at(-1);
+      // An overdue execution has a deadline; the page ends where the store stopped.
+      if (last?.deadlineAt == null) break;
+      after = { deadlineAt: last.deadlineAt, id: last.id };
       for (const e of batch) seen.add(e.id);
       const parents = await store.withChildren(batch.map((e) => e.id));
       const observe = await this.owners.observe(batch, now);
@@ -218,8 +221,8 @@ export class Sweeper {
     let after: { createdAt: number; id: string } | undefined;
     for (;;) {
       const page = await store.listRunningOwned(owners, config.sweep.batchSize, after);
-      if (page.length === 0) return;
-      const last = page.at(-1)!;
+      const last = page.at(-1);
+      if (last === undefined) return;
       after = { createdAt: last.createdAt, id: last.id };
       const parents = await store.withChildren(page.map((e) => e.id));
       const fresh = page.filter(
@@ -265,7 +268,7 @@ interface PendingEnd {
 class SweepPass {
   private readonly records: RemediationRecord[] = [];
   private readonly decisions: SweepReport['decisions'] = [];
-  private readonly counts: Record<string, number> = { remediated: 0, skipped: 0, failed: 0 };
+  private readonly counts: Tally = { remediated: 0, skipped: 0, failed: 0 };
   private examined = 0;
   /** What this sweep has ended (or would end, in a dry run), so parents see their children's fate. */
   private readonly projected = new Map<string, Execution>();
@@ -375,8 +378,10 @@ class SweepPass {
       judged.map((j) => j.decision),
       this.now,
     );
-    for (const [i, { execution }] of judged.entries()) {
-      const { decision, pausedBecause } = guarded[i]!;
+    for (const [i, [{ execution }, { decision, pausedBecause }]] of zip(
+      judged,
+      guarded,
+    ).entries()) {
       if (pausedBecause === null) await this.apply(execution, decision);
       else await this.pause(execution, decision, pausedBecause);
       // Give the event loop a turn every 250 rows: heartbeats and event streams keep flowing
@@ -398,8 +403,10 @@ class SweepPass {
       judged.map((j) => j.decision),
       this.now,
     );
-    for (const [i, { execution }] of judged.entries()) {
-      const { decision, pausedBecause } = guarded[i]!;
+    for (const [i, [{ execution }, { decision, pausedBecause }]] of zip(
+      judged,
+      guarded,
+    ).entries()) {
       if (decision.verdict !== 'orphaned' || decision.action.kind !== 'end') continue;
       if (pausedBecause === null) await this.apply(execution, decision);
       else
@@ -425,10 +432,11 @@ class SweepPass {
     const seen = new Set<string>();
     while (this.touchedParents.size > 0) {
       const [parentId] = this.touchedParents;
-      this.touchedParents.delete(parentId!);
-      if (seen.has(parentId!)) continue;
-      seen.add(parentId!);
-      const parent = this.projected.get(parentId!) ?? (await this.options.store.get(parentId!));
+      if (parentId === undefined) break;
+      this.touchedParents.delete(parentId);
+      if (seen.has(parentId)) continue;
+      seen.add(parentId);
+      const parent = this.projected.get(parentId) ?? (await this.options.store.get(parentId));
       if (!parent || !isOpen(parent.status)) continue;
       const children = await this.childrenOf(parent.id);
       const endedChild = children.find(
@@ -598,7 +606,7 @@ class SweepPass {
       }
     }
     const ms = elapsed(started);
-    for (const [i, p] of pending.entries()) this.settle(p, won[i]!, ms);
+    for (const [p, wrote] of zip(pending, won)) this.settle(p, wrote, ms);
   }
 
   private settle(p: PendingEnd, won: boolean | Error, ms: number): void {
@@ -713,9 +721,9 @@ class SweepPass {
   private tally(decision: Decision, outcome: DecisionOutcome): void {
     const { verdict } = decision;
     this.counts[verdict] = (this.counts[verdict] ?? 0) + 1;
-    if (outcome === 'remediated' || outcome === 'dry_run') this.counts.remediated!++;
-    else if (outcome === 'failed' || outcome === 'left_running') this.counts.failed!++;
-    else this.counts.skipped!++;
+    if (outcome === 'remediated' || outcome === 'dry_run') this.counts.remediated++;
+    else if (outcome === 'failed' || outcome === 'left_running') this.counts.failed++;
+    else this.counts.skipped++;
     if (verdict === 'healthy') return;
     this.decisions.push({
       executionId: decision.executionId,
@@ -756,7 +764,7 @@ class SweepPass {
   }
 
   private fail(execution: Execution, error: unknown): void {
-    this.counts.failed!++;
+    this.counts.failed++;
     this.decisions.push({
       executionId: execution.id,
       attempt: execution.attempt,

@@ -81,6 +81,18 @@ export interface HttpListWatcherOptions {
  * independent: one that is unreachable, errs or answers garbage is reported `unknown` and the
  * others are still checked.
  */
+/** A source not checked yet. */
+function pendingSource(spec: HttpListSpec): SourceStatus {
+  return {
+    name: spec.name,
+    url: spec.url,
+    state: 'pending',
+    lastCheckAt: null,
+    lastError: null,
+    skipped: [],
+  };
+}
+
 export class HttpListWatcher extends PeriodicChecks<HttpListSpec, SourceCheck> {
   private readonly memory = new Map<string, Map<string, OperationMemory>>();
   private readonly verdicts = new Map<string, OperationVerdict[]>();
@@ -88,16 +100,7 @@ export class HttpListWatcher extends PeriodicChecks<HttpListSpec, SourceCheck> {
 
   constructor(private readonly options: HttpListWatcherOptions) {
     super(options.sources);
-    for (const spec of options.sources) {
-      this.sources.set(spec.name, {
-        name: spec.name,
-        url: spec.url,
-        state: 'pending',
-        lastCheckAt: null,
-        lastError: null,
-        skipped: [],
-      });
-    }
+    for (const spec of options.sources) this.sources.set(spec.name, pendingSource(spec));
   }
 
   /** Every operation of every source as last seen, and each source's state. */
@@ -117,8 +120,13 @@ export class HttpListWatcher extends PeriodicChecks<HttpListSpec, SourceCheck> {
     }
     return {
       items,
-      sources: this.options.sources.map((s) => ({ ...this.sources.get(s.name)! })),
+      sources: this.options.sources.map((s) => ({ ...this.sourceOf(s) })),
     };
+  }
+
+  /** A source's state: as last checked, or pending before its first check. */
+  private sourceOf(spec: HttpListSpec): SourceStatus {
+    return this.sources.get(spec.name) ?? pendingSource(spec);
   }
 
   protected describe(name: string): string {
@@ -187,7 +195,7 @@ export class HttpListWatcher extends PeriodicChecks<HttpListSpec, SourceCheck> {
     actions: ActionTaken[],
     at: number | null = null,
   ): SourceCheck {
-    const previous = this.sources.get(spec.name)!;
+    const previous = this.sourceOf(spec);
     const source: SourceStatus = {
       ...previous,
       ...outcome,

@@ -4,7 +4,7 @@ import type { Decision } from '../core/decide.js';
 import { actionLabel, decide, decideParentAfterChild } from '../core/decide.js';
 import { judge } from '../core/judge.js';
 import { deadlineOf } from '../core/limits.js';
-import type { Execution, ExecutionVerdict, Policy, Status } from '../core/types.js';
+import type { Execution, ExecutionVerdict, Policy, Status, Tally } from '../core/types.js';
 import { isStuck } from '../core/types.js';
 import { deriveFromChildren } from '../core/workflow.js';
 import { limitsFor, policyFor } from '../core/policy.js';
@@ -96,7 +96,7 @@ function childrenFirst(tables: readonly TableSourceConfig[]): TableSourceConfig[
 class TablesPass {
   private examined = 0;
   private readonly decisions: SourceSweepResult['decisions'] = [];
-  private readonly counts: Record<string, number> = { remediated: 0, skipped: 0, failed: 0 };
+  private readonly counts: Tally = { remediated: 0, skipped: 0, failed: 0 };
   private readonly errors: SourceError[] = [];
   private records: RemediationRecord[] = [];
   /** Rows this sweep ended (or, dry, would end): parents see their children's fate through it. */
@@ -244,7 +244,7 @@ class TablesPass {
           evidence: { ...alone.evidence, running: state.running },
           action: { kind: 'ignore', because },
         };
-      } else if (isStuck(alone.verdict)) {
+      } else if (isStuck(alone.verdict) || touchedBy === undefined) {
         decision = decide({
           execution,
           observation: { kind: 'untracked' },
@@ -255,7 +255,7 @@ class TablesPass {
         });
       } else {
         decision =
-          decideParentAfterChild(execution, children, { verdict: touchedBy! }) ??
+          decideParentAfterChild(execution, children, { verdict: touchedBy }) ??
           decide({
             execution,
             observation: { kind: 'untracked' },
@@ -327,7 +327,7 @@ class TablesPass {
     }
     this.lastIgnored.delete(decision.executionId);
     const succeeded = action.status === 'succeeded';
-    const status = succeeded ? table.status.succeeded[0]! : table.onEnd.status;
+    const status = succeeded ? table.status.succeeded[0] : table.onEnd.status;
     if (context.dryRun) {
       this.project(table, row, decision, succeeded);
       this.count(decision, 'dry_run', [
@@ -419,9 +419,9 @@ class TablesPass {
   ): void {
     const { verdict } = decision;
     this.counts[verdict] = (this.counts[verdict] ?? 0) + 1;
-    if (outcome === 'remediated' || outcome === 'dry_run') this.counts.remediated!++;
-    else if (outcome === 'failed') this.counts.failed!++;
-    else this.counts.skipped!++;
+    if (outcome === 'remediated' || outcome === 'dry_run') this.counts.remediated++;
+    else if (outcome === 'failed') this.counts.failed++;
+    else this.counts.skipped++;
     if (verdict === 'healthy') return;
     this.decisions.push({
       executionId: decision.executionId,
@@ -465,7 +465,7 @@ class TablesPass {
   private problem(table: TableSourceConfig, error: unknown): void {
     const key = error instanceof SourceProblem ? error.key : `tables.${table.name}`;
     this.errors.push({ source: table.name, key, message: describe(error) });
-    this.counts.failed!++;
+    this.counts.failed++;
   }
 }
 

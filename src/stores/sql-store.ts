@@ -261,7 +261,8 @@ export class SqlStore implements ExecutionStore {
       }
       // Answered in the order the beats came, whatever order they were written in.
       for (const beat of beats) {
-        const outcome = outcomes.get(beat)!;
+        const outcome = outcomes.get(beat);
+        if (outcome === undefined) throw new Error(`heartbeat ${beat.id}: written, but no outcome`);
         if ('ok' in outcome) result.ok.push(outcome.ok);
         else result.lost.push(outcome.lost);
       }
@@ -337,7 +338,7 @@ export class SqlStore implements ExecutionStore {
       for (const status of ['running', 'queued'] as const) {
         if (await endFenced(trx, this.dialect, { ...fence, status }, end, now)) {
           const row = await selectById(trx, fence.id);
-          return { kind: 'ended', execution: toExecution(row!) };
+          if (row) return { kind: 'ended', execution: toExecution(row) };
         }
       }
       const row = await selectById(trx, fence.id);
@@ -572,7 +573,9 @@ export class SqlStore implements ExecutionStore {
     const { rows } = await sql<{
       epoch: string | number;
     }>`SELECT extract(epoch from clock_timestamp()) AS epoch`.execute(this.db);
-    return Math.round(Number(rows[0]!.epoch) * 1_000);
+    const [row] = rows;
+    if (row === undefined) throw new Error('SELECT clock_timestamp() answered no row');
+    return Math.round(Number(row.epoch) * 1_000);
   }
 
   async recordTerminationFailure(fence: Fence): Promise<number> {

@@ -4,14 +4,14 @@ import { formatDuration } from '../../core/duration.js';
 import { BadInputError } from '../../errors.js';
 import { iso } from '../../present.js';
 import type { ProbeSpec } from '../../probes/probe-config.js';
-import { probeSchema, resolveProbes } from '../../probes/probe-config.js';
+import { probeSchema, resolveProbe } from '../../probes/probe-config.js';
 import { ProbeMonitor } from '../../probes/probe-monitor.js';
 import type { VigilEvent } from '../../runtime/events.js';
 import { EventBus } from '../../runtime/events.js';
 import { repeat } from '../../shared/periodic.js';
 import type { Timers } from '../../ports/clock.js';
 import type { HttpListSpec } from '../../sources/http-list-config.js';
-import { httpListSchema, resolveHttpLists } from '../../sources/http-list-config.js';
+import { httpListSchema, resolveHttpList } from '../../sources/http-list-config.js';
 import type { SourceCheck } from '../../sources/http-list-watcher.js';
 import { HttpListWatcher } from '../../sources/http-list-watcher.js';
 import type { ProbeStatus } from '../../probes/probe-monitor.js';
@@ -176,7 +176,7 @@ function probeSpecFrom(url: string, options: ProbeOptions, problems: string[]): 
     'expect.status': '--expect-status',
     'expect.body': '--expect-body',
   });
-  return parsed && resolveProbes({ probe: parsed }).probe!;
+  return parsed && resolveProbe('probe', parsed);
 }
 
 function operationsSpecFrom(options: ProbeOptions, problems: string[]): HttpListSpec | null {
@@ -203,7 +203,7 @@ function operationsSpecFrom(options: ProbeOptions, problems: string[]): HttpList
     running: '--running',
     limit: '--limit',
   });
-  return parsed && resolveHttpLists({ operations: parsed }).operations!;
+  return parsed && resolveHttpList('operations', parsed);
 }
 
 /** Validates flags with a vigil.yaml schema; problems are added naming the flag, not the key. */
