@@ -95,6 +95,33 @@ export async function postgresAvailable(): Promise<boolean> {
   }
 }
 
+/** A schema name no other test uses: `vigil_test_` (or `prefix_`) and 12 random hex digits. */
+export function schemaName(prefix = 'vigil_test'): string {
+  return `${prefix}_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+}
+
+/** A database URL whose connections work in `schema` (what `vigil serve` gets for a replica). */
+export function schemaUrl(schema: string, base = POSTGRES_URL): string {
+  return `${base}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+}
+
+/** Runs SQL on the test database over a connection of its own, closed afterwards. */
+export async function postgresQuery(text: string): Promise<void> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  await client.connect();
+  try {
+    await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Drops these schemas and all they hold; one that does not exist (any more) is no error. */
+export async function dropSchemas(...schemas: string[]): Promise<void> {
+  if (schemas.length === 0) return;
+  await postgresQuery(schemas.map((s) => `DROP SCHEMA IF EXISTS ${s} CASCADE;`).join(' '));
+}
+
 export const REDIS_URL = process.env.VIGIL_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** Whether Redis answers; the same rule as PostgreSQL (skipped loudly outside CI, required in CI). */
@@ -184,7 +211,7 @@ export interface Harness {
 export async function harness(kind: StoreKind, rawConfig: unknown = {}): Promise<Harness> {
   const { dir, cleanup } = tempDir();
   const dbPath = join(dir, 'vigil.db');
-  const schema = `vigil_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+  const schema = schemaName();
   const open = (): ExecutionStore =>
     kind === 'postgres'
       ? openPostgresStore(POSTGRES_URL, { schema, poolSize: 4 })
@@ -198,13 +225,7 @@ export async function harness(kind: StoreKind, rawConfig: unknown = {}): Promise
   bus.on((event) => events.push(event as RecordedEvent));
   const sql = async (text: string) => {
     if (kind === 'postgres') {
-      const client = new pg.Client({ connectionString: POSTGRES_URL });
-      await client.connect();
-      try {
-        await client.query(`SET search_path = ${schema}; ${text}`);
-      } finally {
-        await client.end();
-      }
+      await postgresQuery(`SET search_path = ${schema}; ${text}`);
     } else {
       const raw = new BetterSqlite3(dbPath);
       raw.exec(text);
@@ -232,7 +253,7 @@ export async function harness(kind: StoreKind, rawConfig: unknown = {}): Promise
                BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END`),
     close: async () => {
       await store.close();
-      if (kind === 'postgres') await sql(`DROP SCHEMA ${schema} CASCADE`);
+      if (kind === 'postgres') await dropSchemas(schema);
       cleanup();
     },
   };

@@ -9,8 +9,8 @@ import { HttpListWatcher, storeAudit } from '../src/sources/http-list-watcher.js
 import { parsePath } from '../src/core/json-path.js';
 import type { Harness, StoreKind } from './helpers.js';
 import { M, S, T0, harness, storeKinds, describeEach } from './helpers.js';
-import type { LoopbackServer, Request } from './loopback-server.js';
-import { loopbackServer } from './loopback-server.js';
+import type { LoopbackServer } from './loopback-server.js';
+import { calls, loopbackServer } from './loopback-server.js';
 
 const kinds: StoreKind[] = storeKinds().filter((k) => k !== 'sqlite-generic');
 
@@ -27,7 +27,7 @@ interface FakeApi {
   server: LoopbackServer;
   operations: Record<string, unknown>[];
   cancelStatus: number;
-  cancels: () => Request[];
+  cancels: () => { method: string; path: string }[];
 }
 
 async function operationsApi(): Promise<FakeApi> {
@@ -35,7 +35,7 @@ async function operationsApi(): Promise<FakeApi> {
     server: undefined as never,
     operations: [],
     cancelStatus: 202,
-    cancels: () => api.server.requests.filter((r) => r.path.endsWith('/cancel')),
+    cancels: () => calls(api.server.requests.filter((r) => r.path.endsWith('/cancel'))),
   };
   api.server = await loopbackServer((request) => {
     if (request.path === '/ops')

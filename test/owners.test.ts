@@ -8,7 +8,7 @@ import { Sweeper } from '../src/runtime/sweep.js';
 import type { Harness } from './helpers.js';
 import { S, T0, describeEach, harness, storeKinds } from './helpers.js';
 import type { LoopbackServer, Reply } from './loopback-server.js';
-import { loopbackServer } from './loopback-server.js';
+import { calls, loopbackServer } from './loopback-server.js';
 
 /**
  * Owners are real HTTP agents on loopback: `GET /agents/NAME/running` is the registry and
@@ -351,7 +351,7 @@ await describeEach(
       const ended = await h.store.get('overrun');
       expect(ended).toMatchObject({ status: 'failed', verdict: 'run_timeout' });
       expect(ended?.reason).toBe('ran 2m, limit 1m; terminated by its owner');
-      expect(agents.requests).toContainEqual({
+      expect(calls(agents.requests)).toContainEqual({
         method: 'POST',
         path: '/agents/agent-a/executions/overrun/stop',
       });
