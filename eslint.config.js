@@ -8,7 +8,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['*.js', 'bin/*.js'] },
+        projectService: { allowDefaultProject: ['*.js', '.*.js', 'bin/*.js'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },
@@ -22,9 +22,16 @@ export default tseslint.config(
     },
   },
   {
+    // `x!` asserts what the types could not prove; in src/ the code proves it instead (tests,
+    // below, may assert what they have just set up).
+    files: ['src/**/*.ts'],
+    rules: { '@typescript-eslint/no-non-null-assertion': 'error' },
+  },
+  {
     files: ['bin/*.js', '*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },
+
   {
     // The core is pure: no I/O, no clock, no environment, no adapters.
     files: ['src/core/**/*.ts'],

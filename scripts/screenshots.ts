@@ -17,7 +17,7 @@ import { buildApp } from '../src/http/app.js';
 import { FakeClock, systemClock } from '../src/runtime/clock.js';
 import { EventBus } from '../src/runtime/events.js';
 import { Ledger } from '../src/runtime/ledger.js';
-import { Service } from '../src/runtime/service.js';
+import { Vigil } from '../src/app/vigil.js';
 import { Sweeper } from '../src/runtime/sweep.js';
 import { openSqliteStore } from '../src/stores/sqlite.js';
 
@@ -49,7 +49,7 @@ async function seedHistory(dbPath: string, end: number): Promise<void> {
   const clock = new FakeClock(end - 24 * H);
   const config = parseConfig({});
   const events = new EventBus();
-  const ledger = new Ledger(store, config, clock, events);
+  const ledger = new Ledger(store, config, clock, { events });
   const sweeper = new Sweeper({ store, clock, config, events });
   while (clock.now() < end - 25 * M) {
     const hoursAgo = (end - clock.now()) / H;
@@ -96,8 +96,9 @@ async function main(): Promise<void> {
   const store = openSqliteStore(dbPath);
   const config = parseConfig({}, { VIGIL_PORT: '0' });
   // The service is not started: nothing is swept behind the screenshots' back.
-  const service = new Service({ store, config, clock: systemClock, watchEventLoop: false });
-  const app = await buildApp({ service, store, config, clock: systemClock });
+  const vigil = new Vigil({ store, config, clock: systemClock, watchEventLoop: false });
+  const { service } = vigil;
+  const app = await buildApp({ vigil, store, config, clock: systemClock });
   sampleStatusRoutes(app);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();

@@ -1,12 +1,13 @@
+import { describeIssue } from './shared/config-issues.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { resolveLimits } from './core/limits.js';
-import type { Limits, PartialLimits, Policy, RetryPolicy } from './core/types.js';
-import { describeIssue } from './config-issues.js';
+import type { KindPolicy, OwnerPolicy, PolicyConfig } from './core/policy.js';
+import type { EngineConfig, SweepSettings } from './ports/engine-config.js';
+import { mergeRetry } from './core/policy.js';
 import { ConfigError } from './errors.js';
-import { redact } from './stores/open-store.js';
+import { redact } from './shared/redact.js';
 import type { NotifyConfig } from './notify/config.js';
 import { notifySchema, resolveNotify } from './notify/config.js';
 import { durationSchema as duration, limitsSchema } from './schemas.js';
@@ -17,7 +18,7 @@ import {
   supervisorSchema,
   toProcessConfigs,
 } from './supervisor/config.js';
-import { boundedDuration } from './probes/config-schemas.js';
+import { boundedDuration } from './shared/config-schemas.js';
 import type { ProbeSpec } from './probes/probe-config.js';
 import { probesSchema, resolveProbes } from './probes/probe-config.js';
 import type { OwnerAgents } from './owners/config.js';
@@ -136,16 +137,11 @@ const fileSchema = z.strictObject({
 });
 
 type FileConfig = z.infer<typeof fileSchema>;
-type FileRetry = z.infer<typeof retrySchema>;
 
-interface KindConfig {
-  limits: PartialLimits;
-  dispatchGraceMs: number | undefined;
-  retry: FileRetry | undefined;
-}
+export { limitsFor, policyFor } from './core/policy.js';
 
 /** The configuration, parsed once at start and frozen. */
-export interface Config {
+export interface Config extends EngineConfig {
   /** Where it came from: a file path, or "defaults". */
   source: string;
   databaseUrl: string;
@@ -159,19 +155,12 @@ export interface Config {
   /** Capacity slots: in Redis when a URL is set, else in a table of the store. */
   redis: { url: string | null; keyPrefix: string };
   sqliteBusyTimeoutMs: number;
-  defaults: { limits: PartialLimits; dispatchGraceMs: number; retry: RetryPolicy };
-  kinds: Readonly<Record<string, KindConfig>>;
-  owners: Readonly<Record<string, { limits: PartialLimits; dispatchGraceMs: number | undefined }>>;
+  defaults: PolicyConfig['defaults'];
+  kinds: Readonly<Record<string, KindPolicy>>;
+  owners: Readonly<Record<string, OwnerPolicy>>;
   /** Owners' registries and stop endpoints, the breaker and unknown-owner alerts (src/owners/). */
   ownerAgents: OwnerAgents;
-  sweep: {
-    intervalMs: number;
-    batchSize: number;
-    leaseMs: number;
-    escalateAfter: number;
-    /** How often every running execution of an owner with a registry is checked against it. */
-    reconcileIntervalMs: number;
-  };
+  sweep: SweepSettings;
   /** Supervised processes (`processes:`), in the order of the file. */
   processes: readonly ProcessConfig[];
   supervisor: { intervalMs: number };
@@ -291,7 +280,7 @@ export function parseConfig(
   const token = nonEmpty(env.VIGIL_TOKEN) ?? null;
   const runnerTokens = file.auth?.runners ?? [];
   const retry = mergeRetry({ ...DEFAULTS.retry }, file.defaults?.retry);
-  const kinds: Record<string, KindConfig> = {};
+  const kinds: Record<string, KindPolicy> = {};
   for (const [name, kind] of Object.entries(file.kinds ?? {})) {
     kinds[name] = {
       limits: kind.limits ?? {},
@@ -348,41 +337,6 @@ export function parseConfig(
     tables: normalizeTables(file.tables),
     notify,
   });
-}
-
-function mergeRetry(base: RetryPolicy, over: FileRetry | undefined): RetryPolicy {
-  return {
-    maxAttempts: over?.maxAttempts ?? base.maxAttempts,
-    backoffMs: over?.backoff ?? base.backoffMs,
-    maxBackoffMs: over?.maxBackoff ?? base.maxBackoffMs,
-  };
-}
-
-/** Resolves an execution's limits: its own → its kind's → its owner's → the configured default. */
-export function limitsFor(
-  config: Config,
-  execution: { kind: string; owner: string | null; limits?: PartialLimits | undefined },
-): Limits {
-  return resolveLimits({
-    execution: execution.limits,
-    kind: config.kinds[execution.kind]?.limits,
-    owner: execution.owner === null ? undefined : config.owners[execution.owner]?.limits,
-    defaults: config.defaults.limits,
-  }).limits;
-}
-
-/** The policy the core applies to one execution. */
-export function policyFor(
-  config: Config,
-  execution: { kind: string; owner: string | null },
-): Policy {
-  const kind = config.kinds[execution.kind];
-  const owner = execution.owner === null ? undefined : config.owners[execution.owner];
-  return {
-    dispatchGraceMs:
-      kind?.dispatchGraceMs ?? owner?.dispatchGraceMs ?? config.defaults.dispatchGraceMs,
-    retry: mergeRetry(config.defaults.retry, kind?.retry),
-  };
 }
 
 /** What is wrong with a database URL, or undefined when it can be used. */

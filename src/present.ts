@@ -1,7 +1,9 @@
 /** JSON shapes of the public contract: camelCase fields, ISO-8601 UTC times. */
 import type { Execution, JsonValue } from './core/types.js';
 import type { RemediationRecord, SweepReport } from './ports/audit-store.js';
+import type { RecoveryRecord } from './ports/process-store.js';
 import type { SlotHoldRecord } from './ports/slot-store.js';
+import type { ProcessStatus } from './ports/process-status.js';
 
 export const iso = (ms: number | null): string | null =>
   ms === null ? null : new Date(ms).toISOString();
@@ -76,5 +78,35 @@ export function slotHoldJson(h: SlotHoldRecord): Record<string, JsonValue> {
     releaseDueAt: iso(h.releaseDueAt),
     releasedAt: iso(h.releasedAt),
     releaseOutcome: h.releaseOutcome,
+  };
+}
+
+/** One item of `GET /v1/processes` (and `vigil proc status --json`). */
+export function processStatusJson(s: ProcessStatus): Record<string, JsonValue> {
+  return {
+    name: s.name,
+    enabled: s.enabled,
+    verdict: s.verdict,
+    evidence: s.evidence,
+    pid: s.pid,
+    consecutiveUnhealthy: s.consecutiveUnhealthy,
+    restarts: s.restarts,
+    lastCheckAt: iso(s.lastCheckAt),
+    nextRestartAt: iso(s.nextRestartAt),
+    gaveUp: s.gaveUp,
+  };
+}
+
+export function recoveryJson(r: RecoveryRecord): Record<string, JsonValue> {
+  return {
+    id: r.id,
+    name: r.name,
+    at: iso(r.at),
+    finishedAt: iso(r.finishedAt),
+    trigger: r.trigger,
+    reason: r.reason,
+    outcome: r.outcome,
+    evidence: r.evidence,
+    steps: r.steps.map((s) => ({ ...s, startedAt: iso(s.startedAt) })),
   };
 }

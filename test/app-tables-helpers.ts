@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import { POSTGRES_URL } from './helpers.js';
+import { POSTGRES_URL, dropSchemas, schemaName } from './helpers.js';
 
 export type AppDialect = 'postgres' | 'sqlite';
 
@@ -44,7 +43,7 @@ export async function openApp(dialect: AppDialect, dir: string): Promise<App> {
 }
 
 async function openPostgresApp(): Promise<App> {
-  const schema = `app_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+  const schema = schemaName('app_test');
   const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 3 });
   const sql = async (text: string, params: unknown[] = []) =>
     (await pool.query(text, params)).rows as Record<string, unknown>[];
@@ -120,8 +119,8 @@ async function openPostgresApp(): Promise<App> {
       }
     },
     close: async () => {
-      await sql(`DROP SCHEMA ${schema} CASCADE`);
       await pool.end();
+      await dropSchemas(schema);
     },
   };
 }

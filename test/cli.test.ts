@@ -1,11 +1,10 @@
 import { writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../src/runtime/clock.js';
 import { M, T0, runCli, tempDir } from './helpers.js';
+import { freePort } from './process-helpers.js';
 
 let dir: string;
 let cleanup: () => void;
@@ -215,13 +214,7 @@ describe('the ledger from the command line', () => {
 describe('a slot store that cannot be reached at start', () => {
   it('vigil serve and vigil sweep exit 3 naming the Redis URL, without hanging', async () => {
     // A port nothing listens on: a real refused connection.
-    const closed = await new Promise<number>((resolve) => {
-      const server = createServer();
-      server.listen(0, '127.0.0.1', () => {
-        const { port } = server.address() as AddressInfo;
-        server.close(() => resolve(port));
-      });
-    });
+    const closed = await freePort();
     for (const command of [['serve', '--port', '0'], ['sweep']]) {
       const code = await runCli(command, {
         dir,

@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { afterEach, expect, it } from 'vitest';
 import { buildApp } from '../src/http/app.js';
 import type { Clock } from '../src/ports.js';
+import { Vigil } from '../src/app/vigil.js';
 import { CLOCK_SKEW_WARN_MS, Service } from '../src/runtime/service.js';
 import type { Harness } from './helpers.js';
 import { M, S, describeEach, harness, storeKinds } from './helpers.js';
@@ -70,8 +71,16 @@ await describeEach(kinds, 'clock on %s', (kind) => {
       now: () => Date.now() + offset,
       monotonic: () => performance.now(),
     };
-    const vigil = await service(skewed);
-    const app = await buildApp({ service: vigil, store: h.store, config: h.config, clock: skewed });
+    warnings = [];
+    const running = new Vigil({
+      store: h.store,
+      config: h.config,
+      clock: skewed,
+      watchEventLoop: false,
+      onWarning: (message) => warnings.push(message),
+    });
+    const vigil = running.service;
+    const app = await buildApp({ vigil: running, store: h.store, config: h.config, clock: skewed });
     try {
       const metric = async () => {
         const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;

@@ -95,7 +95,7 @@ async function overdueBehindTheService(url: string, id: string): Promise<void> {
   expect((await api(url, 'GET', '/healthz')).status).toBe(200);
   const store = openSqliteStore(join(dir, 'vigil.db'));
   try {
-    const ledger = new Ledger(store, parseConfig({}), systemClock, new EventBus());
+    const ledger = new Ledger(store, parseConfig({}), systemClock, { events: new EventBus() });
     await ledger.register({ id, kind: 'nightly', owner: 'box-2', limits: { heartbeat: '100ms' } });
   } finally {
     await store.close();

@@ -6,7 +6,7 @@ import { parseConfig } from '../src/config.js';
 import { buildApp } from '../src/http/app.js';
 import { defaultWebRoot } from '../src/http/dashboard.js';
 import { FakeClock } from '../src/runtime/clock.js';
-import { Service } from '../src/runtime/service.js';
+import { Vigil } from '../src/app/vigil.js';
 import type { SqlStore } from '../src/stores/sql-store.js';
 import { openSqliteStore } from '../src/stores/sqlite.js';
 import { T0, tempDir } from './helpers.js';
@@ -33,8 +33,8 @@ async function setup(webRoot: string | undefined, env: Record<string, string> = 
   await store.migrate();
   const clock = new FakeClock(T0);
   const config = parseConfig({}, env);
-  const service = new Service({ store, config, clock, watchEventLoop: false });
-  app = await buildApp({ service, store, config, clock, webRoot });
+  const vigil = new Vigil({ store, config, clock, watchEventLoop: false });
+  app = await buildApp({ vigil, store, config, clock, webRoot });
   return dir.dir;
 }
 

@@ -5,12 +5,11 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { validate } from 'dockerfile-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from './helpers.js';
-import { ROOT, until } from './process-helpers.js';
+import { ROOT, freePort, until } from './process-helpers.js';
 
 const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
 
@@ -51,15 +50,6 @@ function finalStage(text: string): FinalStage {
       stage.healthcheck = JSON.parse(rest.replace(/^.*?CMD\s+/, '')) as string[];
   }
   return stage;
-}
-
-/** A port nobody listens on now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 const cleanups: (() => void)[] = [];

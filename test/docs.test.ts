@@ -31,7 +31,7 @@ const { parseConfig } = await import('../src/config.js');
 const { buildApp } = await import('../src/http/app.js');
 const { openApiDocument } = await import('../src/http/openapi.js');
 const { FakeClock } = await import('../src/runtime/clock.js');
-const { Service } = await import('../src/runtime/service.js');
+const { Vigil } = await import('../src/app/vigil.js');
 const { openSqliteStore } = await import('../src/stores/sqlite.js');
 const { T0, tempDir } = await import('./helpers.js');
 
@@ -133,8 +133,8 @@ describe('routes in the documentation', () => {
     await store.migrate();
     const clock = new FakeClock(T0);
     const config = parseConfig({});
-    const service = new Service({ store, config, clock, watchEventLoop: false });
-    app = await buildApp({ service, store, config, clock });
+    const vigil = new Vigil({ store, config, clock, watchEventLoop: false });
+    app = await buildApp({ vigil, store, config, clock });
     await app.ready();
     close = async () => {
       await app.close();

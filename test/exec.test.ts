@@ -1,13 +1,13 @@
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from './process-helpers.js';
 import type { Child, Vigil } from './runner-helpers.js';
 import {
   ROOT,
   ensureBuilt,
   liveProcesses,
   spawnNode,
-  startVigil,
+  serveForRunners,
   until,
 } from './runner-helpers.js';
 
@@ -15,7 +15,7 @@ let vigil: Vigil;
 
 beforeAll(async () => {
   await ensureBuilt();
-  vigil = await startVigil();
+  vigil = await serveForRunners();
 }, 240_000);
 afterAll(async () => {
   await vigil?.close();
@@ -116,12 +116,7 @@ describe('vigil exec', () => {
   });
 
   it('exits 3 when Vigil cannot be reached', async () => {
-    const port = await new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const address = probe.address();
-        probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-      });
-    });
+    const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const run = exec(['--', 'true'], url);
     expect((await run.exited).code).toBe(3);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config.js';
 import { HeartbeatWriter } from '../src/sdk/index.js';
-import { processStartTime } from '../src/supervisor/proc.js';
+import { processStartTime } from '../src/shared/proc.js';
 import { observeProcess } from '../src/supervisor/supervisor.js';
 import { S, tempDir } from './helpers.js';
 

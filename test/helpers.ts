@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../src/config.js';
 import { parseConfig } from '../src/config.js';
-import type { VigilEvent } from '../src/runtime/events.js';
+import type { ProbeFailingEvent, ProbeRecoveredEvent, VigilEvent } from '../src/ports/events.js';
 import { EventBus } from '../src/runtime/events.js';
 import { FakeClock } from '../src/runtime/clock.js';
 import { Ledger } from '../src/runtime/ledger.js';
@@ -21,6 +21,21 @@ import { openSqliteStore } from '../src/stores/sqlite.js';
 export const S = 1_000;
 export const M = 60_000;
 export const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
+
+/** An event as a test reads it: any field by name, whatever its type. */
+export type RecordedEvent = VigilEvent & Record<string, unknown>;
+
+/** A complete `probe:failing` event, for tests that emit one by hand. */
+export function probeFailing(probe: string, at: number, reason = 'HTTP 500'): ProbeFailingEvent {
+  const url = `http://probe.test/${probe}`;
+  return { type: 'probe:failing', at, probe, url, reason, consecutiveFailures: 1, process: null };
+}
+
+/** A complete `probe:recovered` event, for tests that emit one by hand. */
+export function probeRecovered(probe: string, at: number): ProbeRecoveredEvent {
+  const url = `http://probe.test/${probe}`;
+  return { type: 'probe:recovered', at, probe, url, consecutiveSuccesses: 1, failingForMs: null };
+}
 
 /** A fresh directory under the system temp dir, removed by `cleanup`. */
 export function tempDir(): { dir: string; cleanup: () => void } {
@@ -79,6 +94,33 @@ export async function postgresAvailable(): Promise<boolean> {
     );
     return false;
   }
+}
+
+/** A schema name no other test uses: `vigil_test_` (or `prefix_`) and 12 random hex digits. */
+export function schemaName(prefix = 'vigil_test'): string {
+  return `${prefix}_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+}
+
+/** A database URL whose connections work in `schema` (what `vigil serve` gets for a replica). */
+export function schemaUrl(schema: string, base = POSTGRES_URL): string {
+  return `${base}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+}
+
+/** Runs SQL on the test database over a connection of its own, closed afterwards. */
+export async function postgresQuery(text: string): Promise<void> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  await client.connect();
+  try {
+    await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Drops these schemas and all they hold; one that does not exist (any more) is no error. */
+export async function dropSchemas(...schemas: string[]): Promise<void> {
+  if (schemas.length === 0) return;
+  await postgresQuery(schemas.map((s) => `DROP SCHEMA IF EXISTS ${s} CASCADE;`).join(' '));
 }
 
 export const REDIS_URL = process.env.VIGIL_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -155,7 +197,7 @@ export interface Harness {
   store: ExecutionStore;
   clock: FakeClock;
   config: Config;
-  events: VigilEvent[];
+  events: RecordedEvent[];
   bus: EventBus;
   ledger: Ledger;
   sweeper: Sweeper;
@@ -170,7 +212,7 @@ export interface Harness {
 export async function harness(kind: StoreKind, rawConfig: unknown = {}): Promise<Harness> {
   const { dir, cleanup } = tempDir();
   const dbPath = join(dir, 'vigil.db');
-  const schema = `vigil_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+  const schema = schemaName();
   const open = (): ExecutionStore =>
     kind === 'postgres'
       ? openPostgresStore(POSTGRES_URL, { schema, poolSize: 4 })
@@ -179,18 +221,12 @@ export async function harness(kind: StoreKind, rawConfig: unknown = {}): Promise
   await store.migrate();
   const clock = new FakeClock(T0);
   const config = parseConfig(rawConfig);
-  const events: VigilEvent[] = [];
+  const events: RecordedEvent[] = [];
   const bus = new EventBus();
-  bus.on((event) => events.push(event));
+  bus.on((event) => events.push(event as RecordedEvent));
   const sql = async (text: string) => {
     if (kind === 'postgres') {
-      const client = new pg.Client({ connectionString: POSTGRES_URL });
-      await client.connect();
-      try {
-        await client.query(`SET search_path = ${schema}; ${text}`);
-      } finally {
-        await client.end();
-      }
+      await postgresQuery(`SET search_path = ${schema}; ${text}`);
     } else {
       const raw = new BetterSqlite3(dbPath);
       raw.exec(text);
@@ -205,7 +241,7 @@ export async function harness(kind: StoreKind, rawConfig: unknown = {}): Promise
     config,
     events,
     bus,
-    ledger: new Ledger(store, config, clock, bus),
+    ledger: new Ledger(store, config, clock, { events: bus }),
     sweeper: new Sweeper({ store, clock, config, events: bus }),
     openAnother: open,
     refuseUpdatesOf: (id) =>
@@ -218,7 +254,7 @@ export async function harness(kind: StoreKind, rawConfig: unknown = {}): Promise
                BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END`),
     close: async () => {
       await store.close();
-      if (kind === 'postgres') await sql(`DROP SCHEMA ${schema} CASCADE`);
+      if (kind === 'postgres') await dropSchemas(schema);
       cleanup();
     },
   };

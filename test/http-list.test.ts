@@ -1,16 +1,16 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config.js';
 import { buildApp } from '../src/http/app.js';
-import { Service } from '../src/runtime/service.js';
+import { Vigil } from '../src/app/vigil.js';
 import type { HttpListSpec } from '../src/sources/http-list-config.js';
 import { extractOperations, parseTime } from '../src/sources/http-list.js';
-import type { HttpListWatcherOptions } from '../src/runtime/http-list-watcher.js';
-import { HttpListWatcher, storeAudit } from '../src/runtime/http-list-watcher.js';
-import { parsePath } from '../src/sources/json-path.js';
+import type { HttpListWatcherOptions } from '../src/app/http-list-watcher.js';
+import { HttpListWatcher, storeAudit } from '../src/app/http-list-watcher.js';
+import { parsePath } from '../src/core/json-path.js';
 import type { Harness, StoreKind } from './helpers.js';
 import { M, S, T0, harness, storeKinds, describeEach } from './helpers.js';
-import type { LoopbackServer, Request } from './loopback-server.js';
-import { loopbackServer } from './loopback-server.js';
+import type { LoopbackServer } from './loopback-server.js';
+import { calls, loopbackServer } from './loopback-server.js';
 
 const kinds: StoreKind[] = storeKinds().filter((k) => k !== 'sqlite-generic');
 
@@ -27,7 +27,7 @@ interface FakeApi {
   server: LoopbackServer;
   operations: Record<string, unknown>[];
   cancelStatus: number;
-  cancels: () => Request[];
+  cancels: () => { method: string; path: string }[];
 }
 
 async function operationsApi(): Promise<FakeApi> {
@@ -35,7 +35,7 @@ async function operationsApi(): Promise<FakeApi> {
     server: undefined as never,
     operations: [],
     cancelStatus: 202,
-    cancels: () => api.server.requests.filter((r) => r.path.endsWith('/cancel')),
+    cancels: () => calls(api.server.requests.filter((r) => r.path.endsWith('/cancel'))),
   };
   api.server = await loopbackServer((request) => {
     if (request.path === '/ops')
@@ -422,14 +422,14 @@ describe('reading a list', () => {
 describe('GET /v1/operations', () => {
   it('answers {items: []} with nothing configured, and each operation once checked', async () => {
     const h = await harness('sqlite', {});
-    const empty = new Service({
+    const empty = new Vigil({
       store: h.store,
       config: h.config,
       clock: h.clock,
       watchEventLoop: false,
     });
     const emptyApp = await buildApp({
-      service: empty,
+      vigil: empty,
       store: h.store,
       config: h.config,
       clock: h.clock,
@@ -455,10 +455,10 @@ describe('GET /v1/operations', () => {
         },
       },
     });
-    const service = new Service({ store: h.store, config, clock: h.clock, watchEventLoop: false });
-    const app = await buildApp({ service, store: h.store, config, clock: h.clock });
+    const vigil = new Vigil({ store: h.store, config, clock: h.clock, watchEventLoop: false });
+    const app = await buildApp({ vigil, store: h.store, config, clock: h.clock });
     try {
-      await service.watchers.operations.check('jobs');
+      await vigil.watchers.operations.check('jobs');
       const response = await app.inject({ method: 'GET', url: '/v1/operations' });
       expect(response.statusCode).toBe(200);
       expect(response.json()).toEqual({

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config.js';
 import { buildApp } from '../src/http/app.js';
 import { FakeClock } from '../src/runtime/clock.js';
-import { Service } from '../src/runtime/service.js';
+import { Vigil } from '../src/app/vigil.js';
 import type { SqlStore } from '../src/stores/sql-store.js';
 import { openSqliteStore } from '../src/stores/sqlite.js';
 import { M, S, T0, tempDir } from './helpers.js';
@@ -12,7 +12,7 @@ import { until } from './process-helpers.js';
 let app: FastifyInstance;
 let store: SqlStore;
 let clock: FakeClock;
-let service: Service;
+let vigil: Vigil;
 let cleanup: () => void;
 
 async function setup(raw: unknown = {}, env: Record<string, string> = {}) {
@@ -22,8 +22,8 @@ async function setup(raw: unknown = {}, env: Record<string, string> = {}) {
   await store.migrate();
   clock = new FakeClock(T0);
   const config = parseConfig(raw, env);
-  service = new Service({ store, config, clock, watchEventLoop: false });
-  app = await buildApp({ service, store, config, clock });
+  vigil = new Vigil({ store, config, clock, watchEventLoop: false });
+  app = await buildApp({ vigil, store, config, clock });
 }
 
 afterEach(async () => {

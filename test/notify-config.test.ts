@@ -6,7 +6,7 @@ import { parseConfig } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 import { buildApp } from '../src/http/app.js';
 import { FakeClock } from '../src/runtime/clock.js';
-import { Service } from '../src/runtime/service.js';
+import { Vigil } from '../src/app/vigil.js';
 import type { SqlStore } from '../src/stores/sql-store.js';
 import { openSqliteStore } from '../src/stores/sqlite.js';
 import { M, S, T0, runCli, tempDir } from './helpers.js';
@@ -141,8 +141,8 @@ describe('GET /v1/notifications', () => {
     await store.migrate();
     const clock = new FakeClock(T0);
     const config = parseConfig(raw, env);
-    const service = new Service({ store, config, clock, watchEventLoop: false });
-    app = await buildApp({ service, store, config, clock });
+    const vigil = new Vigil({ store, config, clock, watchEventLoop: false });
+    app = await buildApp({ vigil, store, config, clock });
   }
 
   afterEach(async () => {

@@ -1,86 +1,28 @@
-import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
+import type { LoopbackServer, Reply, Request } from './loopback-server.js';
+import { loopbackServer } from './loopback-server.js';
 
-export interface ReceivedRequest {
-  path: string;
-  headers: Record<string, string | string[] | undefined>;
-  /** The body exactly as it arrived (what a signature is computed over). */
-  raw: string;
-  json: any;
-  /** The status this request was answered with. */
-  answered: number;
-}
+export type ReceivedRequest = Request;
 
-export interface Receiver {
-  url: string;
-  /** Every request, answered with any status. */
-  requests: ReceivedRequest[];
-  /** Requests answered 2xx: what the receiver actually took. */
-  accepted: () => ReceivedRequest[];
+/** A webhook, Slack or Discord endpoint stand-in: `respond` sets the status (and body) it answers. */
+export interface Receiver extends Omit<LoopbackServer, 'respond'> {
   /** The status the next requests are answered with (default 200), and an optional body. */
   respond: (status: number, body?: string) => void;
-  /** Closes the listening socket: connections are refused until `reopen`. */
-  down: () => Promise<void>;
-  /** Listens again on the same port. */
-  reopen: () => Promise<void>;
-  close: () => Promise<void>;
 }
 
-/** A real HTTP receiver on loopback (a webhook, Slack or Discord endpoint stand-in). */
+/** A real HTTP receiver on loopback, answering 200 "ok" until told otherwise. */
 export async function startReceiver(): Promise<Receiver> {
-  const requests: ReceivedRequest[] = [];
-  let status = 200;
-  let answer = 'ok';
-  const server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      let json: unknown = null;
-      try {
-        json = JSON.parse(raw);
-      } catch {
-        // recorded as raw only
-      }
-      requests.push({
-        path: request.url ?? '',
-        headers: request.headers,
-        raw,
-        json,
-        answered: status,
-      });
-      response.writeHead(status, { 'content-type': 'text/plain' }).end(answer);
-    });
+  const answer = (status: number, raw: string): Reply => ({
+    status,
+    raw,
+    contentType: 'text/plain',
   });
-  const listen = (port: number) =>
-    new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-  await listen(0);
-  const port = (server.address() as AddressInfo).port;
-  const closeServer = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
+  const server = await loopbackServer(() => answer(200, 'ok'));
   return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    accepted: () => requests.filter((r) => r.answered >= 200 && r.answered < 300),
-    respond: (next, body = next < 300 ? 'ok' : 'unavailable') => {
-      status = next;
-      answer = body;
-    },
-    down: closeServer,
-    reopen: () => listen(port),
-    close: async () => {
-      if (server.listening) await closeServer();
-    },
+    ...server,
+    respond: (status, body = status < 300 ? 'ok' : 'unavailable') =>
+      server.respond(() => answer(status, body)),
   };
 }
 

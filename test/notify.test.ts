@@ -6,9 +6,17 @@ import { Notifications, notifierFor } from '../src/notify/index.js';
 import { DeliveryWorker } from '../src/notify/worker.js';
 import type { ExecutionStore } from '../src/ports/execution-store.js';
 import type { Notifier } from '../src/ports/notifier.js';
-import { Service } from '../src/runtime/service.js';
+import { Vigil } from '../src/app/vigil.js';
 import type { Harness } from './helpers.js';
-import { M, S, harness, storeKinds, describeEach } from './helpers.js';
+import {
+  M,
+  S,
+  harness,
+  probeFailing,
+  probeRecovered,
+  storeKinds,
+  describeEach,
+} from './helpers.js';
 import type { MailServer, Receiver } from './notify-helpers.js';
 import { startReceiver, startSmtp } from './notify-helpers.js';
 import { until } from './process-helpers.js';
@@ -190,10 +198,10 @@ await describeEach(
         },
       });
       const start = h!.clock.now();
-      h!.bus.emit({ type: 'probe:failing', at: start, probe: 'api', reason: 'HTTP 500' });
+      h!.bus.emit(probeFailing('api', start, 'HTTP 500'));
       expect(await deliver()).toEqual({ delivered: 0, retrying: 0, failed: 0 });
       h!.clock.advance(2 * S);
-      h!.bus.emit({ type: 'probe:failing', at: h!.clock.now(), probe: 'db', reason: 'timeout' });
+      h!.bus.emit(probeFailing('db', h!.clock.now(), 'timeout'));
       h!.clock.set(start + 5 * S - 1);
       expect(await deliver()).toMatchObject({ delivered: 0 });
       expect(r.requests).toHaveLength(0);
@@ -228,11 +236,11 @@ await describeEach(
       expect((await h!.store.get('job-1'))!.attempt).toBe(3);
       // A probe failing over and over, and one other probe.
       for (let i = 0; i < 3; i++) {
-        h!.bus.emit({ type: 'probe:failing', at: h!.clock.now(), probe: 'api' });
+        h!.bus.emit(probeFailing('api', h!.clock.now()));
         h!.clock.advance(M);
       }
-      h!.bus.emit({ type: 'probe:failing', at: h!.clock.now(), probe: 'db' });
-      h!.bus.emit({ type: 'probe:recovered', at: h!.clock.now(), probe: 'api' });
+      h!.bus.emit(probeFailing('db', h!.clock.now()));
+      h!.bus.emit(probeRecovered('api', h!.clock.now()));
       await deliver();
 
       const sent = (r: Receiver) =>
@@ -255,7 +263,7 @@ await describeEach(
 
       // After the cooldown the same subject is news again.
       h!.clock.advance(10 * M);
-      h!.bus.emit({ type: 'probe:failing', at: h!.clock.now(), probe: 'api' });
+      h!.bus.emit(probeFailing('api', h!.clock.now()));
       await deliver();
       expect(sent(hooks).filter((line) => line === 'probe:failing api')).toHaveLength(2);
     });
@@ -351,7 +359,7 @@ await describeEach(
       });
       refusing.respond(400, 'invalid payload');
       unavailable.respond(503);
-      h!.bus.emit({ type: 'probe:failing', at: h!.clock.now(), probe: 'api' });
+      h!.bus.emit(probeFailing('api', h!.clock.now()));
       expect(await deliver()).toEqual({ delivered: 0, retrying: 1, failed: 1 });
       for (let i = 0; i < 10; i++) {
         h!.clock.advance(2 * S);
@@ -427,7 +435,7 @@ await describeEach(
           digestWindow: 0,
         },
       });
-      h!.bus.emit({ type: 'probe:failing', at: h!.clock.now(), probe: 'api' });
+      h!.bus.emit(probeFailing('api', h!.clock.now()));
       expect(await deliver()).toEqual({ delivered: 0, retrying: 0, failed: 1 });
       const [row] = await h!.store.outbox().list({ limit: 1 });
       expect(row!.lastError).toBe(
@@ -471,7 +479,7 @@ await describeEach(
           digestWindow: 0,
         },
       });
-      h!.bus.emit({ type: 'probe:failing', at: h!.clock.now(), probe: 'api' });
+      h!.bus.emit(probeFailing('api', h!.clock.now()));
       await n!.router.flush();
       const claimed = await h!.store.outbox().claimDue('dead-replica', h!.clock.now(), 60 * S, 100);
       expect(claimed).toHaveLength(1);
@@ -550,16 +558,16 @@ await describeEach(
       });
       // A receiver whose error page echoes the URL it was called on, token included.
       r.respond(500, `no such hook /services/${token} (secret ${SECRET})`);
-      h!.bus.emit({ type: 'probe:failing', at: h!.clock.now(), probe: 'api' });
+      h!.bus.emit(probeFailing('api', h!.clock.now()));
       expect(await deliver()).toMatchObject({ retrying: 2 });
 
-      const service = new Service({
+      const vigil = new Vigil({
         store: h!.store,
         config: h!.config,
         clock: h!.clock,
         watchEventLoop: false,
       });
-      const app = await buildApp({ service, store: h!.store, config: h!.config, clock: h!.clock });
+      const app = await buildApp({ vigil, store: h!.store, config: h!.config, clock: h!.clock });
       extra.push({ stop: () => app.close() });
       const response = await app.inject({ method: 'GET', url: '/v1/notifications' });
       expect(response.statusCode).toBe(200);

@@ -3,12 +3,12 @@ import { ConfigError } from '../src/errors.js';
 import { parseConfig } from '../src/config.js';
 import { buildApp } from '../src/http/app.js';
 import { httpOwners } from '../src/owners/http-owners.js';
-import { Service } from '../src/runtime/service.js';
+import { Vigil } from '../src/app/vigil.js';
 import { Sweeper } from '../src/runtime/sweep.js';
 import type { Harness } from './helpers.js';
 import { S, T0, describeEach, harness, storeKinds } from './helpers.js';
 import type { LoopbackServer, Reply } from './loopback-server.js';
-import { loopbackServer } from './loopback-server.js';
+import { calls, loopbackServer } from './loopback-server.js';
 
 /**
  * Owners are real HTTP agents on loopback: `GET /agents/NAME/running` is the registry and
@@ -360,7 +360,7 @@ await describeEach(
       const ended = await h.store.get('overrun');
       expect(ended).toMatchObject({ status: 'failed', verdict: 'run_timeout' });
       expect(ended?.reason).toBe('ran 2m, limit 1m; terminated by its owner');
-      expect(agents.requests).toContainEqual({
+      expect(calls(agents.requests)).toContainEqual({
         method: 'POST',
         path: '/agents/agent-a/executions/overrun/stop',
       });
@@ -504,14 +504,14 @@ await describeEach(
         }),
       );
       registries['agent-a'] = { status: 200, body: { running: [] } };
-      const service = new Service({
+      const vigil = new Vigil({
         store: h.store,
         config: h.config,
         clock: h.clock,
         owners: httpOwners(h.config.ownerAgents),
         watchEventLoop: false,
       });
-      const app = await buildApp({ service, store: h.store, config: h.config, clock: h.clock });
+      const app = await buildApp({ vigil, store: h.store, config: h.config, clock: h.clock });
       try {
         const before = await app.inject({ method: 'GET', url: '/v1/owners' });
         expect(before.json()).toEqual({
@@ -531,7 +531,7 @@ await describeEach(
         });
         for (let i = 1; i <= 5; i++) await register(`run-${i}`, 'agent-a');
         h.clock.set(T0 + 40 * S);
-        await service.sweep({ dryRun: false });
+        await vigil.service.sweep({ dryRun: false });
         const after = await app.inject({ method: 'GET', url: '/v1/owners' });
         expect(after.json().items[0]).toMatchObject({
           name: 'agent-a',
@@ -542,7 +542,7 @@ await describeEach(
           listed: 0,
         });
       } finally {
-        service.stop();
+        vigil.stop();
         await app.close();
       }
     });
@@ -555,14 +555,14 @@ describe('owners without a registry', () => {
   });
 
   it('GET /v1/owners answers {items: []} and executions stay ledger-only (untracked)', async () => {
-    const service = new Service({
+    const vigil = new Vigil({
       store: h.store,
       config: h.config,
       clock: h.clock,
       owners: httpOwners(h.config.ownerAgents),
       watchEventLoop: false,
     });
-    const app = await buildApp({ service, store: h.store, config: h.config, clock: h.clock });
+    const app = await buildApp({ vigil, store: h.store, config: h.config, clock: h.clock });
     try {
       expect(httpOwners(h.config.ownerAgents)).toBeUndefined();
       expect((await app.inject({ method: 'GET', url: '/v1/owners' })).json()).toEqual({
@@ -570,10 +570,10 @@ describe('owners without a registry', () => {
       });
       await register('silent', 'agent-a');
       h.clock.set(T0 + 40 * S);
-      await service.sweep({ dryRun: false });
+      await vigil.service.sweep({ dryRun: false });
       expect(await h.store.get('silent')).toMatchObject({ verdict: 'heartbeat_lost' });
     } finally {
-      service.stop();
+      vigil.stop();
       await app.close();
     }
   });

@@ -1,24 +1,19 @@
-import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openPostgresStore } from '../src/stores/postgres.js';
-import { POSTGRES_URL, postgresAvailable } from './helpers.js';
+import { POSTGRES_URL, dropSchemas, postgresAvailable, schemaName } from './helpers.js';
 import { migrationProvider } from '../src/stores/migrations.js';
 
 const available = await postgresAvailable();
 const schemas: string[] = [];
 const fresh = () => {
-  const schema = `vigil_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+  const schema = schemaName();
   schemas.push(schema);
   return schema;
 };
 
 afterAll(async () => {
-  if (!available || schemas.length === 0) return;
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await client.end();
+  if (available) await dropSchemas(...schemas);
 });
 
 describe.runIf(available)('PostgreSQL migrations beside other schemas', () => {
@@ -54,7 +49,7 @@ describe.runIf(available)('PostgreSQL migrations beside other schemas', () => {
     let stop = false;
     const churning = (async () => {
       while (!stop) {
-        const name = `vigil_churn_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+        const name = schemaName('vigil_churn');
         await churn.query(`CREATE SCHEMA ${name}; CREATE TABLE ${name}.t (id int)`);
         await churn.query(`DROP SCHEMA ${name} CASCADE`);
       }

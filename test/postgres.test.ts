@@ -1,24 +1,18 @@
-import { randomUUID } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrationProvider } from '../src/stores/migrations.js';
 import { openPostgresStore } from '../src/stores/postgres.js';
-import { POSTGRES_URL, postgresAvailable } from './helpers.js';
+import { POSTGRES_URL, dropSchemas, postgresAvailable, schemaName } from './helpers.js';
 
 const available = await postgresAvailable();
 const schemas: string[] = [];
 
 afterAll(async () => {
-  if (!available || schemas.length === 0) return;
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await client.end();
+  if (available) await dropSchemas(...schemas);
 });
 
 describe.runIf(available)('PostgreSQL replicas', () => {
   it('three replicas migrating one fresh database at once: the schema is applied exactly once', async () => {
-    const schema = `vigil_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+    const schema = schemaName();
     schemas.push(schema);
     const replicas = [1, 2, 3].map(() => openPostgresStore(POSTGRES_URL, { schema, poolSize: 2 }));
     try {

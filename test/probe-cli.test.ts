@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tempDir } from './helpers.js';
 import type { LoopbackServer } from './loopback-server.js';
-import { loopbackServer } from './loopback-server.js';
+import { calls, loopbackServer } from './loopback-server.js';
 import type { EventStream, VigilProcess } from './process-helpers.js';
 import { VIGIL_BIN, api, startVigil, subscribe, until } from './process-helpers.js';
 
@@ -257,7 +257,7 @@ describe('vigil serve runs configured probes and operation lists', () => {
     expect(probeEvents[0]!.data).toMatchObject({ probe: 'api', consecutiveFailures: 2 });
 
     await until(() => listChecks() >= listedFrom + 5, { what: 'five checks of the list' });
-    const cancels = app.requests.filter((r) => r.path.endsWith('/cancel'));
+    const cancels = calls(app.requests.filter((r) => r.path.endsWith('/cancel')));
     expect(cancels).toEqual([{ method: 'POST', path: '/ops/op-1/cancel' }]);
     expect(stream.events.filter((e) => e.type === 'execution:stuck').map((e) => e.data)).toEqual([
       expect.objectContaining({ source: 'jobs', operationId: 'op-1' }),

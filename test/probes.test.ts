@@ -6,10 +6,10 @@ import type { ProbeSpec } from '../src/probes/probe-config.js';
 import type { ProcessRecoveryHook } from '../src/probes/probe-monitor.js';
 import { ProbeMonitor } from '../src/probes/probe-monitor.js';
 import { FakeClock } from '../src/runtime/clock.js';
-import type { VigilEvent } from '../src/runtime/events.js';
 import { EventBus } from '../src/runtime/events.js';
-import { Service } from '../src/runtime/service.js';
+import { Vigil } from '../src/app/vigil.js';
 import { openSqliteStore } from '../src/stores/sqlite.js';
+import type { RecordedEvent } from './helpers.js';
 import { S, T0, tempDir } from './helpers.js';
 import type { LoopbackServer } from './loopback-server.js';
 import { loopbackServer } from './loopback-server.js';
@@ -37,10 +37,10 @@ function probes(raw: Record<string, unknown>): ProbeSpec[] {
 
 function monitor(specs: ProbeSpec[], hook?: ProcessRecoveryHook) {
   const clock = new FakeClock(T0);
-  const events: VigilEvent[] = [];
+  const events: RecordedEvent[] = [];
   const errors: string[] = [];
   const bus = new EventBus();
-  bus.on((event) => events.push(event));
+  bus.on((event) => events.push(event as RecordedEvent));
   const probeMonitor = new ProbeMonitor({
     probes: specs,
     clock,
@@ -216,22 +216,22 @@ describe('GET /v1/probes', () => {
     env: Record<string, string> = {},
   ): Promise<{
     app: FastifyInstance;
-    service: Service;
+    vigil: Vigil;
   }> {
     const { dir, cleanup } = tempDir();
     const store = openSqliteStore(`${dir}/vigil.db`);
     await store.migrate();
     const config = parseConfig(raw, env);
     const clock = new FakeClock(T0);
-    const service = new Service({ store, config, clock, watchEventLoop: false });
-    const fastify = await buildApp({ service, store, config, clock });
+    const vigil = new Vigil({ store, config, clock, watchEventLoop: false });
+    const fastify = await buildApp({ vigil, store, config, clock });
     cleanups.push(async () => {
-      service.stop();
+      vigil.stop();
       await fastify.close();
       await store.close();
       cleanup();
     });
-    return { app: fastify, service };
+    return { app: fastify, vigil };
   }
 
   it('answers {items: []} when no probe is configured', async () => {
@@ -243,7 +243,7 @@ describe('GET /v1/probes', () => {
 
   it("shows each probe's state, counts, last check and last error", async () => {
     const endpoint = await server(() => ({ status: 503 }));
-    const { app: fastify, service } = await app({
+    const { app: fastify, vigil } = await app({
       probes: {
         api: { url: `${endpoint.url}/health`, failures: 1 },
         idle: { url: `${endpoint.url}/other` },
@@ -259,7 +259,7 @@ describe('GET /v1/probes', () => {
       lastCheckAt: null,
       lastError: null,
     });
-    await service.watchers.probes.check('api');
+    await vigil.watchers.probes.check('api');
     const after = await fastify.inject({ method: 'GET', url: '/v1/probes' });
     expect(after.json().items).toEqual([
       {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config.js';
 import { buildApp } from '../src/http/app.js';
-import { Service } from '../src/runtime/service.js';
+import { Vigil } from '../src/app/vigil.js';
 import type { Harness } from './helpers.js';
 import { T0, harness, tempDir } from './helpers.js';
 import { api, startVigil, subscribe, until } from './process-helpers.js';
@@ -19,8 +19,8 @@ afterEach(async () => {
 async function app(rawConfig: unknown, env: Record<string, string> = {}) {
   h = await harness('sqlite');
   const config = parseConfig(rawConfig, env);
-  const service = new Service({ store: h.store, config, clock: h.clock, watchEventLoop: false });
-  return { service, app: await buildApp({ service, store: h.store, config, clock: h.clock }) };
+  const vigil = new Vigil({ store: h.store, config, clock: h.clock, watchEventLoop: false });
+  return { vigil, app: await buildApp({ vigil, store: h.store, config, clock: h.clock }) };
 }
 
 describe('GET /v1/processes', () => {
@@ -32,7 +32,7 @@ describe('GET /v1/processes', () => {
   });
 
   it('lists each configured process: nulls before its first check, then what it found', async () => {
-    const { app: server, service } = await app({
+    const { app: server, vigil } = await app({
       processes: { web: { heartbeatFile: '/nonexistent/vigil-test/web.json' } },
     });
     expect((await server.inject({ method: 'GET', url: '/v1/processes' })).json()).toEqual({
@@ -51,7 +51,7 @@ describe('GET /v1/processes', () => {
         },
       ],
     });
-    await service.supervisor!.checkAll();
+    await vigil.supervisor!.checkAll();
     const [item] = (await server.inject({ method: 'GET', url: '/v1/processes' })).json().items;
     expect(item).toMatchObject({
       name: 'web',

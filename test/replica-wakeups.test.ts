@@ -1,10 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { VigilClient } from '../src/sdk/index.js';
-import { POSTGRES_URL, postgresAvailable, tempDir } from './helpers.js';
+import {
+  dropSchemas,
+  postgresAvailable,
+  postgresQuery,
+  schemaName,
+  schemaUrl,
+  tempDir,
+} from './helpers.js';
 import type { VigilProcess } from './process-helpers.js';
 import { startVigil, until } from './process-helpers.js';
 
@@ -16,26 +21,20 @@ const available = await postgresAvailable();
  * through the other is still ended when its heartbeats stop, whichever replica took what.
  */
 describe.runIf(available)('deadline wake-ups across two replicas', () => {
-  const schema = `vigil_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+  const schema = schemaName();
   const { dir, cleanup } = tempDir();
   const replicas: VigilProcess[] = [];
 
   afterAll(async () => {
     await Promise.all(replicas.map((r) => r.stop('SIGKILL')));
-    const db = new pg.Client({ connectionString: POSTGRES_URL });
-    await db.connect();
-    await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await db.end();
+    await dropSchemas(schema);
     cleanup();
   });
 
   it('registered on A and beaten through B (and the reverse): ended once the beats stop', async () => {
-    const db = new pg.Client({ connectionString: POSTGRES_URL });
-    await db.connect();
-    await db.query(`CREATE SCHEMA ${schema}`);
-    await db.end();
+    await postgresQuery(`CREATE SCHEMA ${schema}`);
     writeFileSync(join(dir, 'vigil.yaml'), 'sweep:\n  interval: 1h\n');
-    const url = `${POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+    const url = schemaUrl(schema);
     for (let i = 0; i < 2; i++) replicas.push(await startVigil(dir, { VIGIL_DATABASE_URL: url }));
     const [a, b] = replicas.map((r) => new VigilClient({ url: r.url })) as [
       VigilClient,

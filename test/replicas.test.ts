@@ -1,11 +1,19 @@
-import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createClient } from 'redis';
 import { openPostgresStore } from '../src/stores/postgres.js';
-import { POSTGRES_URL, REDIS_URL, postgresAvailable, redisAvailable, tempDir } from './helpers.js';
+import {
+  POSTGRES_URL,
+  REDIS_URL,
+  dropSchemas,
+  postgresAvailable,
+  redisAvailable,
+  schemaName,
+  schemaUrl,
+  tempDir,
+} from './helpers.js';
 import type { VigilProcess } from './process-helpers.js';
 import { startVigil, until } from './process-helpers.js';
 
@@ -16,7 +24,7 @@ const redis = await redisAvailable();
 describe.runIf(available && redis)(
   'three vigil serve replicas on one PostgreSQL, slots in Redis',
   () => {
-    const schema = `vigil_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+    const schema = schemaName();
     const { dir, cleanup } = tempDir();
     const replicas: VigilProcess[] = [];
     const db = new pg.Client({ connectionString: POSTGRES_URL });
@@ -29,7 +37,7 @@ describe.runIf(available && redis)(
 
     afterAll(async () => {
       await Promise.all(replicas.map((r) => r.stop('SIGKILL')));
-      await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
+      await dropSchemas(schema).catch(() => undefined);
       await db.end();
       for (const key of await slots.keys(`${prefix}*`)) await slots.del(key);
       await slots.close();
@@ -70,7 +78,7 @@ describe.runIf(available && redis)(
         join(dir, 'vigil.yaml'),
         `sweep:\n  interval: 1s\n  lease: 5s\n  batchSize: 200\nredis:\n  keyPrefix: "${prefix}"\n`,
       );
-      const url = `${POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+      const url = schemaUrl(schema);
       for (let i = 0; i < 3; i++)
         replicas.push(
           await startVigil(dir, { VIGIL_DATABASE_URL: url, VIGIL_REDIS_URL: REDIS_URL }),

@@ -1,63 +1,57 @@
 /** Helpers for the tests of the runner side: the SDK and `vigil exec`, against a real service. */
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { parseConfig } from '../src/config.js';
-import type { RunningServer } from '../src/http/server.js';
-import { startServer } from '../src/http/server.js';
-import { systemClock } from '../src/runtime/clock.js';
+import { join } from 'node:path';
 import type { Execution } from '../src/sdk/types.js';
-import { openSqliteStore } from '../src/stores/sqlite.js';
 import { tempDir } from './helpers.js';
-import { until } from './process-helpers.js';
+import type { VigilProcess } from './process-helpers.js';
+import { ROOT, startVigil, until } from './process-helpers.js';
 
-export const ROOT = resolve(import.meta.dirname, '..');
-
-export { until };
+export { ROOT, until };
 
 export interface Vigil {
   url: string;
   dir: string;
-  server: RunningServer;
+  process: VigilProcess;
   get(id: string): Promise<Execution>;
   /** Waits for the execution to reach a status other than running, and returns it. */
   ended(id: string, timeoutMs?: number): Promise<Execution>;
   close(): Promise<void>;
 }
 
-/** The real service on a free port with a SQLite file in a temp dir, sweeping every 200 ms. */
-export async function startVigil(): Promise<Vigil> {
+/**
+ * The service runners talk to: the real `vigil serve` (startVigil) in a temp dir with a SQLite
+ * file, sweeping every 200 ms, and the reads the runner tests make of it.
+ */
+export async function serveForRunners(): Promise<Vigil> {
+  await ensureBuilt();
   const { dir, cleanup } = tempDir();
-  const store = openSqliteStore(join(dir, 'vigil.db'));
-  await store.migrate();
-  const config = parseConfig({ sweep: { interval: '200ms' } }, { VIGIL_PORT: '0' });
-  const server = await startServer({ store, config, clock: systemClock });
+  writeFileSync(join(dir, 'vigil.yaml'), 'sweep:\n  interval: 200ms\n');
+  const vigil = await startVigil(dir);
   const get = async (id: string) => {
-    const response = await fetch(`${server.url}/v1/executions/${encodeURIComponent(id)}`);
+    const response = await fetch(`${vigil.url}/v1/executions/${encodeURIComponent(id)}`);
     if (!response.ok) throw new Error(`GET ${id}: ${response.status} ${await response.text()}`);
     return (await response.json()) as Execution;
   };
   return {
-    url: server.url,
+    url: vigil.url,
     dir,
-    server,
+    process: vigil,
     get,
-    ended: async (id, timeoutMs) => {
-      let last: Execution | undefined;
-      await until(
+    ended: (id, timeoutMs) =>
+      until(
         async () => {
-          last = await get(id).catch(() => undefined);
-          return last !== undefined && last.status !== 'running' && last.status !== 'queued';
+          const execution = await get(id).catch(() => undefined);
+          return execution && execution.status !== 'running' && execution.status !== 'queued'
+            ? execution
+            : undefined;
         },
         { timeoutMs, what: `execution ${id} to end` },
-      );
-      return last!;
-    },
+      ),
     close: async () => {
-      await server.close();
-      await store.close();
+      await vigil.stop();
       cleanup();
     },
   };

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Timers } from '../src/runtime/scheduler.js';
+import type { Timers } from '../src/ports/clock.js';
 import { DeadlineScheduler } from '../src/runtime/scheduler.js';
 import type { Harness } from './helpers.js';
 import { S, T0, harness } from './helpers.js';

@@ -1,5 +1,4 @@
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,15 +11,16 @@ import {
   installShutdownHandler,
   livenessIntervalMs,
 } from '../src/sdk/index.js';
+import { freePort } from './process-helpers.js';
 import type { Vigil } from './runner-helpers.js';
-import { ROOT, ensureBuilt, spawnNode, startVigil, until } from './runner-helpers.js';
+import { ROOT, ensureBuilt, spawnNode, serveForRunners, until } from './runner-helpers.js';
 
 let vigil: Vigil;
 let client: VigilClient;
 let warnings: Error[];
 
 beforeAll(async () => {
-  vigil = await startVigil();
+  vigil = await serveForRunners();
   warnings = [];
   client = new VigilClient({ url: vigil.url, onError: (error) => warnings.push(error) });
 });
@@ -348,12 +348,7 @@ describe('VigilClient', () => {
   });
 
   it('says which URL it cannot reach when nothing listens there', async () => {
-    const port = await new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const address = probe.address();
-        probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-      });
-    });
+    const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const error = await new VigilClient({ url }).register({ kind: 'k' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(VigilConnectionError);

@@ -51,8 +51,9 @@ for (const [name, storeKind, slotKind, up] of combos)
           ? await openRedisSlotStore(REDIS_URL, { keyPrefix: prefix })
           : h.store.localSlots();
       slots = new Slots(h.store, slotStore, h.clock);
-      ledger = new Ledger(h.store, h.config, h.clock, h.bus, (id, attempt) => {
-        void slots.releaseFor([{ id, attempt }]);
+      ledger = new Ledger(h.store, h.config, h.clock, {
+        events: h.bus,
+        afterEnd: (id, attempt) => void slots.releaseFor([{ id, attempt }]),
       });
       sweeper = new Sweeper({
         store: h.store,

@@ -1,11 +1,16 @@
-import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { POSTGRES_URL, postgresAvailable, tempDir } from './helpers.js';
+import {
+  POSTGRES_URL,
+  dropSchemas,
+  postgresAvailable,
+  postgresQuery,
+  schemaName,
+  tempDir,
+} from './helpers.js';
 import type { VigilProcess } from './process-helpers.js';
 import { startVigil, until } from './process-helpers.js';
 
@@ -46,7 +51,7 @@ class Cable {
 }
 
 describe.runIf(available)('a replica losing its database', () => {
-  const schema = `vigil_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+  const schema = schemaName();
   const { dir, cleanup } = tempDir();
   const target = new URL(POSTGRES_URL);
   const cable = new Cable({ host: target.hostname, port: Number(target.port || 5432) });
@@ -55,18 +60,12 @@ describe.runIf(available)('a replica losing its database', () => {
   afterAll(async () => {
     await vigil?.stop('SIGKILL');
     await cable.cut();
-    const db = new pg.Client({ connectionString: POSTGRES_URL });
-    await db.connect();
-    await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await db.end();
+    await dropSchemas(schema);
     cleanup();
   });
 
   it('answers /healthz 503 while the database is gone and recovers by itself when it returns', async () => {
-    const db = new pg.Client({ connectionString: POSTGRES_URL });
-    await db.connect();
-    await db.query(`CREATE SCHEMA ${schema}`);
-    await db.end();
+    await postgresQuery(`CREATE SCHEMA ${schema}`);
     await cable.plug();
     writeFileSync(join(dir, 'vigil.yaml'), 'sweep:\n  interval: 200ms\n');
     const url = new URL(POSTGRES_URL);

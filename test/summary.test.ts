@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config.js';
 import { buildApp } from '../src/http/app.js';
-import { Service } from '../src/runtime/service.js';
+import { Vigil } from '../src/app/vigil.js';
 import type { Harness } from './helpers.js';
 import { M, S, T0, harness, storeKinds, describeEach } from './helpers.js';
 
@@ -12,7 +12,7 @@ const at = (ms: number) => new Date(ms).toISOString();
 await describeEach(storeKinds(), 'GET /v1/summary on %s', (kind) => {
   let h: Harness;
   let app: FastifyInstance;
-  let service: Service;
+  let vigil: Vigil;
   const get = async (url: string) => {
     const response = await app.inject({ method: 'GET', url });
     return { status: response.statusCode, json: response.json() };
@@ -20,14 +20,14 @@ await describeEach(storeKinds(), 'GET /v1/summary on %s', (kind) => {
 
   beforeAll(async () => {
     h = await harness(kind);
-    service = new Service({
+    vigil = new Vigil({
       store: h.store,
       config: h.config,
       clock: h.clock,
       watchEventLoop: false,
     });
-    app = await buildApp({ service, store: h.store, config: h.config, clock: h.clock });
-    const { ledger } = service;
+    app = await buildApp({ vigil, store: h.store, config: h.config, clock: h.clock });
+    const { ledger } = vigil.service;
 
     // 12:00 — one runner goes quiet and is ended at 12:00:31 (heartbeat_lost).
     await ledger.register({ id: 'quiet', kind: 'k', limits: { heartbeat: '30s' } });
@@ -36,20 +36,20 @@ await describeEach(storeKinds(), 'GET /v1/summary on %s', (kind) => {
     await ledger.register({ id: 'stopped', kind: 'k' });
     await ledger.cancel('stopped', 'operator said so');
     h.clock.set(T0 + 31 * S);
-    expect((await service.sweep({ dryRun: false })).kind).toBe('completed');
+    expect((await vigil.service.sweep({ dryRun: false })).kind).toBe('completed');
 
     // 13:05 — a run limit passes and is ended at 13:07 (run_timeout).
     h.clock.set(T0 + H + 5 * M);
     await ledger.register({ id: 'long', kind: 'k', limits: { run: '1m' } });
     h.clock.set(T0 + H + 7 * M);
-    expect((await service.sweep({ dryRun: false })).kind).toBe('completed');
+    expect((await vigil.service.sweep({ dryRun: false })).kind).toBe('completed');
 
     // A dry run past a deadline decides but changes nothing: it must not be counted.
     await ledger.register({ id: 'soon', kind: 'k', limits: { heartbeat: '10s' } });
     await ledger.register({ id: 'later', kind: 'k', limits: { heartbeat: '10m' } });
     await ledger.register({ id: 'waiting', kind: 'k', status: 'queued', limits: { queue: '5m' } });
     h.clock.set(T0 + H + 7 * M + 11 * S);
-    const dry = await service.sweep({ dryRun: true });
+    const dry = await vigil.service.sweep({ dryRun: true });
     expect(dry.kind === 'completed' && dry.report.decisions).toHaveLength(1);
     h.clock.set(T0 + H + 8 * M);
   });
@@ -132,8 +132,8 @@ describe('GET /v1/summary with tokens configured', () => {
       { auth: { runners: [{ owner: 'gpu-1', token: runner }] } },
       { VIGIL_TOKEN: token },
     );
-    const service = new Service({ store: h.store, config, clock: h.clock, watchEventLoop: false });
-    app = await buildApp({ service, store: h.store, config, clock: h.clock });
+    const vigil = new Vigil({ store: h.store, config, clock: h.clock, watchEventLoop: false });
+    app = await buildApp({ vigil, store: h.store, config, clock: h.clock });
   });
   afterAll(async () => {
     await app?.close();

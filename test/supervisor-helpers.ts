@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseHeartbeat } from '../src/core/process-health.js';
 import type { ProcessHeartbeat } from '../src/core/process-health.js';
-import { processStartTime } from '../src/supervisor/proc.js';
+import { processStartTime } from '../src/shared/proc.js';
 import { ROOT } from './runner-helpers.js';
 
 export { ensureBuilt } from './runner-helpers.js';

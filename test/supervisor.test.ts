@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { parseConfig } from '../src/config.js';
-import { processInfo, processStartTime } from '../src/supervisor/proc.js';
+import { processInfo, processStartTime } from '../src/shared/proc.js';
 import { Supervisor } from '../src/supervisor/supervisor.js';
 import type { Harness } from './helpers.js';
 import { S, describeEach, harness } from './helpers.js';

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config.js';
 import { Sweeper } from '../src/runtime/sweep.js';
-import { Service } from '../src/runtime/service.js';
+import { Vigil } from '../src/app/vigil.js';
 import type { SweepReport } from '../src/ports/audit-store.js';
 import type { AppDatabase, AppDatabaseOptions } from '../src/sources/app-database.js';
 import { openAppDatabase } from '../src/sources/app-database.js';
@@ -400,14 +400,14 @@ await describeEach(['postgres', 'sqlite'] as const, 'mapped tables on %s', (dial
 
   it('runs inside the service’s sweeps (the mapped tables of its configuration)', async () => {
     await app.interaction({ id: 1, status: 'running', startedAt: T0 - 20 * M });
-    const service = new Service({
+    const vigil = new Vigil({
       store: h.store,
       config: h.config,
       clock: h.clock,
       watchEventLoop: false,
     });
     try {
-      const result = await service.sweep({ dryRun: false });
+      const result = await vigil.service.sweep({ dryRun: false });
       expect(result.kind === 'completed' && result.report.decisions[0]).toMatchObject({
         executionId: 'interactions:1',
         outcome: 'remediated',
@@ -416,7 +416,7 @@ await describeEach(['postgres', 'sqlite'] as const, 'mapped tables on %s', (dial
         status: 'failed',
       });
     } finally {
-      service.stop();
+      vigil.stop();
     }
   });
 });

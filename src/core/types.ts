@@ -130,3 +130,10 @@ export interface Judgement {
   reason: string;
   evidence: Record<string, JsonValue>;
 }
+
+/** A sweep's counts: remediated, skipped and failed always, then one per verdict and per slot outcome. */
+export type Tally = Record<string, number> & {
+  remediated: number;
+  skipped: number;
+  failed: number;
+};

@@ -2,6 +2,8 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Fastify from 'fastify';
 import { z } from 'zod';
+import type { Vigil } from '../app/vigil.js';
+import { storeError } from '../app/store.js';
 import type { Config } from '../config.js';
 import type { Execution } from '../core/types.js';
 import { executionJson } from '../present.js';
@@ -9,8 +11,6 @@ import type { ErrorCode } from '../errors.js';
 import { VigilError, isVigilError } from '../errors.js';
 import type { Clock } from '../ports.js';
 import type { ExecutionStore } from '../ports/execution-store.js';
-import type { Service } from '../runtime/service.js';
-import { storeError } from '../stores/open-store.js';
 import type { Caller } from './auth.js';
 import { authenticate } from './auth.js';
 import { registerDashboard } from './dashboard.js';
@@ -25,7 +25,8 @@ import { streamEvents } from './sse.js';
 import { registerSummaryRoutes } from './summary-routes.js';
 
 export interface AppOptions {
-  service: Service;
+  /** The running Vigil the routes serve (src/app/vigil.ts). */
+  vigil: Vigil;
   store: ExecutionStore;
   config: Config;
   clock: Clock;
@@ -75,6 +76,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         .send({ error: { code: 'bad_input', message: `url: ${error.message}` } });
     },
   });
+  const { vigil } = options;
+  const parts = { ...options, service: vigil.service };
   const metrics = new Metrics(options);
   app.decorateRequest('caller', null as unknown as Caller);
 
@@ -94,7 +97,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   app.get('/healthz', async (_request, reply) => {
-    const health = options.service.health();
+    const health = vigil.service.health();
     return reply.status(health.ok ? 200 : 503).send({
       status: health.ok ? 'ok' : 'unhealthy',
       lastSweepAt: health.lastSweepAt === null ? null : new Date(health.lastSweepAt).toISOString(),
@@ -112,16 +115,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const streams = new Set<ServerResponse>();
   app.get('/v1/events', (request, reply) => {
     request.caller.mustBeAdmin();
-    streamEvents(request, reply, options.service.events, streams);
+    streamEvents(request, reply, vigil.service.events, streams);
   });
   app.addHook('preClose', async () => {
     for (const raw of streams) raw.end();
   });
-  await registerRoutes(app, { ...options, metrics });
-  registerProcessRoutes(app, options);
-  await registerProbeRoutes(app, options.service);
+  await registerRoutes(app, { ...parts, metrics });
+  registerProcessRoutes(app, vigil);
+  await registerProbeRoutes(app, vigil);
   registerNotificationRoutes(app, options);
-  registerOwnerRoutes(app, options);
+  registerOwnerRoutes(app, parts);
   registerSummaryRoutes(app, options);
   registerDashboard(app, options.webRoot);
   return app;
@@ -141,7 +144,7 @@ function sendError(
   if (known) {
     // The slot store (Redis) reports its own status; only the database's failures are the service's.
     if (known.code === 'store_unavailable' && !isSlotStoreError(known))
-      options.service.storeDown(known);
+      options.vigil.service.ledger.health.down(known);
     const extra: Record<string, unknown> = {
       ...(known.details && typeof known.details === 'object' ? known.details : {}),
     };

@@ -40,11 +40,9 @@ interface StaticFile {
 
 /** Where `npm run build` puts the dashboard: dist/web, beside dist/http. */
 export function defaultWebRoot(): string {
-  const candidates = [
-    fileURLToPath(new URL('../web/', import.meta.url)), // dist/http → dist/web
-    fileURLToPath(new URL('../../dist/web/', import.meta.url)), // src/http (tsx, tests) → dist/web
-  ];
-  return candidates.find((dir) => existsSync(join(dir, 'index.html'))) ?? candidates[0]!;
+  const beside = fileURLToPath(new URL('../web/', import.meta.url)); // dist/http → dist/web
+  const built = fileURLToPath(new URL('../../dist/web/', import.meta.url)); // src/http (tsx, tests)
+  return [beside, built].find((dir) => existsSync(join(dir, 'index.html'))) ?? beside;
 }
 
 /** Paths the dashboard serves without a token: the page holds no data, it asks for the token. */

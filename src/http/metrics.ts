@@ -1,6 +1,6 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ReadStore } from '../ports/read-store.js';
-import type { Service } from '../runtime/service.js';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Vigil } from '../app/vigil.js';
 
 /**
  * Prometheus metrics, on a registry of this app's own (never the global one, so two apps in one
@@ -12,11 +12,12 @@ export class Metrics {
   readonly contentType: string;
 
   constructor(options: {
-    service: Service;
+    vigil: Vigil;
     store: Pick<ReadStore, 'countOpen'>;
     replica?: string | undefined;
   }) {
-    const { service, store } = options;
+    const { vigil, store } = options;
+    const { service } = vigil;
     this.registry.setDefaultLabels({ replica: options.replica ?? 'local' });
     this.contentType = this.registry.contentType;
     const registers = [this.registry];
@@ -104,7 +105,7 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        for (const probe of service.watchers.probes.status()) {
+        for (const probe of vigil.watchers.probes.status()) {
           if (probe.state !== 'unknown')
             this.set({ probe: probe.name }, probe.state === 'passing' ? 1 : 0);
         }
@@ -117,7 +118,7 @@ export class Metrics {
       registers,
       async collect() {
         this.reset();
-        for (const process of (await service.supervisor?.status()) ?? []) {
+        for (const process of (await vigil.supervisor?.status()) ?? []) {
           if (process.enabled && process.verdict !== null)
             this.set({ process: process.name }, process.verdict === 'healthy' ? 1 : 0);
         }

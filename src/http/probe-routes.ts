@@ -1,13 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { iso } from '../present.js';
-import type { Service } from '../runtime/service.js';
+import type { Vigil } from '../app/vigil.js';
 
 /** Read-only status of HTTP probes and operation lists, for the dashboard. Admin only. */
-export async function registerProbeRoutes(app: FastifyInstance, service: Service): Promise<void> {
+export async function registerProbeRoutes(app: FastifyInstance, vigil: Vigil): Promise<void> {
   app.get('/v1/probes', async (request) => {
     request.caller.mustBeAdmin();
     return {
-      items: service.watchers.probes.status().map((p) => ({
+      items: vigil.watchers.probes.status().map((p) => ({
         name: p.name,
         url: p.url,
         state: p.state,
@@ -21,7 +21,7 @@ export async function registerProbeRoutes(app: FastifyInstance, service: Service
 
   app.get('/v1/operations', async (request) => {
     request.caller.mustBeAdmin();
-    const { items, sources } = service.watchers.operations.status();
+    const { items, sources } = vigil.watchers.operations.status();
     return {
       items: items.map((o) => ({
         source: o.source,

@@ -5,8 +5,8 @@ import type { Execution, JsonValue } from '../core/types.js';
 import { BadInputError, VigilError } from '../errors.js';
 import { executionJson, iso, remediationJson, slotHoldJson, sweepReportJson } from '../present.js';
 import type { Beat, HeartbeatResult, ReportOutcome } from '../ports/ledger-store.js';
+import { lostBeat } from '../core/lost-beat.js';
 import { executionNotFound, parseInput } from '../runtime/ledger.js';
-import { lostBeat } from '../stores/sql-store.js';
 import type { Service } from '../runtime/service.js';
 import type { Clock } from '../ports.js';
 import type { AuditStore } from '../ports/audit-store.js';
@@ -66,7 +66,6 @@ export async function registerRoutes(app: FastifyInstance, options: RoutesOption
       }
     }
     const execution = await ledger.register(input);
-    service.scheduler.poke(execution.deadlineAt);
     return reply.status(201).send(executionJson(execution));
   });
 
@@ -90,7 +89,6 @@ export async function registerRoutes(app: FastifyInstance, options: RoutesOption
     const { attempt } = body(schemas.start, request);
     await owned(request, id);
     const started = await ledger.start(id, attempt);
-    service.scheduler.poke(started.deadlineAt);
     return executionJson(started);
   });
 
@@ -99,7 +97,6 @@ export async function registerRoutes(app: FastifyInstance, options: RoutesOption
     const beat = body(schemas.heartbeat, request);
     if (!request.caller.isAdmin) await owned(request, id);
     const outcome = await ledger.beat({ id, ...beat });
-    service.storeUp();
     metrics.heartbeats.inc({ outcome: outcome.kind });
     if (outcome.kind === 'lost') {
       const { lost } = outcome;
@@ -126,7 +123,6 @@ export async function registerRoutes(app: FastifyInstance, options: RoutesOption
     }
     const written = await ledger.heartbeat(beats.filter((b) => !hidden.has(b)));
     const result = withHidden(beats, hidden, written);
-    service.storeUp();
     metrics.heartbeats.inc({ outcome: 'ok' }, result.ok.length);
     if (result.lost.length > 0) metrics.heartbeats.inc({ outcome: 'lost' }, result.lost.length);
     return { ok: result.ok.map((b) => b.id), lost: result.lost };
@@ -217,9 +213,14 @@ function withHidden(beats: Beat[], hidden: Set<Beat>, written: HeartbeatResult):
   const lost = [...written.lost];
   const result: HeartbeatResult = { ok: [], lost: [] };
   for (const beat of beats) {
-    if (hidden.has(beat)) result.lost.push(lostBeat(beat, undefined));
-    else if (ok[0]?.id === beat.id) result.ok.push(ok.shift()!);
-    else result.lost.push(lost.shift()!);
+    if (hidden.has(beat)) {
+      result.lost.push(lostBeat(beat, undefined));
+      continue;
+    }
+    const landed = ok[0]?.id === beat.id ? ok.shift() : undefined;
+    // The store answers each beat it was given; one it did not answer is lost, as the batcher says.
+    if (landed) result.ok.push(landed);
+    else result.lost.push(lost.shift() ?? { id: beat.id, status: null, reason: 'no answer' });
   }
   return result;
 }

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { EventBus, VigilEvent } from '../runtime/events.js';
+import type { EventFeed, VigilEvent } from '../ports/events.js';
 import { iso } from '../present.js';
 
 /**
@@ -19,7 +19,7 @@ const KEEPALIVE_MS = 15_000;
 export function streamEvents(
   request: FastifyRequest,
   reply: FastifyReply,
-  events: EventBus,
+  events: EventFeed,
   open: Set<ServerResponse>,
 ): void {
   const raw = reply.raw;
@@ -38,8 +38,7 @@ export function streamEvents(
   let draining = false;
 
   const flush = () => {
-    while (pending.length > 0) {
-      const chunk = pending.shift()!;
+    for (let chunk = pending.shift(); chunk !== undefined; chunk = pending.shift()) {
       pendingBytes -= chunk.length;
       if (!raw.write(chunk)) {
         draining = true;

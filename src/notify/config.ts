@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EVENT_TYPES } from '../runtime/events.js';
+import { EVENT_TYPES } from '../ports/events.js';
 import { durationSchema as duration } from '../schemas.js';
 import { Secret } from './secret.js';
 

@@ -2,7 +2,7 @@ import nodemailer from 'nodemailer';
 import type { Notification, Notifier } from '../ports/notifier.js';
 import type { ChannelConfig } from './config.js';
 import { DeliveryError, toDeliveryError } from './delivery-error.js';
-import { bodyLines, headline } from './format.js';
+import { bodyLines, deliveryId, headline } from './format.js';
 import { redactSecrets } from './secret.js';
 
 type EmailChannel = Extract<ChannelConfig, { type: 'email' }>;
@@ -46,7 +46,7 @@ export function emailNotifier(channel: EmailChannel, timeoutMs: number): Notifie
           to: channel.to,
           subject,
           text,
-          headers: { 'X-Vigil-Delivery': notification.ids[0]! },
+          headers: { 'X-Vigil-Delivery': deliveryId(notification) },
         });
       } catch (error) {
         throw smtpError(error, [smtp.password]);

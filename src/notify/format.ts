@@ -1,3 +1,4 @@
+import type { Notification } from '../ports/notifier.js';
 import type { OutboxEvent } from '../ports/outbox-store.js';
 
 /** Lines listed in one chat message or email; a bigger digest ends with "… and N more". */
@@ -31,8 +32,8 @@ export function describeEvent(event: OutboxEvent): string {
  * type ("50 events: execution:remediated ×48, execution:dead ×2").
  */
 export function headline(events: readonly OutboxEvent[]): string {
-  if (events.length === 1) {
-    const event = events[0]!;
+  const [event] = events;
+  if (event !== undefined && events.length === 1) {
     const verdict = typeof event.verdict === 'string' ? ` (${event.verdict})` : '';
     return `${event.type} ${subjectOf(event)}${verdict}`;
   }
@@ -47,4 +48,16 @@ export function bodyLines(events: readonly OutboxEvent[]): string[] {
   const lines = events.slice(0, MAX_LINES).map(describeEvent);
   if (events.length > MAX_LINES) lines.push(`… and ${events.length - MAX_LINES} more`);
   return lines;
+}
+
+/**
+ * The id receivers drop a repeated delivery by (`X-Vigil-Delivery`): the outbox id of the first
+ * message it carries. The worker never sends an empty notification; one would be refused here.
+ */
+export function deliveryId(notification: Notification): string {
+  const [first] = notification.ids;
+  if (first === undefined) {
+    throw new Error(`a notification to channel ${notification.channel} carries no message`);
+  }
+  return first;
 }

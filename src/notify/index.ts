@@ -1,9 +1,9 @@
+import type { StoreAdmin } from '../ports/store-admin.js';
+import type { ReadStore } from '../ports/read-store.js';
 import type { Clock } from '../ports.js';
 import type { Notifier } from '../ports/notifier.js';
-import type { ReadStore } from '../ports/read-store.js';
-import type { StoreAdmin } from '../ports/store-admin.js';
-import type { EventBus } from '../runtime/events.js';
-import type { Timers } from '../runtime/scheduler.js';
+import type { Timers } from '../ports/clock.js';
+import type { EventFeed } from '../ports/events.js';
 import { chatNotifier } from './chat.js';
 import type { ChannelConfig, NotifyConfig } from './config.js';
 import { emailNotifier } from './email.js';
@@ -40,7 +40,7 @@ export function secretsOf(config: NotifyConfig): Secret[] {
 }
 
 export interface NotificationsOptions {
-  events: EventBus;
+  events: EventFeed;
   store: Pick<ReadStore, 'get'> & Pick<StoreAdmin, 'outbox'>;
   config: NotifyConfig;
   clock: Clock;

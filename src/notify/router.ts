@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../ports.js';
 import type { OutboxEvent, OutboxMessage, OutboxStore } from '../ports/outbox-store.js';
-import type { VigilEvent } from '../runtime/events.js';
+import type { VigilEvent } from '../ports/events.js';
 import type { NotifyConfig } from './config.js';
 import { matchesEvent } from './config.js';
 import { subjectOf } from './format.js';
@@ -37,7 +37,7 @@ export class NotifyRouter {
   /** The EventBus listener: never throws, never blocks the emitter. */
   readonly listener = (event: VigilEvent): void => {
     // A dry run changes nothing and tells no one.
-    if (event.dryRun === true) return;
+    if (event.type === 'sweep:completed' && event.dryRun) return;
     this.queue.push(event);
     this.draining ??= this.drain().finally(() => {
       this.draining = null;
@@ -71,7 +71,8 @@ export class NotifyRouter {
     let sweepCompleted = false;
     for (const event of events) {
       if (event.type === 'sweep:completed') sweepCompleted = true;
-      const subject = subjectOf(event);
+      const json = JSON.parse(JSON.stringify(event)) as OutboxEvent;
+      const subject = subjectOf(json);
       for (const target of await this.targetsOf(event)) {
         const key = `${target.channel}|${event.type}|${subject}`;
         if (target.cooldownMs > 0 && !(await outbox.acquireCooldown(key, now, target.cooldownMs))) {
@@ -83,7 +84,7 @@ export class NotifyRouter {
           channel: target.channel,
           eventType: event.type,
           subjectKey: subject,
-          event: JSON.parse(JSON.stringify(event)) as OutboxEvent,
+          event: structuredClone(json),
         });
       }
     }
@@ -121,8 +122,8 @@ export class NotifyRouter {
   }
 
   private async kindOf(event: VigilEvent): Promise<string | undefined> {
-    if (typeof event.kind === 'string') return event.kind;
-    if (typeof event.executionId !== 'string' || !this.options.kindOf) return undefined;
+    if ('kind' in event && typeof event.kind === 'string') return event.kind;
+    if (!('executionId' in event) || !this.options.kindOf) return undefined;
     return this.options.kindOf(event.executionId);
   }
 }

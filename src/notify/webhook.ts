@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { Notification, Notifier } from '../ports/notifier.js';
 import type { ChannelConfig } from './config.js';
-import { headline } from './format.js';
+import { deliveryId, headline } from './format.js';
 import { postJson } from './http-post.js';
 
 type WebhookChannel = Extract<ChannelConfig, { type: 'webhook' }>;
@@ -51,7 +51,7 @@ export function webhookNotifier(channel: WebhookChannel, timeoutMs: number): Not
         headers: {
           [TIMESTAMP_HEADER]: timestamp,
           [SIGNATURE_HEADER]: signWebhook(channel.secret.reveal(), timestamp, body),
-          [DELIVERY_HEADER]: notification.ids[0]!,
+          [DELIVERY_HEADER]: deliveryId(notification),
           'user-agent': 'vigil-notify',
         },
       });

@@ -4,8 +4,8 @@ import { retryDelay } from '../core/backoff.js';
 import type { Clock } from '../ports.js';
 import type { Notifier } from '../ports/notifier.js';
 import type { OutboxMessage, OutboxStore } from '../ports/outbox-store.js';
-import type { Timers } from '../runtime/scheduler.js';
-import { realTimers } from '../runtime/scheduler.js';
+import type { Timers } from '../ports/clock.js';
+import { realTimers } from '../shared/timers.js';
 import type { NotifyConfig } from './config.js';
 import { DeliveryError, toDeliveryError } from './delivery-error.js';
 
@@ -139,6 +139,8 @@ export class DeliveryWorker {
     result: RunResult,
   ): Promise<void> {
     const { outbox, clock, delivery } = this.options;
+    const [first] = messages;
+    if (first === undefined) return;
     const now = clock.now();
     // A receiver's answer may quote any credential (another channel's URL, say): scrub them all.
     const message = (this.options.redact ?? ((text: string) => text))(failure.message);
@@ -163,7 +165,7 @@ export class DeliveryWorker {
           backoffMs: delivery.backoffMs,
           maxBackoffMs: delivery.maxBackoffMs,
         },
-        messages[0]!.id,
+        first.id,
         attempt,
       );
     const expired = messages.filter((m) => retryAt - m.createdAt > delivery.giveUpAfterMs);
@@ -186,9 +188,7 @@ export class DeliveryWorker {
       );
       result.retrying += retrying.length;
     }
-    this.options.onError(
-      new Error(`notification to channel ${messages[0]!.channel} failed: ${message}`),
-    );
+    this.options.onError(new Error(`notification to channel ${first.channel} failed: ${message}`));
   }
 
   private async loop(): Promise<void> {

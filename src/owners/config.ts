@@ -5,8 +5,14 @@
  */
 import { z } from 'zod';
 import type { BreakerRule } from '../core/owner-breaker.js';
-import { boundedDuration, checked, headersSchema, isHttpUrl } from '../probes/config-schemas.js';
-import type { IdsPath } from './registry-path.js';
+import { boundedDuration, checked, headersSchema, isHttpUrl } from '../shared/config-schemas.js';
+import type {
+  OwnerAgentSpec,
+  OwnerAgents,
+  RegistrySpec,
+  TerminateSpec,
+} from '../ports/owner-agents.js';
+import { ANY_OWNER } from '../ports/owner-agents.js';
 import { parseIdsPath } from './registry-path.js';
 
 export const OWNER_DEFAULTS = Object.freeze({
@@ -21,40 +27,13 @@ export const OWNER_DEFAULTS = Object.freeze({
   breaker: Object.freeze<BreakerRule>({ maxOrphanShare: 0.5, minRunning: 5 }),
 });
 
-/** The name of the entry whose templates apply to every owner without its own. */
-export const ANY_OWNER = '*';
-
-export interface RegistrySpec {
-  /** URL template: `{owner}` is replaced by the owner's name (URL-encoded). */
-  url: string;
-  ids: IdsPath;
-  recentlyCompleted: IdsPath | null;
-  timeoutMs: number;
-  headers: Readonly<Record<string, string>>;
-}
-
-export interface TerminateSpec {
-  /** URL template with `{owner}` and `{id}` (both URL-encoded). */
-  url: string;
-  method: 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-  timeoutMs: number;
-  headers: Readonly<Record<string, string>>;
-}
-
-/** How Vigil talks to one owner, resolved with its defaults and the `*` entry. */
-export interface OwnerAgentSpec {
-  registry: RegistrySpec | null;
-  terminate: TerminateSpec | null;
-  unreachableAfter: number;
-  breaker: BreakerRule;
-}
-
-export interface OwnerAgents {
-  /** Owners named in `owners:` that have a registry or a stop endpoint (their own or from `*`). */
-  named: Readonly<Record<string, OwnerAgentSpec>>;
-  /** From the `*` entry: applies to every other owner. Null without one. */
-  any: OwnerAgentSpec | null;
-}
+export { ANY_OWNER, agentFor } from '../ports/owner-agents.js';
+export type {
+  OwnerAgentSpec,
+  OwnerAgents,
+  RegistrySpec,
+  TerminateSpec,
+} from '../ports/owner-agents.js';
 
 const idsPathSchema = checked((value) => {
   const parsed = parseIdsPath(value);
@@ -70,7 +49,7 @@ function templateSchema(allowed: readonly string[], required: readonly string[])
       return { ok: false, error: `${expected}, got ${JSON.stringify(value) ?? 'nothing'}` };
     }
     const unknown = [...value.matchAll(/\{([^}]*)\}/g)]
-      .map((m) => m[1]!)
+      .map((m) => m[1] ?? '')
       .filter((p) => !allowed.includes(p));
     if (unknown.length > 0) {
       return { ok: false, error: `${expected}, got unknown placeholder {${unknown[0]}}` };
@@ -190,12 +169,6 @@ function resolveEntry(entry: OwnerEntry, base: OwnerAgentSpec | null): OwnerAgen
       minRunning: entry.breaker?.minRunning ?? breaker.minRunning,
     },
   };
-}
-
-/** How Vigil talks to `owner`: its own entry, else the `*` entry; null when neither exists. */
-export function agentFor(agents: OwnerAgents, owner: string | null): OwnerAgentSpec | null {
-  if (owner === null) return null;
-  return agents.named[owner] ?? agents.any;
 }
 
 /** Fills a URL template; each value is URL-encoded. */

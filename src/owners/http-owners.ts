@@ -7,7 +7,7 @@
 import type { TerminationOutcome } from '../core/decide.js';
 import type { Execution, OwnerObservation } from '../core/types.js';
 import type { OwnerClient, RegistryAnswer } from '../ports/owner-client.js';
-import { httpRequest } from '../probes/http-request.js';
+import { httpRequest } from '../shared/http-request.js';
 import type { OwnerAgents, RegistrySpec } from './config.js';
 import { agentFor, fillTemplate } from './config.js';
 import { readIds } from './registry-path.js';

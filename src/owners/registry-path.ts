@@ -3,16 +3,10 @@
  * (a field of each item of an array), `$[*].id`, or `$` (the answer is the array of ids). Built on
  * the path dialect of HTTP operation lists, plus one `[*]` for "each item".
  */
-import type { PathSegment } from '../sources/json-path.js';
-import { parsePath, readPath } from '../sources/json-path.js';
+import { parsePath, readPath } from '../core/json-path.js';
+import type { IdsPath } from '../ports/owner-agents.js';
 
-export interface IdsPath {
-  text: string;
-  /** Where the array is. */
-  array: readonly PathSegment[];
-  /** Where the id is in each item; empty when the items are the ids. */
-  item: readonly PathSegment[];
-}
+export type { IdsPath } from '../ports/owner-agents.js';
 
 const EXPECTED = 'expected a path to an array of ids like "running" or "$.running[*].id"';
 
@@ -23,9 +17,10 @@ export function parseIdsPath(
   if (typeof text !== 'string') return bad;
   const parts = text.split('[*]');
   if (parts.length > 2) return bad;
-  const array = parsePath(parts[0] === '' ? '$' : parts[0]!);
+  const [arrayText = '', itemText = ''] = parts;
+  const array = parsePath(arrayText === '' ? '$' : arrayText);
   if (!array.ok) return bad;
-  const rest = (parts[1] ?? '').replace(/^\./, '');
+  const rest = itemText.replace(/^\./, '');
   if (rest === '') return { ok: true, path: { text, array: array.segments, item: [] } };
   const item = parsePath(rest);
   if (!item.ok || rest.startsWith('$')) return bad;

@@ -5,11 +5,11 @@
  * audited, counted and announced the same way.
  */
 import type { ExecutionVerdict, JsonValue } from '../core/types.js';
-import type { Config } from '../config.js';
+import type { EngineConfig } from './engine-config.js';
 import type { ActionLabel } from '../core/decide.js';
-import type { Clock } from '../ports.js';
+import type { Clock } from './clock.js';
 import type { DecisionOutcome, SourceError, StepRecord } from './audit-store.js';
-import type { VigilEvent } from '../runtime/events.js';
+import type { VigilEvent } from './events.js';
 
 /** Emits an event at once (see `Source.apply`). */
 export type Announce = (event: VigilEvent) => void;
@@ -27,7 +27,7 @@ export interface SourceContext {
 
 /** A sweep's context: sources swept beside the ledger resolve limits and policies from config. */
 export interface SweepContext extends SourceContext {
-  config: Config;
+  config: EngineConfig;
 }
 
 /** The execution an audit row and a report line are about, and what was decided for it. */

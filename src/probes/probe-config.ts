@@ -2,7 +2,12 @@
 import { z } from 'zod';
 import type { BodyExpectation, Expectation, StatusExpectation } from '../core/probe.js';
 import { DEFAULT_EXPECTATION } from '../core/probe.js';
-import { boundedDuration, checked, headersSchema, httpUrlSchema } from './config-schemas.js';
+import {
+  boundedDuration,
+  checked,
+  headersSchema,
+  httpUrlSchema,
+} from '../shared/config-schemas.js';
 
 export const PROBE_DEFAULTS = Object.freeze({
   intervalMs: 10_000,
@@ -102,27 +107,29 @@ export const probeSchema = z.strictObject({
 
 export const probesSchema = z.record(z.string().min(1), probeSchema);
 
+/** Resolves one validated probe with its defaults. */
+export function resolveProbe(name: string, probe: z.infer<typeof probeSchema>): ProbeSpec {
+  return {
+    name,
+    url: probe.url,
+    intervalMs: probe.interval ?? PROBE_DEFAULTS.intervalMs,
+    timeoutMs: probe.timeout ?? PROBE_DEFAULTS.timeoutMs,
+    expect: {
+      status: probe.expect?.status ?? DEFAULT_EXPECTATION.status,
+      body: probe.expect?.body ?? null,
+    },
+    failures: probe.failures ?? PROBE_DEFAULTS.failures,
+    successes: probe.successes ?? PROBE_DEFAULTS.successes,
+    process: probe.process ?? null,
+    headers: probe.headers ?? {},
+  };
+}
+
 /** Resolves each validated probe with its defaults. */
 export function resolveProbes(
   raw: z.infer<typeof probesSchema> | undefined,
 ): Record<string, ProbeSpec> {
   return Object.fromEntries(
-    Object.entries(raw ?? {}).map(([name, probe]) => [
-      name,
-      {
-        name,
-        url: probe.url,
-        intervalMs: probe.interval ?? PROBE_DEFAULTS.intervalMs,
-        timeoutMs: probe.timeout ?? PROBE_DEFAULTS.timeoutMs,
-        expect: {
-          status: probe.expect?.status ?? DEFAULT_EXPECTATION.status,
-          body: probe.expect?.body ?? null,
-        },
-        failures: probe.failures ?? PROBE_DEFAULTS.failures,
-        successes: probe.successes ?? PROBE_DEFAULTS.successes,
-        process: probe.process ?? null,
-        headers: probe.headers ?? {},
-      },
-    ]),
+    Object.entries(raw ?? {}).map(([name, probe]) => [name, resolveProbe(name, probe)]),
   );
 }

@@ -2,9 +2,9 @@ import type { ProbeState } from '../core/probe.js';
 import { INITIAL_PROBE_STATE, matchResponse, observeProbe } from '../core/probe.js';
 import type { CheckResult } from '../core/probe.js';
 import type { Clock } from '../ports.js';
-import type { EventBus } from '../runtime/events.js';
-import { PeriodicChecks } from '../runtime/repeat.js';
-import { httpRequest } from './http-request.js';
+import type { EventSink } from '../ports/events.js';
+import { PeriodicChecks } from '../shared/periodic.js';
+import { httpRequest } from '../shared/http-request.js';
 import type { ProbeSpec } from './probe-config.js';
 
 /**
@@ -29,7 +29,7 @@ export interface ProbeStatus extends ProbeState {
 export interface ProbeMonitorOptions {
   probes: readonly ProbeSpec[];
   clock: Clock;
-  events: EventBus;
+  events: EventSink;
   /** Set later by whoever wires the process supervisor; see ProcessRecoveryHook. */
   processHook?: ProcessRecoveryHook | null | undefined;
   onError?: ((error: unknown, where: string) => void) | undefined;

@@ -3,14 +3,15 @@
  * (`Pipeline.page`) calls `decide` and `apply`; `apply` returns what it did, and the pipeline
  * records, counts and announces it like any source's.
  */
+import { zip } from '../core/zip.js';
 import { performance } from 'node:perf_hooks';
 import type { Decision } from '../core/decide.js';
 import { decide } from '../core/decide.js';
 import type { ClockJump } from '../core/judge.js';
 import { effectiveDeadline } from '../core/judge.js';
 import type { Execution, OwnerObservation } from '../core/types.js';
-import type { Config } from '../config.js';
-import { policyFor } from '../config.js';
+import type { EngineConfig } from '../ports/engine-config.js';
+import { policyFor } from '../core/policy.js';
 import type { Clock } from '../ports.js';
 import type { DecisionOutcome, StepRecord } from '../ports/audit-store.js';
 import type { ExecutionStore } from '../ports/execution-store.js';
@@ -37,7 +38,7 @@ export interface LedgerItem {
 export interface LedgerOptions {
   store: ExecutionStore;
   clock: Clock;
-  config: Config;
+  config: EngineConfig;
   /** Since when this process has been taking heartbeats without a gap (see `judge`). */
   listeningSince?: (() => number | undefined) | undefined;
   /** Forward steps of this process's wall clock: no one is blamed for the time they skipped. */
@@ -131,8 +132,7 @@ export class LedgerPass {
             judged.map((j) => j.decision),
             this.now,
           );
-    for (const [i, { item }] of judged.entries()) {
-      const { decision, pausedBecause } = guarded[i]!;
+    for (const [i, [{ item }, { decision, pausedBecause }]] of zip(judged, guarded).entries()) {
       const { execution } = item;
       if (mode === 'reconciled') {
         if (decision.verdict !== 'orphaned' || decision.action.kind !== 'end') continue;
@@ -274,8 +274,8 @@ export class LedgerPass {
       }
     }
     const ms = Math.round((performance.now() - started) * 1000) / 1000;
-    return pending.map((p, i) => {
-      const settled = settleEnd(p, won[i]!, ms, this.now);
+    return zip(pending, won).map(([p, winner]) => {
+      const settled = settleEnd(p, winner, ms, this.now);
       if (settled.outcome === 'remediated') this.project(p.execution, p.decision, p.reason);
       return settled.outcome === 'remediated'
         ? { ...this.tallied(p.decision, 'remediated'), audit: 'written', events: settled.events }

@@ -1,19 +1,21 @@
+import type { ReadStore } from '../ports/read-store.js';
+import type { LedgerStore } from '../ports/ledger-store.js';
+import { describeIssue } from '../shared/config-issues.js';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { endAction } from '../core/decide.js';
 import type { Execution, JsonValue, PartialLimits } from '../core/types.js';
 import { isOpen } from '../core/types.js';
-import type { Config } from '../config.js';
-import { limitsFor, policyFor } from '../config.js';
-import { describeIssue } from '../config-issues.js';
+import type { PolicyConfig } from '../core/policy.js';
+import { limitsFor, policyFor } from '../core/policy.js';
 import { BadInputError, VigilError } from '../errors.js';
 import { limitsSchema } from '../schemas.js';
 import type { Clock } from '../ports.js';
-import type { Beat, HeartbeatResult, LedgerStore, ReportOutcome } from '../ports/ledger-store.js';
-import type { ReadStore } from '../ports/read-store.js';
-import type { EventBus } from './events.js';
+import type { Beat, HeartbeatResult, ReportOutcome } from '../ports/ledger-store.js';
+import type { EventSink } from '../ports/events.js';
 import type { BeatOutcome } from './heartbeat-batcher.js';
 import { HeartbeatBatcher } from './heartbeat-batcher.js';
+import { StoreHealth } from './store-health.js';
 
 const name = z.string().min(1).max(200);
 export const jsonSchema: z.ZodType<JsonValue> = z.lazy(() =>
@@ -70,22 +72,57 @@ export function parseInput<T extends z.ZodType>(
 export const executionNotFound = (id: string, prefix = ''): VigilError =>
   new VigilError('not_found', `${prefix}execution ${id} not found`);
 
+/** What the ledger wakes when a write sets or moves a deadline: the `DeadlineScheduler`. */
+export interface DeadlineAlarm {
+  poke(deadlineAt: number | null): void;
+}
+
+export interface LedgerOptions {
+  events?: EventSink | undefined;
+  /**
+   * Woken with the new deadline after a registration or a start, so a deadline earlier than the
+   * scheduler's alarm is swept on time (not at the next safety-net sweep).
+   */
+  alarm?: DeadlineAlarm | undefined;
+  /** Told that the database answers after each heartbeat write. Default: a health of its own. */
+  health?: StoreHealth | undefined;
+  /** Called after an attempt ended through the ledger (its slots are then due for release). */
+  afterEnd?: ((id: string, attempt: number) => void) | undefined;
+}
+
 /**
  * Vigil's own ledger of executions: what runners (through the API, the SDK, `vigil exec` or the
  * CLI) register and report. Resolves limits from the configuration at registration and computes
- * retries for runner-reported failures with the same policy the watchdog uses.
+ * retries for runner-reported failures with the same policy the watchdog uses. It wakes the
+ * scheduler when a deadline comes earlier and reports the database's health, so a program that
+ * embeds the ledger gets both without going through the HTTP routes.
  */
 export class Ledger {
+  /** The database's health as the ledger's writes find it. */
+  readonly health: StoreHealth;
+  private readonly events: EventSink | undefined;
+  private readonly alarm: DeadlineAlarm | undefined;
+  private readonly afterEnd: (id: string, attempt: number) => void;
+
   constructor(
     private readonly store: LedgerStore & Pick<ReadStore, 'get'>,
-    private readonly config: Config,
+    private readonly config: PolicyConfig,
     private readonly clock: Clock,
-    private readonly events?: EventBus | undefined,
-    /** Called after an attempt ended through the ledger (its slots are then due for release). */
-    private readonly afterEnd: (id: string, attempt: number) => void = () => undefined,
-  ) {}
+    options: LedgerOptions = {},
+  ) {
+    this.events = options.events;
+    this.alarm = options.alarm;
+    this.health = options.health ?? new StoreHealth();
+    this.afterEnd = options.afterEnd ?? (() => undefined);
+  }
 
   async register(input: unknown): Promise<Execution> {
+    const execution = await this.create(input);
+    this.alarm?.poke(execution.deadlineAt);
+    return execution;
+  }
+
+  private create(input: unknown): Promise<Execution> {
     const parsed = parseInput(newExecutionSchema, input);
     const owner = parsed.owner ?? null;
     const own: PartialLimits = parsed.limits ?? {};
@@ -111,7 +148,10 @@ export class Ledger {
 
   async start(id: string, attempt: number): Promise<Execution> {
     const started = await this.store.start(id, attempt, this.clock.now());
-    if (started) return started;
+    if (started) {
+      this.alarm?.poke(started.deadlineAt);
+      return started;
+    }
     const execution = await this.get(id);
     throw new VigilError(
       'invalid_transition',
@@ -120,16 +160,25 @@ export class Ledger {
     );
   }
 
-  heartbeat(beats: Beat[]): Promise<HeartbeatResult> {
-    return this.store.heartbeat(beats, this.clock.now());
+  /** Heartbeats written in one statement; a write that lands tells the health the store is up. */
+  async heartbeat(beats: Beat[]): Promise<HeartbeatResult> {
+    const result = await this.write(beats);
+    this.health.up();
+    return result;
   }
 
   /** One heartbeat, written together with the others that arrive in the same tick. */
-  beat(beat: Beat): Promise<BeatOutcome> {
-    return this.batcher.beat(beat);
+  async beat(beat: Beat): Promise<BeatOutcome> {
+    const outcome = await this.batcher.beat(beat);
+    this.health.up();
+    return outcome;
   }
 
-  private readonly batcher = new HeartbeatBatcher((beats) => this.heartbeat(beats));
+  private write(beats: Beat[]): Promise<HeartbeatResult> {
+    return this.store.heartbeat(beats, this.clock.now());
+  }
+
+  private readonly batcher = new HeartbeatBatcher((beats) => this.write(beats));
 
   async complete(id: string, attempt: number, result?: JsonValue): Promise<ReportOutcome> {
     return this.settle(

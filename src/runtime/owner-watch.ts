@@ -5,11 +5,11 @@
  * again before the first destructive action of the first sweep, and an unknown owner is never acted
  * on. Each `vigil sweep` (cron mode) starts afresh, so its unknown counts do not carry over.
  */
+import type { ReadStore } from '../ports/read-store.js';
 import type { Decision } from '../core/decide.js';
 import { breakerVerdict, countUnknown } from '../core/owner-breaker.js';
-import type { OwnerAgents } from '../owners/config.js';
-import { agentFor } from '../owners/config.js';
-import type { ReadStore } from '../ports/read-store.js';
+import type { OwnerAgents } from '../ports/owner-agents.js';
+import { agentFor } from '../ports/owner-agents.js';
 import type { OwnerClient, RegistryAnswer } from '../ports/owner-client.js';
 import type { EventBus } from './events.js';
 
@@ -190,9 +190,11 @@ export class OwnerSweep {
       const wouldOrphan = (this.orphans.get(owner) ?? 0) + pageOrphans;
       this.orphans.set(owner, wouldOrphan);
       const running = this.running.get(owner) ?? 0;
+      const agent = agentFor(agents, owner);
+      if (agent === null) continue;
       const verdict = breakerVerdict(
         { running, wouldOrphan, listed: answer.listed },
-        agentFor(agents, owner)!.breaker,
+        agent.breaker,
       );
       if (!verdict.trips || this.tripped.has(owner)) continue;
       this.tripped.set(owner, verdict.reason);
@@ -250,8 +252,8 @@ export class OwnerSweep {
       }
       const state = this.watch.state(owner);
       const unknownFor = state.consecutiveUnknown + 1;
-      const announcing =
-        !state.announced && unknownFor >= agentFor(this.watch.deps.agents, owner)!.unreachableAfter;
+      const agent = agentFor(this.watch.deps.agents, owner);
+      const announcing = agent !== null && !state.announced && unknownFor >= agent.unreachableAfter;
       return announcing
         ? { audit: true, note: `owner unreachable for ${unknownFor} sweeps in a row` }
         : { audit: false };
@@ -270,9 +272,11 @@ export class OwnerSweep {
     if (this.dryRun) return;
     const { agents, events } = this.watch.deps;
     for (const [owner, answer] of this.answers) {
+      const agent = agentFor(agents, owner);
+      if (agent === null) continue;
       const state = this.watch.state(owner);
       const reachable = answer.kind === 'listed';
-      const counted = countUnknown(state, reachable, agentFor(agents, owner)!.unreachableAfter);
+      const counted = countUnknown(state, reachable, agent.unreachableAfter);
       state.consecutiveUnknown = counted.consecutiveUnknown;
       state.announced = counted.announced;
       state.reachable = reachable;

@@ -3,6 +3,7 @@
  * mapped tables, operation lists) goes through it, so every decision is counted in one tally,
  * audited with one id scheme and announced on one bus.
  */
+import type { Tally as Counts } from '../core/types.js';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type {
@@ -22,7 +23,7 @@ import type { VigilEvent } from './events.js';
 export class Tally {
   examined = 0;
   readonly decisions: SweepDecision[] = [];
-  readonly counts: Record<string, number> = { remediated: 0, skipped: 0, failed: 0 };
+  readonly counts: Counts = { remediated: 0, skipped: 0, failed: 0 };
   /** Parts of sources that could not be swept; undefined until a source is swept. */
   errors: SourceError[] | undefined;
 
@@ -30,9 +31,9 @@ export class Tally {
   add(subject: Subject, outcome: DecisionOutcome): void {
     const { verdict } = subject;
     this.counts[verdict] = (this.counts[verdict] ?? 0) + 1;
-    if (outcome === 'remediated' || outcome === 'dry_run') this.counts.remediated!++;
-    else if (outcome === 'failed' || outcome === 'left_running') this.counts.failed!++;
-    else this.counts.skipped!++;
+    if (outcome === 'remediated' || outcome === 'dry_run') this.counts.remediated++;
+    else if (outcome === 'failed' || outcome === 'left_running') this.counts.failed++;
+    else this.counts.skipped++;
     if (verdict === 'healthy') return;
     this.decisions.push({
       executionId: subject.executionId,
@@ -46,7 +47,7 @@ export class Tally {
 
   /** An item that could not be judged: failed, listed, and not counted under any verdict. */
   unjudged(failed: { executionId: string; attempt: number; reason: string }): void {
-    this.counts.failed!++;
+    this.counts.failed++;
     this.decisions.push({
       executionId: failed.executionId,
       attempt: failed.attempt,
@@ -60,7 +61,7 @@ export class Tally {
   /** A part of a source that could not be swept. */
   problem(error: SourceError): void {
     (this.errors ??= []).push(error);
-    this.counts.failed!++;
+    this.counts.failed++;
   }
 
   /** Adds to a named count (slot releases, a lost lease), leaving it out while zero. */

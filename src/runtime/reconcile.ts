@@ -5,8 +5,8 @@
 import { decideParentAfterChild } from '../core/decide.js';
 import type { Execution } from '../core/types.js';
 import { isOpen } from '../core/types.js';
-import type { OwnerAgents } from '../owners/config.js';
-import { agentFor } from '../owners/config.js';
+import type { OwnerAgents } from '../ports/owner-agents.js';
+import { agentFor } from '../ports/owner-agents.js';
 import type { SweepContext } from '../ports/source.js';
 import type { LedgerItem, LedgerPass } from './ledger-pass.js';
 import type { Pipeline } from './pipeline.js';

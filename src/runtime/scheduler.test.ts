@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from './clock.js';
-import type { Timers } from './scheduler.js';
+import type { Timers } from '../ports/clock.js';
 import { DeadlineScheduler } from './scheduler.js';
 import type { SweepResult } from './sweep.js';
 

@@ -1,16 +1,7 @@
-import type { Clock } from '../ports.js';
 import type { SweepStore } from '../ports/sweep-store.js';
+import type { Clock, Timers } from '../ports/clock.js';
+import { realTimers } from '../shared/timers.js';
 import type { SweepResult } from './sweep.js';
-
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const realTimers: Timers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
 
 export interface SchedulerOptions {
   store: Pick<SweepStore, 'nextDeadline'>;

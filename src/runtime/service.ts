@@ -1,23 +1,19 @@
-import type { Config } from '../config.js';
 import { formatDuration } from '../core/duration.js';
-import type { Clock } from '../ports.js';
 import type { ExecutionStore } from '../ports/execution-store.js';
 import type { OwnerClient } from '../ports/owner-client.js';
 import type { StoreStatus } from '../ports/records.js';
 import type { SlotStore } from '../ports/slot-store.js';
-import type { Source } from '../sources/index.js';
-import { sourcesFor } from '../sources/index.js';
+import type { Clock, Timers } from '../ports/clock.js';
+import type { EngineConfig } from '../ports/engine-config.js';
+import type { Source } from '../ports/source.js';
 import { ClockJumpWatch } from './clock.js';
 import { EventBus } from './events.js';
 import { Ledger } from './ledger.js';
-import type { Watchers } from '../probes/watchers.js';
-import { createWatchers } from '../probes/watchers.js';
-import type { Timers } from './scheduler.js';
 import { DeadlineScheduler } from './scheduler.js';
 import { Slots } from './slots.js';
+import { StoreHealth } from './store-health.js';
 import type { SweepResult } from './sweep.js';
 import { Sweeper } from './sweep.js';
-import { Supervisor } from '../supervisor/supervisor.js';
 
 const REPLICA_PREFIX = 'replica:';
 const PRESENCE_EVERY_MS = 5_000;
@@ -33,7 +29,7 @@ export const CLOCK_SKEW_WARN_MS = 2_000;
 
 export interface ServiceOptions {
   store: ExecutionStore;
-  config: Config;
+  config: EngineConfig;
   clock: Clock;
   owners?: OwnerClient | undefined;
   /** Where capacity slots live (Redis); default: a table in the store. */
@@ -46,7 +42,7 @@ export interface ServiceOptions {
   onError?: ((error: unknown, where: string) => void) | undefined;
   /** Told what deserves a look but is no failure (a clock jump, a clock off the database's). */
   onWarning?: ((message: string) => void) | undefined;
-  /** Swept after the ledger. Default: the mapped tables of `config.tables`. */
+  /** Swept after the ledger (the mapped tables; src/app/ builds them); closed by `stop`. */
   sources?: readonly Source[] | undefined;
 }
 
@@ -64,8 +60,10 @@ export interface Health {
 }
 
 /**
- * A long-running Vigil: the ledger runners report to, the sweeper, the deadline scheduler, and the
- * watchdog's watch on itself (sweep health, and when it was deaf to heartbeats).
+ * The engine of a long-running Vigil: the ledger runners report to, the sweeper, the deadline
+ * scheduler, and the watchdog's watch on itself (sweep health, and when it was deaf to
+ * heartbeats). It is given its adapters (store, slots, owners, sources); src/app/ builds them and
+ * the rest of a running Vigil (supervisor, probes, operation lists, notifications) around it.
  */
 export class Service {
   readonly events: EventBus;
@@ -73,15 +71,11 @@ export class Service {
   readonly sweeper: Sweeper;
   readonly scheduler: DeadlineScheduler;
   readonly slots: Slots;
-  /** Checks the supervised processes of `processes:`; null when none are configured. */
-  readonly supervisor: Supervisor | null;
-  /** HTTP probes and operation lists (src/probes/watchers.ts). */
-  readonly watchers: Watchers;
+  /** The database's health from the last real command's outcome (the ledger's, the sweeps'). */
+  readonly storeHealth: StoreHealth;
   private readonly startedAt: number;
   private lastSweepAt: number | null = null;
   private lastSuccessAt: number | null = null;
-  /** Why the database is down, from the last real command's outcome; null while it answers. */
-  private databaseError: string | null = null;
   /**
    * Since when Vigil has been taking heartbeats without a gap. A runner is blamed for silence only
    * while Vigil was listening: starting, a stalled event loop and an unreachable store all move it.
@@ -102,13 +96,12 @@ export class Service {
     this.startedAt = clock.now();
     this.listeningSince = this.startedAt;
     this.clockWatch = new ClockJumpWatch(clock);
-    this.slots = new Slots(store, options.slots ?? store.localSlots(), clock);
-    this.ledger = new Ledger(store, config, clock, this.events, (id, attempt) => {
-      this.slots
-        .releaseFor([{ id, attempt }])
-        .catch((error: unknown) => onError(error, 'slot release'));
+    // Heartbeats written while the database was down were not heard: listening starts again.
+    this.storeHealth = new StoreHealth(() => {
+      this.listeningSince = clock.now();
     });
-    this.sources = options.sources ?? sourcesFor(config);
+    this.slots = new Slots(store, options.slots ?? store.localSlots(), clock);
+    this.sources = options.sources ?? [];
     this.sweeper = new Sweeper({
       slots: this.slots,
       sources: this.sources,
@@ -130,30 +123,21 @@ export class Service {
       onError: (error) => onError(error, 'scheduled sweep'),
       timers: options.timers,
     });
-    this.supervisor =
-      config.processes.length > 0
-        ? new Supervisor({ store, processes: config.processes, clock, events: this.events })
-        : null;
-    this.watchers = createWatchers({ config, store, clock, events: this.events, onError });
-    // A probe linked to a supervised process (`probes.X.process`) runs its recovery pipeline once
-    // per transition to failing (never on every failed check).
-    const supervisor = this.supervisor;
-    if (supervisor && this.watchers.probes) {
-      this.watchers.probes.processHook = {
-        onFailing: async (name) => {
-          await supervisor.restart(name);
-        },
-      };
-    }
+    this.ledger = new Ledger(store, config, clock, {
+      events: this.events,
+      alarm: this.scheduler,
+      health: this.storeHealth,
+      afterEnd: (id, attempt) => {
+        this.slots
+          .releaseFor([{ id, attempt }])
+          .catch((error: unknown) => onError(error, 'slot release'));
+      },
+    });
   }
 
   start(): void {
     this.scheduler.start();
-    this.watchers.start(this.options.timers);
     if (this.options.watchEventLoop ?? true) this.watchEventLoop();
-    this.supervisor?.start(this.options.config.supervisor.intervalMs, (error) =>
-      (this.options.onError ?? (() => undefined))(error, 'process check'),
-    );
     void this.measureClockSkew();
     this.skewTimer = setInterval(() => void this.measureClockSkew(), SKEW_EVERY_MS);
     this.skewTimer.unref();
@@ -193,8 +177,6 @@ export class Service {
         .catch(() => undefined);
     }
     this.scheduler.stop();
-    void this.supervisor?.stop();
-    this.watchers.stop();
     if (this.stallTimer) clearInterval(this.stallTimer);
     this.stallTimer = null;
     for (const source of this.sources) void source.close().catch(() => undefined);
@@ -206,7 +188,7 @@ export class Service {
     this.noticeClockJump();
     try {
       const result = await this.sweeper.sweep(options);
-      this.storeUp();
+      this.storeHealth.up();
       if (result.kind === 'completed' && !options.dryRun) {
         this.lastSweepAt = result.report.finishedAt;
         this.lastSuccessAt = result.report.finishedAt;
@@ -216,19 +198,9 @@ export class Service {
       }
       return result;
     } catch (error) {
-      this.storeDown(error);
+      this.storeHealth.down(error);
       throw error;
     }
-  }
-
-  /** Tells the service a database command failed (down) or worked again. */
-  storeDown(error?: unknown): void {
-    this.databaseError = error instanceof Error ? error.message : 'the database did not answer';
-  }
-
-  storeUp(): void {
-    if (this.databaseError !== null) this.listeningSince = this.options.clock.now();
-    this.databaseError = null;
   }
 
   /** The database's status: its last command's outcome, and whether its file is still its own. */
@@ -238,7 +210,7 @@ export class Service {
     } catch (error) {
       return { up: false, error: error instanceof Error ? error.message : String(error) };
     }
-    return { up: this.databaseError === null, error: this.databaseError };
+    return this.storeHealth.status();
   }
 
   /**

@@ -182,14 +182,19 @@ export class Slots {
     const counts = noReleases();
     const now = this.clock.now();
     const settled = await Promise.allSettled(
-      holds.map((hold) =>
-        this.slotStore.release(hold.slot, slotHolder(hold.executionId, hold.attempt), now),
-      ),
+      holds.map(async (hold) => ({
+        hold,
+        outcome: await this.slotStore.release(
+          hold.slot,
+          slotHolder(hold.executionId, hold.attempt),
+          now,
+        ),
+      })),
     );
     const done: { hold: SlotHoldRecord; outcome: SlotReleaseOutcome }[] = [];
-    for (const [i, result] of settled.entries()) {
+    for (const result of settled) {
       if (result.status === 'rejected') counts.failed++;
-      else done.push({ hold: holds[i]!, outcome: result.value });
+      else done.push(result.value);
     }
     const recorded = await this.store.recordSlotReleases(done, this.clock.now());
     for (const [i, { outcome }] of done.entries()) {
@@ -204,6 +209,8 @@ export class Slots {
 
 /** The execution and attempt behind a holder token, when it is one of Vigil's. */
 function parseHolder(holder: string | null): { executionId: string; attempt: number } | null {
-  const match = holder?.match(/^(\d+):(.+)$/);
-  return match ? { executionId: match[2]!, attempt: Number(match[1]) } : null;
+  const [, attempt, executionId] = holder?.match(/^(\d+):(.+)$/) ?? [];
+  return attempt !== undefined && executionId !== undefined
+    ? { executionId, attempt: Number(attempt) }
+    : null;
 }

@@ -1,6 +1,6 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { processStartTime } from '../supervisor/proc.js';
+import { processStartTime } from '../shared/proc.js';
 
 export interface HeartbeatWriterOptions {
   /** The heartbeat file. Default: VIGIL_HEARTBEAT_FILE, which `vigil` sets for processes it starts. */

@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import { redact } from '../stores/open-store.js';
+import { redact } from '../shared/redact.js';
 import { quote } from './identifiers.js';
 
 export type AppDialect = 'postgres' | 'sqlite';

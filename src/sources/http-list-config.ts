@@ -3,15 +3,15 @@
  * name → source. Vigil flags the running ones whose state has not changed for longer than `limit`.
  */
 import { z } from 'zod';
-import type { PathSegment } from './json-path.js';
-import { parsePath } from './json-path.js';
+import type { PathSegment } from '../core/json-path.js';
+import { parsePath } from '../core/json-path.js';
 import {
   boundedDuration,
   checked,
   headersSchema,
   httpUrlSchema,
   isHttpUrl,
-} from '../probes/config-schemas.js';
+} from '../shared/config-schemas.js';
 
 export const HTTP_LIST_DEFAULTS = Object.freeze({
   intervalMs: 30_000,
@@ -128,37 +128,42 @@ const path = (text: string) => {
   return { text, segments: parsed.segments };
 };
 
+/** Resolves one validated source with its defaults. */
+export function resolveHttpList(
+  name: string,
+  source: z.infer<typeof httpListSchema>,
+): HttpListSpec {
+  return {
+    name,
+    url: source.url,
+    intervalMs: source.interval ?? HTTP_LIST_DEFAULTS.intervalMs,
+    timeoutMs: source.timeout ?? HTTP_LIST_DEFAULTS.timeoutMs,
+    headers: source.headers ?? {},
+    items: source.items ?? path(HTTP_LIST_DEFAULTS.items),
+    fields: {
+      id: source.id ?? path(HTTP_LIST_DEFAULTS.id),
+      status: source.status ?? path(HTTP_LIST_DEFAULTS.status),
+      lastUpdate: source.lastUpdate ?? null,
+    },
+    running: source.running ?? HTTP_LIST_DEFAULTS.running,
+    limitMs: source.limit,
+    actions: {
+      notify: source.actions?.notify ?? true,
+      cancel: source.actions?.cancel
+        ? {
+            url: source.actions.cancel.url,
+            method: source.actions.cancel.method ?? HTTP_LIST_DEFAULTS.cancelMethod,
+          }
+        : null,
+    },
+  };
+}
+
 /** Resolves each validated source with its defaults. */
 export function resolveHttpLists(
   raw: z.infer<typeof httpListsSchema> | undefined,
 ): Record<string, HttpListSpec> {
   return Object.fromEntries(
-    Object.entries(raw ?? {}).map(([name, source]) => {
-      const spec: HttpListSpec = {
-        name,
-        url: source.url,
-        intervalMs: source.interval ?? HTTP_LIST_DEFAULTS.intervalMs,
-        timeoutMs: source.timeout ?? HTTP_LIST_DEFAULTS.timeoutMs,
-        headers: source.headers ?? {},
-        items: source.items ?? path(HTTP_LIST_DEFAULTS.items),
-        fields: {
-          id: source.id ?? path(HTTP_LIST_DEFAULTS.id),
-          status: source.status ?? path(HTTP_LIST_DEFAULTS.status),
-          lastUpdate: source.lastUpdate ?? null,
-        },
-        running: source.running ?? HTTP_LIST_DEFAULTS.running,
-        limitMs: source.limit,
-        actions: {
-          notify: source.actions?.notify ?? true,
-          cancel: source.actions?.cancel
-            ? {
-                url: source.actions.cancel.url,
-                method: source.actions.cancel.method ?? HTTP_LIST_DEFAULTS.cancelMethod,
-              }
-            : null,
-        },
-      };
-      return [name, spec];
-    }),
+    Object.entries(raw ?? {}).map(([name, source]) => [name, resolveHttpList(name, source)]),
   );
 }

@@ -8,7 +8,7 @@ import { decideOperationActions, judgeOperation } from '../core/operations.js';
 import type { JsonValue } from '../core/types.js';
 import type { RemediationRecord, StepRecord } from '../ports/audit-store.js';
 import type { Applied, Judged, Source, SourceContext, SourcePage } from '../ports/source.js';
-import { httpRequest } from '../probes/http-request.js';
+import { httpRequest } from '../shared/http-request.js';
 import type { HttpListSpec } from './http-list-config.js';
 import { HTTP_LIST_DEFAULTS } from './http-list-config.js';
 import { readHttpList } from './http-list.js';

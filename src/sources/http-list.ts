@@ -5,9 +5,9 @@
  * an answer it cannot read.
  */
 import type { OperationObservation } from '../core/operations.js';
-import { httpRequest } from '../probes/http-request.js';
+import { httpRequest } from '../shared/http-request.js';
 import type { HttpListSpec } from './http-list-config.js';
-import { readPath } from './json-path.js';
+import { readPath } from '../core/json-path.js';
 
 /** 16 MiB: a list of tens of thousands of operations, and no more. */
 const MAX_LIST_BYTES = 16 * 1024 * 1024;

@@ -23,8 +23,10 @@ export interface TableSourceConfig {
   status: {
     column: string;
     running: StatusValue[];
-    failed: StatusValue[];
-    succeeded: StatusValue[];
+    /** The first value is the one written when Vigil fails a row (unless `onEnd.status`). */
+    failed: [StatusValue, ...StatusValue[]];
+    /** The first value is the one written when a workflow run is closed as succeeded. */
+    succeeded: [StatusValue, ...StatusValue[]];
     queued: StatusValue[];
     cancelled: StatusValue[];
   };
@@ -73,9 +75,17 @@ const databaseUrl = z.string().superRefine((value, ctx) => {
 });
 
 const statusValue = z.union([z.string().min(1), z.number()]);
+/** One status value or a list of them, as a list whose first value is the default to write. */
 const statusValues = z
   .union([statusValue, z.array(statusValue).min(1)])
-  .transform((value) => (Array.isArray(value) ? value : [value]));
+  .transform((value, ctx): [StatusValue, ...StatusValue[]] => {
+    const [first, ...rest] = Array.isArray(value) ? value : [value];
+    if (first === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'expected at least one status value' });
+      return z.NEVER;
+    }
+    return [first, ...rest];
+  });
 
 /** A JSON key the reason is written under: kept simple so it is safe in every JSON path syntax. */
 const jsonKey = z
@@ -226,7 +236,7 @@ export function normalizeTables(file: TablesFile | undefined): Record<string, Ta
       timeUnit: table.timeUnit ?? 'ms',
       limits: table.limits ?? {},
       onEnd: {
-        status: table.onEnd?.status ?? table.status.failed[0]!,
+        status: table.onEnd?.status ?? table.status.failed[0],
         set: Object.fromEntries(
           Object.entries(table.onEnd?.set ?? {}).map(([column, value]) => [
             column,

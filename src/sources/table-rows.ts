@@ -1,8 +1,8 @@
 /** How a mapped table's rows read as executions: ids, limits, child statuses, sweep order. */
 import { deadlineOf } from '../core/limits.js';
 import type { Execution, Status } from '../core/types.js';
-import type { Config } from '../config.js';
-import { limitsFor } from '../config.js';
+import { limitsFor } from '../core/policy.js';
+import type { EngineConfig } from '../ports/engine-config.js';
 import type { StatusValue, TableSourceConfig } from './table-config.js';
 import type { MappedRow } from './table-sql.js';
 
@@ -26,7 +26,7 @@ export function childrenFirst(tables: readonly TableSourceConfig[]): TableSource
 export function toExecution(
   table: TableSourceConfig,
   row: MappedRow,
-  config: Config,
+  config: EngineConfig,
   now: number,
 ): Execution {
   const execution: Execution = {

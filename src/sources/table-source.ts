@@ -4,7 +4,7 @@ import type { Decision } from '../core/decide.js';
 import type { MappedRowDecision, MappedRowFacts } from '../core/mapped-row.js';
 import { decideMappedRow, needsChildren } from '../core/mapped-row.js';
 import type { Execution, ExecutionVerdict, Status } from '../core/types.js';
-import { policyFor } from '../config.js';
+import { policyFor } from '../core/policy.js';
 import type { DecisionOutcome, SourceError, StepRecord } from '../ports/audit-store.js';
 import type {
   Announce,
@@ -159,7 +159,7 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
     }
     this.lastIgnored.delete(decision.executionId);
     const succeeded = action.status === 'succeeded';
-    const status = succeeded ? table.status.succeeded[0]! : table.onEnd.status;
+    const status = succeeded ? table.status.succeeded[0] : table.onEnd.status;
     if (context.dryRun) {
       pass.project(table, row, decision, succeeded);
       return applied(decision, 'dry_run', [

@@ -1,5 +1,6 @@
 import { VigilError } from '../errors.js';
 import type { ExecutionStore } from '../ports/execution-store.js';
+import { redact } from '../shared/redact.js';
 import { openPostgresStore } from './postgres.js';
 import { openSqliteStore } from './sqlite.js';
 
@@ -27,11 +28,6 @@ export function openStore(url: string, options: OpenStoreOptions = {}): Executio
     'bad_config',
     `database: expected "sqlite:PATH" or "postgres://…", got ${JSON.stringify(redact(url))}`,
   );
-}
-
-/** Hides a password in a database URL before it is printed. */
-export function redact(url: string): string {
-  return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
 }
 
 const UNAVAILABLE_SQLITE = [

@@ -2,7 +2,7 @@ import { ErrorReply, createClient } from 'redis';
 import { VigilError } from '../errors.js';
 import type { StoreStatus } from '../ports/records.js';
 import type { SlotStore } from '../ports/slot-store.js';
-import { redact } from './open-store.js';
+import { redact } from '../shared/redact.js';
 
 /** Takes the slot when it is free or already ours; answers [1, ttl] or [0, current holder]. */
 const ACQUIRE = `

@@ -6,7 +6,7 @@
 import { IDENTITY_TOLERANCE_MS } from '../core/process-health.js';
 import type { JsonValue } from '../core/types.js';
 import { delay } from './spawn-command.js';
-import { groupMembers, isRunning, processInfo } from './proc.js';
+import { groupMembers, isRunning, processInfo } from '../shared/proc.js';
 
 /** A process as Vigil knows it: a pid and the start time that makes it this process. */
 export interface Identity {

@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import type { JsonValue } from '../core/types.js';
 import type { ProcessConfig } from './config.js';
 import type { StepOutcome } from './kill.js';
-import { processStartTime } from './proc.js';
+import { processStartTime } from '../shared/proc.js';
 import { exited, orTimeout, spawnCommand, spawned } from './spawn-command.js';
 
 export type StartOutcome = StepOutcome & { pid: number | null; pidStartedAt: number | null };

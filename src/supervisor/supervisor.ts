@@ -5,35 +5,38 @@
  * `vigil proc check` and `vigil serve` share them; a lease per process (`process:NAME`) keeps the
  * two from acting on one process at once.
  */
-import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
-import type { HeartbeatRead, ProcessJudgement, ProcessVerdict } from '../core/process-health.js';
-import { IDENTITY_TOLERANCE_MS, judgeProcess, parseHeartbeat } from '../core/process-health.js';
-import type { SupervisionEvent, SupervisionState } from '../core/process-supervision.js';
-import {
-  afterOperatorStart,
-  afterRecovery,
-  decideCheck,
-  initialSupervision,
-} from '../core/process-supervision.js';
-import type { JsonValue } from '../core/types.js';
-import type { Clock } from '../ports.js';
 import type { LeaseStore } from '../ports/lease-store.js';
-import type { ProcessState, ProcessStore, RecoveryRecord } from '../ports/process-store.js';
 import type { StoreAdmin } from '../ports/store-admin.js';
-import type { EventBus, EventType } from '../runtime/events.js';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { ProcessJudgement, ProcessVerdict } from '../core/process-health.js';
+import type { SupervisionEvent } from '../core/process-supervision.js';
+import { afterOperatorStart, afterRecovery, decideCheck } from '../core/process-supervision.js';
+import type { Clock } from '../ports.js';
+import type { ProcessState, ProcessStore, RecoveryRecord } from '../ports/process-store.js';
+import type { EventSink } from '../ports/events.js';
+import type { ProcessStatus } from '../ports/process-status.js';
 import type { ProcessConfig, RecoveryStep } from './config.js';
-import type { Identity } from './kill.js';
 import type { PipelineResult } from './pipeline.js';
 import { runPipeline } from './pipeline.js';
-import { isRunning, processInfo, processStartTime } from './proc.js';
+import {
+  adoptHeartbeatPid,
+  freshProcessState,
+  isStartedAlive,
+  observeProcess,
+  startedIdentity,
+  withPipeline,
+} from './process-state.js';
+
+export { leaseTtl, observeProcess, readHeartbeatFile } from './process-state.js';
+import { takeProcessLease } from './process-lease.js';
+import { EVENT_TYPE } from './process-state.js';
 
 export interface SupervisorOptions {
   store: LeaseStore & Pick<StoreAdmin, 'processes'>;
   processes: readonly ProcessConfig[];
   clock: Clock;
-  events: EventBus;
+  events: EventSink;
   /** Who holds the leases; default host:pid:random. */
   holder?: string | undefined;
   /** How long an operator command waits for a check elsewhere to let go of the process. */
@@ -60,57 +63,7 @@ export interface OperatorResult {
   recovery: RecoveryRecord | null;
 }
 
-/** A process as the status API shows it: its configuration merged with its state. */
-export interface ProcessStatus {
-  name: string;
-  enabled: boolean;
-  verdict: ProcessVerdict | null;
-  reason: string | null;
-  evidence: Record<string, JsonValue>;
-  pid: number | null;
-  consecutiveUnhealthy: number;
-  restarts: number;
-  lastCheckAt: number | null;
-  nextRestartAt: number | null;
-  gaveUp: boolean;
-}
-
-/** Reads a heartbeat file; never throws. */
-export function readHeartbeatFile(file: string): HeartbeatRead {
-  try {
-    const text = readFileSync(file, 'utf8');
-    // A heartbeat is a hundred bytes; anything this large is not one (and is not worth parsing).
-    if (text.length > 65_536) return { kind: 'unreadable', error: 'larger than 64 KiB' };
-    return { kind: 'text', text };
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return { kind: 'missing' };
-    return { kind: 'unreadable', error: `${code ?? 'error'}: ${(error as Error).message}` };
-  }
-}
-
-/** Reads the file and asks the OS about the pid it names, then judges. */
-export function observeProcess(
-  config: ProcessConfig,
-  startedByVigilAt: number | null,
-  now: number,
-): ProcessJudgement {
-  const read = readHeartbeatFile(config.heartbeatFile);
-  const parsed = read.kind === 'text' ? parseHeartbeat(read.text) : null;
-  const pidStartedAt = parsed?.ok ? processStartTime(parsed.beat.pid) : null;
-  return judgeProcess(
-    { read, pidStartedAt },
-    { name: config.name, heartbeatMs: config.heartbeatMs, startupGraceMs: config.startupGraceMs },
-    startedByVigilAt,
-    now,
-  );
-}
-
-const EVENT_TYPE: Record<SupervisionEvent, EventType> = {
-  unhealthy: 'process:unhealthy',
-  recovered: 'process:recovered',
-  gave_up: 'process:gave-up',
-};
+export type { ProcessStatus } from '../ports/process-status.js';
 
 export class Supervisor {
   private readonly holder: string;
@@ -161,7 +114,7 @@ export class Supervisor {
   /** One check of one process, and the recovery it calls for. */
   async check(config: ProcessConfig): Promise<CheckResult> {
     const { clock } = this.options;
-    const lease = await this.lease(config, 0);
+    const lease = await takeProcessLease(this.options, this.holder, config, 0);
     if (!lease) {
       return {
         name: config.name,
@@ -181,7 +134,7 @@ export class Supervisor {
       state = {
         ...state,
         ...decision.state,
-        ...this.adoptHeartbeatPid(state, judgement),
+        ...adoptHeartbeatPid(state, judgement),
         verdict: judgement.verdict,
         reason: judgement.reason,
         evidence: judgement.evidence,
@@ -198,7 +151,7 @@ export class Supervisor {
           renew: () => lease.renew(),
         });
         recovery = result.record;
-        state = this.withPipeline(state, result.pipeline, config);
+        state = withPipeline(state, result.pipeline, config, this.options.clock.now());
         const after = afterRecovery(
           state,
           { succeeded: result.pipeline.outcome === 'ok' },
@@ -260,7 +213,7 @@ export class Supervisor {
         lastRestartAt: state.lastRestartAt,
       });
       const isAlive =
-        judgement.verdict === 'healthy' || (state.pid !== null && this.isStartedAlive(state));
+        judgement.verdict === 'healthy' || (state.pid !== null && isStartedAlive(state));
       if (isAlive || config.start === null) {
         return { state, record: null, detail: isAlive ? 'on; already running' : 'on' };
       }
@@ -293,7 +246,7 @@ export class Supervisor {
         trigger: 'operator:restart',
         reason: 'restarted by an operator',
       });
-      const next = this.withPipeline(state, result.pipeline, config);
+      const next = withPipeline(state, result.pipeline, config, this.options.clock.now());
       return {
         state: { ...next, ...afterOperatorStart(next, this.options.clock.now()) },
         record: result.record,
@@ -305,7 +258,7 @@ export class Supervisor {
   async status(): Promise<ProcessStatus[]> {
     const states = new Map((await this.states.listProcesses()).map((s) => [s.name, s]));
     return this.options.processes.map((config) => {
-      const state = states.get(config.name) ?? this.fresh(config.name);
+      const state = states.get(config.name) ?? freshProcessState(config.name);
       return {
         name: config.name,
         enabled: state.enabled,
@@ -361,7 +314,7 @@ export class Supervisor {
       // Even an unverified pid is handed over: the kill step verifies it again before any
       // signal, and records why it left it alone.
       heartbeat: beat ? { pid: beat.pid, startedAt: beat.startedAt, source: 'heartbeat' } : null,
-      started: this.startedIdentity(state),
+      started: startedIdentity(state),
       beforeStep: how.renew,
     });
     const record: RecoveryRecord = {
@@ -379,54 +332,6 @@ export class Supervisor {
     return { pipeline, record };
   }
 
-  /** The state once a pipeline ran: who runs now, and whether it counts as a restart. */
-  private withPipeline(
-    state: ProcessState,
-    pipeline: PipelineResult,
-    config: ProcessConfig,
-  ): ProcessState {
-    const next = { ...state };
-    if (pipeline.killed) {
-      next.pid = null;
-      next.pidStartedAt = null;
-    }
-    if (pipeline.started) {
-      next.pid = pipeline.started.pid;
-      next.pidStartedAt = pipeline.started.pidStartedAt;
-      next.startedAt = this.options.clock.now();
-    }
-    const isKillOnly = !config.recovery.some((s) => s.kind === 'start');
-    if (pipeline.started !== null || (isKillOnly && pipeline.killed)) next.restarts += 1;
-    return next;
-  }
-
-  /**
-   * A process Vigil did not start (or whose starter was a shell that has exited) is known from its
-   * heartbeat once its identity is verified, so a later kill can reach it even if the file goes.
-   */
-  private adoptHeartbeatPid(
-    state: ProcessState,
-    judgement: ProcessJudgement,
-  ): Partial<ProcessState> {
-    if (!judgement.isIdentityVerified || judgement.beat === null) return {};
-    if (state.pid !== null && this.isStartedAlive(state)) return {};
-    return { pid: judgement.beat.pid, pidStartedAt: judgement.beat.startedAt };
-  }
-
-  private startedIdentity(state: ProcessState): Identity | null {
-    return state.pid !== null && state.pidStartedAt !== null
-      ? { pid: state.pid, startedAt: state.pidStartedAt, source: 'started by vigil' }
-      : null;
-  }
-
-  private isStartedAlive(state: ProcessState): boolean {
-    if (state.pid === null || state.pidStartedAt === null) return false;
-    const info = processInfo(state.pid);
-    return (
-      isRunning(info) && Math.abs(info.startedAt - state.pidStartedAt) <= IDENTITY_TOLERANCE_MS
-    );
-  }
-
   private async operate(
     name: string,
     act: (
@@ -441,7 +346,12 @@ export class Supervisor {
   ): Promise<OperatorResult> {
     const config = this.byName.get(name);
     if (!config) throw new Error(`no process named ${name}`);
-    const lease = await this.lease(config, this.options.leaseWaitMs ?? 30_000);
+    const lease = await takeProcessLease(
+      this.options,
+      this.holder,
+      config,
+      this.options.leaseWaitMs ?? 30_000,
+    );
     if (!lease) {
       return {
         name,
@@ -466,54 +376,12 @@ export class Supervisor {
     }
   }
 
-  /**
-   * Takes the process's lease, waiting up to `waitMs` (real time) for another holder. The lease
-   * outlives the longest pipeline the configuration allows, so a holder that dies mid-recovery
-   * blocks the others for at most that long, and a live one never loses it mid-step.
-   */
-  private async lease(
-    config: ProcessConfig,
-    waitMs: number,
-  ): Promise<{ renew: () => Promise<void>; release: () => Promise<void> } | null> {
-    const { store, clock } = this.options;
-    const name = `process:${config.name}`;
-    const ttl = leaseTtl(config);
-    const deadline = Date.now() + waitMs;
-    while (!(await store.acquireLease(name, this.holder, clock.now(), ttl))) {
-      if (Date.now() >= deadline) return null;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    return {
-      renew: async () => {
-        await store.acquireLease(name, this.holder, clock.now(), ttl);
-      },
-      release: () => store.releaseLease(name, this.holder),
-    };
-  }
-
   private async load(name: string): Promise<ProcessState> {
-    return (await this.states.getProcess(name)) ?? this.fresh(name);
-  }
-
-  private fresh(name: string): ProcessState {
-    const initial: SupervisionState = initialSupervision();
-    return {
-      ...initial,
-      name,
-      pid: null,
-      pidStartedAt: null,
-      startedAt: null,
-      verdict: null,
-      reason: null,
-      evidence: {},
-      restarts: 0,
-      lastCheckAt: null,
-    };
+    return (await this.states.getProcess(name)) ?? freshProcessState(name);
   }
 
   private emit(events: SupervisionEvent[], name: string, judgement: ProcessJudgement): void {
-    // `verdict` here is a process verdict, not an execution's: typed apart from VigilEvent's.
-    const details: Record<string, unknown> = {
+    const details = {
       name,
       verdict: judgement.verdict,
       reason: judgement.reason,
@@ -527,10 +395,4 @@ export class Supervisor {
       });
     }
   }
-}
-
-/** The longest a recovery of this process can take, with a margin. */
-export function leaseTtl(config: ProcessConfig): number {
-  const commands = Object.values(config.commands).reduce((sum, c) => sum + c.timeoutMs, 0);
-  return config.stopGraceMs + config.timeoutMs + commands + (config.start?.windowMs ?? 0) + 30_000;
 }

@@ -184,25 +184,24 @@ export function demoCommand(program: Command, io: CliIo): void {
 }
 
 function narrate(event: VigilEvent, say: (text: string) => void, settled: Set<string>): void {
-  const id = event.executionId ?? '';
   switch (event.type) {
     case 'execution:stuck':
-      say(`Vigil: ${id} is stuck: ${event.verdict ?? ''} (${event.reason ?? ''})`);
+      if ('executionId' in event) {
+        say(`Vigil: ${event.executionId} is stuck: ${event.verdict} (${event.reason})`);
+      }
       break;
     case 'execution:remediated':
-      settled.add(id);
+      settled.add(event.executionId);
       say(
-        `Vigil: ${id} ended as ${String(event.status)} with verdict ${event.verdict ?? ''}; audited`,
+        `Vigil: ${event.executionId} ended as ${event.status} with verdict ${event.verdict}; audited`,
       );
       break;
-    case 'sweep:completed': {
-      const counts = event.counts as Record<string, number> | undefined;
-      if (counts?.remediated)
+    case 'sweep:completed':
+      if (event.counts.remediated)
         say(
-          `Vigil: sweep done in ${formatDuration(Number(event.durationMs ?? 0))}: ${counts.remediated} remediated`,
+          `Vigil: sweep done in ${formatDuration(event.durationMs)}: ${event.counts.remediated} remediated`,
         );
       break;
-    }
     default:
       break;
   }

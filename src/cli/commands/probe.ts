@@ -1,20 +1,20 @@
 import type { Command } from 'commander';
 import type { z } from 'zod';
 import { formatDuration, parseFlagDuration } from '../../core/duration.js';
-import { describeIssue } from '../../config-issues.js';
+import { describeIssue } from '../../shared/config-issues.js';
 import { BadInputError } from '../../errors.js';
 import { iso } from '../../present.js';
 import type { ProbeSpec } from '../../probes/probe-config.js';
-import { probeSchema, resolveProbes } from '../../probes/probe-config.js';
+import { probeSchema, resolveProbe } from '../../probes/probe-config.js';
 import { ProbeMonitor } from '../../probes/probe-monitor.js';
 import type { VigilEvent } from '../../runtime/events.js';
 import { EventBus } from '../../runtime/events.js';
-import { repeat } from '../../runtime/repeat.js';
-import type { Timers } from '../../runtime/scheduler.js';
+import { repeat } from '../../shared/periodic.js';
+import type { Timers } from '../../ports/clock.js';
 import type { HttpListSpec } from '../../sources/http-list-config.js';
-import { httpListSchema, resolveHttpLists } from '../../sources/http-list-config.js';
-import type { SourceCheck } from '../../runtime/http-list-watcher.js';
-import { HttpListWatcher } from '../../runtime/http-list-watcher.js';
+import { httpListSchema, resolveHttpList } from '../../sources/http-list-config.js';
+import type { SourceCheck } from '../../app/http-list-watcher.js';
+import { HttpListWatcher } from '../../app/http-list-watcher.js';
 import type { ProbeStatus } from '../../probes/probe-monitor.js';
 import type { CliIo } from '../context.js';
 
@@ -195,7 +195,7 @@ function probeSpecFrom(url: string, options: ProbeOptions, problems: string[]): 
     'expect.status': '--expect-status',
     'expect.body': '--expect-body',
   });
-  return parsed && resolveProbes({ probe: parsed }).probe!;
+  return parsed && resolveProbe('probe', parsed);
 }
 
 function operationsSpecFrom(options: ProbeOptions, problems: string[]): HttpListSpec | null {
@@ -222,7 +222,7 @@ function operationsSpecFrom(options: ProbeOptions, problems: string[]): HttpList
     running: '--running',
     limit: '--limit',
   });
-  return parsed && resolveHttpLists({ operations: parsed }).operations!;
+  return parsed && resolveHttpList('operations', parsed);
 }
 
 /** Validates flags with a vigil.yaml schema; problems are added naming the flag, not the key. */
@@ -308,18 +308,18 @@ function eventJson(event: VigilEvent) {
 function describeEvent(event: VigilEvent): string {
   switch (event.type) {
     case 'probe:failing':
-      return `! ${event.type}: ${String(event.url)}: ${String(event.reason)}`;
+      return `! ${event.type}: ${event.url}: ${event.reason}`;
     case 'probe:recovered': {
       const down =
-        typeof event.failingForMs === 'number'
-          ? ` after ${formatDuration(event.failingForMs)}`
-          : '';
-      return `! ${event.type}: ${String(event.url)}${down}`;
+        event.failingForMs !== null ? ` after ${formatDuration(event.failingForMs)}` : '';
+      return `! ${event.type}: ${event.url}${down}`;
     }
+    case 'execution:stuck':
+      if ('operationId' in event) {
+        return `! ${event.type}: ${event.source}:${event.operationId}: ${event.reason}`;
+      }
+      return `! ${event.type}: ${event.executionId}: ${event.reason}`;
     default:
-      return `! ${event.type}: ${text(event.source)}:${text(event.operationId)}: ${text(event.reason)}`;
+      return `! ${event.type}`;
   }
 }
-
-const text = (value: unknown): string =>
-  typeof value === 'string' ? value : (JSON.stringify(value) ?? '');

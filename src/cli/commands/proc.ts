@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
 import { BadInputError } from '../../errors.js';
-import { iso } from '../../present.js';
+import { iso, processStatusJson, recoveryJson } from '../../present.js';
 import { EventBus } from '../../runtime/events.js';
 import type { CheckResult, OperatorResult } from '../../supervisor/supervisor.js';
 import { Supervisor } from '../../supervisor/supervisor.js';
-import { processStatusJson, recoveryJson } from '../../supervisor/present.js';
 import type { CliIo, GlobalOptions } from '../context.js';
 import { withStore } from '../context.js';
 import { relative, table } from '../format.js';

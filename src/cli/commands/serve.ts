@@ -1,9 +1,8 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { BadInputError } from '../../errors.js';
+import { openAdapters } from '../../app/vigil.js';
 import { startServer } from '../../http/server.js';
-import { httpOwners } from '../../owners/http-owners.js';
-import { openSlotStore } from '../../stores/open-slots.js';
 import type { CliIo, GlobalOptions } from '../context.js';
 import { withStore } from '../context.js';
 
@@ -26,13 +25,13 @@ export function serveCommand(program: Command, io: CliIo): void {
       }
       if (options.host !== undefined) env.VIGIL_HOST = options.host;
       await withStore({ ...io, env }, global, async (store, config) => {
-        const slots = await openSlotStore(config, store);
+        const { slots, owners, close } = await openAdapters(config, store);
         const replica = `${hostname()}:${process.pid}`;
         const server = await startServer({
           store,
           config,
           slots,
-          owners: httpOwners(config.ownerAgents),
+          owners,
           clock: io.clock,
           replica,
           logger: { level: io.env.VIGIL_LOG_LEVEL ?? 'warn' },
@@ -54,7 +53,7 @@ export function serveCommand(program: Command, io: CliIo): void {
         });
         io.out(`vigil: ${signal}: shutting down`);
         await server.close();
-        await slots.close();
+        await close();
       });
     });
 }

@@ -1,13 +1,7 @@
 import type { Command } from 'commander';
-import { Notifications } from '../../notify/index.js';
-import { httpOwners } from '../../owners/http-owners.js';
-import { EventBus } from '../../runtime/events.js';
-import { Slots } from '../../runtime/slots.js';
-import { Sweeper } from '../../runtime/sweep.js';
-import { openSlotStore } from '../../stores/open-slots.js';
+import { sweepOnce } from '../../app/sweep.js';
 import { sweepReportJson } from '../../present.js';
 import type { SweepReport } from '../../ports/audit-store.js';
-import { sourcesFor } from '../../sources/index.js';
 import type { CliIo, GlobalOptions } from '../context.js';
 import { withStore } from '../context.js';
 import { table } from '../format.js';
@@ -21,47 +15,16 @@ export function sweepCommand(program: Command, io: CliIo, done: (code: number) =
     .action(async (options: { dryRun?: boolean; json?: boolean }, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
       await withStore(io, global, async (store, config) => {
-        const events = new EventBus();
-        // Cron mode notifies too: what the sweep found goes to the outbox and is delivered once
-        // now; anything a receiver refused waits there for the next run (or `vigil serve`).
-        const notifications =
-          config.notify &&
-          new Notifications({
-            events,
-            store,
-            config: config.notify,
-            clock: io.clock,
-            deliver: false,
-            onError: (error, where) =>
-              io.err(`vigil: ${where}: ${error instanceof Error ? error.message : String(error)}`),
-          });
-        const slotStore = await openSlotStore(config, store);
-        const slots = new Slots(store, slotStore, io.clock);
-        const sources = sourcesFor(config, io.cwd);
-        const sweeper = new Sweeper({
+        const result = await sweepOnce({
           store,
-          clock: io.clock,
           config,
-          events,
-          slots,
-          sources,
-          owners: httpOwners(config.ownerAgents),
+          clock: io.clock,
+          dryRun: options.dryRun ?? false,
+          cwd: io.cwd,
           warn: (message) => io.err(`vigil: ${message}`),
+          onError: (error, where) =>
+            io.err(`vigil: ${where}: ${error instanceof Error ? error.message : String(error)}`),
         });
-        let result: Awaited<ReturnType<Sweeper['sweep']>>;
-        try {
-          result = await sweeper.sweep({ dryRun: options.dryRun ?? false });
-          if (notifications) {
-            await notifications.router.flush();
-            await notifications.worker.runOnce();
-          }
-        } finally {
-          await Promise.all([
-            notifications?.stop(),
-            slotStore.close(),
-            ...sources.map((source) => source.close()),
-          ]);
-        }
         if (result.kind === 'skipped') {
           io.out(
             options.json

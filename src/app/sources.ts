@@ -1,8 +1,6 @@
 import type { Config } from '../config.js';
 import type { Source } from '../ports/source.js';
-import { TableSources } from './table-source.js';
-
-export type { Source, SourceContext, SweepContext } from '../ports/source.js';
+import { TableSources } from '../sources/table-source.js';
 
 /**
  * The sources a configuration names besides the ledger: today the mapped tables (`tables:`).

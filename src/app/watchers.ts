@@ -3,10 +3,10 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Clock } from '../ports.js';
 import type { ExecutionStore } from '../ports/execution-store.js';
-import type { EventBus } from '../runtime/events.js';
-import type { Timers } from '../runtime/scheduler.js';
-import { HttpListWatcher, storeAudit } from '../runtime/http-list-watcher.js';
-import { ProbeMonitor } from './probe-monitor.js';
+import type { EventSink } from '../ports/events.js';
+import type { Timers } from '../ports/clock.js';
+import { HttpListWatcher, storeAudit } from './http-list-watcher.js';
+import { ProbeMonitor } from '../probes/probe-monitor.js';
 
 /** The HTTP probes and operation lists `vigil serve` runs, each on its own interval. */
 export interface Watchers {
@@ -22,7 +22,7 @@ export function createWatchers(options: {
   config: Config;
   store: ExecutionStore;
   clock: Clock;
-  events: EventBus;
+  events: EventSink;
   onError: (error: unknown, where: string) => void;
 }): Watchers {
   const { config, store, clock, events, onError } = options;

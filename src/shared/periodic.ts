@@ -1,5 +1,5 @@
-import type { Timers } from './scheduler.js';
-import { realTimers } from './scheduler.js';
+import type { Timers } from '../ports/clock.js';
+import { realTimers } from './timers.js';
 
 export interface Repeating {
   stop(): void;

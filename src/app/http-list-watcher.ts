@@ -6,9 +6,9 @@ import type { SourceContext } from '../ports/source.js';
 import type { HttpListSpec } from '../sources/http-list-config.js';
 import type { ActionTaken } from '../sources/http-list-source.js';
 import { HttpListSource } from '../sources/http-list-source.js';
-import type { EventBus } from './events.js';
-import { Pipeline } from './pipeline.js';
-import { PeriodicChecks } from './repeat.js';
+import type { EventSink } from '../ports/events.js';
+import { Pipeline } from '../runtime/pipeline.js';
+import { PeriodicChecks } from '../shared/periodic.js';
 
 export type { ActionTaken } from '../sources/http-list-source.js';
 
@@ -63,7 +63,7 @@ export type LeaseTaker = (name: string, now: number, ttlMs: number) => Promise<b
 export interface HttpListWatcherOptions {
   sources: readonly HttpListSpec[];
   clock: Clock;
-  events: EventBus;
+  events: EventSink;
   /** Where decisions are audited; none for `vigil probe`, which runs without a store. */
   audit?: OperationAudit | undefined;
   /** With several replicas, only the holder of a source's lease checks it and acts. */
@@ -88,15 +88,19 @@ export class HttpListWatcher extends PeriodicChecks<HttpListSpec, SourceCheck> {
     const latest = audit && ((key: string) => audit.latest(key));
     for (const spec of options.sources) {
       this.lists.set(spec.name, new HttpListSource(spec, { latest, onError }));
-      this.sources.set(spec.name, {
-        name: spec.name,
-        url: spec.url,
-        state: 'pending',
-        lastCheckAt: null,
-        lastError: null,
-        skipped: [],
-      });
+      this.sources.set(spec.name, pendingSource(spec));
     }
+  }
+
+  private sourceStatus(spec: HttpListSpec): SourceStatus {
+    return this.sources.get(spec.name) ?? pendingSource(spec);
+  }
+
+  /** The list source of a configured spec (made in the constructor, one per spec). */
+  private listOf(spec: HttpListSpec): HttpListSource {
+    const list = this.lists.get(spec.name);
+    if (list === undefined) throw new Error(`operations ${spec.name}: not configured`);
+    return list;
   }
 
   /** Every operation of every source as last seen, and each source's state. */
@@ -116,7 +120,7 @@ export class HttpListWatcher extends PeriodicChecks<HttpListSpec, SourceCheck> {
     }
     return {
       items,
-      sources: this.options.sources.map((s) => ({ ...this.sources.get(s.name)! })),
+      sources: this.options.sources.map((s) => ({ ...this.sourceStatus(s) })),
     };
   }
 
@@ -136,7 +140,7 @@ export class HttpListWatcher extends PeriodicChecks<HttpListSpec, SourceCheck> {
     if (lease && !(await lease(`http-list:${spec.name}`, clock.now(), ttlMs))) {
       return this.finish(spec, { state: 'standby', lastError: null, skipped: [] }, [], []);
     }
-    const list = this.lists.get(spec.name)!;
+    const list = this.listOf(spec);
     const context: SourceContext = {
       now: clock.now(),
       clock,
@@ -192,7 +196,7 @@ export class HttpListWatcher extends PeriodicChecks<HttpListSpec, SourceCheck> {
     actions: ActionTaken[],
     at: number | null = null,
   ): SourceCheck {
-    const previous = this.sources.get(spec.name)!;
+    const previous = this.sourceStatus(spec);
     const source: SourceStatus = {
       ...previous,
       ...outcome,
@@ -203,4 +207,16 @@ export class HttpListWatcher extends PeriodicChecks<HttpListSpec, SourceCheck> {
     else this.verdicts.set(spec.name, verdicts);
     return { source, verdicts, actions };
   }
+}
+
+/** A source not checked yet. */
+function pendingSource(spec: HttpListSpec): SourceStatus {
+  return {
+    name: spec.name,
+    url: spec.url,
+    state: 'pending',
+    lastCheckAt: null,
+    lastError: null,
+    skipped: [],
+  };
 }

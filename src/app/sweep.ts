@@ -1,0 +1,69 @@
+import type { Config } from '../config.js';
+import { Notifications } from '../notify/index.js';
+import type { ExecutionStore } from '../ports/execution-store.js';
+import type { Clock } from '../ports/clock.js';
+import { EventBus } from '../runtime/events.js';
+import { Slots } from '../runtime/slots.js';
+import type { SweepResult } from '../runtime/sweep.js';
+import { Sweeper } from '../runtime/sweep.js';
+import { sourcesFor } from './sources.js';
+import { openAdapters } from './vigil.js';
+
+export interface OneSweepOptions {
+  store: ExecutionStore;
+  config: Config;
+  clock: Clock;
+  dryRun: boolean;
+  /** Where relative paths of mapped tables' SQLite files start. */
+  cwd: string;
+  /** A source that could not be swept (or only partly). */
+  warn: (message: string) => void;
+  onError: (error: unknown, where: string) => void;
+}
+
+/**
+ * One sweep with everything a configuration names (cron mode, `vigil sweep`): slots, owners,
+ * mapped tables and notifications, closed again afterwards. What the sweep found goes to the
+ * outbox and is delivered once now; anything a receiver refused waits there for the next run (or
+ * `vigil serve`).
+ */
+export async function sweepOnce(options: OneSweepOptions): Promise<SweepResult> {
+  const { store, config, clock } = options;
+  const events = new EventBus();
+  const notifications =
+    config.notify &&
+    new Notifications({
+      events,
+      store,
+      config: config.notify,
+      clock,
+      deliver: false,
+      onError: options.onError,
+    });
+  const adapters = await openAdapters(config, store);
+  const sources = sourcesFor(config, options.cwd);
+  const sweeper = new Sweeper({
+    store,
+    clock,
+    config,
+    events,
+    slots: new Slots(store, adapters.slots, clock),
+    sources,
+    owners: adapters.owners,
+    warn: options.warn,
+  });
+  try {
+    const result = await sweeper.sweep({ dryRun: options.dryRun });
+    if (notifications) {
+      await notifications.router.flush();
+      await notifications.worker.runOnce();
+    }
+    return result;
+  } finally {
+    await Promise.all([
+      notifications?.stop(),
+      adapters.close(),
+      ...sources.map((source) => source.close()),
+    ]);
+  }
+}

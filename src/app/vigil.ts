@@ -1,0 +1,140 @@
+/**
+ * The composition root: the one place that knows every part. It builds, from the parsed
+ * configuration, the engine (src/runtime/) and the adapters around it (sources, supervisor,
+ * probes, operation lists, owner client, slot store, notifications), and wires them together.
+ */
+import type { Config } from '../config.js';
+import { Notifications } from '../notify/index.js';
+import { httpOwners } from '../owners/http-owners.js';
+import type { ExecutionStore } from '../ports/execution-store.js';
+import type { OwnerClient } from '../ports/owner-client.js';
+import type { SlotStore } from '../ports/slot-store.js';
+import type { Clock, Timers } from '../ports/clock.js';
+import type { Source } from '../ports/source.js';
+import { Service } from '../runtime/service.js';
+import { Supervisor } from '../supervisor/supervisor.js';
+import { openSlotStore } from './slots.js';
+import { sourcesFor } from './sources.js';
+import type { Watchers } from './watchers.js';
+import { createWatchers } from './watchers.js';
+
+export interface VigilOptions {
+  store: ExecutionStore;
+  config: Config;
+  clock: Clock;
+  owners?: OwnerClient | undefined;
+  /** Where capacity slots live (Redis); default: a table in the store. */
+  slots?: SlotStore | undefined;
+  timers?: Timers | undefined;
+  /** This replica's name (host:pid); announced in the store while it runs. */
+  replica?: string | undefined;
+  /** Notices the event loop stalling (off with a fake clock). Default: on. */
+  watchEventLoop?: boolean | undefined;
+  onError?: ((error: unknown, where: string) => void) | undefined;
+  /** Told what deserves a look but is no failure (a clock jump, a clock off the database's). */
+  onWarning?: ((message: string) => void) | undefined;
+  /** Swept after the ledger. Default: the mapped tables of `config.tables`. */
+  sources?: readonly Source[] | undefined;
+  /** Where relative paths of mapped tables' SQLite files start. Default: the process's cwd. */
+  cwd?: string | undefined;
+  /** Routes events to the channels of `notify:` and delivers them (`vigil serve`). Default: off. */
+  notify?: boolean | undefined;
+}
+
+/**
+ * A running Vigil: the engine (`service`) and what runs beside it. `start` starts them all;
+ * `stop` stops their timers at once, and `settle` waits for the work under way (a process check,
+ * a probe, a notification) so the store can then be closed.
+ */
+export class Vigil {
+  readonly service: Service;
+  /** Checks the supervised processes of `processes:`; null when none are configured. */
+  readonly supervisor: Supervisor | null;
+  /** HTTP probes and operation lists. */
+  readonly watchers: Watchers;
+  /** Null unless asked for (`notify`) and `notify:` is configured. */
+  readonly notifications: Notifications | null;
+
+  constructor(private readonly options: VigilOptions) {
+    const { store, config, clock } = options;
+    const onError = options.onError ?? (() => undefined);
+    this.service = new Service({
+      store,
+      config,
+      clock,
+      owners: options.owners,
+      slots: options.slots,
+      timers: options.timers,
+      replica: options.replica,
+      watchEventLoop: options.watchEventLoop,
+      onError,
+      onWarning: options.onWarning,
+      sources: options.sources ?? sourcesFor(config, options.cwd),
+    });
+    const events = this.service.events;
+    this.supervisor =
+      config.processes.length > 0
+        ? new Supervisor({ store, processes: config.processes, clock, events })
+        : null;
+    this.watchers = createWatchers({ config, store, clock, events, onError });
+    // A probe linked to a supervised process (`probes.X.process`) runs its recovery pipeline once
+    // per transition to failing (never on every failed check).
+    const supervisor = this.supervisor;
+    if (supervisor) {
+      this.watchers.probes.processHook = {
+        onFailing: async (name) => {
+          await supervisor.restart(name);
+        },
+      };
+    }
+    // Listening to the bus before the first sweep, so nothing it emits is missed; delivering from
+    // `start` on.
+    this.notifications =
+      options.notify && config.notify
+        ? new Notifications({
+            events,
+            store,
+            config: config.notify,
+            clock,
+            onError,
+            deliver: false,
+          })
+        : null;
+  }
+
+  start(): void {
+    this.notifications?.worker.start();
+    this.service.start();
+    this.watchers.start(this.options.timers);
+    this.supervisor?.start(this.options.config.supervisor.intervalMs, (error) =>
+      (this.options.onError ?? (() => undefined))(error, 'process check'),
+    );
+  }
+
+  stop(): void {
+    this.service.stop();
+    void this.supervisor?.stop();
+    this.watchers.stop();
+  }
+
+  /** After `stop`: resolves when the checks and deliveries under way have finished. */
+  async settle(): Promise<void> {
+    await this.supervisor?.stop(); // a check under way finishes before the store closes
+    await this.watchers.settle();
+    await this.notifications?.stop();
+  }
+}
+
+/** The adapters `vigil serve` talks to the outside world through, besides the store. */
+export interface Adapters {
+  slots: SlotStore;
+  /** Undefined when no owner has a registry or a stop endpoint (`owners:`). */
+  owners: OwnerClient | undefined;
+  close: () => Promise<void>;
+}
+
+/** Opens the slot store (Redis, or the store's own table) and the owners' HTTP client. */
+export async function openAdapters(config: Config, store: ExecutionStore): Promise<Adapters> {
+  const slots = await openSlotStore(config, store);
+  return { slots, owners: httpOwners(config.ownerAgents), close: () => slots.close() };
+}
