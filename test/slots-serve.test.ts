@@ -32,8 +32,11 @@ describe.runIf(available)('capacity slots in Redis, through the API', () => {
     cleanup();
   });
 
-  it('serve names the slot store it uses', () => {
-    expect(vigil.output()).toMatch(/slots redis redis:\/\/127\.0\.0\.1:6379/);
+  it('serve names the slot store it uses', async () => {
+    // Printed beside the "listening" line, perhaps in a later chunk of its output.
+    await until(() => /slots redis redis:\/\/127\.0\.0\.1:6379/.test(vigil.output()), {
+      what: `the slot store in the output (so far: ${vigil.output()})`,
+    });
   });
 
   it('a silent runner is ended and exactly its slots are released; the other keeps its own', async () => {
