@@ -3,13 +3,13 @@
  * configuration, the engine (src/runtime/) and the adapters around it (sources, supervisor,
  * probes, operation lists, owner client, slot store, notifications), and wires them together.
  */
+import type { ServiceOptions } from '../runtime/service.js';
 import type { Config } from '../config.js';
 import { Notifications } from '../notify/index.js';
 import { httpOwners } from '../owners/http-owners.js';
 import type { ExecutionStore } from '../ports/execution-store.js';
 import type { OwnerClient } from '../ports/owner-client.js';
 import type { SlotStore } from '../ports/slot-store.js';
-import type { Clock, Timers } from '../ports/clock.js';
 import type { Source } from '../ports/source.js';
 import { Service } from '../runtime/service.js';
 import { Supervisor } from '../supervisor/supervisor.js';
@@ -18,21 +18,8 @@ import { sourcesFor } from './sources.js';
 import type { Watchers } from './watchers.js';
 import { createWatchers } from './watchers.js';
 
-export interface VigilOptions {
-  store: ExecutionStore;
+export interface VigilOptions extends Omit<ServiceOptions, 'config' | 'sources'> {
   config: Config;
-  clock: Clock;
-  owners?: OwnerClient | undefined;
-  /** Where capacity slots live (Redis); default: a table in the store. */
-  slots?: SlotStore | undefined;
-  timers?: Timers | undefined;
-  /** This replica's name (host:pid); announced in the store while it runs. */
-  replica?: string | undefined;
-  /** Notices the event loop stalling (off with a fake clock). Default: on. */
-  watchEventLoop?: boolean | undefined;
-  onError?: ((error: unknown, where: string) => void) | undefined;
-  /** Told what deserves a look but is no failure (a clock jump, a clock off the database's). */
-  onWarning?: ((message: string) => void) | undefined;
   /** Swept after the ledger. Default: the mapped tables of `config.tables`. */
   sources?: readonly Source[] | undefined;
   /** Where relative paths of mapped tables' SQLite files start. Default: the process's cwd. */

@@ -43,7 +43,6 @@ import { SqlProcessStore } from './process-store.js';
 import { SqlSlotStore } from './sql-slot-store.js';
 
 export type { Dialect } from './ops/context.js';
-export { lostBeat } from './ops/heartbeat.js';
 
 /**
  * The store on a SQL database through kysely, SQLite or PostgreSQL: a facade whose every method is

@@ -1,6 +1,6 @@
+import { lostBeat } from '../../core/lost-beat.js';
 import type BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, sql } from 'kysely';
-import type { Status } from '../../core/types.js';
 import type { Beat, HeartbeatResult } from '../../ports/ledger-store.js';
 import type { PostgresContext, SqlContext } from './context.js';
 import { deadlineAfterBeatSql } from './deadline.js';
@@ -122,20 +122,3 @@ async function heartbeatPostgres(
 }
 
 type LostRow = { status: string; reason: string | null; attempt: number };
-
-/** Why a heartbeat did not land: the runner must stop. */
-export function lostBeat(beat: Beat, row: LostRow | undefined): HeartbeatResult['lost'][number] {
-  return {
-    id: beat.id,
-    status: (row?.status as Status | undefined) ?? null,
-    reason: !row
-      ? 'no such execution'
-      : row.attempt > beat.attempt
-        ? `attempt ${beat.attempt} is over; the execution is on attempt ${row.attempt}`
-        : row.attempt < beat.attempt
-          ? `there is no attempt ${beat.attempt}; the execution is on attempt ${row.attempt}`
-          : row.status === 'queued'
-            ? 'not started'
-            : (row.reason ?? `execution is ${row.status}`),
-  };
-}
