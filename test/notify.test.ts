@@ -466,8 +466,13 @@ await describeEach(
       extra.push({ stop: async () => (await restarted.stop(), await store.close()) });
       await until(() => r.accepted().length === 1, { what: 'the restarted notifier to deliver' });
       expect(eventIds(r.accepted())).toHaveLength(2);
-      const rows = await store.outbox().list({ limit: 10 });
-      expect(rows.map((row) => row.status)).toEqual(['delivered', 'delivered']);
+      // Marked delivered once the receiver's answer is back, a moment after it accepted.
+      const delivered = async () =>
+        (await store.outbox().list({ limit: 10 })).map((row) => row.status);
+      await until(async () => (await delivered()).every((status) => status === 'delivered'), {
+        what: 'the messages to be marked delivered',
+      });
+      expect(await delivered()).toEqual(['delivered', 'delivered']);
     });
 
     it('a message claimed by a worker that died is delivered by another once the claim lapses', async () => {
