@@ -41,7 +41,14 @@ export const DEFAULTS = Object.freeze({
   retry: Object.freeze({ maxAttempts: 1, backoffMs: 10_000, maxBackoffMs: 10 * 60_000 }),
   /** Safety-net sweep period; the service also wakes at the earliest deadline. */
   sweepIntervalMs: 30_000,
-  /** Overdue rows judged per page of a sweep. */
+  /**
+   * Overdue rows judged per page of a sweep: each page's ends are one transaction, then the lease
+   * is renewed. 500 ends take tens of milliseconds (bench/RESULTS.md), so heartbeats and API writes
+   * queue behind a page only that long, and a replica that dies mid-sweep leaves at most one page
+   * to redo. Smaller pages cost more round trips per mass failure; larger ones hold the SQLite
+   * write lock (and PostgreSQL row locks) longer, which delays runners' proofs of life — the worse
+   * mistake for a watchdog.
+   */
   sweepBatchSize: 500,
   /**
    * A sweep holds its lease this long and renews it after every page; a replica that dies
