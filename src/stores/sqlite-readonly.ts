@@ -12,13 +12,17 @@ import BetterSqlite3 from 'better-sqlite3';
  */
 export function openReadonlyDatabase(file: string, timeoutMs: number): BetterSqlite3.Database {
   const options = { readonly: true, fileMustExist: true, timeout: timeoutMs };
-  const database = new BetterSqlite3(file, options);
+  let database: BetterSqlite3.Database | undefined;
   try {
+    database = new BetterSqlite3(file, options);
     database.prepare('select count(*) from sqlite_master').get();
     return database;
   } catch (error) {
-    database.close();
-    if ((error as { code?: unknown }).code !== 'SQLITE_READONLY_DIRECTORY') throw error;
+    database?.close();
+    // The file is there (fileMustExist): what cannot be opened or made is the `-shm` beside it.
+    const code = (error as { code?: unknown }).code;
+    if (code !== 'SQLITE_READONLY_DIRECTORY' && !(code === 'SQLITE_CANTOPEN' && existsSync(file)))
+      throw error;
   }
   const dir = mkdtempSync(join(tmpdir(), 'vigil-read-'));
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
