@@ -11,11 +11,8 @@ export interface StepRecord {
 export type DecisionOutcome =
   'ignored' | 'remediated' | 'lost_race' | 'left_running' | 'failed' | 'dry_run';
 
-/** One audited decision: what was decided, on what evidence, and how each step went. */
-export interface RemediationRecord {
-  id: string;
-  sweepId: string | null;
-  at: number;
+/** The execution an audit row and a report line are about, and what was decided for it. */
+export interface Subject {
   executionId: string;
   attempt: number;
   kind: string;
@@ -24,6 +21,13 @@ export interface RemediationRecord {
   action: ActionLabel;
   reason: string;
   evidence: Record<string, JsonValue>;
+}
+
+/** One audited decision: what was decided, on what evidence, and how each step went. */
+export interface RemediationRecord extends Subject {
+  id: string;
+  sweepId: string | null;
+  at: number;
   steps: StepRecord[];
   outcome: DecisionOutcome;
   dryRun: boolean;

@@ -4,11 +4,10 @@
  * pipeline decides to end; the pipeline (runtime) decides, records and emits, so every source is
  * audited, counted and announced the same way.
  */
-import type { ExecutionVerdict, JsonValue } from '../core/types.js';
 import type { EngineConfig } from './engine-config.js';
-import type { ActionLabel } from '../core/decide.js';
 import type { Clock } from './clock.js';
-import type { DecisionOutcome, SourceError, StepRecord } from './audit-store.js';
+import type { DecisionOutcome, SourceError, StepRecord, Subject } from './audit-store.js';
+
 import type { VigilEvent } from './events.js';
 
 /** Emits an event at once (see `Source.apply`). */
@@ -28,18 +27,6 @@ export interface SourceContext {
 /** A sweep's context: sources swept beside the ledger resolve limits and policies from config. */
 export interface SweepContext extends SourceContext {
   config: EngineConfig;
-}
-
-/** The execution an audit row and a report line are about, and what was decided for it. */
-export interface Subject {
-  executionId: string;
-  attempt: number;
-  kind: string;
-  owner: string | null;
-  verdict: ExecutionVerdict;
-  action: ActionLabel;
-  reason: string;
-  evidence: Record<string, JsonValue>;
 }
 
 /** What `apply` did with one decision: a value the pipeline records, tallies and emits. */

@@ -16,7 +16,8 @@ import type {
 } from '../ports/audit-store.js';
 import type { Decision } from '../core/decide.js';
 import { actionLabel } from '../core/decide.js';
-import type { Applied, Source, SourceContext, Subject } from '../ports/source.js';
+import type { Applied, Source, SourceContext } from '../ports/source.js';
+import type { Subject } from '../ports/audit-store.js';
 import type { VigilEvent } from './events.js';
 
 /** What a sweep (or an operation-list check) found and did, merged into its report. */

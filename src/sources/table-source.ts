@@ -13,8 +13,8 @@ import type {
   Source,
   SweepContext,
   SourcePage,
-  Subject,
 } from '../ports/source.js';
+import type { Subject } from '../ports/audit-store.js';
 import { SourceProblem } from '../ports/source.js';
 import type { AppDatabase, AppDatabaseOptions } from './app-database.js';
 import { isConnectionError, openAppDatabase } from './app-database.js';
