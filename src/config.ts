@@ -19,6 +19,7 @@ import {
   toProcessConfigs,
 } from './supervisor/config.js';
 import { boundedDuration } from './shared/config-schemas.js';
+import { resolveRetention, retentionSchema } from './shared/retention-config.js';
 import type { ProbeSpec } from './probes/probe-config.js';
 import { probesSchema, resolveProbes } from './probes/probe-config.js';
 import type { OwnerAgents } from './owners/config.js';
@@ -135,6 +136,7 @@ const fileSchema = z.strictObject({
         .optional(),
     })
     .optional(),
+  retention: retentionSchema.optional(),
   processes: processesSchema.optional(),
   supervisor: supervisorSchema.optional(),
   probes: probesSchema.optional(),
@@ -332,6 +334,7 @@ export function parseConfig(
       reconcileIntervalMs:
         file.sweep?.reconcileInterval ?? file.sweep?.interval ?? DEFAULTS.sweepIntervalMs,
     },
+    retention: resolveRetention(file.retention),
     processes: toProcessConfigs(
       file.processes,
       source === 'defaults' ? undefined : dirname(source),
