@@ -229,7 +229,7 @@ describe('retention configuration', () => {
 });
 
 describe('retention in a running Vigil', () => {
-  it('counts what it pruned in vigil_pruned_rows_total', async () => {
+  it('prunes through the API and counts it in vigil_pruned_rows_total', async () => {
     const h = await harness('sqlite');
     try {
       await ended(h, 'a', T0, T0 + M);
@@ -242,9 +242,36 @@ describe('retention in a running Vigil', () => {
       });
       const app = await buildApp({ vigil, store: h.store, config: h.config, clock: h.clock });
       try {
-        await vigil.service.prune();
+        const dry = await app.inject({
+          method: 'POST',
+          url: '/v1/retention/prune',
+          payload: { dryRun: true },
+        });
+        expect(dry.json()).toMatchObject({
+          dryRun: true,
+          skipped: false,
+          tables: expect.arrayContaining([
+            { table: 'executions', before: expect.any(String), rows: 1 },
+          ]),
+        });
+        const bad = await app.inject({
+          method: 'POST',
+          url: '/v1/retention/prune',
+          payload: { dryRun: 'yes' },
+        });
+        expect(bad.statusCode).toBe(400);
+        expect(bad.json().error.message).toMatch(/dryRun/);
+        expect((await app.inject({ method: 'POST', url: '/v1/retention/prune' })).statusCode).toBe(
+          200,
+        );
         const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
         expect(text).toMatch(/^vigil_pruned_rows_total\{table="executions",replica="[^"]+"\} 1$/m);
+        const settings = (await app.inject({ method: 'GET', url: '/v1/retention' })).json();
+        expect(settings).toMatchObject({
+          keepMs: { executions: 30 * D, remediations: 90 * D },
+          prunedSinceStart: { executions: 1 },
+          lastPass: { dryRun: false, skipped: false },
+        });
       } finally {
         await app.close();
       }

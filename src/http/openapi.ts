@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { probeRoutesOpenApi } from './probe-routes.js';
 import { ownerRoutesOpenApi } from './owner-routes.js';
+import { retentionRoutesOpenApi } from './retention-routes.js';
 import { notificationsQuery } from './notifications.js';
 import { schemas } from './schemas.js';
 import { summaryQuerySchema } from './summary-routes.js';
@@ -51,6 +52,7 @@ export function openApiDocument(): Record<string, unknown> {
     paths: {
       ...probeRoutesOpenApi(),
       ...ownerRoutesOpenApi(),
+      ...retentionRoutesOpenApi(),
       '/v1/executions': {
         post: withBody('Register an execution', schemas.create, {
           '201': 'the execution',

@@ -34,9 +34,15 @@ export class Pruner {
   readonly totals: Record<RetentionTable, number> = Object.fromEntries(
     RETENTION_TABLES.map((table) => [table, 0]),
   ) as Record<RetentionTable, number>;
+  /** The last pass that ran here (not dry), and when it started. */
+  lastPass: { at: number; report: PruneReport } | null = null;
   private stopped = false;
 
   constructor(private readonly options: PrunerOptions) {}
+
+  get settings(): RetentionSettings {
+    return this.options.settings;
+  }
 
   /** Stops a pass under way after its current batch. */
   stop(): void {
@@ -66,7 +72,9 @@ export class Pruner {
       for (const { table, before } of due) {
         tables.push({ table, before, rows: await this.pruneTable(table, before) });
       }
-      return { dryRun, tables };
+      const report = { dryRun, tables };
+      this.lastPass = { at: now, report };
+      return report;
     } finally {
       await store.releaseLease(PRUNE_LEASE, holder);
     }
