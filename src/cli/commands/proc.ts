@@ -7,6 +7,7 @@ import { Supervisor } from '../../supervisor/supervisor.js';
 import type { CliIo, GlobalOptions } from '../context.js';
 import { withStore } from '../context.js';
 import { relative, table } from '../format.js';
+import { procImportCommand } from './proc-import.js';
 
 type Done = (code: number) => void;
 
@@ -141,6 +142,8 @@ From cron: * * * * * cd /srv/app && npx vigil proc check`,
   );
   operator('stop-all', '"off" for every process', (s, n) => s.off(n), { all: true });
   operator('start-all', '"on" for every process', (s, n) => s.on(n), { all: true });
+
+  procImportCommand(proc, io, done);
 
   for (const command of proc.commands) {
     command.exitOverride().configureOutput({
