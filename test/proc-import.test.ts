@@ -160,3 +160,47 @@ describe('vigil proc import', () => {
     expect(err.join('\n')).toContain('FILE: cannot read missing.json (ENOENT)');
   });
 });
+
+describe('heartbeatFormat in vigil.yaml', () => {
+  const load = (format: string) => {
+    writeFileSync(
+      join(dir, 'vigil.yaml'),
+      `processes:\n  web:\n    heartbeatFile: web.json\n    heartbeatFormat: ${format}\n`,
+    );
+    return () => loadConfig({ cwd: dir, env: {} });
+  };
+
+  it.each([
+    [
+      '{time: [epoch-seconds, epoch-millis]}',
+      'processes.web.heartbeatFormat.time: expected at most one of epoch-seconds and epoch-millis',
+    ],
+    [
+      '{time: unix}',
+      'processes.web.heartbeatFormat.time: expected one of iso, epoch-seconds, epoch-millis or a list of them, got "unix"',
+    ],
+    [
+      '{startedAt: 5}',
+      'processes.web.heartbeatFormat.startedAt: expected a key of the heartbeat JSON or false',
+    ],
+    ['{status: false, errorStatuses: [down]}', 'expected no errorStatuses when status is false'],
+    ['{pid: false}', 'processes.web.heartbeatFormat.pid'],
+    ['{beat: at}', 'beat'],
+  ])('refuses %s, naming the key', (format, message) => {
+    expect(load(format)).toThrow(message);
+  });
+
+  it("leaves out nothing it is not told to: the rest is Vigil's own format", () => {
+    const [web] = load('{at: timestamp, time: epoch-millis}')().processes;
+    expect(web!.heartbeatFormat).toEqual({
+      name: 'name',
+      pid: 'pid',
+      at: 'timestamp',
+      startedAt: 'startedAt',
+      status: 'status',
+      seq: 'seq',
+      time: ['epoch-millis'],
+      errorStatuses: null,
+    });
+  });
+});

@@ -8,13 +8,24 @@ import { DEFAULT_HEARTBEAT_FORMAT, TIME_FORMS } from '../core/heartbeat-format.j
 
 const key = z.string().min(1, 'expected a key of the heartbeat JSON');
 /** A key, or `false`: the file has no such field. */
-const optionalKey = z.union([key, z.literal(false)], {
-  error: (issue) =>
-    `expected a key of the heartbeat JSON or false (the file has none), got ${JSON.stringify(issue.input) ?? 'nothing'}`,
+const optionalKey = z.unknown().transform((value, ctx): string | false => {
+  if (value === false || (typeof value === 'string' && value !== '')) return value;
+  ctx.addIssue({
+    code: 'custom',
+    message: `expected a key of the heartbeat JSON or false (the file has none), got ${JSON.stringify(value) ?? 'nothing'}`,
+  });
+  return z.NEVER;
 });
-const timeForm = z.enum(TIME_FORMS, {
-  error: (issue) =>
-    `expected one of ${TIME_FORMS.join(', ')}, got ${JSON.stringify(issue.input) ?? 'nothing'}`,
+/** One time form or a list of them. */
+const timeForms = z.unknown().transform((value, ctx): TimeForm[] => {
+  const list = Array.isArray(value) ? (value as unknown[]) : [value];
+  const isForm = (v: unknown): v is TimeForm => TIME_FORMS.includes(v as TimeForm);
+  if (list.length > 0 && list.every(isForm)) return list;
+  ctx.addIssue({
+    code: 'custom',
+    message: `expected one of ${TIME_FORMS.join(', ')} or a list of them, got ${JSON.stringify(value) ?? 'nothing'}`,
+  });
+  return z.NEVER;
 });
 
 export const heartbeatFormatSchema = z
@@ -25,11 +36,11 @@ export const heartbeatFormatSchema = z
     startedAt: optionalKey.optional(),
     status: optionalKey.optional(),
     seq: optionalKey.optional(),
-    time: z.union([timeForm, z.array(timeForm).min(1)]).optional(),
+    time: timeForms.optional(),
     errorStatuses: z.array(z.string().min(1)).optional(),
   })
   .superRefine((format, ctx) => {
-    const forms = typeof format.time === 'string' ? [format.time] : (format.time ?? []);
+    const forms = format.time ?? [];
     if (forms.includes('epoch-seconds') && forms.includes('epoch-millis')) {
       ctx.addIssue({
         code: 'custom',
@@ -54,8 +65,7 @@ export function toHeartbeatFormat(
   const d = DEFAULT_HEARTBEAT_FORMAT;
   const optional = (value: string | false | undefined, fallback: string | null) =>
     value === false ? null : (value ?? fallback);
-  const time: TimeForm[] =
-    raw.time === undefined ? [...d.time] : typeof raw.time === 'string' ? [raw.time] : raw.time;
+  const time: TimeForm[] = raw.time ?? [...d.time];
   return Object.freeze({
     name: optional(raw.name, d.name),
     pid: raw.pid ?? d.pid,
