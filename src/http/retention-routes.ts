@@ -21,11 +21,12 @@ function reportJson(report: PruneReport) {
 
 /**
  * `GET /v1/retention`: how long each kind of record is kept, what this process pruned, and its
- * last pass. `POST /v1/retention/prune`: a pass now (`{"dryRun": true}` only counts). Admin only.
+ * last pass (admin and viewer tokens). `POST /v1/retention/prune`: a pass now (`{"dryRun": true}`
+ * only counts); admin only.
  */
 export function registerRetentionRoutes(app: FastifyInstance, service: Service): void {
   app.get('/v1/retention', async (request) => {
-    request.caller.mustBeAdmin();
+    request.caller.mustReadAll();
     const { settings, totals, lastPass } = service.pruner;
     return {
       keepMs: settings.keepMs,
