@@ -4,7 +4,6 @@ import type { SlotStore } from '../ports/slot-store.js';
 import { redact } from '../shared/redact.js';
 import { REDIS_COMMAND_TIMEOUT_MS, RedisHealth, withTimeout } from '../shared/redis-health.js';
 
-
 /** Takes the slot when it is free or already ours; answers [1, ttl] or [0, current holder]. */
 const ACQUIRE = `
 local current = redis.call('GET', KEYS[1])
@@ -130,4 +129,3 @@ export async function openRedisSlotStore(
     },
   };
 }
-
