@@ -75,6 +75,8 @@ export class TableOwners implements RowOwners {
 
 class TableOwnerSweep implements RowOwnerSweep {
   private readonly ownerSweep: OwnerSweep;
+  /** The owners this sweep asked: only their answers can move a breaker. */
+  private readonly asked = new Set<string>();
 
   constructor(
     private readonly options: TableOwnersOptions,
@@ -96,6 +98,8 @@ class TableOwnerSweep implements RowOwnerSweep {
     );
     const answers = new Map<string, OwnerObservation>();
     if (asked.length === 0) return answers;
+    for (const { execution } of asked)
+      if (execution.owner !== null) this.asked.add(execution.owner);
     const observe = await this.options.owners.observe(asked.map(asOwnerSees), now);
     for (const row of asked) answers.set(row.execution.id, observe(asOwnerSees(row)));
     return answers;
@@ -106,8 +110,14 @@ class TableOwnerSweep implements RowOwnerSweep {
   }
 
   async guard(decisions: readonly Decision[]): Promise<(string | null)[]> {
-    const guarded = await this.ownerSweep.guard(decisions, this.sweep.now);
-    return guarded.map((g) => g.pausedBecause);
+    // An owner not asked in this sweep (none of its rows was due) keeps its last answer in the
+    // client, which is no evidence about now: its decisions go past the breaker untouched (they
+    // come from rows within their limits, so none ends a row).
+    const fresh = decisions.filter((d) => d.owner !== null && this.asked.has(d.owner));
+    const guarded = new Map(
+      (await this.ownerSweep.guard(fresh, this.sweep.now)).map((g) => [g.decision, g]),
+    );
+    return decisions.map((d) => guarded.get(d)?.pausedBecause ?? null);
   }
 
   isRetry(decision: Decision): boolean {
