@@ -73,7 +73,10 @@ async function openAppDb(dialect: 'postgres' | 'sqlite', dir: string): Promise<A
       );
     };
     url = `sqlite:${path}`;
-    close = () => Promise.resolve(db.close());
+    close = () => {
+      db.close();
+      return Promise.resolve();
+    };
   }
   const at = (ms: number) => (dialect === 'postgres' ? new Date(ms) : new Date(ms).toISOString());
   return {
