@@ -20,6 +20,9 @@ import type { AppDatabase, AppDatabaseOptions } from './app-database.js';
 import { isConnectionError, openAppDatabase } from './app-database.js';
 import type { TableSourceConfig } from './table-config.js';
 import { blankExecution, childrenFirst, describe, statusOf, toExecution } from './table-rows.js';
+import { endEvents, planEnd, withWhere } from './table-end.js';
+import { requeueFacts } from './table-requeue.js';
+import { rowLimitsOf } from './table-row-sql.js';
 import type { MappedRow, MappedTable } from './table-sql.js';
 import { mappedTable } from './table-sql.js';
 
@@ -31,6 +34,8 @@ export interface RowItem {
   db: AppDatabase;
   row: MappedRow;
   facts: MappedRowFacts;
+  /** Where each limit read from the row came from (`rowLimits`), for the evidence. */
+  limitFrom: Record<string, string>;
 }
 
 /**
@@ -114,14 +119,20 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
       const mapped = await pass.map(table);
       const db = this.database(table);
       let after: unknown;
+      let lastId: string | undefined;
       for (;;) {
         const statement = mapped.selectRunning(after, batchSize);
         const rows = await pass.guard(table, () =>
-          db.query<Record<string, unknown>>(statement.text, statement.params),
+          db.query<Record<string, unknown>>(statement.text, statement.params, {
+            readOnly: statement.readOnly,
+          }),
         );
         let items: RowItem[] = [];
         for (const raw of rows) {
           const row = mapped.row(raw);
+          // A join that matches several rows repeats a row: the first one read is judged.
+          if (row.id === lastId) continue;
+          lastId = row.id;
           after = row.rawId;
           items.push(await pass.item(table, mapped, db, row, childTables, context));
           if (rowByRow) {
@@ -146,7 +157,7 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
     const { table, mapped, db, row, pass } = item;
     const { action } = decision;
     const where = { source: table.name, table: table.table, rowId: row.id };
-    decision = { ...decision, evidence: { ...decision.evidence, ...where } };
+    decision = { ...decision, evidence: withWhere(decision.evidence, where, item.limitFrom) };
     if (action.kind === 'ignore') {
       // Audited once per verdict, not at every sweep that reads the row again (its reason text
       // changes with every sweep: "ran 2h 1m", "ran 2h 2m", …).
@@ -158,24 +169,19 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
       return applied(decision, 'ignored', [], audit);
     }
     this.lastIgnored.delete(decision.executionId);
-    const succeeded = action.status === 'succeeded';
-    const status = succeeded ? table.status.succeeded[0] : table.onEnd.status;
+    const plan = planEnd(table, row, item.facts.execution, decision, context.clock.now());
+    const { status } = plan;
     if (context.dryRun) {
-      pass.project(table, row, decision, succeeded);
+      pass.project(table, row, decision, plan.becomes);
       return applied(decision, 'dry_run', [
-        {
-          step: 'end',
-          outcome: 'skipped',
-          ms: 0,
-          detail: `dry run: would set ${table.status.column} = ${JSON.stringify(status)}`,
-        },
+        { step: 'end', outcome: 'skipped', ms: 0, detail: `dry run: would ${plan.summary}` },
       ]);
     }
     announce({
       type: 'execution:stuck',
       at: context.now,
       executionId: decision.executionId,
-      attempt: 1,
+      attempt: decision.attempt,
       verdict: decision.verdict,
       reason: decision.reason,
       ...where,
@@ -184,9 +190,11 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
     try {
       const statement = mapped.endRow({
         row,
+        write: plan.write,
         status,
         now: context.clock.now(),
-        reason: succeeded ? null : `vigil: ${decision.verdict}: ${decision.reason}`,
+        reason: plan.reason,
+        requeue: plan.requeue,
       });
       const changed = await pass.guard(table, () => db.execute(statement.text, statement.params));
       const ms = elapsed(started);
@@ -194,21 +202,10 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
         // The app finished (or touched) the row between our read and our write: it wins.
         return applied(decision, 'lost_race', [{ step: 'end', outcome: 'lost_race', ms }]);
       }
-      pass.project(table, row, decision, succeeded);
-      const detail = `${table.status.column} = ${JSON.stringify(status)}: ${decision.reason}`;
+      pass.project(table, row, decision, plan.becomes);
+      const detail = `${plan.summary}: ${decision.reason}`;
       const done = applied(decision, 'remediated', [{ step: 'end', outcome: 'ok', ms, detail }]);
-      done.events.push({
-        type: 'execution:remediated',
-        at: context.now,
-        executionId: decision.executionId,
-        attempt: 1,
-        verdict: decision.verdict,
-        reason: decision.reason,
-        status: action.status,
-        rowStatus: status,
-        action: actionLabel(action),
-        ...where,
-      });
+      done.events.push(...endEvents(plan, decision, where, context.now));
       return done;
     } catch (error) {
       return applied(decision, 'failed', [
@@ -275,6 +272,7 @@ export class TablesPass {
       execution,
       policy: policyFor(context.config, execution),
       now: context.now,
+      requeue: requeueFacts(table),
     };
     if (row.startedAt === null || row.unreadable.length > 0) {
       const column = row.unreadable[0] ?? table.startedAt;
@@ -292,7 +290,8 @@ export class TablesPass {
         }
       }
     }
-    return { pass: this, table, mapped, db, row, facts };
+    const limitFrom = rowLimitsOf(table, row.extras).from;
+    return { pass: this, table, mapped, db, row, facts, limitFrom };
   }
 
   /** The children of one parent row across every table that points at it, with this sweep's ends. */
@@ -331,12 +330,11 @@ export class TablesPass {
   }
 
   /** Notes what a row is (or, dry, would be) once ended, and which parent now needs a look. */
-  project(table: TableSourceConfig, row: MappedRow, decision: Decision, succeeded: boolean): void {
-    this.ended.set(decision.executionId, {
-      status: succeeded ? 'succeeded' : 'failed',
-      verdict: decision.verdict,
-    });
-    if (!succeeded && table.parent && row.parent !== null) {
+  project(table: TableSourceConfig, row: MappedRow, decision: Decision, becomes: Status): void {
+    this.ended.set(decision.executionId, { status: becomes, verdict: decision.verdict });
+    // A re-queued row runs again: its workflow run goes on.
+    const failed = becomes === 'failed' || becomes === 'dead';
+    if (failed && table.parent && row.parent !== null) {
       const parents = this.touched.get(table.parent.table) ?? new Map<string, ExecutionVerdict>();
       if (!parents.has(row.parent)) parents.set(row.parent, decision.verdict);
       this.touched.set(table.parent.table, parents);
@@ -363,7 +361,7 @@ function applied(
 function subjectOf(decision: Decision): Subject {
   return {
     executionId: decision.executionId,
-    attempt: 1,
+    attempt: decision.attempt,
     kind: decision.kind,
     owner: decision.owner,
     verdict: decision.verdict,
