@@ -172,6 +172,17 @@ function checkTable(raw: unknown, ctx: z.RefinementCtx): void {
       seen.set(String(value), list);
     }
   }
+  const requeueStatus = (raw as { requeue?: { status?: unknown } | null }).requeue?.status;
+  if (
+    (typeof requeueStatus === 'string' || typeof requeueStatus === 'number') &&
+    seen.get(String(requeueStatus)) === 'running'
+  ) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['requeue', 'status'],
+      message: `expected a status the app's runner picks up again, got ${JSON.stringify(requeueStatus)}, which is listed under status.running`,
+    });
+  }
 }
 
 /** The columns one write sets: each once, never the id or status column (Vigil writes those). */

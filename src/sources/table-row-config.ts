@@ -170,7 +170,11 @@ export const requeueSchema = z.strictObject({
   ...writeShape,
   attempts: z.strictObject({
     column: identifier,
-    max: z.number().int().min(1).max(1000),
+    max: z
+      .number()
+      .int()
+      .min(2, 'expected at least 2 attempts in all (1 means never re-queue: use onEnd)')
+      .max(1000),
     increment: z.boolean().optional(),
   }),
   backoff: z.strictObject({ initial: durationSchema, max: durationSchema.optional() }).optional(),
