@@ -8,7 +8,9 @@
  * of the server). Each run uses a database of its own, vigil_example_interactions_<pid>.
  */
 import type { ChildProcess } from 'node:child_process';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -30,24 +32,47 @@ function check(what: string, ok: boolean, got?: unknown): void {
 
 const work = mkdtempSync(join(tmpdir(), 'vigil-example-'));
 const config = join(work, 'vigil.yaml');
-const env = { ...process.env, VIGIL_DATABASE_URL: `sqlite:${join(work, 'vigil.db')}` };
+const env = {
+  ...process.env,
+  VIGIL_DATABASE_URL: `sqlite:${join(work, 'vigil.db')}`,
+  WATCHDOG_HOOK_SECRET: 'example-secret-0123456789',
+};
 
-/** Runs a vigil command like cron would; prints its output unless `quiet`. */
-function vigil(args: string[], quiet = false): string {
-  const done = spawnSync(
+/** The alerts Vigil posted to the webhook receiver (the ops team's endpoint). */
+const alerts: { type: string; executionId?: string; action?: string }[] = [];
+const receiver = createServer((request, response) => {
+  let body = '';
+  request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+  request.on('end', () => {
+    alerts.push(...(JSON.parse(body) as { events: typeof alerts }).events);
+    response.writeHead(204).end();
+  });
+});
+
+/**
+ * Runs a vigil command like cron would; prints its output unless `quiet`. Asynchronous: the
+ * webhook receiver in this process must answer while `vigil sweep` delivers its alerts.
+ */
+async function vigil(args: string[], quiet = false): Promise<string> {
+  const child = spawn(
     process.execPath,
     [join(root, 'bin', 'vigil.js'), ...args, '--config', config],
     {
       env,
-      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await exited(child);
   if (!quiet) {
     console.log(`\n$ vigil ${args.join(' ')}`);
-    process.stdout.write(done.stdout + done.stderr);
+    process.stdout.write(stdout + stderr);
   }
-  if (done.status !== 0) throw new Error(`vigil ${args.join(' ')} exited with ${done.status}`);
-  return done.stdout;
+  if (code !== 0) throw new Error(`vigil ${args.join(' ')} exited with ${code}`);
+  return stdout;
 }
 
 /** Starts the Python runner; resolves once it has claimed an interaction (or exited). */
@@ -114,7 +139,7 @@ async function main(db: pg.Client): Promise<void> {
 
   console.log('\n2. Past its 4s limit for ai_model, a dry run says what a sweep would do.');
   await untilOverdue(db, 12, '4 seconds');
-  const dry = vigil(['sweep', '--dry-run']);
+  const dry = await vigil(['sweep', '--dry-run']);
   check(
     'the dry run would re-queue interaction 12',
     /interactions:12\s+run_timeout\s+retry\s+dry_run/.test(dry),
@@ -125,7 +150,7 @@ async function main(db: pg.Client): Promise<void> {
   check('the dry run wrote nothing', untouched.status === 'running' && untouched.attempts === 0);
 
   console.log('\n3. The cron sweep re-queues it and closes the stale workflow run 3.');
-  vigil(['sweep']);
+  await vigil(['sweep']);
   const requeued = await one(
     `SELECT status, attempts, runner_id, not_before > now() - interval '1 minute' AS soon, output->>'error' AS error
        FROM interactions WHERE interaction_id = 12`,
@@ -180,7 +205,7 @@ async function main(db: pg.Client): Promise<void> {
   third.child.kill('SIGKILL');
   await exited(third.child);
   await untilOverdue(db, 21, '2 seconds');
-  vigil(['sweep']);
+  await vigil(['sweep']);
   const failed = await one(
     `SELECT status, completed_at IS NOT NULL AS completed, output->>'error' AS error FROM interactions WHERE interaction_id = 21`,
   );
@@ -214,13 +239,27 @@ async function main(db: pg.Client): Promise<void> {
   );
 
   console.log('\n7. The audit trail:');
-  const history = vigil(['history']);
+  const history = await vigil(['history']);
   const audited = (id: string, action: string) =>
     new RegExp(`${id}#\\d+\\s+run_timeout\\s+${action}\\s+remediated`).test(history);
   check('interaction 12 audited as re-queued', audited('interactions:12', 'retry'));
   check('interaction 21 audited as dead-lettered', audited('interactions:21', 'dead_letter'));
   check('workflow run 3 audited as completed', audited('workflow_runs:3', 'succeed'));
   check('workflow run 2 audited as failed', audited('workflow_runs:2', 'fail'));
+
+  console.log('\n8. The alerts the ops webhook received:');
+  for (const alert of alerts)
+    console.log(`  ${alert.type} ${alert.executionId} ${alert.action ?? ''}`);
+  const alerted = (type: string, id: string) =>
+    alerts.some((a) => a.type === type && a.executionId === id);
+  check(
+    'an alert that interaction 12 was re-queued',
+    alerted('execution:remediated', 'interactions:12'),
+  );
+  check(
+    'an alert that interaction 21 was dead-lettered',
+    alerted('execution:dead', 'interactions:21'),
+  );
 }
 
 async function admin(sql: string): Promise<void> {
@@ -234,12 +273,13 @@ async function admin(sql: string): Promise<void> {
 }
 
 async function run(): Promise<void> {
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const { port } = receiver.address() as AddressInfo;
   writeFileSync(
     config,
-    readFileSync(join(here, 'vigil.yaml'), 'utf8').replaceAll(
-      '/vigil_example_interactions',
-      `/${DATABASE}`,
-    ),
+    readFileSync(join(here, 'vigil.yaml'), 'utf8')
+      .replaceAll('/vigil_example_interactions', `/${DATABASE}`)
+      .replace('127.0.0.1:8025', `127.0.0.1:${port}`),
   );
   await admin(`CREATE DATABASE ${DATABASE}`);
   const db = new pg.Client({ connectionString: appUrl.toString() });
@@ -250,6 +290,7 @@ async function run(): Promise<void> {
     await db.end();
     await admin(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`);
     rmSync(work, { recursive: true, force: true });
+    receiver.close();
   }
   console.log(
     failures.length === 0 ? '\nEvery check held.' : `\n${failures.length} checks failed.`,
