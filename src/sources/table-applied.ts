@@ -17,7 +17,7 @@ export function applied(
 function subjectOf(decision: Decision): Subject {
   return {
     executionId: decision.executionId,
-    attempt: 1,
+    attempt: decision.attempt,
     kind: decision.kind,
     owner: decision.owner,
     verdict: decision.verdict,

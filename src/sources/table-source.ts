@@ -23,6 +23,9 @@ import type { OwnedRowItem } from './table-owned.js';
 import { OwnedTable, pausedByBreaker } from './table-owned.js';
 import type { TableSourceConfig } from './table-config.js';
 import { blankExecution, childrenFirst, describe, statusOf, toExecution } from './table-rows.js';
+import { endEvents, planEnd, withWhere } from './table-end.js';
+import { requeueFacts } from './table-requeue.js';
+import { rowLimitsOf } from './table-row-sql.js';
 import type { MappedRow, MappedTable } from './table-sql.js';
 import { mappedTable } from './table-sql.js';
 
@@ -36,6 +39,8 @@ export interface RowItem {
   facts: MappedRowFacts;
   /** A table with `reconcile` or `appSlots`: the row's owner id and template columns. */
   owned?: OwnedRowItem | undefined;
+  /** Where each limit read from the row came from (`rowLimits`), for the evidence. */
+  limitFrom: Record<string, string>;
 }
 
 /**
@@ -137,14 +142,20 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
       const db = this.database(table);
       owned = OwnedTable.begin(table, db, context, (url) => this.redis.get(url));
       let after: unknown;
+      let lastId: string | undefined;
       for (;;) {
         const statement = mapped.selectRunning(after, batchSize);
         const rows = await pass.guard(table, () =>
-          db.query<Record<string, unknown>>(statement.text, statement.params),
+          db.query<Record<string, unknown>>(statement.text, statement.params, {
+            readOnly: statement.readOnly,
+          }),
         );
         let items: RowItem[] = [];
         for (const raw of rows) {
           const row = mapped.row(raw);
+          // A join that matches several rows repeats a row: the first one read is judged.
+          if (row.id === lastId) continue;
+          lastId = row.id;
           after = row.rawId;
           items.push(await pass.item(table, mapped, db, row, childTables, context));
           if (rowByRow) {
@@ -175,7 +186,7 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
     const { table, mapped, db, row, pass } = item;
     const { action } = decision;
     const where = { source: table.name, table: table.table, rowId: row.id };
-    decision = { ...decision, evidence: { ...decision.evidence, ...where } };
+    decision = { ...decision, evidence: withWhere(decision.evidence, where, item.limitFrom) };
     if (action.kind === 'ignore') {
       // Audited once per verdict, not at every sweep that reads the row again (its reason text
       // changes with every sweep: "ran 2h 1m", "ran 2h 2m", …).
@@ -187,15 +198,14 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
       return applied(decision, 'ignored', [], audit);
     }
     this.lastIgnored.delete(decision.executionId);
-    const succeeded = action.status === 'succeeded';
-    const status = succeeded ? table.status.succeeded[0] : table.onEnd.status;
     if (context.dryRun) {
-      pass.project(table, row, decision, succeeded);
+      const plan = planEnd(table, row, item.facts.execution, decision, context.clock.now());
+      pass.project(table, row, decision, plan.becomes);
       const end: StepRecord = {
         step: 'end',
         outcome: 'skipped',
         ms: 0,
-        detail: `dry run: would set ${table.status.column} = ${JSON.stringify(status)}`,
+        detail: `dry run: would ${plan.summary}`,
       };
       const steps = item.owned ? await item.owned.table.dryRun(item, decision, end) : [end];
       return applied(decision, 'dry_run', steps);
@@ -206,7 +216,7 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
         type: 'execution:stuck',
         at: context.now,
         executionId: decision.executionId,
-        attempt: 1,
+        attempt: decision.attempt,
         verdict: decision.verdict,
         reason: decision.reason,
         ...where,
@@ -216,14 +226,19 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
       ? await item.owned.table.stopFirst(item, decision, announce)
       : { kind: 'go' as const, steps: [], reason: decision.reason };
     if (first.kind === 'left_running') return first.applied;
-    const { steps, reason } = first;
+    const { steps } = first;
+    // The stop's outcome is part of the reason the row is ended with.
+    decision = { ...decision, reason: first.reason };
+    const ending = planEnd(table, row, item.facts.execution, decision, context.clock.now());
     const started = performance.now();
     try {
       const statement = mapped.endRow({
         row,
-        status,
+        write: ending.write,
+        status: ending.status,
         now: context.clock.now(),
-        reason: succeeded ? null : `vigil: ${decision.verdict}: ${reason}`,
+        reason: ending.reason,
+        requeue: ending.requeue,
       });
       const changed = await pass.guard(table, () => db.execute(statement.text, statement.params));
       const ms = elapsed(started);
@@ -232,23 +247,12 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
         steps.push({ step: 'end', outcome: 'lost_race', ms });
         return applied(decision, 'lost_race', steps);
       }
-      pass.project(table, row, decision, succeeded);
-      const detail = `${table.status.column} = ${JSON.stringify(status)}: ${reason}`;
+      pass.project(table, row, decision, ending.becomes);
+      const detail = `${ending.summary}: ${decision.reason}`;
       steps.push({ step: 'end', outcome: 'ok', ms, detail });
       if (item.owned) steps.push(...(await item.owned.table.release(row, item.owned, false)));
-      const done = applied({ ...decision, reason }, 'remediated', steps);
-      done.events.push({
-        type: 'execution:remediated',
-        at: context.now,
-        executionId: decision.executionId,
-        attempt: 1,
-        verdict: decision.verdict,
-        reason,
-        status: action.status,
-        rowStatus: status,
-        action: actionLabel(action),
-        ...where,
-      });
+      const done = applied(decision, 'remediated', steps);
+      done.events.push(...endEvents(ending, decision, where, context.now));
       return done;
     } catch (error) {
       steps.push({ step: 'end', outcome: 'failed', ms: elapsed(started), detail: describe(error) });
@@ -314,6 +318,7 @@ export class TablesPass {
       execution,
       policy: policyFor(context.config, execution),
       now: context.now,
+      requeue: requeueFacts(table),
     };
     if (row.startedAt === null || row.unreadable.length > 0) {
       const column = row.unreadable[0] ?? table.startedAt;
@@ -331,7 +336,8 @@ export class TablesPass {
         }
       }
     }
-    return { pass: this, table, mapped, db, row, facts };
+    const limitFrom = rowLimitsOf(table, row.extras).from;
+    return { pass: this, table, mapped, db, row, facts, limitFrom };
   }
 
   /** The children of one parent row across every table that points at it, with this sweep's ends. */
@@ -370,12 +376,11 @@ export class TablesPass {
   }
 
   /** Notes what a row is (or, dry, would be) once ended, and which parent now needs a look. */
-  project(table: TableSourceConfig, row: MappedRow, decision: Decision, succeeded: boolean): void {
-    this.ended.set(decision.executionId, {
-      status: succeeded ? 'succeeded' : 'failed',
-      verdict: decision.verdict,
-    });
-    if (!succeeded && table.parent && row.parent !== null) {
+  project(table: TableSourceConfig, row: MappedRow, decision: Decision, becomes: Status): void {
+    this.ended.set(decision.executionId, { status: becomes, verdict: decision.verdict });
+    // A re-queued row runs again: its workflow run goes on.
+    const failed = becomes === 'failed' || becomes === 'dead';
+    if (failed && table.parent && row.parent !== null) {
       const parents = this.touched.get(table.parent.table) ?? new Map<string, ExecutionVerdict>();
       if (!parents.has(row.parent)) parents.set(row.parent, decision.verdict);
       this.touched.set(table.parent.table, parents);
