@@ -35,7 +35,7 @@ export function planEnd(
 ): EndPlan {
   const { action } = decision;
   if (action.kind !== 'end') throw new Error(`planEnd: ${decision.executionId} is not ended`);
-  const set = (status: StatusValue) => `${table.status.column} = ${JSON.stringify(status)}`;
+  const set = (status: StatusValue) => `set ${table.status.column} = ${JSON.stringify(status)}`;
   const text = (write: RowWrite) =>
     write.reason ? endText(write.reason.text, table, row, execution, decision, now) : null;
   if (action.status === 'succeeded') {

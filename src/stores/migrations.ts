@@ -199,7 +199,7 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
-  '0011_retention': {
+  '0012_retention': {
     async up(db: Kysely<unknown>) {
       // Retention deletes the oldest records first, a batch at a time: each needs its time indexed.
       await db.schema

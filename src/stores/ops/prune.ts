@@ -8,7 +8,7 @@ type IdQuery = SelectQueryBuilder<Database, keyof Database, { id: string }>;
 
 /**
  * The rows of `table` that retention may delete, oldest first. Each filter is a range scan on an
- * index over the record's time (migration 0011_retention), so a batch costs O(batch), not
+ * index over the record's time (migration 0012_retention), so a batch costs O(batch), not
  * O(table).
  */
 function prunable(db: Db, table: RetentionTable, before: number): IdQuery {
