@@ -13,6 +13,7 @@ import type { Clock } from '../ports.js';
 import type { ExecutionStore } from '../ports/execution-store.js';
 import type { Caller } from './auth.js';
 import { authenticate } from './auth.js';
+import { registerClaimRoutes } from './claim-routes.js';
 import { registerDashboard } from './dashboard.js';
 import { Metrics } from './metrics.js';
 import { registerNotificationRoutes } from './notifications.js';
@@ -121,6 +122,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     for (const raw of streams) raw.end();
   });
   await registerRoutes(app, { ...parts, metrics });
+  registerClaimRoutes(app, vigil.service);
   registerProcessRoutes(app, vigil);
   await registerProbeRoutes(app, vigil);
   registerNotificationRoutes(app, options);

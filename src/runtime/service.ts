@@ -8,6 +8,7 @@ import type { EngineConfig } from '../ports/engine-config.js';
 import type { Source } from '../ports/source.js';
 import { ClockJumpWatch } from './clock.js';
 import { EventBus } from './events.js';
+import { Claims } from './claims.js';
 import { Ledger } from './ledger.js';
 import { DeadlineScheduler } from './scheduler.js';
 import { Slots } from './slots.js';
@@ -68,6 +69,8 @@ export interface Health {
 export class Service {
   readonly events: EventBus;
   readonly ledger: Ledger;
+  /** Runners' claims of queued work, waiting for it when asked (`POST /v1/kinds/:kind/claim`). */
+  readonly claims: Claims;
   readonly sweeper: Sweeper;
   readonly scheduler: DeadlineScheduler;
   readonly slots: Slots;
@@ -132,7 +135,9 @@ export class Service {
           .releaseFor([{ id, attempt }])
           .catch((error: unknown) => onError(error, 'slot release'));
       },
+      afterQueue: (kind) => this.claims.wake(kind),
     });
+    this.claims = new Claims((scope) => this.ledger.claim(scope), clock, options.timers);
   }
 
   start(): void {
