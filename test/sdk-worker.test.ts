@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Execution } from '../src/sdk/index.js';
+import type { Execution, Json } from '../src/sdk/index.js';
 import { VigilApiError, VigilClient } from '../src/sdk/index.js';
 import { tempDir } from './helpers.js';
 import type { VigilProcess } from './process-helpers.js';
@@ -39,7 +39,7 @@ afterAll(async () => {
 
 const get = async (id: string) =>
   (await api(vigil.url, 'GET', `/v1/executions/${id}`)).json as Execution;
-const queue = (id: string, kind: string, metadata: Record<string, unknown> = {}) =>
+const queue = (id: string, kind: string, metadata: Record<string, Json> = {}) =>
   client.register({ id, kind, status: 'queued', metadata });
 
 describe('client.worker()', () => {
@@ -90,7 +90,7 @@ describe('client.worker()', () => {
   });
 
   it('rejects done when Vigil refuses the claims themselves', async () => {
-    const worker = client.worker('idle', () => undefined, { waitMs: -5 as number });
+    const worker = client.worker('idle', () => undefined, { waitMs: -5 });
     // A negative wait is clamped by nobody: the server names the field it refuses.
     await expect(worker.done).rejects.toBeInstanceOf(VigilApiError);
   });
