@@ -16,6 +16,7 @@ const as = (token: string) => ({ authorization: `Bearer ${token}` });
 let app: FastifyInstance;
 let store: SqlStore;
 let clock: FakeClock;
+let vigil: Vigil;
 let cleanup: () => void;
 
 beforeEach(async () => {
@@ -31,7 +32,7 @@ beforeEach(async () => {
     },
     { VIGIL_TOKEN: ADMIN },
   );
-  const vigil = new Vigil({ store, config, clock, watchEventLoop: false });
+  vigil = new Vigil({ store, config, clock, watchEventLoop: false });
   app = await buildApp({ vigil, store, config, clock });
 });
 
@@ -100,6 +101,18 @@ describe('POST /v1/kinds/:kind/claim', () => {
     });
     expect(answered).toEqual({ runner: 'w1', execution: null });
     expect(clock.monotonic()).toBeGreaterThanOrEqual(10 * S);
+  });
+
+  it('a claim waiting for work answers when the server closes, instead of holding it up', async () => {
+    let answered: unknown;
+    void post('/v1/kinds/embed/claim', { runner: 'w1', wait: '30s' }).then((r) => {
+      answered = r.json();
+    });
+    // The fake clock never moves here: only closing can end the wait.
+    await until(() => vigil.service.claims.waiters === 1);
+    await app.close();
+    await until(() => answered);
+    expect(answered).toEqual({ runner: 'w1', execution: null });
   });
 
   it('refuses bad input naming the field', async () => {

@@ -119,6 +119,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     streamEvents(request, reply, vigil.service.events, streams);
   });
   app.addHook('preClose', async () => {
+    vigil.service.claims.close();
     for (const raw of streams) raw.end();
   });
   await registerRoutes(app, { ...parts, metrics });

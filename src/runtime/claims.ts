@@ -28,6 +28,7 @@ export interface ClaimRequest extends ClaimScope {
  */
 export class Claims {
   private readonly waiting = new Map<string, Set<() => void>>();
+  private closed = false;
 
   constructor(
     private readonly claimOnce: (scope: ClaimScope) => Promise<Execution | undefined>,
@@ -42,9 +43,25 @@ export class Claims {
       const claimed = await this.claimOnce(scope);
       if (claimed) return claimed;
       const left = until - this.clock.monotonic();
-      if (left <= 0 || request.signal?.aborted) return undefined;
+      if (left <= 0 || request.signal?.aborted || this.closed) return undefined;
       await this.pause(request.kind, Math.min(left, CLAIM_POLL_MS), request.signal);
     }
+  }
+
+  /** Claims waiting for work now. */
+  get waiters(): number {
+    let count = 0;
+    for (const waiters of this.waiting.values()) count += waiters.size;
+    return count;
+  }
+
+  /**
+   * The server is closing: waiting claims look once more and answer, and new ones do not wait, so
+   * a long poll never holds a shutdown up for its whole wait.
+   */
+  close(): void {
+    this.closed = true;
+    for (const waiters of this.waiting.values()) for (const resume of waiters) resume();
   }
 
   /** Work of this kind was queued here: waiting claims look now instead of at their next poll. */
