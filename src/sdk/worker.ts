@@ -54,6 +54,12 @@ export interface WorkerDeps {
 }
 
 const FIRST_BACKOFF_MS = 500;
+/**
+ * The pause after a claim that found nothing. The claim itself waited on the server, so this only
+ * keeps a worker with `waitMs: 0` (or a server that is closing and answers at once) from asking
+ * in a tight loop.
+ */
+const IDLE_PAUSE_MS = 250;
 
 /**
  * Claims executions of `kind` and runs `fn` for each inside `run()`'s machinery (liveness
@@ -116,7 +122,10 @@ export function startWorker(
         await pause(base / 2 + (Math.random() * base) / 2);
         continue;
       }
-      if (!execution) continue;
+      if (!execution) {
+        await pause(IDLE_PAUSE_MS);
+        continue;
+      }
       running++;
       let threw = false;
       try {

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from .client import VigilClient
 
 _FIRST_BACKOFF = 0.5
+# The pause after a claim that found nothing: the claim itself waited on the server, so this only
+# keeps a worker with ``wait=0`` (or a server that is closing and answers at once) from a tight loop.
+_IDLE_PAUSE = 0.25
 
 
 class Worker:
@@ -98,7 +101,9 @@ class Worker:
                 base = min(self.max_backoff, _FIRST_BACKOFF * 2.0 ** (failures - 1))
                 self._stopping.wait(base / 2 + random.random() * base / 2)
                 continue
-            if execution is not None:
+            if execution is None:
+                self._stopping.wait(_IDLE_PAUSE)
+            else:
                 self._run(execution)
 
     def _run(self, execution: Execution) -> None:
