@@ -10,6 +10,8 @@ import { ConfigError } from './errors.js';
 import { redact } from './shared/redact.js';
 import type { NotifyConfig } from './notify/config.js';
 import { notifySchema, resolveNotify } from './notify/config.js';
+import type { DispatchTarget } from './notify/dispatch-config.js';
+import { dispatchSchema, resolveDispatch } from './notify/dispatch-config.js';
 import { durationSchema as duration, limitsSchema } from './schemas.js';
 import type { ProcessConfig } from './supervisor/config.js';
 import {
@@ -115,6 +117,7 @@ const fileSchema = z.strictObject({
         limits: limitsSchema.optional(),
         dispatchGrace: duration.optional(),
         retry: retrySchema.optional(),
+        dispatch: dispatchSchema.optional(),
       }),
     )
     .optional(),
@@ -186,6 +189,8 @@ export interface Config extends EngineConfig {
   tables: Readonly<Record<string, TableSourceConfig>>;
   /** Notification channels and routes (`notify:`); null when not configured. */
   notify: NotifyConfig | null;
+  /** Dispatch webhooks by kind (`kinds.<kind>.dispatch`): where queued attempts are sent. */
+  dispatch: Readonly<Record<string, DispatchTarget>>;
 }
 
 const CONFIG_FILES = ['vigil.yaml', 'vigil.yml', 'vigil.json'];
@@ -288,6 +293,7 @@ export function parseConfig(
     }
   }
   const notify = resolveNotify(file.notify, env, problems);
+  const dispatch = resolveDispatch(file.kinds ?? {}, env, problems);
   const ownerAgents = resolveOwnerAgents(file.owners, problems);
   if (problems.length > 0) throw new ConfigError(problems, source);
 
@@ -353,6 +359,7 @@ export function parseConfig(
     operations: resolveHttpLists(file.operations),
     tables: normalizeTables(file.tables),
     notify,
+    dispatch,
   });
 }
 

@@ -163,6 +163,19 @@ await describeEach(storeKinds(), 'retention on %s', (kind) => {
     ]);
   });
 
+  it('keeps a sent dispatch while its attempt is still queued (or it would be sent again)', async () => {
+    await h.store.create(execution('q', { kind: 'jobs', status: 'queued' }), T0);
+    const outbox = h.store.outbox();
+    expect(await outbox.enqueueDispatches(['jobs'], T0, 10)).toBe(1);
+    const [claimed] = await outbox.claimDue('me', T0, M, 10, 'dispatches');
+    expect(claimed).toBeDefined();
+    await outbox.markDelivered([claimed?.id ?? ''], 'me', T0);
+    expect(await h.store.prune('notifications', T0 + D, 100)).toBe(0);
+    expect(await outbox.enqueueDispatches(['jobs'], T0 + D, 10)).toBe(0);
+    await h.store.start('q', 1, T0 + M);
+    expect(await h.store.prune('notifications', T0 + D, 100)).toBe(1);
+  });
+
   it('a pass prunes each table at its own retention; forever keeps; dry runs count only', async () => {
     const config = parseConfig({ retention: { executions: '1d', remediations: 'forever' } });
     await ended(h, 'a', T0, T0 + M);

@@ -126,6 +126,13 @@ const contract: Record<Method, (h: Harness, store: SqlStore) => Promise<void>> =
     expect(started).toMatchObject({ status: 'running', startedAt: T0 + S, deadlineAt: T0 + S + M });
     expect(await store.start('q', 1, T0 + S)).toBeUndefined();
   },
+  async claim(_h, store) {
+    await store.create(execution('q', { status: 'queued' }), T0);
+    expect(await store.claim({ kind: 'other' }, T0 + S)).toBeUndefined();
+    const claimed = await store.claim({ kind: 'k' }, T0 + S);
+    expect(claimed).toMatchObject({ id: 'q', status: 'running', startedAt: T0 + S });
+    expect(await store.claim({ kind: 'k' }, T0 + S)).toBeUndefined();
+  },
   async heartbeat(_h, store) {
     await store.create(execution('a'), T0);
     const result = await store.heartbeat(

@@ -79,11 +79,7 @@ export function decideMappedRow(facts: MappedRowFacts): MappedRowDecision {
     });
   }
   const alone = () =>
-    holdForBackoff(
-      decide({ execution, observation, policy, now, canTerminate }),
-      execution,
-      facts,
-    );
+    holdForBackoff(decide({ execution, observation, policy, now, canTerminate }), execution, facts);
   const { children } = facts;
   if (!children) return decided(alone());
   const judged = judge(execution, observation, policy, { now });

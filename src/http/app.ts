@@ -13,6 +13,7 @@ import type { Clock } from '../ports.js';
 import type { ExecutionStore } from '../ports/execution-store.js';
 import type { Caller } from './auth.js';
 import { authenticate, refuseViewerWrites } from './auth.js';
+import { registerClaimRoutes } from './claim-routes.js';
 import { ownerScope } from './event-scope.js';
 import { registerDashboard } from './dashboard.js';
 import { Metrics } from './metrics.js';
@@ -123,9 +124,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     streamEvents(request, reply, vigil.service.events, streams, filter);
   });
   app.addHook('preClose', async () => {
+    vigil.service.claims.close();
     for (const raw of streams) raw.end();
   });
   await registerRoutes(app, { ...parts, metrics });
+  registerClaimRoutes(app, vigil.service);
   registerProcessRoutes(app, vigil);
   await registerProbeRoutes(app, vigil);
   registerNotificationRoutes(app, options);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { claimRoutesOpenApi } from './claim-routes.js';
 import { probeRoutesOpenApi } from './probe-routes.js';
 import { ownerRoutesOpenApi } from './owner-routes.js';
 import { retentionRoutesOpenApi } from './retention-routes.js';
@@ -61,6 +62,7 @@ export function openApiDocument(): Record<string, unknown> {
       ...probeRoutesOpenApi(),
       ...ownerRoutesOpenApi(),
       ...retentionRoutesOpenApi(),
+      ...claimRoutesOpenApi(withBody, errors),
       '/v1/executions': {
         post: withBody('Register an execution', schemas.create, {
           '201': 'the execution',

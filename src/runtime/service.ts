@@ -11,6 +11,7 @@ import { repeat } from '../shared/periodic.js';
 import { realTimers } from '../shared/timers.js';
 import { ClockJumpWatch } from './clock.js';
 import { EventBus } from './events.js';
+import { Claims } from './claims.js';
 import { Ledger } from './ledger.js';
 import type { PruneReport } from './retention.js';
 import { Pruner } from './retention.js';
@@ -79,6 +80,8 @@ export interface Health {
 export class Service {
   readonly events: EventBus;
   readonly ledger: Ledger;
+  /** Runners' claims of queued work, waiting for it when asked (`POST /v1/kinds/:kind/claim`). */
+  readonly claims: Claims;
   readonly sweeper: Sweeper;
   readonly scheduler: DeadlineScheduler;
   readonly slots: Slots;
@@ -154,7 +157,9 @@ export class Service {
           .releaseFor([{ id, attempt }])
           .catch((error: unknown) => onError(error, 'slot release'));
       },
+      afterQueue: (kind) => this.claims.wake(kind),
     });
+    this.claims = new Claims((scope) => this.ledger.claim(scope), clock, options.timers);
   }
 
   start(): void {

@@ -199,6 +199,18 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0008_dispatch': {
+    async up(db: Kysely<unknown>) {
+      // A runner's claim reads the oldest due attempt of one kind: only queued rows are indexed,
+      // so a claim costs O(log queued) however many executions have ended.
+      await db.schema
+        .createIndex('executions_queued')
+        .on('executions')
+        .columns(['kind', 'queued_at', 'id'])
+        .where(sql.ref('status'), '=', 'queued')
+        .execute();
+    },
+  },
   '0012_retention': {
     async up(db: Kysely<unknown>) {
       // Retention deletes the oldest records first, a batch at a time: each needs its time indexed.

@@ -1,7 +1,13 @@
 import type { Execution, OpenStatus } from '../core/types.js';
 import type { RemediationFilter, RemediationRecord, SweepReport } from '../ports/audit-store.js';
 import type { ExecutionStore } from '../ports/execution-store.js';
-import type { Beat, HeartbeatResult, NewExecution, ReportOutcome } from '../ports/ledger-store.js';
+import type {
+  Beat,
+  ClaimScope,
+  HeartbeatResult,
+  NewExecution,
+  ReportOutcome,
+} from '../ports/ledger-store.js';
 import type { ListFilter, Summary, SummaryQuery } from '../ports/read-store.js';
 import type { AttemptEnd, Fence } from '../ports/records.js';
 import type {
@@ -13,6 +19,7 @@ import type {
 import type { OverdueCursor } from '../ports/sweep-store.js';
 import type { RetentionTable } from '../ports/retention-store.js';
 import type { SqlContext } from './ops/context.js';
+import { claimQueued } from './ops/claim.js';
 import { countOpen } from './ops/counts.js';
 import { create } from './ops/create.js';
 import { deferDeadline, nextDeadline } from './ops/deadlines.js';
@@ -97,6 +104,10 @@ export class SqlStore implements ExecutionStore {
 
   heartbeat(beats: Beat[], now: number): Promise<HeartbeatResult> {
     return heartbeat(this.ctx, beats, now);
+  }
+
+  claim(scope: ClaimScope, now: number): Promise<Execution | undefined> {
+    return claimQueued(this.ctx, scope, now);
   }
 
   report(fence: Omit<Fence, 'status'>, end: AttemptEnd, now: number): Promise<ReportOutcome> {

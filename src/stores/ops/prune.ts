@@ -1,3 +1,4 @@
+import { DISPATCH_EVENT } from '../../ports/outbox-store.js';
 import type { RetentionTable } from '../../ports/retention-store.js';
 import type { SelectQueryBuilder } from 'kysely';
 import type { Database } from '../schema.js';
@@ -51,12 +52,30 @@ function prunable(db: Db, table: RetentionTable, before: number): IdQuery {
         .where('started_at', '<', before)
         .orderBy('started_at');
     case 'notifications':
-      return db
-        .selectFrom('notifications')
-        .select('id')
-        .where('status', '!=', 'pending')
-        .where('created_at', '<', before)
-        .orderBy('created_at');
+      return (
+        db
+          .selectFrom('notifications')
+          .select('id')
+          .where('status', '!=', 'pending')
+          .where('created_at', '<', before)
+          // A dispatch is what says its attempt was sent: kept while that attempt is still queued,
+          // or the attempt would be dispatched again.
+          .where((eb) =>
+            eb.not(
+              eb.and([
+                eb('notifications.event_type', '=', DISPATCH_EVENT),
+                eb.exists(
+                  eb
+                    .selectFrom('executions')
+                    .select('executions.id')
+                    .whereRef('executions.id', '=', 'notifications.subject_key')
+                    .where('executions.status', '=', 'queued'),
+                ),
+              ]),
+            ),
+          )
+          .orderBy('created_at')
+      );
     case 'processRecoveries':
       return db
         .selectFrom('process_recoveries')
