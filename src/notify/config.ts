@@ -68,20 +68,6 @@ const channelSchema = z.discriminatedUnion('type', [
     secretEnv: envName.optional(),
   }),
   z.strictObject({ type: z.literal('slack'), ...urlKeys }),
-  z.strictObject({
-    type: z.literal('pagerduty'),
-    /** Default https://events.pagerduty.com/v2/enqueue. */
-    url: httpUrl.optional(),
-    routingKey: z.string().min(1).optional(),
-    routingKeyEnv: envName.optional(),
-  }),
-  z.strictObject({
-    type: z.literal('opsgenie'),
-    /** Default https://api.opsgenie.com (EU: https://api.eu.opsgenie.com). */
-    url: httpUrl.optional(),
-    apiKey: z.string().min(1).optional(),
-    apiKeyEnv: envName.optional(),
-  }),
   z.strictObject({ type: z.literal('discord'), ...urlKeys }),
   z.strictObject({
     type: z.literal('email'),
@@ -97,6 +83,20 @@ const channelSchema = z.discriminatedUnion('type', [
     from: z.string().min(3),
     to: z.array(z.string().min(3)).min(1),
     subjectPrefix: z.string().max(100).optional(),
+  }),
+  z.strictObject({
+    type: z.literal('pagerduty'),
+    /** Default https://events.pagerduty.com/v2/enqueue. */
+    url: httpUrl.optional(),
+    routingKey: z.string().min(1).optional(),
+    routingKeyEnv: envName.optional(),
+  }),
+  z.strictObject({
+    type: z.literal('opsgenie'),
+    /** Default https://api.opsgenie.com (EU: https://api.eu.opsgenie.com). */
+    url: httpUrl.optional(),
+    apiKey: z.string().min(1).optional(),
+    apiKeyEnv: envName.optional(),
   }),
 ]);
 
