@@ -3,6 +3,8 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runMain } from '../src/cli/main.js';
+import type { CliIo } from '../src/cli/context.js';
 import { tempDir } from './helpers.js';
 import type { LoopbackServer } from './loopback-server.js';
 import { calls, loopbackServer } from './loopback-server.js';
@@ -419,5 +421,31 @@ describe('vigil serve runs configured probes and operation lists', () => {
     expect(audit.json.items).toEqual([
       expect.objectContaining({ verdict: 'no_progress', action: 'cancel', outcome: 'remediated' }),
     ]);
+  });
+});
+
+describe('vigil probe: an internal error of the watchdog', () => {
+  it('exits 3, not 1 or 2: the watched service is not at fault', async () => {
+    const endpoint = await server(() => ({ status: 200, body: { status: 'ok' } }));
+    const lines: string[] = [];
+    // A broken clock stands in for a bug of the watchdog: nothing outside it can cause one.
+    const io: CliIo = {
+      out: (text) => lines.push(text),
+      err: (text) => lines.push(text),
+      env: {},
+      cwd: dir,
+      clock: {
+        now: () => {
+          throw new Error('clock broken');
+        },
+        monotonic: () => performance.now(),
+      },
+    };
+    const code = await runMain(
+      ['probe', `${endpoint.url}/health`, '--interval', '100ms', '--exit-on-failure'],
+      io,
+    );
+    expect(code).toBe(3);
+    expect(lines.join('\n')).toContain('vigil: probe probe: internal error: clock broken');
   });
 });
