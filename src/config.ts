@@ -20,6 +20,7 @@ import {
   toProcessConfigs,
 } from './supervisor/config.js';
 import { boundedDuration } from './shared/config-schemas.js';
+import { resolveRetention, retentionSchema } from './shared/retention-config.js';
 import type { ProbeSpec } from './probes/probe-config.js';
 import { probesSchema, resolveProbes } from './probes/probe-config.js';
 import type { OwnerAgents } from './owners/config.js';
@@ -86,6 +87,9 @@ const fileSchema = z.strictObject({
       runners: z
         .array(z.strictObject({ owner: z.string().min(1), token: z.string().min(16) }))
         .optional(),
+      viewers: z
+        .array(z.strictObject({ name: z.string().min(1), token: z.string().min(16) }))
+        .optional(),
     })
     .optional(),
   sqlite: z.strictObject({ busyTimeout: duration.optional() }).optional(),
@@ -136,6 +140,7 @@ const fileSchema = z.strictObject({
         .optional(),
     })
     .optional(),
+  retention: retentionSchema.optional(),
   processes: processesSchema.optional(),
   supervisor: supervisorSchema.optional(),
   probes: probesSchema.optional(),
@@ -160,6 +165,8 @@ export interface Config extends EngineConfig {
   token: string | null;
   /** Runner tokens, each bound to one owner: may only touch that owner's executions. */
   runnerTokens: readonly { owner: string; token: string }[];
+  /** Viewer tokens: may read everything (dashboard, lists, audit, stats, events), write nothing. */
+  viewerTokens: readonly { name: string; token: string }[];
   /** Capacity slots: in Redis when a URL is set, else in a table of the store. */
   redis: { url: string | null; keyPrefix: string };
   sqliteBusyTimeoutMs: number;
@@ -291,6 +298,7 @@ export function parseConfig(
 
   const token = nonEmpty(env.VIGIL_TOKEN) ?? null;
   const runnerTokens = file.auth?.runners ?? [];
+  const viewerTokens = file.auth?.viewers ?? [];
   const retry = mergeRetry({ ...DEFAULTS.retry }, file.defaults?.retry);
   const kinds: Record<string, KindPolicy> = {};
   for (const [name, kind] of Object.entries(file.kinds ?? {})) {
@@ -313,9 +321,10 @@ export function parseConfig(
     host:
       nonEmpty(env.VIGIL_HOST) ??
       file.host ??
-      (token || runnerTokens.length > 0 ? '0.0.0.0' : '127.0.0.1'),
+      (token || runnerTokens.length > 0 || viewerTokens.length > 0 ? '0.0.0.0' : '127.0.0.1'),
     token,
     runnerTokens,
+    viewerTokens,
     redis: {
       url: nonEmpty(env.VIGIL_REDIS_URL) ?? file.redis?.url ?? null,
       keyPrefix: file.redis?.keyPrefix ?? 'vigil:slot:',
@@ -337,6 +346,7 @@ export function parseConfig(
       reconcileIntervalMs:
         file.sweep?.reconcileInterval ?? file.sweep?.interval ?? DEFAULTS.sweepIntervalMs,
     },
+    retention: resolveRetention(file.retention),
     processes: toProcessConfigs(
       file.processes,
       source === 'defaults' ? undefined : dirname(source),

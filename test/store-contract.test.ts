@@ -405,6 +405,24 @@ const contract: Record<Method, (h: Harness, store: SqlStore) => Promise<void>> =
     const [record] = await store.listRemediations({ limit: 1 });
     expect(record?.steps.map((s) => s.step)).toEqual(['end', 'release']);
   },
+  async prune(_h, store) {
+    await store.create(execution('old'), T0);
+    await store.create(execution('open'), T0);
+    await store.endAttempt({ id: 'old', attempt: 1, status: 'running' }, failed, T0 + S);
+    expect(await store.prune('executions', T0 + 2 * S, 10)).toBe(1);
+    expect(await store.get('old')).toBeUndefined();
+    expect((await store.get('open'))?.status).toBe('running');
+    expect(await store.prune('executions', T0 + 2 * S, 10)).toBe(0);
+  },
+  async countPrunable(_h, store) {
+    await store.recordRemediations([
+      audit('r1', 'a', { at: T0 }),
+      audit('r2', 'b', { at: T0 + M }),
+    ]);
+    expect(await store.countPrunable('remediations', T0 + S)).toBe(1);
+    expect(await store.countPrunable('remediations', T0)).toBe(0);
+    expect((await store.listRemediations({ limit: 10 })).length).toBe(2);
+  },
   async processes(_h, store) {
     const processes = store.processes();
     expect(await processes.listProcesses()).toEqual([]);

@@ -109,6 +109,7 @@ export class Vigil {
     await this.supervisor?.stop(); // a check under way finishes before the store closes
     await this.watchers.settle();
     await this.notifications?.stop();
+    await this.service.settle();
   }
 }
 

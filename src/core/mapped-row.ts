@@ -6,7 +6,7 @@
 import type { Decision } from './decide.js';
 import { decide, decideParentAfterChild } from './decide.js';
 import { judge } from './judge.js';
-import type { Execution, ExecutionVerdict, Policy } from './types.js';
+import type { Execution, ExecutionVerdict, OwnerObservation, Policy } from './types.js';
 import { isStuck } from './types.js';
 import { deriveFromChildren } from './workflow.js';
 
@@ -27,6 +27,10 @@ export interface MappedRowFacts {
   children?: { kind: 'read'; children: Execution[] } | { kind: 'error'; message: string };
   /** The verdict of a child this sweep ended, when it ended one. */
   touchedBy?: ExecutionVerdict | undefined;
+  /** What the row's owner said about it (a reconciled table); untracked when not asked. */
+  observation?: OwnerObservation | undefined;
+  /** The owner offers a way to stop the row's work (a reconciled table with a stop endpoint). */
+  canTerminate?: boolean | undefined;
 }
 
 /** A row's decision; `unjudged` when it was left alone because its children could not be read. */
@@ -47,6 +51,8 @@ export function needsChildren(
 export function decideMappedRow(facts: MappedRowFacts): MappedRowDecision {
   const { execution, now } = facts;
   const policy = { ...facts.policy, retry: NO_RETRY };
+  const observation = facts.observation ?? UNTRACKED;
+  const canTerminate = facts.canTerminate ?? false;
   if (facts.unreadable) {
     const { column, empty } = facts.unreadable;
     const because = `${column} is ${empty ? 'empty' : 'not a time'}: the row cannot be judged`;
@@ -58,7 +64,7 @@ export function decideMappedRow(facts: MappedRowFacts): MappedRowDecision {
       action: { kind: 'ignore', because },
     });
   }
-  const alone = () => decide({ execution, observation, policy, now, canTerminate: false });
+  const alone = () => decide({ execution, observation, policy, now, canTerminate });
   const { children } = facts;
   if (!children) return decided(alone());
   const judged = judge(execution, observation, policy, { now });
@@ -96,7 +102,7 @@ export function decideMappedRow(facts: MappedRowFacts): MappedRowDecision {
         observation,
         policy,
         now,
-        canTerminate: false,
+        canTerminate,
         children: children.children,
       }),
     );
@@ -109,7 +115,7 @@ export function decideMappedRow(facts: MappedRowFacts): MappedRowDecision {
   return decided(afterChild ?? alone());
 }
 
-const observation = { kind: 'untracked' } as const;
+const UNTRACKED = { kind: 'untracked' } as const;
 
 const decided = (decision: Decision): MappedRowDecision => ({ decision, unjudged: false });
 

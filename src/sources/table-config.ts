@@ -2,6 +2,13 @@ import { z } from 'zod';
 import type { PartialLimits } from '../core/types.js';
 import { limitsSchema } from '../schemas.js';
 import { isIdentifier, isTableName } from './identifiers.js';
+import type { AppSlots, RowReconcile } from './table-owner-config.js';
+import {
+  appSlotsSchema,
+  checkOwnerKeys,
+  normalizeReconcile,
+  reconcileSchema,
+} from './table-owner-config.js';
 
 /** A status value as the app stores it: text or a number. */
 export type StatusValue = string | number;
@@ -45,6 +52,10 @@ export interface TableSourceConfig {
     /** Where the reason goes when Vigil fails a row: a column, or a key of a JSON column. */
     reason: { column: string; key: string | null } | null;
   };
+  /** Reconciled against the owners' registries (`owners:`); null when not. */
+  reconcile: RowReconcile | null;
+  /** The app's own slots released when Vigil ends a row; null when none. */
+  appSlots: AppSlots | null;
 }
 
 const identifier = z.string().superRefine((value, ctx) => {
@@ -121,6 +132,8 @@ const tableSchema = z
         reason: z.strictObject({ column: identifier, key: jsonKey.optional() }).optional(),
       })
       .optional(),
+    reconcile: reconcileSchema.optional(),
+    appSlots: appSlotsSchema.optional(),
   })
   .superRefine(checkTable, {
     // Checked even when the entry has other problems, so one pass lists them all.
@@ -129,6 +142,7 @@ const tableSchema = z
 
 /** Checks across one entry's keys. Runs on raw input too (see `when`): reads defensively. */
 function checkTable(raw: unknown, ctx: z.RefinementCtx): void {
+  checkOwnerKeys(raw, ctx);
   const table = raw as {
     id?: unknown;
     status?: Partial<Record<string, unknown>> | null;
@@ -247,6 +261,8 @@ export function normalizeTables(file: TablesFile | undefined): Record<string, Ta
           ? { column: table.onEnd.reason.column, key: table.onEnd.reason.key ?? null }
           : null,
       },
+      reconcile: normalizeReconcile(table.reconcile, table.id),
+      appSlots: table.appSlots ?? null,
     };
   }
   return tables;

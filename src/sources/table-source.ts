@@ -5,7 +5,7 @@ import type { MappedRowDecision, MappedRowFacts } from '../core/mapped-row.js';
 import { decideMappedRow, needsChildren } from '../core/mapped-row.js';
 import type { Execution, ExecutionVerdict, Status } from '../core/types.js';
 import { policyFor } from '../core/policy.js';
-import type { DecisionOutcome, SourceError, StepRecord } from '../ports/audit-store.js';
+import type { SourceError, StepRecord } from '../ports/audit-store.js';
 import type {
   Announce,
   Applied,
@@ -14,10 +14,13 @@ import type {
   SweepContext,
   SourcePage,
 } from '../ports/source.js';
-import type { Subject } from '../ports/audit-store.js';
 import { SourceProblem } from '../ports/source.js';
 import type { AppDatabase, AppDatabaseOptions } from './app-database.js';
 import { isConnectionError, openAppDatabase } from './app-database.js';
+import { AppRedisPool } from './app-slots.js';
+import { applied, elapsed } from './table-applied.js';
+import type { OwnedRowItem } from './table-owned.js';
+import { OwnedTable, pausedByBreaker } from './table-owned.js';
 import type { TableSourceConfig } from './table-config.js';
 import { blankExecution, childrenFirst, describe, statusOf, toExecution } from './table-rows.js';
 import type { MappedRow, MappedTable } from './table-sql.js';
@@ -31,6 +34,8 @@ export interface RowItem {
   db: AppDatabase;
   row: MappedRow;
   facts: MappedRowFacts;
+  /** A table with `reconcile` or `appSlots`: the row's owner id and template columns. */
+  owned?: OwnedRowItem | undefined;
 }
 
 /**
@@ -44,6 +49,8 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
   readonly name = 'tables';
   private readonly tables: TableSourceConfig[];
   private readonly connections = new Map<string, AppDatabase>();
+  /** The apps' own Redis servers (`appSlots`). */
+  private readonly redis = new AppRedisPool();
   /**
    * The last "left alone" decision audited per row. Mapped rows are read again every sweep; a
    * workflow run waiting on its children would otherwise write the same audit row every time.
@@ -75,11 +82,17 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
     announce: Announce,
   ): Promise<Applied[]> {
     const applied: Applied[] = [];
-    for (const { item, decision } of judged) {
+    // A page is one table's: its owners' breakers see the whole page before anything is done.
+    const owned = judged[0]?.item.owned?.table;
+    const pauses = owned ? await owned.guard(judged.map((j) => j.decision.decision)) : [];
+    for (const [i, { item, decision }] of judged.entries()) {
+      const paused = pauses[i];
       applied.push(
         decision.unjudged
           ? unjudged(item, decision.decision)
-          : await this.applyRow(item, decision.decision, context, announce),
+          : paused
+            ? this.pause(item, decision.decision, paused, context.dryRun)
+            : await this.applyRow(item, decision.decision, context, announce),
       );
     }
     return applied;
@@ -89,6 +102,14 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
     const connections = [...this.connections.values()];
     this.connections.clear();
     await Promise.all(connections.map((db) => db.close().catch(() => undefined)));
+    this.redis.close();
+  }
+
+  /** Leaves the row as it is because its owner's breaker is open; audited once per row. */
+  private pause(item: RowItem, decision: Decision, because: string, dryRun: boolean): Applied {
+    const audit = this.lastIgnored.get(decision.executionId) !== 'paused';
+    if (!dryRun) this.lastIgnored.set(decision.executionId, 'paused');
+    return pausedByBreaker(item, decision, because, audit);
   }
 
   private database(table: TableSourceConfig): AppDatabase {
@@ -110,9 +131,11 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
     // A table that is its own parent is decided row by row: a row's children may be in its page.
     const rowByRow = childTables.includes(table);
     const { batchSize } = context.config.sweep;
+    let owned: OwnedTable | null = null;
     try {
       const mapped = await pass.map(table);
       const db = this.database(table);
+      owned = OwnedTable.begin(table, db, context, (url) => this.redis.get(url));
       let after: unknown;
       for (;;) {
         const statement = mapped.selectRunning(after, batchSize);
@@ -125,15 +148,21 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
           after = row.rawId;
           items.push(await pass.item(table, mapped, db, row, childTables, context));
           if (rowByRow) {
+            await pass.guard(table, async () => owned?.preparePage(items));
             yield { kind: 'page', items };
             items = [];
           }
         }
-        if (items.length > 0) yield { kind: 'page', items };
+        if (items.length > 0) {
+          await pass.guard(table, async () => owned?.preparePage(items));
+          yield { kind: 'page', items };
+        }
         if (rows.length < batchSize) break;
       }
     } catch (error) {
       yield { kind: 'problem', error: problem(table, error) };
+    } finally {
+      owned?.finish();
     }
   }
 
@@ -162,48 +191,59 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
     const status = succeeded ? table.status.succeeded[0] : table.onEnd.status;
     if (context.dryRun) {
       pass.project(table, row, decision, succeeded);
-      return applied(decision, 'dry_run', [
-        {
-          step: 'end',
-          outcome: 'skipped',
-          ms: 0,
-          detail: `dry run: would set ${table.status.column} = ${JSON.stringify(status)}`,
-        },
-      ]);
+      const end: StepRecord = {
+        step: 'end',
+        outcome: 'skipped',
+        ms: 0,
+        detail: `dry run: would set ${table.status.column} = ${JSON.stringify(status)}`,
+      };
+      const steps = item.owned ? await item.owned.table.dryRun(item, decision, end) : [end];
+      return applied(decision, 'dry_run', steps);
     }
-    announce({
-      type: 'execution:stuck',
-      at: context.now,
-      executionId: decision.executionId,
-      attempt: 1,
-      verdict: decision.verdict,
-      reason: decision.reason,
-      ...where,
-    });
+    // A retry of a failed stop is not news: the row was announced when first found.
+    if (!item.owned?.table.isRetry(decision))
+      announce({
+        type: 'execution:stuck',
+        at: context.now,
+        executionId: decision.executionId,
+        attempt: 1,
+        verdict: decision.verdict,
+        reason: decision.reason,
+        ...where,
+      });
+    // A reconciled row's owner stops the work first; the row is ended once it confirms.
+    const first = item.owned
+      ? await item.owned.table.stopFirst(item, decision, announce)
+      : { kind: 'go' as const, steps: [], reason: decision.reason };
+    if (first.kind === 'left_running') return first.applied;
+    const { steps, reason } = first;
     const started = performance.now();
     try {
       const statement = mapped.endRow({
         row,
         status,
         now: context.clock.now(),
-        reason: succeeded ? null : `vigil: ${decision.verdict}: ${decision.reason}`,
+        reason: succeeded ? null : `vigil: ${decision.verdict}: ${reason}`,
       });
       const changed = await pass.guard(table, () => db.execute(statement.text, statement.params));
       const ms = elapsed(started);
       if (changed === 0) {
         // The app finished (or touched) the row between our read and our write: it wins.
-        return applied(decision, 'lost_race', [{ step: 'end', outcome: 'lost_race', ms }]);
+        steps.push({ step: 'end', outcome: 'lost_race', ms });
+        return applied(decision, 'lost_race', steps);
       }
       pass.project(table, row, decision, succeeded);
-      const detail = `${table.status.column} = ${JSON.stringify(status)}: ${decision.reason}`;
-      const done = applied(decision, 'remediated', [{ step: 'end', outcome: 'ok', ms, detail }]);
+      const detail = `${table.status.column} = ${JSON.stringify(status)}: ${reason}`;
+      steps.push({ step: 'end', outcome: 'ok', ms, detail });
+      if (item.owned) steps.push(...(await item.owned.table.release(row, item.owned, false)));
+      const done = applied({ ...decision, reason }, 'remediated', steps);
       done.events.push({
         type: 'execution:remediated',
         at: context.now,
         executionId: decision.executionId,
         attempt: 1,
         verdict: decision.verdict,
-        reason: decision.reason,
+        reason,
         status: action.status,
         rowStatus: status,
         action: actionLabel(action),
@@ -211,9 +251,8 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
       });
       return done;
     } catch (error) {
-      return applied(decision, 'failed', [
-        { step: 'end', outcome: 'failed', ms: elapsed(started), detail: describe(error) },
-      ]);
+      steps.push({ step: 'end', outcome: 'failed', ms: elapsed(started), detail: describe(error) });
+      return applied(decision, 'failed', steps);
     }
   }
 }
@@ -350,32 +389,7 @@ function unjudged(item: RowItem, decision: Decision): Applied {
   return applied({ ...decision, evidence }, 'failed', []);
 }
 
-function applied(
-  decision: Decision,
-  outcome: DecisionOutcome,
-  steps: StepRecord[],
-  // Like the ledger: a lost race changed nothing, so it is reported but not audited.
-  audit = decision.verdict !== 'healthy' && outcome !== 'lost_race',
-): Applied {
-  return { subject: subjectOf(decision), outcome, steps, audit, events: [] };
-}
-
-function subjectOf(decision: Decision): Subject {
-  return {
-    executionId: decision.executionId,
-    attempt: 1,
-    kind: decision.kind,
-    owner: decision.owner,
-    verdict: decision.verdict,
-    action: actionLabel(decision.action),
-    reason: decision.reason,
-    evidence: decision.evidence,
-  };
-}
-
 function problem(table: TableSourceConfig, error: unknown): SourceError {
   const key = error instanceof SourceProblem ? error.key : `tables.${table.name}`;
   return { source: table.name, key, message: describe(error) };
 }
-
-const elapsed = (started: number) => Math.round((performance.now() - started) * 1000) / 1000;

@@ -199,6 +199,22 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0011_retention': {
+    async up(db: Kysely<unknown>) {
+      // Retention deletes the oldest records first, a batch at a time: each needs its time indexed.
+      await db.schema
+        .createIndex('executions_ended')
+        .on('executions')
+        .columns(['ended_at', 'id'])
+        .where(sql.ref('ended_at'), 'is not', null)
+        .execute();
+      await db.schema
+        .createIndex('process_recoveries_at')
+        .on('process_recoveries')
+        .column('at')
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -11,6 +11,7 @@ import type {
   SlotStore,
 } from '../ports/slot-store.js';
 import type { OverdueCursor } from '../ports/sweep-store.js';
+import type { RetentionTable } from '../ports/retention-store.js';
 import type { SqlContext } from './ops/context.js';
 import { countOpen } from './ops/counts.js';
 import { create } from './ops/create.js';
@@ -33,6 +34,7 @@ import {
   recordSlotHold,
   slotHolds,
 } from './ops/slot-holds.js';
+import { countPrunable, prune } from './ops/prune.js';
 import { recordSlotReleases } from './ops/slot-releases.js';
 import { start } from './ops/start.js';
 import { summary } from './ops/summary.js';
@@ -185,6 +187,14 @@ export class SqlStore implements ExecutionStore {
 
   latestSweep(): Promise<SweepReport | undefined> {
     return latestSweep(this.ctx);
+  }
+
+  prune(table: RetentionTable, before: number, limit: number): Promise<number> {
+    return prune(this.ctx, table, before, limit);
+  }
+
+  countPrunable(table: RetentionTable, before: number): Promise<number> {
+    return countPrunable(this.ctx, table, before);
   }
 
   summary(query: SummaryQuery): Promise<Summary> {
