@@ -8,6 +8,7 @@ import type { EngineConfig, SweepSettings } from './ports/engine-config.js';
 import { mergeRetry } from './core/policy.js';
 import { ConfigError } from './errors.js';
 import { redact } from './shared/redact.js';
+import { interpolateEnv } from './shared/env-interpolation.js';
 import type { NotifyConfig } from './notify/config.js';
 import { notifySchema, resolveNotify } from './notify/config.js';
 import type { DispatchTarget } from './notify/dispatch-config.js';
@@ -242,14 +243,18 @@ function readConfigFile(path: string): unknown {
   }
 }
 
-/** Validates a parsed configuration object and applies environment overrides. */
+/**
+ * Validates a parsed configuration object: expands `${VAR}` references from `env` in every value,
+ * then applies the environment overrides (VIGIL_*).
+ */
 export function parseConfig(
-  raw: unknown,
+  written: unknown,
   env: Record<string, string | undefined> = {},
   source = 'defaults',
   flags: { databaseUrl?: string | undefined } = {},
 ): Config {
   const problems: string[] = [];
+  const raw = interpolateEnv(written, env, problems);
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {

@@ -3,7 +3,7 @@ import { parseConfig } from '../src/config.js';
 import { buildApp } from '../src/http/app.js';
 import { Vigil } from '../src/app/vigil.js';
 import type { HttpListSpec } from '../src/sources/http-list-config.js';
-import { extractOperations, parseTime } from '../src/sources/http-list.js';
+import { extractOperations, parseTime, readOperations } from '../src/sources/http-list.js';
 import type { HttpListWatcherOptions } from '../src/app/http-list-watcher.js';
 import { HttpListWatcher, storeAudit } from '../src/app/http-list-watcher.js';
 import { parsePath } from '../src/core/json-path.js';
@@ -496,5 +496,71 @@ describe('GET /v1/operations', () => {
       await api.server.close();
       await h.close();
     }
+  });
+});
+
+describe('reading only some operations (ids), from the list or one URL each', () => {
+  let server: LoopbackServer;
+  let failing = '';
+  beforeAll(async () => {
+    server = await loopbackServer((request) => {
+      const op = (id: string) => ({ id, status: 'running', updated: T0 / 1000 });
+      if (request.path === '/ops') return { status: 200, body: [op('a'), op('b'), op('c')] };
+      const id = /^\/ops\/([^/]+)$/.exec(request.path)?.[1];
+      if (id !== undefined && id === failing) return { status: 500, raw: 'boom' };
+      if (id === 'a' || id === 'b' || id === 'a%2Fb') {
+        return { status: 200, body: { data: op(decodeURIComponent(id)) } };
+      }
+      return { status: 404, body: { error: 'no such operation' } };
+    });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+  afterEach(() => {
+    failing = '';
+  });
+
+  const spec = (extra: Record<string, unknown>) =>
+    sources({ ops: { lastUpdate: 'updated', limit: '1m', ...extra } })[0]!;
+
+  it('narrows the list to the ids, naming those not listed', async () => {
+    const read = await readOperations(spec({ url: `${server.url}/ops`, ids: ['c', 'a', 'z'] }));
+    expect(read).toEqual({
+      kind: 'ok',
+      operations: [
+        { id: 'a', status: 'running', lastUpdateAt: T0 },
+        { id: 'c', status: 'running', lastUpdateAt: T0 },
+      ],
+      skipped: ['z: not listed'],
+    });
+  });
+
+  it('reads each id from its own URL (URL-encoded); 404 is skipped, another failure is unknown', async () => {
+    const each = spec({
+      operationUrl: `${server.url}/ops/{id}`,
+      ids: ['a', 'a/b', 'gone'],
+      item: '$.data',
+    });
+    const requestsBefore = server.requests.length;
+    expect(await readOperations(each)).toEqual({
+      kind: 'ok',
+      operations: [
+        { id: 'a', status: 'running', lastUpdateAt: T0 },
+        { id: 'a/b', status: 'running', lastUpdateAt: T0 },
+      ],
+      skipped: [`gone: HTTP 404 from ${server.url}/ops/gone`],
+    });
+    expect(
+      server.requests
+        .slice(requestsBefore)
+        .map((r) => r.path)
+        .sort(),
+    ).toEqual(['/ops/a', '/ops/a%2Fb', '/ops/gone']);
+    failing = 'a';
+    expect(await readOperations(each)).toEqual({
+      kind: 'unknown',
+      reason: `HTTP 500 from ${server.url}/ops/a`,
+    });
   });
 });

@@ -29,7 +29,7 @@ describe('the notify: configuration', () => {
       problems({
         notify: {
           channels: {
-            pager: { type: 'pagerduty', url: 'https://example.com' },
+            pager: { type: 'teams', url: 'https://example.com' },
             chat: { type: 'slack', url: 'ftp://example.com/hook' },
           },
           routes: [{ channel: 'chat', events: ['execution:remediatd'] }],
@@ -37,7 +37,7 @@ describe('the notify: configuration', () => {
         },
       }),
     ).toEqual([
-      'notify.channels.pager.type: expected one of "webhook", "slack", "discord", "email", got "pagerduty"',
+      'notify.channels.pager.type: expected one of "webhook", "slack", "discord", "email", "pagerduty", "opsgenie", got "teams"',
       'notify.channels.chat.url: expected an http(s) URL, got "ftp://example.com/hook"',
       expect.stringMatching(
         /^notify\.routes\.0\.events\.0: expected an event type \(execution:stuck, .*\), "noun:\*" or "\*", got "execution:remediatd"$/,

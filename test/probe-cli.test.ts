@@ -3,6 +3,8 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runMain } from '../src/cli/main.js';
+import type { CliIo } from '../src/cli/context.js';
 import { tempDir } from './helpers.js';
 import type { LoopbackServer } from './loopback-server.js';
 import { calls, loopbackServer } from './loopback-server.js';
@@ -39,8 +41,14 @@ async function server(...args: Parameters<typeof loopbackServer>) {
 
 /** Runs the real `vigil probe` binary; resolves its exit code and output. */
 function probe(...args: string[]) {
+  return probeWith({}, ...args);
+}
+
+/** `vigil probe` with these environment variables added. */
+function probeWith(env: Record<string, string>, ...args: string[]) {
   const child = spawn(process.execPath, [VIGIL_BIN, 'probe', ...args], {
     cwd: dir,
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
@@ -164,7 +172,7 @@ describe('vigil probe (the real binary)', () => {
     expect(run.output()).not.toContain('stuck:');
   });
 
-  it('bad usage exits 2 naming each flag', async () => {
+  it('bad usage exits 3 (the watchdog failed, not the service) naming each flag', async () => {
     const run = probe(
       'not-a-url',
       '--interval',
@@ -174,12 +182,155 @@ describe('vigil probe (the real binary)', () => {
       '--operations',
       'http://127.0.0.1:1/ops',
     );
-    expect(await run.exited).toBe(2);
+    expect(await run.exited).toBe(3);
     const output = run.output();
     expect(output).toContain('URL: expected an http:// or https:// URL, got "not-a-url"');
     expect(output).toContain('--interval: expected a duration like 30s, 15m or 2h');
     expect(output).toContain('--failures: expected at least 1, got 0');
     expect(output).toContain('--limit: required: expected a duration');
+  });
+});
+
+/** A vigil.yaml in the style of a container's watchdog: every value from WATCHDOG_* variables. */
+function writeWatchdogConfig(): void {
+  writeFileSync(
+    join(dir, 'vigil.yaml'),
+    [
+      'probes:',
+      '  bot:',
+      '    url: ${BOT_URL}/health',
+      '    interval: ${WATCHDOG_CHECK_INTERVAL:-30s}',
+      '    failures: ${WATCHDOG_MAX_FAILURES:-3}',
+      'operations:',
+      '  bot:',
+      '    url: ${BOT_URL}/operations',
+      '    operationUrl: ${BOT_URL}/operations/{id}',
+      '    interval: ${WATCHDOG_CHECK_INTERVAL:-30s}',
+      '    lastUpdate: last_state_update_timestamp',
+      '    running: RUNNING',
+      '    limit: ${WATCHDOG_STUCK_THRESHOLD:-10m}',
+      '',
+    ].join('\n'),
+  );
+}
+
+describe('vigil probe from vigil.yaml: exit codes 0, 1, 2 and 3', () => {
+  /** A bot whose op-stale has not moved for an hour while op-fresh moves at every answer. */
+  async function bot(healthy: () => boolean) {
+    const operation = (id: string) => ({
+      id,
+      status: 'RUNNING',
+      last_state_update_timestamp: new Date(
+        id === 'op-stale' ? Date.now() - 60 * 60_000 : Date.now() - 1_000,
+      ).toISOString(),
+    });
+    return server((request) => {
+      if (request.path === '/health') return { status: healthy() ? 200 : 503 };
+      if (request.path === '/operations') {
+        return { status: 200, body: [operation('op-stale'), operation('op-fresh')] };
+      }
+      const id = /^\/operations\/([^/]+)$/.exec(request.path)?.[1];
+      if (id === 'op-stale' || id === 'op-fresh') return { status: 200, body: operation(id) };
+      return { status: 404, body: { error: 'no such operation' } };
+    });
+  }
+
+  it('--operation-id reads only the given operations, each from its own URL; a stuck one exits 2', async () => {
+    const app = await bot(() => true);
+    writeWatchdogConfig();
+    const env = { BOT_URL: app.url, WATCHDOG_CHECK_INTERVAL: '100ms' };
+    const fresh = probeWith(env, '--operation-id', 'op-fresh', '--exit-on-failure');
+    await until(() => app.requests.filter((r) => r.path === '/operations/op-fresh').length >= 3, {
+      what: 'three checks of op-fresh',
+    });
+    expect(fresh.child.exitCode).toBeNull();
+    fresh.child.kill('SIGTERM');
+    expect(await fresh.exited).toBe(0);
+    expect(app.requests.map((r) => r.path)).not.toContain('/operations');
+    expect(app.requests.map((r) => r.path)).not.toContain('/operations/op-stale');
+
+    const stale = probeWith(
+      env,
+      '--operation-id',
+      'op-fresh',
+      '--operation-id',
+      'op-stale',
+      '--operation-id',
+      'op-gone',
+      '--exit-on-failure',
+    );
+    expect(await stale.exited).toBe(2);
+    expect(stale.output()).toMatch(
+      /! execution:stuck: bot:op-stale: RUNNING with no state change for (59m|1h)/,
+    );
+    expect(stale.output()).toContain(
+      `skipped op-gone: HTTP 404 from ${app.url}/operations/op-gone`,
+    );
+    expect(stale.output()).not.toContain('bot:op-fresh');
+  });
+
+  it('without --operation-id watches the whole list (staleness judged as for a list)', async () => {
+    const app = await bot(() => true);
+    writeWatchdogConfig();
+    const run = probeWith(
+      { BOT_URL: app.url, WATCHDOG_CHECK_INTERVAL: '100ms' },
+      '--exit-on-failure',
+    );
+    expect(await run.exited).toBe(2);
+    expect(run.output()).toMatch(/2 listed, 1 stuck/);
+  });
+
+  it('exits 1 after WATCHDOG_MAX_FAILURES failed health checks in a row', async () => {
+    let checks = 0;
+    const app = await bot(() => ++checks <= 1);
+    writeWatchdogConfig();
+    const run = probeWith(
+      {
+        BOT_URL: app.url,
+        WATCHDOG_CHECK_INTERVAL: '100ms',
+        WATCHDOG_MAX_FAILURES: '4',
+        WATCHDOG_STUCK_THRESHOLD: '1000h',
+      },
+      '--exit-on-failure',
+    );
+    expect(await run.exited).toBe(1);
+    expect(app.requests.filter((r) => r.path === '/health')).toHaveLength(5);
+  });
+
+  it('--once checks once: 0 healthy, 1 a failed check, 2 a stuck operation', async () => {
+    let healthy = true;
+    const app = await bot(() => healthy);
+    writeWatchdogConfig();
+    const env = { BOT_URL: app.url, WATCHDOG_STUCK_THRESHOLD: '1000h' };
+    expect(await probeWith(env, '--once').exited).toBe(0);
+    expect(await probeWith({ ...env, WATCHDOG_STUCK_THRESHOLD: '10m' }, '--once').exited).toBe(2);
+    healthy = false;
+    expect(await probeWith(env, '--once').exited).toBe(1);
+    expect(app.requests.filter((r) => r.path === '/health')).toHaveLength(3);
+  });
+
+  it('exits 3 when the watchdog itself cannot work: an unset variable, a bad value, a bad flag', async () => {
+    writeWatchdogConfig();
+    const unset = probeWith({}, '--exit-on-failure');
+    expect(await unset.exited).toBe(3);
+    expect(unset.output()).toContain(
+      'probes.bot.url: environment variable BOT_URL is not set (referenced as ${BOT_URL}',
+    );
+    const bad = probeWith(
+      { BOT_URL: 'http://127.0.0.1:1', WATCHDOG_MAX_FAILURES: 'three' },
+      '--exit-on-failure',
+    );
+    expect(await bad.exited).toBe(3);
+    expect(bad.output()).toContain('probes.bot.failures: expected a number, got "three"');
+    const misplaced = probeWith({ BOT_URL: 'http://127.0.0.1:1' }, '--interval', '1s');
+    expect(await misplaced.exited).toBe(3);
+    expect(misplaced.output()).toContain('--interval: only with a URL argument');
+    const unknownFlag = probeWith({}, '--no-such-flag');
+    expect(await unknownFlag.exited).toBe(3);
+    writeFileSync(join(dir, 'vigil.yaml'), 'port: 7070\n');
+    const nothing = probeWith({}, '--once');
+    expect(await nothing.exited).toBe(3);
+    expect(nothing.output()).toContain('expected "probes:" or "operations:" to watch');
   });
 });
 
@@ -270,5 +421,31 @@ describe('vigil serve runs configured probes and operation lists', () => {
     expect(audit.json.items).toEqual([
       expect.objectContaining({ verdict: 'no_progress', action: 'cancel', outcome: 'remediated' }),
     ]);
+  });
+});
+
+describe('vigil probe: an internal error of the watchdog', () => {
+  it('exits 3, not 1 or 2: the watched service is not at fault', async () => {
+    const endpoint = await server(() => ({ status: 200, body: { status: 'ok' } }));
+    const lines: string[] = [];
+    // A broken clock stands in for a bug of the watchdog: nothing outside it can cause one.
+    const io: CliIo = {
+      out: (text) => lines.push(text),
+      err: (text) => lines.push(text),
+      env: {},
+      cwd: dir,
+      clock: {
+        now: () => {
+          throw new Error('clock broken');
+        },
+        monotonic: () => performance.now(),
+      },
+    };
+    const code = await runMain(
+      ['probe', `${endpoint.url}/health`, '--interval', '100ms', '--exit-on-failure'],
+      io,
+    );
+    expect(code).toBe(3);
+    expect(lines.join('\n')).toContain('vigil: probe probe: internal error: clock broken');
   });
 });

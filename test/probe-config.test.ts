@@ -107,6 +107,10 @@ describe('operations: in vigil.yaml', () => {
     expect(config.operations.jobs).toEqual({
       name: 'jobs',
       url: 'http://127.0.0.1:9000/ops',
+      isList: true,
+      operationUrl: null,
+      ids: null,
+      item: { text: '$', segments: [] },
       intervalMs: 30_000,
       timeoutMs: 10_000,
       headers: {},
@@ -120,6 +124,41 @@ describe('operations: in vigil.yaml', () => {
       limitMs: 15 * 60_000,
       actions: { notify: true, cancel: null },
     });
+  });
+
+  it('reads one URL per operation when given operationUrl and ids', () => {
+    const config = parseConfig({
+      operations: {
+        bot: {
+          operationUrl: 'http://127.0.0.1:9000/operations/{id}',
+          ids: ['op-1', 42],
+          item: '$.operation',
+          limit: '10m',
+        },
+      },
+    });
+    expect(config.operations.bot).toMatchObject({
+      url: 'http://127.0.0.1:9000/operations/{id}',
+      isList: false,
+      operationUrl: 'http://127.0.0.1:9000/operations/{id}',
+      ids: ['op-1', '42'],
+      item: { text: '$.operation', segments: ['operation'] },
+    });
+    expect(
+      problems({ operations: { bot: { operationUrl: 'http://h/ops/{id}', limit: '1m' } } }),
+    ).toEqual([
+      'operations.bot.url: required: expected the list\'s http(s) URL, or "operationUrl" (a URL template with {id}) and "ids"',
+    ]);
+    expect(
+      problems({
+        operations: {
+          bot: { url: 'http://h/ops', operationUrl: 'http://h/ops/1', ids: [], limit: '1m' },
+        },
+      }),
+    ).toEqual([
+      'operations.bot.operationUrl: expected an http(s) URL template containing {id}, got "http://h/ops/1"',
+      'operations.bot.ids: expected at least 1 item, got []',
+    ]);
   });
 
   it('names the key of every problem', () => {

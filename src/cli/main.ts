@@ -7,7 +7,7 @@ import { storeError } from '../stores/open-store.js';
 import { execCommand } from './commands/exec.js';
 import { demoCommand } from './commands/demo.js';
 import { inspectCommands } from './commands/inspect.js';
-import { probeCommand } from './commands/probe.js';
+import { PROBE_EXIT, probeCommand } from './commands/probe.js';
 import { ledgerCommands } from './commands/ledger.js';
 import { procCommands } from './commands/proc.js';
 import { pruneCommand } from './commands/prune.js';
@@ -33,6 +33,25 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   unauthorized: EXIT.usage,
   forbidden: EXIT.usage,
 };
+
+/**
+ * Commands whose every own failure ends with one code, whatever the error: `vigil probe` is a
+ * container's health watchdog, where 1 and 2 say the watched service is failing or stuck, so the
+ * watchdog's own failure (bad flags or configuration, an internal error) must not read as either.
+ */
+const FAILURE_EXIT_BY_COMMAND: Readonly<Record<string, number>> = {
+  probe: PROBE_EXIT.watchdogFailed,
+};
+
+/** The command named in the arguments: the first word that is not a global option or its value. */
+function commandName(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg === '--config' || arg === '--db') i++;
+    else if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
+}
 
 const version = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -87,22 +106,23 @@ export async function runMain(argv: string[], io: CliIo = defaultIo()): Promise<
     });
   }
 
+  const failureExit = FAILURE_EXIT_BY_COMMAND[commandName(argv) ?? ''];
   try {
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) {
       // Help and version end with code 0; anything else commander rejects is bad usage.
-      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      return error.exitCode === 0 ? EXIT.ok : (failureExit ?? EXIT.usage);
     }
     const known = isVigilError(error) ? error : storeError(error);
     if (known) {
       io.err(`vigil: ${known.message}`);
-      return EXIT_BY_CODE[known.code];
+      return failureExit ?? EXIT_BY_CODE[known.code];
     }
     io.err(
       `vigil: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
     );
-    return EXIT.failed;
+    return failureExit ?? EXIT.failed;
   }
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { EVENT_TYPES } from '../ports/events.js';
 import { durationSchema as duration } from '../schemas.js';
+import { incidentRoutes } from './incident.js';
 import { Secret } from './secret.js';
 
 /** Defaults of the `notify:` section, in one place. */
@@ -29,6 +30,10 @@ export const NOTIFY_DEFAULTS = Object.freeze({
    * died mid-delivery delays its messages by at most this long.
    */
   leaseMs: 60_000,
+  /** PagerDuty's Events API v2 (an EU account: https://events.eu.pagerduty.com/v2/enqueue). */
+  pagerDutyUrl: 'https://events.pagerduty.com/v2/enqueue',
+  /** Opsgenie's API (an EU account: https://api.eu.opsgenie.com). */
+  opsgenieUrl: 'https://api.opsgenie.com',
   /** Events routed by default when `routes` is omitted: the ones a person should act on. */
   events: [
     'execution:remediated',
@@ -78,6 +83,20 @@ const channelSchema = z.discriminatedUnion('type', [
     from: z.string().min(3),
     to: z.array(z.string().min(3)).min(1),
     subjectPrefix: z.string().max(100).optional(),
+  }),
+  z.strictObject({
+    type: z.literal('pagerduty'),
+    /** Default https://events.pagerduty.com/v2/enqueue. */
+    url: httpUrl.optional(),
+    routingKey: z.string().min(1).optional(),
+    routingKeyEnv: envName.optional(),
+  }),
+  z.strictObject({
+    type: z.literal('opsgenie'),
+    /** Default https://api.opsgenie.com (EU: https://api.eu.opsgenie.com). */
+    url: httpUrl.optional(),
+    apiKey: z.string().min(1).optional(),
+    apiKeyEnv: envName.optional(),
   }),
 ]);
 
@@ -146,6 +165,24 @@ export const notifySchema = z
     }
     for (const [channelName, channel] of Object.entries(notify.channels)) {
       const path = (key: string) => ['channels', channelName, key];
+      if (channel.type === 'pagerduty' || channel.type === 'opsgenie') {
+        const [inline, variable] =
+          channel.type === 'pagerduty'
+            ? (['routingKey', channel.routingKey !== undefined] as const)
+            : (['apiKey', channel.apiKey !== undefined] as const);
+        const fromEnv =
+          channel.type === 'pagerduty'
+            ? channel.routingKeyEnv !== undefined
+            : channel.apiKeyEnv !== undefined;
+        if (variable === fromEnv) {
+          ctx.addIssue({
+            code: 'custom',
+            path: path(inline),
+            message: `expected exactly one of "${inline}" or "${inline}Env"`,
+          });
+        }
+        continue;
+      }
       if (
         channel.type !== 'email' &&
         (channel.url === undefined) === (channel.urlEnv === undefined)
@@ -186,6 +223,8 @@ type NotifyFile = z.infer<typeof notifySchema>;
 export type ChannelConfig =
   | { name: string; type: 'webhook'; url: Secret; secret: Secret }
   | { name: string; type: 'slack' | 'discord'; url: Secret }
+  | { name: string; type: 'pagerduty'; url: string; routingKey: Secret }
+  | { name: string; type: 'opsgenie'; url: string; apiKey: Secret }
   | {
       name: string;
       type: 'email';
@@ -274,6 +313,18 @@ export function resolveNotify(
       };
       continue;
     }
+    if (channel.type === 'pagerduty') {
+      const routingKey = secret(`${key}.routingKeyEnv`, channel.routingKey, channel.routingKeyEnv);
+      const url = channel.url ?? NOTIFY_DEFAULTS.pagerDutyUrl;
+      if (routingKey) channels[name] = { name, type: 'pagerduty', url, routingKey };
+      continue;
+    }
+    if (channel.type === 'opsgenie') {
+      const apiKey = secret(`${key}.apiKeyEnv`, channel.apiKey, channel.apiKeyEnv);
+      const url = channel.url ?? NOTIFY_DEFAULTS.opsgenieUrl;
+      if (apiKey) channels[name] = { name, type: 'opsgenie', url, apiKey };
+      continue;
+    }
     const url = secret(`${key}.urlEnv`, channel.url, channel.urlEnv);
     if (url && !URL.canParse(url.reveal())) {
       problems.push(`${key}.urlEnv: expected an http(s) URL in the environment variable`);
@@ -302,11 +353,15 @@ export function resolveNotify(
           cooldownMs,
         },
       ];
+  const isIncident = (channel: string) => {
+    const type = file.channels[channel]?.type;
+    return type === 'pagerduty' || type === 'opsgenie';
+  };
   const delivery = file.delivery ?? {};
   const timeoutMs = delivery.timeout ?? NOTIFY_DEFAULTS.timeoutMs;
   return {
     channels,
-    routes,
+    routes: routes.flatMap((route) => incidentRoutes(route, isIncident)),
     digestWindowMs: file.digestWindow ?? NOTIFY_DEFAULTS.digestWindowMs,
     delivery: {
       timeoutMs,

@@ -7,6 +7,8 @@ import type { EventFeed } from '../ports/events.js';
 import { chatNotifier } from './chat.js';
 import type { ChannelConfig, NotifyConfig } from './config.js';
 import { emailNotifier } from './email.js';
+import { opsgenieNotifier } from './opsgenie.js';
+import { pagerDutyNotifier } from './pagerduty.js';
 import { NotifyRouter } from './router.js';
 import type { Secret } from './secret.js';
 import { redactSecrets } from './secret.js';
@@ -23,20 +25,29 @@ export function notifierFor(channel: ChannelConfig, timeoutMs: number): Notifier
       return chatNotifier(channel, timeoutMs);
     case 'email':
       return emailNotifier(channel, timeoutMs);
+    case 'pagerduty':
+      return pagerDutyNotifier(channel, timeoutMs);
+    case 'opsgenie':
+      return opsgenieNotifier(channel, timeoutMs);
   }
 }
 
 /** Every credential in the configuration. */
 export function secretsOf(config: NotifyConfig): Secret[] {
-  return Object.values(config.channels).flatMap((channel) =>
-    channel.type === 'email'
-      ? channel.smtp.password
-        ? [channel.smtp.password]
-        : []
-      : channel.type === 'webhook'
-        ? [channel.url, channel.secret]
-        : [channel.url],
-  );
+  return Object.values(config.channels).flatMap((channel) => {
+    switch (channel.type) {
+      case 'email':
+        return channel.smtp.password ? [channel.smtp.password] : [];
+      case 'webhook':
+        return [channel.url, channel.secret];
+      case 'pagerduty':
+        return [channel.routingKey];
+      case 'opsgenie':
+        return [channel.apiKey];
+      default:
+        return [channel.url];
+    }
+  });
 }
 
 export interface NotificationsOptions {

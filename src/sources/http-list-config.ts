@@ -34,7 +34,19 @@ export type CancelMethod = 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 /** One HTTP operation list, resolved with its defaults. */
 export interface HttpListSpec {
   name: string;
+  /** The list's URL; without a list, the per-operation URL template (shown in statuses). */
   url: string;
+  /** Whether `url` is a list; false when only `operationUrl` and `ids` are configured. */
+  isList: boolean;
+  /** `GET` one operation's status: a URL template where `{id}` is the id (URL-encoded). */
+  operationUrl: string | null;
+  /**
+   * Only these operations are watched (null: every listed one). With `operationUrl` each is read
+   * from its own URL; otherwise they are picked from the list.
+   */
+  ids: readonly string[] | null;
+  /** Where the operation is in a per-operation answer; `$` for the answer itself. */
+  item: { text: string; segments: readonly PathSegment[] };
   intervalMs: number;
   timeoutMs: number;
   headers: Readonly<Record<string, string>>;
@@ -82,7 +94,7 @@ const runningSchema = checked((value) => {
 });
 
 /** A URL template: `{id}` is replaced by the operation's id (URL-encoded). */
-const cancelUrlSchema = checked((value) => {
+const urlTemplateSchema = checked((value) => {
   if (
     typeof value === 'string' &&
     value.includes('{id}') &&
@@ -96,8 +108,13 @@ const cancelUrlSchema = checked((value) => {
   };
 });
 
+const idsSchema = z.array(z.union([z.string().min(1), z.number()]).transform(String)).min(1);
+
 export const httpListSchema = z.strictObject({
-  url: httpUrlSchema,
+  url: httpUrlSchema.optional(),
+  operationUrl: urlTemplateSchema.optional(),
+  ids: idsSchema.optional(),
+  item: pathSchema.optional(),
   interval: boundedDuration(100, 86_400_000, '100ms and 24h').optional(),
   timeout: boundedDuration(1, 600_000, '1ms and 10m').optional(),
   headers: headersSchema.optional(),
@@ -112,7 +129,7 @@ export const httpListSchema = z.strictObject({
       notify: z.boolean().optional(),
       cancel: z
         .strictObject({
-          url: cancelUrlSchema,
+          url: urlTemplateSchema,
           method: z.enum(['POST', 'PUT', 'PATCH', 'DELETE']).optional(),
         })
         .optional(),
@@ -120,7 +137,19 @@ export const httpListSchema = z.strictObject({
     .optional(),
 });
 
-export const httpListsSchema = z.record(z.string().min(1), httpListSchema);
+/** A list to read, or one URL per operation and the operations to read from it. */
+export const readableListSchema = httpListSchema.superRefine((source, ctx) => {
+  if (source.url === undefined && (source.operationUrl === undefined || !source.ids)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['url'],
+      message:
+        'required: expected the list\'s http(s) URL, or "operationUrl" (a URL template with {id}) and "ids"',
+    });
+  }
+});
+
+export const httpListsSchema = z.record(z.string().min(1), readableListSchema);
 
 const path = (text: string) => {
   const parsed = parsePath(text);
@@ -133,9 +162,15 @@ export function resolveHttpList(
   name: string,
   source: z.infer<typeof httpListSchema>,
 ): HttpListSpec {
+  const url = source.url ?? source.operationUrl;
+  if (url === undefined) throw new Error(`operations ${name}: neither a list nor an operation URL`);
   return {
     name,
-    url: source.url,
+    url,
+    isList: source.url !== undefined,
+    operationUrl: source.operationUrl ?? null,
+    ids: source.ids ?? null,
+    item: source.item ?? path('$'),
     intervalMs: source.interval ?? HTTP_LIST_DEFAULTS.intervalMs,
     timeoutMs: source.timeout ?? HTTP_LIST_DEFAULTS.timeoutMs,
     headers: source.headers ?? {},

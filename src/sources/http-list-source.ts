@@ -11,7 +11,7 @@ import type { Applied, Judged, Source, SourceContext, SourcePage } from '../port
 import { httpRequest } from '../shared/http-request.js';
 import type { HttpListSpec } from './http-list-config.js';
 import { HTTP_LIST_DEFAULTS } from './http-list-config.js';
-import { readHttpList } from './http-list.js';
+import { readOperations } from './http-list.js';
 
 /** One operation of the list, judged, with what is remembered about it. */
 export interface OperationItem {
@@ -59,7 +59,7 @@ export class HttpListSource implements Source<OperationItem, OperationActions, S
   async *load(context: SourceContext): AsyncIterable<SourcePage<OperationItem>> {
     const { spec } = this;
     this.lastRead = null;
-    const read = await readHttpList(spec);
+    const read = await readOperations(spec);
     if (read.kind === 'unknown') {
       // Keep what was known: an outage of the list is not a change of its operations.
       this.lastRead = read;

@@ -21,7 +21,88 @@ export type ListRead =
     }
   | { kind: 'unknown'; reason: string };
 
-export async function readHttpList(spec: HttpListSpec): Promise<ListRead> {
+/**
+ * Reads the operations of a source: one `GET` per watched id when it has an operation URL and
+ * ids, otherwise its list (only the watched ids, when it has some).
+ */
+export async function readOperations(spec: HttpListSpec): Promise<ListRead> {
+  if (spec.ids !== null && spec.operationUrl !== null) {
+    return readEach(spec, spec.operationUrl, spec.ids);
+  }
+  const read = await readHttpList(spec);
+  if (read.kind === 'unknown' || spec.ids === null) return read;
+  const wanted = new Set(spec.ids);
+  const listed = new Set(read.operations.map((o) => o.id));
+  return {
+    kind: 'ok',
+    operations: read.operations.filter((o) => wanted.has(o.id)),
+    skipped: [
+      ...read.skipped,
+      ...spec.ids.filter((id) => !listed.has(id)).map((id) => `${id}: not listed`),
+    ],
+  };
+}
+
+/**
+ * Reads each operation from its own URL. An operation the API does not know (404) is skipped with
+ * the reason; any other unusable answer makes the whole read unknown, so nothing is judged on a
+ * partial view of an API in trouble.
+ */
+async function readEach(
+  spec: HttpListSpec,
+  template: string,
+  ids: readonly string[],
+): Promise<ListRead> {
+  const answers = await Promise.all(
+    ids.map(async (id) => {
+      const url = template.replaceAll('{id}', encodeURIComponent(id));
+      return { id, url, answer: await getJson(url, spec) };
+    }),
+  );
+  const operations: OperationObservation[] = [];
+  const skipped: string[] = [];
+  for (const { id, url, answer } of answers) {
+    if (answer.kind === 'missing') {
+      skipped.push(`${id}: HTTP 404 from ${url}`);
+      continue;
+    }
+    if (answer.kind === 'unknown') return answer;
+    const item = readPath(answer.document, spec.item.segments);
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+      return {
+        kind: 'unknown',
+        reason: `malformed answer from ${url}: ${spec.item.text} is ${describe(item)}, expected an object`,
+      };
+    }
+    const read = readItem(item, id, id, spec);
+    if (read.kind === 'ok') operations.push(read.operation);
+    else skipped.push(read.reason);
+  }
+  return { kind: 'ok', operations, skipped };
+}
+
+type JsonAnswer =
+  { kind: 'ok'; document: unknown } | { kind: 'missing' } | { kind: 'unknown'; reason: string };
+
+async function getJson(url: string, spec: HttpListSpec): Promise<JsonAnswer> {
+  const answer = await httpRequest(url, {
+    headers: { accept: 'application/json', ...spec.headers },
+    timeoutMs: spec.timeoutMs,
+    maxBodyBytes: MAX_LIST_BYTES,
+  });
+  if (answer.kind === 'error') return { kind: 'unknown', reason: answer.error };
+  if (answer.status === 404) return { kind: 'missing' };
+  if (answer.status < 200 || answer.status > 299) {
+    return { kind: 'unknown', reason: `HTTP ${answer.status} from ${url}` };
+  }
+  try {
+    return { kind: 'ok', document: JSON.parse(answer.body) };
+  } catch (error) {
+    return { kind: 'unknown', reason: `malformed JSON from ${url}: ${(error as Error).message}` };
+  }
+}
+
+async function readHttpList(spec: HttpListSpec): Promise<ListRead> {
   const answer = await httpRequest(spec.url, {
     headers: { accept: 'application/json', ...spec.headers },
     timeoutMs: spec.timeoutMs,
@@ -63,28 +144,45 @@ export function extractOperations(items: unknown[], spec: HttpListSpec): ListRea
       skipped.push(`${where}: id ${JSON.stringify(id)} listed twice`);
       return;
     }
-    const status = scalar(readPath(item, spec.fields.status.segments));
-    if (status === null) {
-      skipped.push(`${where} (${id}): no status at ${JSON.stringify(spec.fields.status.text)}`);
+    const read = readItem(item, id, `${where} (${id})`, spec);
+    if (read.kind === 'skip') {
+      skipped.push(read.reason);
       return;
     }
-    let lastUpdateAt: number | null = null;
-    if (spec.fields.lastUpdate !== null) {
-      const raw = readPath(item, spec.fields.lastUpdate.segments);
-      if (raw !== undefined && raw !== null) {
-        lastUpdateAt = parseTime(raw);
-        if (lastUpdateAt === null) {
-          skipped.push(
-            `${where} (${id}): ${JSON.stringify(spec.fields.lastUpdate.text)} is ${JSON.stringify(raw)}, expected an ISO time or epoch seconds/milliseconds`,
-          );
-          return;
-        }
-      }
-    }
     seen.add(id);
-    operations.push({ id, status, lastUpdateAt });
+    operations.push(read.operation);
   });
   return { kind: 'ok', operations, skipped };
+}
+
+/** One operation's status and last update, or why it cannot be judged. */
+function readItem(
+  item: unknown,
+  id: string,
+  where: string,
+  spec: HttpListSpec,
+): { kind: 'ok'; operation: OperationObservation } | { kind: 'skip'; reason: string } {
+  const status = scalar(readPath(item, spec.fields.status.segments));
+  if (status === null) {
+    return {
+      kind: 'skip',
+      reason: `${where}: no status at ${JSON.stringify(spec.fields.status.text)}`,
+    };
+  }
+  let lastUpdateAt: number | null = null;
+  if (spec.fields.lastUpdate !== null) {
+    const raw = readPath(item, spec.fields.lastUpdate.segments);
+    if (raw !== undefined && raw !== null) {
+      lastUpdateAt = parseTime(raw);
+      if (lastUpdateAt === null) {
+        return {
+          kind: 'skip',
+          reason: `${where}: ${JSON.stringify(spec.fields.lastUpdate.text)} is ${JSON.stringify(raw)}, expected an ISO time or epoch seconds/milliseconds`,
+        };
+      }
+    }
+  }
+  return { kind: 'ok', operation: { id, status, lastUpdateAt } };
 }
 
 /**

@@ -1,34 +1,17 @@
 import type { Command } from 'commander';
 import type { z } from 'zod';
-import { formatDuration, parseFlagDuration } from '../../core/duration.js';
+import { parseFlagDuration } from '../../core/duration.js';
 import { describeIssue } from '../../shared/config-issues.js';
 import { BadInputError } from '../../errors.js';
-import { iso } from '../../present.js';
 import type { ProbeSpec } from '../../probes/probe-config.js';
 import { probeSchema, resolveProbe } from '../../probes/probe-config.js';
-import { ProbeMonitor } from '../../probes/probe-monitor.js';
-import type { VigilEvent } from '../../runtime/events.js';
-import { EventBus } from '../../runtime/events.js';
-import { repeat } from '../../shared/periodic.js';
-import type { Timers } from '../../ports/clock.js';
 import type { HttpListSpec } from '../../sources/http-list-config.js';
-import { httpListSchema, resolveHttpList } from '../../sources/http-list-config.js';
-import type { SourceCheck } from '../../app/http-list-watcher.js';
-import { HttpListWatcher } from '../../app/http-list-watcher.js';
-import type { ProbeStatus } from '../../probes/probe-monitor.js';
-import type { CliIo } from '../context.js';
+import { readableListSchema, resolveHttpList } from '../../sources/http-list-config.js';
+import type { CliIo, GlobalOptions } from '../context.js';
+import { configFrom } from '../context.js';
+import { checkOnce, watch } from './probe-watch.js';
 
-/**
- * Timers that keep the process alive: watching is all this command does (the service's timers are
- * unref'd so that they never hold a process open on their own).
- */
-const keepAlive: Timers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
-
-/** `vigil probe --exit-on-failure` exit codes (docs/api.md). */
-export const PROBE_EXIT = { failing: 1, stuck: 2 } as const;
+export { PROBE_EXIT } from './probe-watch.js';
 
 interface ProbeOptions {
   interval?: string;
@@ -38,8 +21,11 @@ interface ProbeOptions {
   expectStatus?: string;
   expectBody?: string;
   exitOnFailure?: boolean;
+  once?: boolean;
   json?: boolean;
   operations?: string;
+  operationUrl?: string;
+  operationId: string[];
   items?: string;
   id?: string;
   status?: string;
@@ -48,13 +34,33 @@ interface ProbeOptions {
   limit?: string;
 }
 
+/** Flags that describe a probe or a list on the command line; with vigil.yaml they are its keys. */
+const SPEC_FLAGS = {
+  interval: '--interval',
+  timeout: '--timeout',
+  failures: '--failures',
+  successes: '--successes',
+  expectStatus: '--expect-status',
+  expectBody: '--expect-body',
+  operations: '--operations',
+  operationUrl: '--operation-url',
+  items: '--items',
+  id: '--id',
+  status: '--status',
+  lastUpdate: '--last-update',
+  running: '--running',
+  limit: '--limit',
+} as const;
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
 export function probeCommand(program: Command, io: CliIo, done: (code: number) => void): void {
   program
     .command('probe')
     .description(
-      'watch a health endpoint (and optionally a list of operations) until interrupted; with --exit-on-failure exit 1 when it is failing, 2 when an operation is stuck',
+      'watch a health endpoint and operations (from the flags, or probes: and operations: in vigil.yaml); with --exit-on-failure exit 1 when failing, 2 when an operation is stuck, 3 when the watchdog itself fails',
     )
-    .argument('<url>', 'the health endpoint (http:// or https://)')
+    .argument('[url]', 'the health endpoint (http:// or https://); without it, vigil.yaml is read')
     .option('--interval <duration>', 'time between checks (default 10s)')
     .option('--timeout <duration>', 'longest wait for an answer (default 5s, at most the interval)')
     .option(
@@ -69,10 +75,21 @@ export function probeCommand(program: Command, io: CliIo, done: (code: number) =
     .option('--expect-body <text>', 'a substring the body must contain, or /regex/flags')
     .option(
       '--exit-on-failure',
-      'exit 1 when the endpoint is failing, 2 when an operation is stuck',
+      'exit 1 when the endpoint is failing, 2 when an operation is stuck, 3 on an internal error',
     )
+    .option('--once', 'check everything once and exit: 0 healthy, 1 failing, 2 stuck')
     .option('--json', 'print one JSON object per check and per event')
     .option('--operations <url>', 'also watch this list of operations for stuck ones')
+    .option(
+      '--operation-url <template>',
+      'read each operation from its own URL, {id} being its id (with --operation-id)',
+    )
+    .option(
+      '--operation-id <id>',
+      'watch only this operation (repeatable)',
+      collect,
+      [] as string[],
+    )
     .option(
       '--items <path>',
       'where the array is in the answer, e.g. $.data.operations (default $)',
@@ -85,15 +102,73 @@ export function probeCommand(program: Command, io: CliIo, done: (code: number) =
       'status values meaning running, comma-separated (default running)',
     )
     .option('--limit <duration>', 'longest time a running operation may go without a state change')
-    .action(async (url: string, given: ProbeOptions) => {
-      const problems: string[] = [];
-      const options = withDurationsChecked(given, problems);
-      const probe = probeSpecFrom(url, options, problems);
-      const operations =
-        options.operations === undefined ? null : operationsSpecFrom(options, problems);
-      if (!probe || problems.length > 0) throw new BadInputError([...new Set(problems)]);
-      done(await watch(io, probe, operations, options));
+    .action(async (url: string | undefined, given: ProbeOptions, command: Command) => {
+      const { probes, sources } =
+        url === undefined
+          ? specsFromConfig(io, command.optsWithGlobals<GlobalOptions>(), given)
+          : specsFromFlags(url, given);
+      const options = {
+        json: given.json ?? false,
+        exitOnFailure: given.exitOnFailure ?? false,
+        once: given.once ?? false,
+      };
+      done(
+        options.once
+          ? await checkOnce(io, probes, sources, options)
+          : await watch(io, probes, sources, options),
+      );
     });
+}
+
+interface Specs {
+  probes: ProbeSpec[];
+  sources: HttpListSpec[];
+}
+
+/** One probe (and one operations source) from the flags. */
+function specsFromFlags(url: string, given: ProbeOptions): Specs {
+  const problems: string[] = [];
+  const options = withDurationsChecked(given, problems);
+  const probe = probeSpecFrom(url, options, problems);
+  const hasOperations = options.operations !== undefined || options.operationUrl !== undefined;
+  if (options.operationUrl !== undefined && options.operationId.length === 0) {
+    problems.push('--operation-url: expected --operation-id (the operations to read from it)');
+  }
+  if (!hasOperations && options.operationId.length > 0) {
+    problems.push('--operation-id: expected --operations or --operation-url');
+  }
+  const source = hasOperations ? operationsSpecFrom(options, problems) : null;
+  if (!probe || problems.length > 0) throw new BadInputError([...new Set(problems)]);
+  return { probes: [probe], sources: source ? [source] : [] };
+}
+
+/**
+ * Every probe and operations source of vigil.yaml; --operation-id narrows each source to those
+ * operations. Flags that describe a probe belong to the file then, and are refused.
+ */
+function specsFromConfig(io: CliIo, global: GlobalOptions, given: ProbeOptions): Specs {
+  const misplaced = Object.entries(SPEC_FLAGS)
+    .filter(([key]) => given[key as keyof typeof SPEC_FLAGS] !== undefined)
+    .map(
+      ([, flag]) =>
+        `${flag}: only with a URL argument; without one, probes and operations are read from vigil.yaml`,
+    );
+  if (misplaced.length > 0) throw new BadInputError(misplaced);
+  const config = configFrom(io, global);
+  const probes = Object.values(config.probes);
+  let sources = Object.values(config.operations);
+  if (probes.length === 0 && sources.length === 0) {
+    throw new BadInputError([
+      `${config.source}: expected "probes:" or "operations:" to watch (or a URL argument), got neither`,
+    ]);
+  }
+  if (given.operationId.length > 0) {
+    if (sources.length === 0) {
+      throw new BadInputError([`--operation-id: expected "operations:" in ${config.source}`]);
+    }
+    sources = sources.map((source) => ({ ...source, ids: [...given.operationId] }));
+  }
+  return { probes, sources };
 }
 
 /**
@@ -111,66 +186,6 @@ function withDurationsChecked(options: ProbeOptions, problems: string[]): ProbeO
     delete checked[name];
   }
   return checked;
-}
-
-/** Runs the checks until a signal, or with --exit-on-failure until failing (1) or stuck (2). */
-async function watch(
-  io: CliIo,
-  probe: ProbeSpec,
-  operations: HttpListSpec | null,
-  options: ProbeOptions,
-): Promise<number> {
-  const events = new EventBus((error) => io.err(`vigil: ${String(error)}`));
-  const onError = (error: unknown, where: string) =>
-    io.err(`vigil: ${where}: ${error instanceof Error ? error.message : String(error)}`);
-  const monitor = new ProbeMonitor({ probes: [probe], clock: io.clock, events, onError });
-  const watcher =
-    operations === null
-      ? null
-      : new HttpListWatcher({ sources: [operations], clock: io.clock, events, onError });
-  const json = options.json ?? false;
-  events.on((event) => io.out(json ? JSON.stringify(eventJson(event)) : describeEvent(event)));
-
-  return new Promise<number>((resolve) => {
-    const loops: { stop(): void }[] = [];
-    const finish = (code: number) => {
-      for (const loop of loops) loop.stop();
-      process.off('SIGTERM', interrupted);
-      process.off('SIGINT', interrupted);
-      resolve(code);
-    };
-    const interrupted = () => finish(0);
-    process.on('SIGTERM', interrupted);
-    process.on('SIGINT', interrupted);
-    loops.push(
-      repeat(
-        async () => {
-          const status = await monitor.check(probe.name);
-          io.out(json ? JSON.stringify(probeJson(status)) : describeProbe(status, probe));
-          if (options.exitOnFailure && status.state === 'failing') finish(PROBE_EXIT.failing);
-        },
-        probe.intervalMs,
-        (error) => onError(error, 'probe'),
-        keepAlive,
-      ),
-    );
-    if (watcher && operations) {
-      loops.push(
-        repeat(
-          async () => {
-            const check = await watcher.check(operations.name);
-            io.out(json ? JSON.stringify(operationsJson(check)) : describeOperations(check));
-            if (options.exitOnFailure && check.verdicts.some((v) => v.stuck)) {
-              finish(PROBE_EXIT.stuck);
-            }
-          },
-          operations.intervalMs,
-          (error) => onError(error, 'operations'),
-          keepAlive,
-        ),
-      );
-    }
-  });
 }
 
 /** Builds the probe from the flags with the same schema as vigil.yaml, errors naming the flag. */
@@ -201,6 +216,8 @@ function probeSpecFrom(url: string, options: ProbeOptions, problems: string[]): 
 function operationsSpecFrom(options: ProbeOptions, problems: string[]): HttpListSpec | null {
   const raw = {
     url: options.operations,
+    operationUrl: options.operationUrl,
+    ids: options.operationId.length > 0 ? options.operationId : undefined,
     interval: options.interval,
     timeout: options.timeout,
     items: options.items,
@@ -211,8 +228,10 @@ function operationsSpecFrom(options: ProbeOptions, problems: string[]): HttpList
     limit: options.limit,
     actions: { notify: true },
   };
-  const parsed = parseFlags(httpListSchema, raw, problems, {
+  const parsed = parseFlags(readableListSchema, raw, problems, {
     url: '--operations',
+    operationUrl: '--operation-url',
+    ids: '--operation-id',
     interval: '--interval',
     timeout: '--timeout',
     items: '--items',
@@ -246,80 +265,4 @@ function parseFlags<T extends z.ZodType>(
 /** A count flag as a number when it looks like one, so the schema can say what is wrong. */
 function count(value: string | undefined): number | string | undefined {
   return value !== undefined && /^\d+$/.test(value) ? Number(value) : value;
-}
-
-function probeJson(status: ProbeStatus) {
-  return {
-    type: 'probe',
-    at: iso(status.lastCheckAt),
-    url: status.url,
-    state: status.state,
-    ok: status.lastError === null,
-    error: status.lastError,
-    consecutiveFailures: status.consecutiveFailures,
-    consecutiveSuccesses: status.consecutiveSuccesses,
-  };
-}
-
-function describeProbe(status: ProbeStatus, spec: ProbeSpec): string {
-  const at = iso(status.lastCheckAt) ?? '-';
-  if (status.lastError === null) return `${at}  ${status.state}  ${status.url}: ok`;
-  return `${at}  ${status.state}  ${status.url}: ${status.lastError} (${status.consecutiveFailures} failed in a row, failing after ${spec.failures})`;
-}
-
-function operationsJson(check: SourceCheck) {
-  return {
-    type: 'operations',
-    at: iso(check.source.lastCheckAt),
-    url: check.source.url,
-    state: check.source.state,
-    reason: check.source.lastError,
-    items: check.verdicts.map((v) => ({
-      id: v.id,
-      status: v.status,
-      lastUpdateAt: iso(v.lastUpdateAt),
-      stuck: v.stuck,
-      stuckForMs: v.stuckForMs,
-      reason: v.reason,
-    })),
-    skipped: check.source.skipped,
-  };
-}
-
-function describeOperations(check: SourceCheck): string {
-  const at = iso(check.source.lastCheckAt) ?? '-';
-  const { source } = check;
-  if (source.state === 'unknown') {
-    return `${at}  unknown  ${source.url}: ${source.lastError ?? ''} (no action taken)`;
-  }
-  const stuck = check.verdicts.filter((v) => v.stuck);
-  const lines = [
-    `${at}  ${stuck.length > 0 ? 'stuck' : 'ok'}  ${source.url}: ${check.verdicts.length} listed, ${stuck.length} stuck`,
-    ...stuck.map((v) => `  ${v.id}: ${v.reason}`),
-    ...source.skipped.map((s) => `  skipped ${s}`),
-  ];
-  return lines.join('\n');
-}
-
-function eventJson(event: VigilEvent) {
-  return { ...event, type: 'event', event: event.type, at: iso(event.at) };
-}
-
-function describeEvent(event: VigilEvent): string {
-  switch (event.type) {
-    case 'probe:failing':
-      return `! ${event.type}: ${event.url}: ${event.reason}`;
-    case 'probe:recovered': {
-      const down =
-        event.failingForMs !== null ? ` after ${formatDuration(event.failingForMs)}` : '';
-      return `! ${event.type}: ${event.url}${down}`;
-    }
-    case 'execution:stuck':
-      if ('operationId' in event) {
-        return `! ${event.type}: ${event.source}:${event.operationId}: ${event.reason}`;
-      }
-      return `! ${event.type}: ${event.executionId}: ${event.reason}`;
-    default:
-      return `! ${event.type}`;
-  }
 }
