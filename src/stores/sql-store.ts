@@ -2,7 +2,7 @@ import type { Execution, OpenStatus } from '../core/types.js';
 import type { RemediationFilter, RemediationRecord, SweepReport } from '../ports/audit-store.js';
 import type { ExecutionStore } from '../ports/execution-store.js';
 import type { Beat, HeartbeatResult, NewExecution, ReportOutcome } from '../ports/ledger-store.js';
-import type { ListFilter, Summary, SummaryQuery } from '../ports/read-store.js';
+import type { ListFilter, Stats, StatsQuery, Summary, SummaryQuery } from '../ports/read-store.js';
 import type { AttemptEnd, Fence } from '../ports/records.js';
 import type {
   SlotHold,
@@ -35,6 +35,7 @@ import {
 } from './ops/slot-holds.js';
 import { recordSlotReleases } from './ops/slot-releases.js';
 import { start } from './ops/start.js';
+import { stats, statsQuery } from './ops/stats.js';
 import { summary } from './ops/summary.js';
 import { latestSweep, saveSweep } from './ops/sweeps.js';
 import { recordTerminationFailure } from './ops/termination-failures.js';
@@ -145,6 +146,15 @@ export class SqlStore implements ExecutionStore {
 
   nextDeadline(): Promise<number | null> {
     return nextDeadline(this.ctx);
+  }
+
+  stats(query: StatsQuery): Promise<Stats> {
+    return stats(this.ctx, query);
+  }
+
+  /** The statement `stats` runs, so its plan can be checked. */
+  statsQuery(query: StatsQuery) {
+    return statsQuery(this.ctx.dialect, query).compile(this.ctx.db);
   }
 
   countOpen(): Promise<{ status: OpenStatus; kind: string; count: number }[]> {
