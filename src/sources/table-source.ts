@@ -76,11 +76,11 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
   ): Promise<Applied[]> {
     const applied: Applied[] = [];
     for (const { item, decision } of judged) {
-      applied.push(
-        decision.unjudged
-          ? unjudged(item, decision.decision)
-          : await this.applyRow(item, decision.decision, context, announce),
-      );
+      const one = decision.unjudged
+        ? unjudged(item, decision.decision)
+        : await this.applyRow(item, decision.decision, context, announce);
+      if (item.table.labels.length > 0) one.subject.labels = item.row.labels;
+      applied.push(one);
     }
     return applied;
   }

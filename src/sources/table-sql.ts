@@ -6,6 +6,7 @@
 import type { AppDialect } from './app-database.js';
 import { quote } from './identifiers.js';
 import { SourceProblem } from '../ports/source.js';
+import type { Labels } from '../ports/audit-store.js';
 import type { StatusValue, TableSourceConfig } from './table-config.js';
 
 export interface Statement {
@@ -29,6 +30,8 @@ export interface MappedRow {
   heartbeatRaw: unknown;
   owner: string | null;
   parent: string | null;
+  /** The `labels:` columns' values (text on PostgreSQL), kept with the row's audit. */
+  labels: Labels;
   /** Columns whose value could not be read as a time. */
   unreadable: string[];
 }
@@ -110,6 +113,7 @@ export function mappedTable(
   const heartbeatKind = table.heartbeatAt ? timeKind('heartbeatAt', table.heartbeatAt) : null;
   if (table.owner) typeOf('owner', table.owner);
   if (table.parent) typeOf('parent.column', table.parent.column);
+  table.labels.forEach((column, i) => typeOf(`labels.${i}`, column));
   const setKinds = new Map<string, TimeKind | null>();
   for (const [column, value] of Object.entries(table.onEnd.set)) {
     const path = `onEnd.set.${column}`;
@@ -181,6 +185,10 @@ export function mappedTable(
       }
       if (table.owner) select.push(`${col(table.owner)} AS ${ALIAS.owner}`);
       if (table.parent) select.push(`${col(table.parent.column)} AS ${ALIAS.parent}`);
+      // Text on PostgreSQL, whatever the type: a label is a name to group by, not a number.
+      const label = (column: string) =>
+        dialect === 'postgres' ? `${col(column)}::text` : col(column);
+      table.labels.forEach((column, i) => select.push(`${label(column)} AS vigil_label_${i}`));
       const where = [`${col(table.status.column)} IN (${params.list(table.status.running)})`];
       if (after !== undefined) where.push(`${col(table.id)} > ${params.add(after)}`);
       return {
@@ -214,6 +222,7 @@ export function mappedTable(
         heartbeatRaw: raw[ALIAS.heartbeatRaw] ?? null,
         owner: text(raw[ALIAS.owner]),
         parent: text(raw[ALIAS.parent]),
+        labels: labelsOf(table.labels, (i) => raw[`vigil_label_${i}`]),
         unreadable,
       };
     },
@@ -355,4 +364,22 @@ function asText(value: unknown): string {
   }
   if (value instanceof Date) return value.toISOString();
   return JSON.stringify(value) ?? '';
+}
+
+/**
+ * A row's `labels:` columns by name. Text, numbers and booleans are kept as they are; anything
+ * else a driver returns is kept as text (a date as ISO, other values as JSON).
+ */
+export function labelsOf(columns: readonly string[], valueAt: (i: number) => unknown): Labels {
+  const labels: Labels = {};
+  columns.forEach((column, i) => {
+    const value = valueAt(i);
+    if (value === null || value === undefined) labels[column] = null;
+    else if (typeof value === 'string' || typeof value === 'boolean') labels[column] = value;
+    else if (typeof value === 'number') labels[column] = value;
+    else if (typeof value === 'bigint') labels[column] = value.toString();
+    else if (value instanceof Date) labels[column] = value.toISOString();
+    else labels[column] = JSON.stringify(value) ?? null;
+  });
+  return labels;
 }
