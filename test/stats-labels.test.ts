@@ -25,7 +25,10 @@ await describeEach(['postgres', 'sqlite'] as const, 'stats labels on %s', (diale
         interactions: { ...interactions, labels: ['actor_id', 'conversation_id'] },
       }),
     });
-    sources = new TableSources(Object.values(h.config.tables), { cwd: h.dir });
+    sources = new TableSources(Object.values(h.config.tables), {
+      cwd: h.dir,
+      sqliteBusyTimeoutMs: 1_000,
+    });
   });
   afterEach(async () => {
     await sources?.close();
@@ -117,7 +120,10 @@ await describeEach(['postgres', 'sqlite'] as const, 'stats labels on %s', (diale
     const config = parseConfig({
       tables: llmTables(app, { interactions: { ...interactions, labels: ['actor_id', 'team'] } }),
     });
-    const other = new TableSources(Object.values(config.tables), { cwd: h.dir });
+    const other = new TableSources(Object.values(config.tables), {
+      cwd: h.dir,
+      sqliteBusyTimeoutMs: 1_000,
+    });
     const sweeper = new Sweeper({
       store: h.store,
       clock: h.clock,
