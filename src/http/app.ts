@@ -22,6 +22,7 @@ import { registerProcessRoutes } from './process-routes.js';
 import { registerRoutes } from './routes.js';
 import { registerProbeRoutes } from './probe-routes.js';
 import { streamEvents } from './sse.js';
+import { registerStatsRoutes } from './stats-routes.js';
 import { registerSummaryRoutes } from './summary-routes.js';
 
 export interface AppOptions {
@@ -126,6 +127,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerNotificationRoutes(app, options);
   registerOwnerRoutes(app, parts);
   registerSummaryRoutes(app, options);
+  registerStatsRoutes(app, options);
   registerDashboard(app, options.webRoot);
   return app;
 }

@@ -1,4 +1,4 @@
-import type { StatsKey } from '../core/stats-by.js';
+import type { StatsKey } from '../core/stats-query.js';
 export type { StatsKey };
 import type { Execution, ExecutionVerdict, OpenStatus, Status } from '../core/types.js';
 

@@ -1,6 +1,6 @@
 import type { RawBuilder } from 'kysely';
 import { sql } from 'kysely';
-import type { StatsKey } from '../../core/stats-by.js';
+import type { StatsKey } from '../../core/stats-query.js';
 import type { ExecutionVerdict } from '../../core/types.js';
 import { EXECUTION_VERDICTS, isStuck } from '../../core/types.js';
 import type { Stats, StatsDurations, StatsGroup, StatsQuery } from '../../ports/read-store.js';
