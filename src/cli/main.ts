@@ -7,6 +7,7 @@ import { storeError } from '../stores/open-store.js';
 import { execCommand } from './commands/exec.js';
 import { demoCommand } from './commands/demo.js';
 import { inspectCommands } from './commands/inspect.js';
+import { statsCommand } from './commands/stats.js';
 import { probeCommand } from './commands/probe.js';
 import { ledgerCommands } from './commands/ledger.js';
 import { procCommands } from './commands/proc.js';
@@ -73,6 +74,7 @@ export async function runMain(argv: string[], io: CliIo = defaultIo()): Promise<
   serveCommand(program, io);
   sweepCommand(program, io, done);
   inspectCommands(program, io);
+  statsCommand(program, io);
   demoCommand(program, io);
   ledgerCommands(program, io);
   execCommand(program, io, done);
