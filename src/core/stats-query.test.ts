@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { detectionTimes } from './detection.js';
 import { parseStatsBy, statsWindow } from './stats-query.js';
 
-const NOW = Date.UTC(2026, 0, 2);
+/** 2026-01-02T00:00:00Z */
+const NOW = 1767312000000;
 const H = 3_600_000;
 
 describe('parseStatsBy', () => {
