@@ -113,7 +113,7 @@ describe('vigil stats', () => {
     const before = fingerprint();
     const { code, stderr } = await vigil(['stats']);
     expect(stderr).toContain(
-      'the database schema is older than this version of Vigil (missing 0007_audit_labels)',
+      'the database schema is older than this version of Vigil (missing 0007_audit_labels); run "vigil migrate" to bring it up to date (ls, show, history and stats never change the database)',
     );
     expect(code).toBe(3);
     expect(fingerprint()).toEqual(before);
