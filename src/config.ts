@@ -10,6 +10,8 @@ import { ConfigError } from './errors.js';
 import { redact } from './shared/redact.js';
 import type { NotifyConfig } from './notify/config.js';
 import { notifySchema, resolveNotify } from './notify/config.js';
+import type { DispatchTarget } from './notify/dispatch-config.js';
+import { dispatchSchema, resolveDispatch } from './notify/dispatch-config.js';
 import { durationSchema as duration, limitsSchema } from './schemas.js';
 import type { ProcessConfig } from './supervisor/config.js';
 import {
@@ -19,6 +21,7 @@ import {
   toProcessConfigs,
 } from './supervisor/config.js';
 import { boundedDuration } from './shared/config-schemas.js';
+import { resolveRetention, retentionSchema } from './shared/retention-config.js';
 import type { ProbeSpec } from './probes/probe-config.js';
 import { probesSchema, resolveProbes } from './probes/probe-config.js';
 import type { OwnerAgents } from './owners/config.js';
@@ -85,6 +88,9 @@ const fileSchema = z.strictObject({
       runners: z
         .array(z.strictObject({ owner: z.string().min(1), token: z.string().min(16) }))
         .optional(),
+      viewers: z
+        .array(z.strictObject({ name: z.string().min(1), token: z.string().min(16) }))
+        .optional(),
     })
     .optional(),
   sqlite: z.strictObject({ busyTimeout: duration.optional() }).optional(),
@@ -111,6 +117,7 @@ const fileSchema = z.strictObject({
         limits: limitsSchema.optional(),
         dispatchGrace: duration.optional(),
         retry: retrySchema.optional(),
+        dispatch: dispatchSchema.optional(),
       }),
     )
     .optional(),
@@ -135,6 +142,7 @@ const fileSchema = z.strictObject({
         .optional(),
     })
     .optional(),
+  retention: retentionSchema.optional(),
   processes: processesSchema.optional(),
   supervisor: supervisorSchema.optional(),
   probes: probesSchema.optional(),
@@ -159,6 +167,8 @@ export interface Config extends EngineConfig {
   token: string | null;
   /** Runner tokens, each bound to one owner: may only touch that owner's executions. */
   runnerTokens: readonly { owner: string; token: string }[];
+  /** Viewer tokens: may read everything (dashboard, lists, audit, stats, events), write nothing. */
+  viewerTokens: readonly { name: string; token: string }[];
   /** Capacity slots: in Redis when a URL is set, else in a table of the store. */
   redis: { url: string | null; keyPrefix: string };
   sqliteBusyTimeoutMs: number;
@@ -179,6 +189,8 @@ export interface Config extends EngineConfig {
   tables: Readonly<Record<string, TableSourceConfig>>;
   /** Notification channels and routes (`notify:`); null when not configured. */
   notify: NotifyConfig | null;
+  /** Dispatch webhooks by kind (`kinds.<kind>.dispatch`): where queued attempts are sent. */
+  dispatch: Readonly<Record<string, DispatchTarget>>;
 }
 
 const CONFIG_FILES = ['vigil.yaml', 'vigil.yml', 'vigil.json'];
@@ -281,11 +293,13 @@ export function parseConfig(
     }
   }
   const notify = resolveNotify(file.notify, env, problems);
+  const dispatch = resolveDispatch(file.kinds ?? {}, env, problems);
   const ownerAgents = resolveOwnerAgents(file.owners, problems);
   if (problems.length > 0) throw new ConfigError(problems, source);
 
   const token = nonEmpty(env.VIGIL_TOKEN) ?? null;
   const runnerTokens = file.auth?.runners ?? [];
+  const viewerTokens = file.auth?.viewers ?? [];
   const retry = mergeRetry({ ...DEFAULTS.retry }, file.defaults?.retry);
   const kinds: Record<string, KindPolicy> = {};
   for (const [name, kind] of Object.entries(file.kinds ?? {})) {
@@ -308,9 +322,10 @@ export function parseConfig(
     host:
       nonEmpty(env.VIGIL_HOST) ??
       file.host ??
-      (token || runnerTokens.length > 0 ? '0.0.0.0' : '127.0.0.1'),
+      (token || runnerTokens.length > 0 || viewerTokens.length > 0 ? '0.0.0.0' : '127.0.0.1'),
     token,
     runnerTokens,
+    viewerTokens,
     redis: {
       url: nonEmpty(env.VIGIL_REDIS_URL) ?? file.redis?.url ?? null,
       keyPrefix: file.redis?.keyPrefix ?? 'vigil:slot:',
@@ -332,6 +347,7 @@ export function parseConfig(
       reconcileIntervalMs:
         file.sweep?.reconcileInterval ?? file.sweep?.interval ?? DEFAULTS.sweepIntervalMs,
     },
+    retention: resolveRetention(file.retention),
     processes: toProcessConfigs(
       file.processes,
       source === 'defaults' ? undefined : dirname(source),
@@ -343,6 +359,7 @@ export function parseConfig(
     operations: resolveHttpLists(file.operations),
     tables: normalizeTables(file.tables),
     notify,
+    dispatch,
   });
 }
 

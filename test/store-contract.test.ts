@@ -126,6 +126,13 @@ const contract: Record<Method, (h: Harness, store: SqlStore) => Promise<void>> =
     expect(started).toMatchObject({ status: 'running', startedAt: T0 + S, deadlineAt: T0 + S + M });
     expect(await store.start('q', 1, T0 + S)).toBeUndefined();
   },
+  async claim(_h, store) {
+    await store.create(execution('q', { status: 'queued' }), T0);
+    expect(await store.claim({ kind: 'other' }, T0 + S)).toBeUndefined();
+    const claimed = await store.claim({ kind: 'k' }, T0 + S);
+    expect(claimed).toMatchObject({ id: 'q', status: 'running', startedAt: T0 + S });
+    expect(await store.claim({ kind: 'k' }, T0 + S)).toBeUndefined();
+  },
   async heartbeat(_h, store) {
     await store.create(execution('a'), T0);
     const result = await store.heartbeat(
@@ -441,6 +448,24 @@ const contract: Record<Method, (h: Harness, store: SqlStore) => Promise<void>> =
     expect(await store.recordSlotReleases([release], T0 + 2 * S)).toEqual([false]);
     const [record] = await store.listRemediations({ limit: 1 });
     expect(record?.steps.map((s) => s.step)).toEqual(['end', 'release']);
+  },
+  async prune(_h, store) {
+    await store.create(execution('old'), T0);
+    await store.create(execution('open'), T0);
+    await store.endAttempt({ id: 'old', attempt: 1, status: 'running' }, failed, T0 + S);
+    expect(await store.prune('executions', T0 + 2 * S, 10)).toBe(1);
+    expect(await store.get('old')).toBeUndefined();
+    expect((await store.get('open'))?.status).toBe('running');
+    expect(await store.prune('executions', T0 + 2 * S, 10)).toBe(0);
+  },
+  async countPrunable(_h, store) {
+    await store.recordRemediations([
+      audit('r1', 'a', { at: T0 }),
+      audit('r2', 'b', { at: T0 + M }),
+    ]);
+    expect(await store.countPrunable('remediations', T0 + S)).toBe(1);
+    expect(await store.countPrunable('remediations', T0)).toBe(0);
+    expect((await store.listRemediations({ limit: 10 })).length).toBe(2);
   },
   async processes(_h, store) {
     const processes = store.processes();

@@ -173,6 +173,51 @@ await describeEach(['sqlite', 'postgres'] as const, 'supervisor on %s', (kind) =
     expect(existsSync(bystander.signalFile)).toBe(false);
   });
 
+  it('a heartbeat without a start time: a pid that started after the beat is never signalled', async () => {
+    const bystander = spawnBystander(h.dir);
+    leftovers.push(bystander.pid);
+    await until(() => existsSync(`${bystander.signalFile}.ready`), { what: 'the bystander' });
+    const realStart = processStartTime(bystander.pid)!;
+    // A Python writer's beat, a minute older than the process that has its pid now.
+    writeFileSync(
+      file('py'),
+      JSON.stringify({
+        process_key: 'py',
+        pid: bystander.pid,
+        timestamp: (realStart - 60 * S) / 1_000,
+        status: 'running',
+        iteration: 3,
+      }),
+    );
+    const supervisor = supervise({
+      py: {
+        heartbeatFile: file('py'),
+        heartbeatFormat: {
+          name: 'process_key',
+          at: 'timestamp',
+          startedAt: false,
+          seq: 'iteration',
+          time: 'epoch-seconds',
+        },
+        start: beaterStart(),
+      },
+    });
+
+    const [one] = await supervisor.checkAll();
+    expect(one).toMatchObject({ verdict: 'stale_pid', action: 'none' });
+    expect(one!.reason).toContain(`pid ${bystander.pid} now belongs to another process`);
+    const [two] = await supervisor.checkAll();
+    leftovers.push((await supervisor.status())[0]!.pid);
+    expect(two).toMatchObject({ verdict: 'stale_pid', action: 'recovered' });
+    expect(two!.recovery!.steps.map((step) => step.step)).toEqual(['kill', 'start']);
+    expect(two!.recovery!.steps[0]!.outcome).not.toBe('failed');
+
+    expect(isAlive(bystander.pid)).toBe(true);
+    expect(existsSync(bystander.signalFile)).toBe(false);
+    expect((await supervisor.off('py')).ok).toBe(true);
+    expect(existsSync(bystander.signalFile)).toBe(false);
+  });
+
   it('a start command that exits at once is a failed recovery; restarts back off, then give up', async () => {
     const supervisor = supervise({
       bad: {

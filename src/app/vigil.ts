@@ -5,6 +5,7 @@
  */
 import type { ServiceOptions } from '../runtime/service.js';
 import type { Config } from '../config.js';
+import { Dispatches } from '../notify/dispatch.js';
 import { Notifications } from '../notify/index.js';
 import { httpOwners } from '../owners/http-owners.js';
 import type { ExecutionStore } from '../ports/execution-store.js';
@@ -24,7 +25,10 @@ export interface VigilOptions extends Omit<ServiceOptions, 'config' | 'sources'>
   sources?: readonly Source[] | undefined;
   /** Where relative paths of mapped tables' SQLite files start. Default: the process's cwd. */
   cwd?: string | undefined;
-  /** Routes events to the channels of `notify:` and delivers them (`vigil serve`). Default: off. */
+  /**
+   * Routes events to the channels of `notify:` and delivers them, and sends the dispatch webhooks
+   * of `kinds.<kind>.dispatch` (`vigil serve`). Default: off.
+   */
   notify?: boolean | undefined;
 }
 
@@ -41,6 +45,8 @@ export class Vigil {
   readonly watchers: Watchers;
   /** Null unless asked for (`notify`) and `notify:` is configured. */
   readonly notifications: Notifications | null;
+  /** Dispatch webhooks; null unless asked for (`notify`) and a kind has `dispatch`. */
+  readonly dispatches: Dispatches | null;
 
   constructor(private readonly options: VigilOptions) {
     const { store, config, clock } = options;
@@ -87,10 +93,22 @@ export class Vigil {
             deliver: false,
           })
         : null;
+    this.dispatches =
+      options.notify && Object.keys(config.dispatch).length > 0
+        ? new Dispatches({
+            outbox: store.outbox(),
+            targets: config.dispatch,
+            current: (id) => store.get(id),
+            clock,
+            timers: options.timers,
+            onError,
+          })
+        : null;
   }
 
   start(): void {
     this.notifications?.worker.start();
+    this.dispatches?.start();
     this.service.start();
     this.watchers.start(this.options.timers);
     this.supervisor?.start(this.options.config.supervisor.intervalMs, (error) =>
@@ -109,6 +127,8 @@ export class Vigil {
     await this.supervisor?.stop(); // a check under way finishes before the store closes
     await this.watchers.settle();
     await this.notifications?.stop();
+    await this.dispatches?.stop();
+    await this.service.settle();
   }
 }
 

@@ -11,6 +11,7 @@ import { statsCommand } from './commands/stats.js';
 import { probeCommand } from './commands/probe.js';
 import { ledgerCommands } from './commands/ledger.js';
 import { procCommands } from './commands/proc.js';
+import { pruneCommand } from './commands/prune.js';
 import { serveCommand } from './commands/serve.js';
 import { sweepCommand } from './commands/sweep.js';
 import type { CliIo } from './context.js';
@@ -80,6 +81,7 @@ export async function runMain(argv: string[], io: CliIo = defaultIo()): Promise<
   execCommand(program, io, done);
   procCommands(program, io, done);
   probeCommand(program, io, done);
+  pruneCommand(program, io, done);
   for (const command of program.commands) {
     command.exitOverride().configureOutput({
       writeOut: (text) => io.out(text.trimEnd()),

@@ -3,7 +3,12 @@
  * says about the pid the file names. Pure: the runtime reads the file and /proc, and passes `now`.
  */
 import { formatDuration } from './duration.js';
-import { parseIsoWithZone, toIso } from './iso-time.js';
+import { toIso } from './iso-time.js';
+import type { HeartbeatFormat, ProcessHeartbeat } from './heartbeat-format.js';
+import { DEFAULT_HEARTBEAT_FORMAT, isErrorStatus, parseHeartbeat } from './heartbeat-format.js';
+
+export type { HeartbeatFormat, ProcessHeartbeat } from './heartbeat-format.js';
+export { isErrorStatus, parseHeartbeat } from './heartbeat-format.js';
 import type { JsonValue } from './types.js';
 
 export const PROCESS_VERDICTS = [
@@ -15,94 +20,9 @@ export const PROCESS_VERDICTS = [
 ] as const;
 export type ProcessVerdict = (typeof PROCESS_VERDICTS)[number];
 
-/** One heartbeat, as a process writes it (times in milliseconds since the epoch). */
-export interface ProcessHeartbeat {
-  name: string;
-  pid: number;
-  /** When the process started (the operating system's start time of `pid`). */
-  startedAt: number;
-  /** When this beat was written. */
-  at: number;
-  status: string;
-  /** Counts beats since the process started. */
-  seq: number;
-}
-
 /** What reading the heartbeat file gave: nothing, an error, or its text. */
 export type HeartbeatRead =
   { kind: 'missing' } | { kind: 'unreadable'; error: string } | { kind: 'text'; text: string };
-
-/**
- * Statuses that say the process itself reports a failure. Anything else (`ok`, `starting`,
- * `busy`…) is the process's own business.
- */
-const ERROR_STATUSES = new Set(['error', 'failed', 'failing', 'unhealthy', 'fatal']);
-
-export const isErrorStatus = (status: string): boolean => {
-  const lower = status.trim().toLowerCase();
-  return ERROR_STATUSES.has(lower) || lower.startsWith('error:');
-};
-
-/**
- * Parses a heartbeat file's text. Never throws: an empty, partial, corrupt or ambiguous file is a
- * problem sentence naming the field, because a heartbeat that cannot be read proves nothing.
- */
-export function parseHeartbeat(
-  text: string,
-): { ok: true; beat: ProcessHeartbeat } | { ok: false; problem: string } {
-  if (text.trim() === '') return { ok: false, problem: 'the file is empty' };
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    return {
-      ok: false,
-      problem: `not valid JSON (partial or corrupt): ${(error as Error).message}`,
-    };
-  }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    return { ok: false, problem: 'expected a JSON object {name, pid, startedAt, at, status, seq}' };
-  }
-  const record = raw as Record<string, unknown>;
-  const problems: string[] = [];
-  const field = <T>(key: string, check: (v: unknown) => T | undefined, expected: string) => {
-    const value = check(record[key]);
-    if (value === undefined) {
-      problems.push(
-        `${key}: expected ${expected}, got ${JSON.stringify(record[key]) ?? 'nothing'}`,
-      );
-    }
-    return value;
-  };
-  const time = (v: unknown) => (typeof v === 'string' ? parseIsoWithZone(v) : undefined);
-  const isoExpected = 'an ISO-8601 time with a timezone (Z or +hh:mm)';
-  const name = field('name', (v) => (typeof v === 'string' ? v : undefined), 'a string');
-  const pid = field(
-    'pid',
-    (v) => (Number.isInteger(v) && (v as number) > 0 ? (v as number) : undefined),
-    'a positive integer',
-  );
-  const startedAt = field('startedAt', time, isoExpected);
-  const at = field('at', time, isoExpected);
-  const status = field('status', (v) => (typeof v === 'string' ? v : undefined), 'a string');
-  const seq = field(
-    'seq',
-    (v) => (Number.isInteger(v) && (v as number) >= 0 ? (v as number) : undefined),
-    'a non-negative integer',
-  );
-  if (
-    problems.length > 0 ||
-    name === undefined ||
-    pid === undefined ||
-    startedAt === undefined ||
-    at === undefined ||
-    status === undefined ||
-    seq === undefined
-  ) {
-    return { ok: false, problem: problems.join('; ') };
-  }
-  return { ok: true, beat: { name, pid, startedAt, at, status, seq } };
-}
 
 export interface ProcessHealthPolicy {
   name: string;
@@ -110,6 +30,8 @@ export interface ProcessHealthPolicy {
   heartbeatMs: number;
   /** After Vigil starts the process, unhealthy verdicts (but `error_status`) do not count this long. */
   startupGraceMs: number;
+  /** How the process writes its heartbeat; default Vigil's own format. */
+  format?: HeartbeatFormat | undefined;
 }
 
 /**
@@ -198,25 +120,26 @@ export function judgeProcess(
       error: read.error,
     });
   }
-  const parsed = parseHeartbeat(read.text);
+  const format = policy.format ?? DEFAULT_HEARTBEAT_FORMAT;
+  const parsed = parseHeartbeat(read.text, format);
   if (!parsed.ok) {
     return result('no_heartbeat', `heartbeat file unusable: ${parsed.problem}`, {
       problem: parsed.problem,
       content: read.text.slice(0, 200),
     });
   }
-  const beat = parsed.beat;
+  let beat = parsed.beat;
   const beatEvidence: Record<string, JsonValue> = {
     heartbeat: {
       name: beat.name,
       pid: beat.pid,
-      startedAt: iso(beat.startedAt),
+      startedAt: beat.startedAt === null ? null : iso(beat.startedAt),
       at: iso(beat.at),
       status: beat.status,
       seq: beat.seq,
     },
   };
-  if (beat.name !== policy.name) {
+  if (beat.name !== null && beat.name !== policy.name) {
     return result(
       'no_heartbeat',
       `heartbeat file names process ${JSON.stringify(beat.name)}, expected ${JSON.stringify(policy.name)}`,
@@ -240,11 +163,25 @@ export function judgeProcess(
       beat,
     );
   }
-  const drift = Math.abs(pidStartedAt - beat.startedAt);
+  if (beat.startedAt === null) {
+    // The file does not say when its process started. A process cannot have written a beat
+    // before it started, so a pid that started after the beat belongs to another process now.
+    if (pidStartedAt - beat.at > IDENTITY_TOLERANCE_MS) {
+      return result(
+        'stale_pid',
+        `pid ${beat.pid} now belongs to another process (started ${iso(pidStartedAt)}, after the heartbeat was written at ${iso(beat.at)})`,
+        { ...beatEvidence, pidRunning: true, pidStartedAt: iso(pidStartedAt), startedAtFrom: 'os' },
+        beat,
+      );
+    }
+    beat = { ...beat, startedAt: pidStartedAt };
+  }
+  const beatStartedAt = beat.startedAt ?? pidStartedAt;
+  const drift = Math.abs(pidStartedAt - beatStartedAt);
   if (drift > IDENTITY_TOLERANCE_MS) {
     return result(
       'stale_pid',
-      `pid ${beat.pid} now belongs to another process (started ${iso(pidStartedAt)}, the heartbeat's process started ${iso(beat.startedAt)})`,
+      `pid ${beat.pid} now belongs to another process (started ${iso(pidStartedAt)}, the heartbeat's process started ${iso(beatStartedAt)})`,
       { ...beatEvidence, pidRunning: true, pidStartedAt: iso(pidStartedAt), driftMs: drift },
       beat,
     );
@@ -260,7 +197,7 @@ export function judgeProcess(
       true,
     );
   }
-  if (isErrorStatus(beat.status)) {
+  if (beat.status !== null && isErrorStatus(beat.status, format.errorStatuses)) {
     return result(
       'error_status',
       `the process reports status ${JSON.stringify(beat.status)}`,

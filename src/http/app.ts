@@ -12,7 +12,9 @@ import { VigilError, isVigilError } from '../errors.js';
 import type { Clock } from '../ports.js';
 import type { ExecutionStore } from '../ports/execution-store.js';
 import type { Caller } from './auth.js';
-import { authenticate } from './auth.js';
+import { authenticate, refuseViewerWrites } from './auth.js';
+import { registerClaimRoutes } from './claim-routes.js';
+import { ownerScope } from './event-scope.js';
 import { registerDashboard } from './dashboard.js';
 import { Metrics } from './metrics.js';
 import { registerNotificationRoutes } from './notifications.js';
@@ -23,6 +25,7 @@ import { registerRoutes } from './routes.js';
 import { registerProbeRoutes } from './probe-routes.js';
 import { streamEvents } from './sse.js';
 import { registerStatsRoutes } from './stats-routes.js';
+import { registerRetentionRoutes } from './retention-routes.js';
 import { registerSummaryRoutes } from './summary-routes.js';
 
 export interface AppOptions {
@@ -95,6 +98,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   );
   app.addHook('onRequest', async (request) => {
     request.caller = authenticate(request, options.config);
+    refuseViewerWrites(request, request.caller);
   });
 
   app.get('/healthz', async (_request, reply) => {
@@ -109,25 +113,30 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     });
   });
   app.get('/metrics', async (request, reply) => {
-    request.caller.mustBeAdmin();
+    request.caller.mustReadAll();
     return reply.type(metrics.contentType).send(await metrics.render());
   });
   app.get('/openapi.json', async () => openApiDocument());
   const streams = new Set<ServerResponse>();
   app.get('/v1/events', (request, reply) => {
-    request.caller.mustBeAdmin();
-    streamEvents(request, reply, vigil.service.events, streams);
+    const { caller } = request;
+    // The admin and viewers see every event; a runner only those about its owner's executions.
+    const filter = caller.owner === null ? undefined : ownerScope(caller.owner, options.store);
+    streamEvents(request, reply, vigil.service.events, streams, filter);
   });
   app.addHook('preClose', async () => {
+    vigil.service.claims.close();
     for (const raw of streams) raw.end();
   });
   await registerRoutes(app, { ...parts, metrics });
+  registerClaimRoutes(app, vigil.service);
   registerProcessRoutes(app, vigil);
   await registerProbeRoutes(app, vigil);
   registerNotificationRoutes(app, options);
   registerOwnerRoutes(app, parts);
   registerSummaryRoutes(app, options);
   registerStatsRoutes(app, options);
+  registerRetentionRoutes(app, vigil.service);
   registerDashboard(app, options.webRoot);
   return app;
 }

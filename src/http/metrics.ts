@@ -136,6 +136,18 @@ export class Metrics {
       },
     });
 
+    new Counter({
+      name: 'vigil_pruned_rows_total',
+      help: 'Rows deleted by retention since start, by table (retention:)',
+      labelNames: ['table'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [table, rows] of Object.entries(service.pruner.totals))
+          this.inc({ table }, rows);
+      },
+    });
+
     service.events.on((event) => {
       events.inc({ type: event.type });
       if (event.type === 'execution:remediated') {

@@ -32,7 +32,7 @@ export function registerNotificationRoutes(
   options: { store: Pick<StoreAdmin, 'outbox'> },
 ): void {
   app.get('/v1/notifications', async (request) => {
-    request.caller.mustBeAdmin();
+    request.caller.mustReadAll();
     const query = parseInput(notificationsQuery, request.query, 'query');
     const items = await options.store.outbox().list({
       status: query.status,

@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import { claimRoutesOpenApi } from './claim-routes.js';
 import { probeRoutesOpenApi } from './probe-routes.js';
 import { ownerRoutesOpenApi } from './owner-routes.js';
+import { retentionRoutesOpenApi } from './retention-routes.js';
 import { notificationsQuery } from './notifications.js';
 import { schemas } from './schemas.js';
 import { statsQuerySchema } from './stats-routes.js';
@@ -27,7 +29,8 @@ export function openApiDocument(): Record<string, unknown> {
   const errors = {
     '400': 'bad_input, naming the field',
     '401': 'unauthorized: missing or invalid token',
-    '403': 'forbidden: not allowed for this token',
+    '403':
+      'forbidden: not allowed for this token (a runner on an admin route, a viewer on a write)',
     '503': 'store_unavailable',
   };
   /** Routes on one execution: a runner token asking for another owner's gets 404 too. */
@@ -46,12 +49,21 @@ export function openApiDocument(): Record<string, unknown> {
         'A watchdog for stuck work. Errors are {"error": {"code", "message"}}; see docs/api.md.',
     },
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      securitySchemes: {
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            "VIGIL_TOKEN (admin): everything. A viewer token (auth.viewers): every GET, no write (403). A runner token (auth.runners): its own owner's executions, and GET /v1/events about them.",
+        },
+      },
     },
     security: [{ bearer: [] }],
     paths: {
       ...probeRoutesOpenApi(),
       ...ownerRoutesOpenApi(),
+      ...retentionRoutesOpenApi(),
+      ...claimRoutesOpenApi(withBody, errors),
       '/v1/executions': {
         post: withBody('Register an execution', schemas.create, {
           '201': 'the execution',
@@ -222,6 +234,8 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/events': {
         get: {
           summary: 'Server-sent events',
+          description:
+            "Admin and viewer tokens: every event. A runner token: only execution:* events of its own owner's executions.",
           responses: describe({ '200': 'text/event-stream', ...errors }),
         },
       },

@@ -12,7 +12,7 @@ export function registerOwnerRoutes(
   options: { service: Service; store: Pick<ReadStore, 'countOpenByOwner'> },
 ): void {
   app.get('/v1/owners', async (request) => {
-    request.caller.mustBeAdmin();
+    request.caller.mustReadAll();
     const owners = options.service.sweeper.ownerWatch.status();
     const running =
       owners.length === 0

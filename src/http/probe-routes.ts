@@ -5,7 +5,7 @@ import type { Vigil } from '../app/vigil.js';
 /** Read-only status of HTTP probes and operation lists, for the dashboard. Admin only. */
 export async function registerProbeRoutes(app: FastifyInstance, vigil: Vigil): Promise<void> {
   app.get('/v1/probes', async (request) => {
-    request.caller.mustBeAdmin();
+    request.caller.mustReadAll();
     return {
       items: vigil.watchers.probes.status().map((p) => ({
         name: p.name,
@@ -20,7 +20,7 @@ export async function registerProbeRoutes(app: FastifyInstance, vigil: Vigil): P
   });
 
   app.get('/v1/operations', async (request) => {
-    request.caller.mustBeAdmin();
+    request.caller.mustReadAll();
     const { items, sources } = vigil.watchers.operations.status();
     return {
       items: items.map((o) => ({

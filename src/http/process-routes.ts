@@ -8,7 +8,7 @@ import { processStatusJson } from '../present.js';
  */
 export function registerProcessRoutes(app: FastifyInstance, vigil: Vigil): void {
   app.get('/v1/processes', async (request) => {
-    request.caller.mustBeAdmin();
+    request.caller.mustReadAll();
     const { supervisor } = vigil;
     if (supervisor === null || supervisor.names.length === 0) return { items: [] };
     return { items: (await supervisor.status()).map(processStatusJson) };

@@ -72,7 +72,7 @@ export async function registerRoutes(app: FastifyInstance, options: RoutesOption
   app.get('/v1/executions', async (request) => {
     const query = parseInput(schemas.list, request.query, 'query');
     const { caller } = request;
-    if (!caller.isAdmin) {
+    if (caller.role === 'runner') {
       if (query.owner !== undefined) caller.mustOwn(query.owner, 'listing by owner');
       query.owner = caller.owner ?? undefined;
     }
@@ -184,14 +184,14 @@ export async function registerRoutes(app: FastifyInstance, options: RoutesOption
   });
 
   app.get('/v1/sweeps/latest', async (request) => {
-    request.caller.mustBeAdmin();
+    request.caller.mustReadAll();
     const report = await store.latestSweep();
     if (!report) throw new VigilError('not_found', 'no sweep has run yet');
     return sweepReportJson(report);
   });
 
   app.get('/v1/remediations', async (request) => {
-    request.caller.mustBeAdmin();
+    request.caller.mustReadAll();
     const query = parseInput(schemas.remediations, request.query, 'query');
     const items = await store.listRemediations({
       since: query.since === undefined ? undefined : sinceToMs(query.since, clock.now()),

@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { EventFeed, VigilEvent } from '../ports/events.js';
 import { iso } from '../present.js';
+import type { EventFilter } from './event-scope.js';
 
 /**
  * Bytes a slow client may have waiting before it is dropped rather than slowing anyone down. A
@@ -21,6 +22,8 @@ export function streamEvents(
   reply: FastifyReply,
   events: EventFeed,
   open: Set<ServerResponse>,
+  /** Which events this client may see (a runner's); every event when absent. */
+  filter?: EventFilter,
 ): void {
   const raw = reply.raw;
   // Tracked so that closing the server ends the streams instead of waiting for their clients.
@@ -58,8 +61,19 @@ export function streamEvents(
     if (!draining) flush();
   };
 
+  const format = (event: VigilEvent) =>
+    `event: ${event.type}\ndata: ${JSON.stringify({ ...event, at: iso(event.at) })}\n\n`;
+  // A filtered client's events wait for their lookups in turn, so they arrive in order. A lookup
+  // that fails drops that event rather than sending what might belong to another owner.
+  let filtered: Promise<void> = Promise.resolve();
   const unsubscribe = events.on((event: VigilEvent) => {
-    send(`event: ${event.type}\ndata: ${JSON.stringify({ ...event, at: iso(event.at) })}\n\n`);
+    if (filter === undefined) {
+      send(format(event));
+      return;
+    }
+    filtered = filtered.then(async () => {
+      if ((await filter(event).catch(() => false)) && open.has(raw)) send(format(event));
+    });
   });
   const keepalive = setInterval(() => send(': keepalive\n\n'), KEEPALIVE_MS);
   keepalive.unref();

@@ -30,7 +30,7 @@ export function registerSummaryRoutes(
   options: { store: Pick<ReadStore, 'summary'>; clock: Clock },
 ): void {
   app.get('/v1/summary', async (request) => {
-    request.caller.mustBeAdmin();
+    request.caller.mustReadAll();
     const query = parseInput(summaryQuerySchema, request.query, 'query');
     const now = options.clock.now();
     const { since, bucketMs } = window(query, now);

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { retryDelay } from '../core/backoff.js';
 import type { Clock } from '../ports.js';
 import type { Notifier } from '../ports/notifier.js';
-import type { OutboxMessage, OutboxStore } from '../ports/outbox-store.js';
+import type { OutboxMessage, OutboxScope, OutboxStore } from '../ports/outbox-store.js';
 import type { Timers } from '../ports/clock.js';
 import { realTimers } from '../shared/timers.js';
 import type { NotifyConfig } from './config.js';
@@ -26,6 +26,11 @@ export interface DeliveryWorkerOptions {
   onError: (error: unknown) => void;
   /** Scrubs every configured secret from an error before it is stored or reported. */
   redact?: ((text: string) => string) | undefined;
+  /**
+   * What this worker delivers. Default `notifications`, one digest per channel; `dispatches`
+   * are sent one message each (a receiver starts one attempt per message).
+   */
+  scope?: OutboxScope | undefined;
 }
 
 /** Messages claimed at once: one digest per channel carries at most this many events. */
@@ -92,21 +97,26 @@ export class DeliveryWorker {
     const result: RunResult = { delivered: 0, retrying: 0, failed: 0 };
     for (;;) {
       const { outbox, clock, delivery } = this.options;
+      const scope = this.options.scope ?? 'notifications';
       const claimed = await outbox.claimDue(
         this.holder,
         clock.now(),
         delivery.leaseMs,
         CLAIM_LIMIT,
+        scope,
       );
-      const byChannel = new Map<string, OutboxMessage[]>();
+      const groups = new Map<string, OutboxMessage[]>();
       for (const message of claimed) {
-        const group = byChannel.get(message.channel) ?? [];
+        const key = scope === 'dispatches' ? message.id : message.channel;
+        const group = groups.get(key) ?? [];
         group.push(message);
-        byChannel.set(message.channel, group);
+        groups.set(key, group);
       }
       // Channels are independent: a slow or dead receiver does not hold up the others.
       await Promise.all(
-        [...byChannel].map(([channel, messages]) => this.deliver(channel, messages, result)),
+        [...groups.values()].map((messages) =>
+          this.deliver(messages[0]?.channel ?? '', messages, result),
+        ),
       );
       if (claimed.length < CLAIM_LIMIT || this.stopping) return result;
     }
@@ -188,7 +198,8 @@ export class DeliveryWorker {
       );
       result.retrying += retrying.length;
     }
-    this.options.onError(new Error(`notification to channel ${first.channel} failed: ${message}`));
+    const what = this.options.scope === 'dispatches' ? 'dispatch' : 'notification';
+    this.options.onError(new Error(`${what} to channel ${first.channel} failed: ${message}`));
   }
 
   private async loop(): Promise<void> {
@@ -205,7 +216,7 @@ export class DeliveryWorker {
         this.lastPrune = now;
         await outbox.pruneCooldowns(now);
       }
-      const next = await outbox.nextDue();
+      const next = await outbox.nextDue(this.options.scope);
       if (next !== null) wakeIn = Math.min(idlePollMs, Math.max(0, next - clock.now()));
       // Kicked while finishing up: something new was written.
       if (this.again) wakeIn = 0;

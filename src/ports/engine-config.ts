@@ -5,6 +5,7 @@
  */
 import type { PolicyConfig } from '../core/policy.js';
 import type { OwnerAgents } from './owner-agents.js';
+import type { RetentionTable } from './retention-store.js';
 
 export interface SweepSettings {
   intervalMs: number;
@@ -15,8 +16,18 @@ export interface SweepSettings {
   reconcileIntervalMs: number;
 }
 
+/** How long each kind of record is kept (`retention:`); null keeps it forever. */
+export interface RetentionSettings {
+  keepMs: Readonly<Record<RetentionTable, number | null>>;
+  /** How often a pass prunes what has aged out. */
+  intervalMs: number;
+  /** Rows per delete statement. */
+  batchSize: number;
+}
+
 export interface EngineConfig extends PolicyConfig {
   sweep: SweepSettings;
   /** Owners' registries and stop endpoints, the breaker and unknown-owner alerts (src/owners/). */
   ownerAgents: OwnerAgents;
+  retention: RetentionSettings;
 }

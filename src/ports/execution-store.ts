@@ -2,6 +2,7 @@ import type { AuditStore } from './audit-store.js';
 import type { LeaseStore } from './lease-store.js';
 import type { LedgerStore } from './ledger-store.js';
 import type { ReadStore } from './read-store.js';
+import type { RetentionStore } from './retention-store.js';
 import type { SlotHoldStore } from './slot-store.js';
 import type { StoreAdmin } from './store-admin.js';
 import type { SweepStore } from './sweep-store.js';
@@ -16,6 +17,7 @@ export type ExecutionStore = StoreAdmin &
   LedgerStore &
   ReadStore &
   SweepStore &
+  RetentionStore &
   AuditStore &
   LeaseStore &
   SlotHoldStore;

@@ -24,6 +24,12 @@ export interface HeartbeatResult {
   lost: { id: string; status: Status | null; reason: string }[];
 }
 
+/** Which queued executions a claim may take: one kind, and when set, one owner (null: none). */
+export interface ClaimScope {
+  kind: string;
+  owner?: string | null | undefined;
+}
+
 /** The answer to a runner's own report (complete / fail). */
 export type ReportOutcome =
   | { kind: 'ended'; execution: Execution }
@@ -53,6 +59,11 @@ export interface LedgerStore {
   /** queued → running for this attempt; returns the execution, or undefined when the fence fails. */
   start(id: string, attempt: number, now: number): Promise<Execution | undefined>;
   heartbeat(beats: Beat[], now: number): Promise<HeartbeatResult>;
+  /**
+   * queued → running for the oldest attempt in `scope` whose backoff has ended, fenced like
+   * `start`; undefined when none is due. Atomic across connections and replicas.
+   */
+  claim(scope: ClaimScope, now: number): Promise<Execution | undefined>;
   /** A runner's own completion or failure, fenced by its attempt. */
   report(fence: Omit<Fence, 'status'>, end: AttemptEnd, now: number): Promise<ReportOutcome>;
   /**

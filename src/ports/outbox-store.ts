@@ -23,6 +23,16 @@ export interface OutboxMessage {
   deliveredAt: number | null;
 }
 
+/**
+ * Which messages a worker delivers: notifications (digested per channel), or dispatches of queued
+ * attempts to their kind's webhook (channel `dispatch:<kind>`, one message each).
+ */
+export type OutboxScope = 'notifications' | 'dispatches';
+
+/** The channel of a kind's dispatches; notification channel names cannot contain ":". */
+export const dispatchChannel = (kind: string): string => `dispatch:${kind}`;
+export const DISPATCH_EVENT = 'execution:dispatch';
+
 export interface OutboxFilter {
   status?: OutboxMessage['status'] | undefined;
   channel?: string | undefined;
@@ -45,7 +55,7 @@ export interface OutboxStore {
     holdMs: number,
   ): Promise<void>;
   /**
-   * Makes every batch still held for its digest window due now (a sweep has completed), except on
+   * Makes every notification batch still held for its digest window due now (a sweep has completed), except on
    * channels waiting to retry a failed delivery: their new messages go with that retry.
    */
   releaseHeld(now: number): Promise<void>;
@@ -53,7 +63,13 @@ export interface OutboxStore {
    * Claims up to `limit` due messages for `holder` until `now + leaseMs`; no other holder can
    * claim them meanwhile. Across replicas on PostgreSQL rows are claimed with SKIP LOCKED.
    */
-  claimDue(holder: string, now: number, leaseMs: number, limit: number): Promise<OutboxMessage[]>;
+  claimDue(
+    holder: string,
+    now: number,
+    leaseMs: number,
+    limit: number,
+    scope?: OutboxScope,
+  ): Promise<OutboxMessage[]>;
   /** Marks claimed messages delivered; only while `holder` still holds their claim. */
   markDelivered(ids: string[], holder: string, now: number): Promise<void>;
   /**
@@ -67,7 +83,13 @@ export interface OutboxStore {
     retryAt: number | null,
   ): Promise<void>;
   /** The earliest moment a pending message falls due, or null when none is pending. */
-  nextDue(): Promise<number | null>;
+  nextDue(scope?: OutboxScope): Promise<number | null>;
+  /**
+   * Writes one dispatch (`dispatch:<id>:<attempt>`) for each queued attempt of these kinds that
+   * has none yet, due when its backoff ends: at most one per attempt, across replicas and
+   * restarts, since the id is the attempt's. Returns how many were written.
+   */
+  enqueueDispatches(kinds: readonly string[], now: number, limit: number): Promise<number>;
   /**
    * Takes the cooldown of `key` until `now + ms` unless it is already cooling; false means "a
    * notification for this went out recently: suppress this one". Atomic across replicas.

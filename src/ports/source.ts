@@ -9,6 +9,7 @@ import type { Clock } from './clock.js';
 import type { DecisionOutcome, SourceError, StepRecord, Subject } from './audit-store.js';
 
 import type { VigilEvent } from './events.js';
+import type { RowOwners } from './row-owners.js';
 
 /** Emits an event at once (see `Source.apply`). */
 export type Announce = (event: VigilEvent) => void;
@@ -27,6 +28,8 @@ export interface SourceContext {
 /** A sweep's context: sources swept beside the ledger resolve limits and policies from config. */
 export interface SweepContext extends SourceContext {
   config: EngineConfig;
+  /** The owners of mapped rows (tables with `reconcile`); absent outside a sweeper. */
+  rowOwners?: RowOwners | undefined;
 }
 
 /** What `apply` did with one decision: a value the pipeline records, tallies and emits. */

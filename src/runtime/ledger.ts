@@ -11,7 +11,7 @@ import { limitsFor, policyFor } from '../core/policy.js';
 import { BadInputError, VigilError } from '../errors.js';
 import { limitsSchema } from '../schemas.js';
 import type { Clock } from '../ports.js';
-import type { Beat, HeartbeatResult, ReportOutcome } from '../ports/ledger-store.js';
+import type { Beat, ClaimScope, HeartbeatResult, ReportOutcome } from '../ports/ledger-store.js';
 import type { EventSink } from '../ports/events.js';
 import type { BeatOutcome } from './heartbeat-batcher.js';
 import { HeartbeatBatcher } from './heartbeat-batcher.js';
@@ -88,6 +88,8 @@ export interface LedgerOptions {
   health?: StoreHealth | undefined;
   /** Called after an attempt ended through the ledger (its slots are then due for release). */
   afterEnd?: ((id: string, attempt: number) => void) | undefined;
+  /** Called after an execution of this kind was registered queued (runners may claim it). */
+  afterQueue?: ((kind: string) => void) | undefined;
 }
 
 /**
@@ -103,6 +105,7 @@ export class Ledger {
   private readonly events: EventSink | undefined;
   private readonly alarm: DeadlineAlarm | undefined;
   private readonly afterEnd: (id: string, attempt: number) => void;
+  private readonly afterQueue: (kind: string) => void;
 
   constructor(
     private readonly store: LedgerStore & Pick<ReadStore, 'get'>,
@@ -114,11 +117,13 @@ export class Ledger {
     this.alarm = options.alarm;
     this.health = options.health ?? new StoreHealth();
     this.afterEnd = options.afterEnd ?? (() => undefined);
+    this.afterQueue = options.afterQueue ?? (() => undefined);
   }
 
   async register(input: unknown): Promise<Execution> {
     const execution = await this.create(input);
     this.alarm?.poke(execution.deadlineAt);
+    if (execution.status === 'queued') this.afterQueue(execution.kind);
     return execution;
   }
 
@@ -158,6 +163,17 @@ export class Ledger {
       `execution ${id} attempt ${attempt} cannot start: it is ${execution.status} on attempt ${execution.attempt}`,
       { execution },
     );
+  }
+
+  /**
+   * Starts the oldest queued attempt of `scope` whose backoff has ended, for whoever asked: the
+   * same compare-and-set as `start`, so a runner that claims can never share an attempt with
+   * another claim or a start. Undefined when none is due.
+   */
+  async claim(scope: ClaimScope): Promise<Execution | undefined> {
+    const claimed = await this.store.claim(scope, this.clock.now());
+    if (claimed) this.alarm?.poke(claimed.deadlineAt);
+    return claimed;
   }
 
   /** Heartbeats written in one statement; a write that lands tells the health the store is up. */

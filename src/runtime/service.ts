@@ -6,9 +6,15 @@ import type { SlotStore } from '../ports/slot-store.js';
 import type { Clock, Timers } from '../ports/clock.js';
 import type { EngineConfig } from '../ports/engine-config.js';
 import type { Source } from '../ports/source.js';
+import type { Repeating } from '../shared/periodic.js';
+import { repeat } from '../shared/periodic.js';
+import { realTimers } from '../shared/timers.js';
 import { ClockJumpWatch } from './clock.js';
 import { EventBus } from './events.js';
+import { Claims } from './claims.js';
 import { Ledger } from './ledger.js';
+import type { PruneReport } from './retention.js';
+import { Pruner } from './retention.js';
 import { DeadlineScheduler } from './scheduler.js';
 import { Slots } from './slots.js';
 import { StoreHealth } from './store-health.js';
@@ -26,6 +32,12 @@ const SKEW_EVERY_MS = 30_000;
  * hosts within milliseconds, so a warning there would be noise that teaches people to ignore it.
  */
 export const CLOCK_SKEW_WARN_MS = 2_000;
+/**
+ * The first retention pass waits this long after start (or the retention interval, when shorter):
+ * a service that restarts often still prunes, and its start (migrations, the first sweep) never
+ * competes with a large delete.
+ */
+const FIRST_PRUNE_AFTER_MS = 60_000;
 
 export interface ServiceOptions {
   store: ExecutionStore;
@@ -68,11 +80,18 @@ export interface Health {
 export class Service {
   readonly events: EventBus;
   readonly ledger: Ledger;
+  /** Runners' claims of queued work, waiting for it when asked (`POST /v1/kinds/:kind/claim`). */
+  readonly claims: Claims;
   readonly sweeper: Sweeper;
   readonly scheduler: DeadlineScheduler;
   readonly slots: Slots;
   /** The database's health from the last real command's outcome (the ledger's, the sweeps'). */
   readonly storeHealth: StoreHealth;
+  /** Deletes what has outlived `retention:`, a batch at a time. */
+  readonly pruner: Pruner;
+  private pruneTimer: unknown = null;
+  private pruneLoop: Repeating | null = null;
+  private pruning: Promise<PruneReport> | null = null;
   private readonly startedAt: number;
   private lastSweepAt: number | null = null;
   private lastSuccessAt: number | null = null;
@@ -114,6 +133,12 @@ export class Service {
       listeningSince: () => this.listeningSince,
       clockJumps: () => this.clockWatch.jumps(),
     });
+    this.pruner = new Pruner({
+      store,
+      settings: config.retention,
+      clock,
+      holder: options.replica ?? `service:${String(process.pid)}`,
+    });
     this.scheduler = new DeadlineScheduler({
       store,
       clock,
@@ -132,11 +157,27 @@ export class Service {
           .releaseFor([{ id, attempt }])
           .catch((error: unknown) => onError(error, 'slot release'));
       },
+      afterQueue: (kind) => this.claims.wake(kind),
     });
+    this.claims = new Claims((scope) => this.ledger.claim(scope), clock, options.timers);
   }
 
   start(): void {
     this.scheduler.start();
+    const timers = this.options.timers ?? realTimers;
+    const onError = this.options.onError ?? (() => undefined);
+    this.pruneTimer = timers.setTimeout(
+      () => {
+        this.pruneTimer = null;
+        this.pruneLoop = repeat(
+          () => this.prune(),
+          this.options.config.retention.intervalMs,
+          (error) => onError(error, 'retention'),
+          timers,
+        );
+      },
+      Math.min(FIRST_PRUNE_AFTER_MS, this.options.config.retention.intervalMs),
+    );
     if (this.options.watchEventLoop ?? true) this.watchEventLoop();
     void this.measureClockSkew();
     this.skewTimer = setInterval(() => void this.measureClockSkew(), SKEW_EVERY_MS);
@@ -166,7 +207,27 @@ export class Service {
       .catch(() => undefined);
   }
 
+  /** One retention pass (`vigil prune`, and every `retention.interval` while serving). */
+  prune(dryRun = false): Promise<PruneReport> {
+    const run = this.pruner.pass(dryRun);
+    if (dryRun) return run;
+    this.pruning = run;
+    return run.finally(() => {
+      if (this.pruning === run) this.pruning = null;
+    });
+  }
+
+  /** After `stop`: resolves when a retention pass under way has finished its batch. */
+  async settle(): Promise<void> {
+    await this.pruning?.catch(() => undefined);
+  }
+
   stop(): void {
+    if (this.pruneTimer !== null) (this.options.timers ?? realTimers).clearTimeout(this.pruneTimer);
+    this.pruneTimer = null;
+    this.pruneLoop?.stop();
+    this.pruneLoop = null;
+    this.pruner.stop();
     if (this.presenceTimer) clearInterval(this.presenceTimer);
     this.presenceTimer = null;
     if (this.skewTimer) clearInterval(this.skewTimer);

@@ -16,6 +16,7 @@ import { deriveTouchedParents, judgeParents, reconcile } from './reconcile.js';
 import { SlotReleases } from './slot-releases.js';
 import type { Slots } from './slots.js';
 import { StopRetries } from './stop-retries.js';
+import { TableOwners } from './table-owners.js';
 
 export type SweepResult =
   { kind: 'completed'; report: SweepReport } | { kind: 'skipped'; reason: 'in progress' };
@@ -46,6 +47,8 @@ export class Sweeper {
   readonly ownerWatch: OwnerWatch;
   /** Executions left running after a failed stop, and when to ask again. */
   private readonly stopRetries = new StopRetries();
+  /** The owners of mapped tables' rows (tables with `reconcile`): breakers, stops, reconciling. */
+  private readonly tableOwners: TableOwners;
   /** When this process last reconciled every running execution with its owner's registry. */
   private reconciledAt: number | null = null;
   private running = false;
@@ -59,6 +62,12 @@ export class Sweeper {
       options.store,
       options.events,
     );
+    this.tableOwners = new TableOwners({
+      agents: options.config.ownerAgents,
+      owners: this.owners,
+      events: options.events,
+      sweep: options.config.sweep,
+    });
   }
 
   async sweep(options: { dryRun?: boolean } = {}): Promise<SweepResult> {
@@ -103,7 +112,14 @@ export class Sweeper {
       ownerSweep,
     );
     const slots = new SlotReleases(this.options.slots, pipeline.tally);
-    const context: SweepContext = { now, clock, dryRun, sweepId, config };
+    const context: SweepContext = {
+      now,
+      clock,
+      dryRun,
+      sweepId,
+      config,
+      rowOwners: this.tableOwners,
+    };
     const phase = { pipeline, pass, slots, context };
     // Finish releases a previous sweep (perhaps on a replica that died) left half-done, beside
     // detection rather than before it: a slot store that does not answer never delays an end.

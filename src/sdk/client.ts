@@ -1,6 +1,8 @@
 import { isAlreadyEnded } from './errors.js';
-import type { InFlightRun, RunContext, RunOptions, SlotGrant } from './run.js';
-import { runExecution } from './run.js';
+import type { InFlightRun, RunContext, RunDeps, RunOptions, SlotGrant } from './run.js';
+import { runExecution, runStarted } from './run.js';
+import type { Worker, WorkerOptions } from './worker.js';
+import { startWorker } from './worker.js';
 import { Transport } from './transport.js';
 import type { Beat, Execution, HeartbeatsAnswer, Json, Progress, RegisterInput } from './types.js';
 
@@ -54,6 +56,7 @@ export class VigilClient {
   private readonly transport: Transport;
   private readonly token: string | null;
   private readonly retries: number;
+  private readonly timeoutMs: number;
   private readonly reportRetryMs: number;
   private readonly onError: (error: Error) => void;
   private readonly inFlight = new Map<string, InFlightRun>();
@@ -64,6 +67,7 @@ export class VigilClient {
     this.token = options.token === undefined ? env.VIGIL_TOKEN || null : options.token;
     this.owner = options.owner ?? null;
     this.retries = options.retries ?? 3;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
     this.reportRetryMs = options.reportRetryMs ?? 60_000;
     this.onError =
       options.onError ?? ((error) => process.emitWarning(error.message, 'VigilWarning'));
@@ -71,7 +75,7 @@ export class VigilClient {
       url: this.url,
       token: this.token,
       fetch: options.fetch ?? globalThis.fetch,
-      timeoutMs: options.timeoutMs ?? 10_000,
+      timeoutMs: this.timeoutMs,
       retries: this.retries,
     });
   }
@@ -161,17 +165,57 @@ export class VigilClient {
    * error message. Resolves/rejects as `fn` did. See docs/sdk.md and `RunContext`.
    */
   run<T>(options: RunOptions, fn: (ctx: RunContext) => T | Promise<T>): Promise<T> {
-    return runExecution(
+    return runExecution(this.runDeps(), options, fn);
+  }
+
+  /**
+   * `POST /v1/kinds/:kind/claim`: the next queued attempt of `kind` whose backoff has ended,
+   * already running for this runner, or null when none came within `wait` (ms, at most 30 000).
+   */
+  async claim(
+    kind: string,
+    request: { runner: string; wait?: number | undefined; owner?: string | undefined },
+    signal?: AbortSignal,
+  ): Promise<Execution | null> {
+    const wait = request.wait ?? 0;
+    const answer = await this.transport.request<{ execution: Execution | null }>(
+      'POST',
+      `/v1/kinds/${encodeURIComponent(kind)}/claim`,
+      request,
+      // The server holds the answer up to `wait`: the request may take that long on top.
+      { timeoutMs: wait + this.timeoutMs, signal },
+    );
+    return answer.execution;
+  }
+
+  /**
+   * Runs `fn` for every execution of `kind` this runner can claim: queued registrations and the
+   * retries the watchdog queues, each inside `run()`'s machinery (liveness, `ctx.signal`,
+   * complete or fail, late results), `concurrency` at a time. Stop it with `stop()` or
+   * `options.signal`; see docs/sdk.md.
+   */
+  worker(kind: string, fn: (ctx: RunContext) => unknown, options: WorkerOptions = {}): Worker {
+    return startWorker(
       {
-        api: this,
-        connection: { url: this.url, token: this.token, retries: this.retries },
-        owner: this.owner,
-        registry: this.inFlight,
+        claim: (k, request, signal) => this.claim(k, request, signal),
+        runClaimed: (execution, onLateResult, work) =>
+          runStarted(this.runDeps(), execution, onLateResult, work),
         onError: this.onError,
       },
-      options,
+      kind,
       fn,
+      options,
     );
+  }
+
+  private runDeps(): RunDeps {
+    return {
+      api: this,
+      connection: { url: this.url, token: this.token, retries: this.retries },
+      owner: this.owner,
+      registry: this.inFlight,
+      onError: this.onError,
+    };
   }
 
   /** Runs started by `run()` in this client that have not finished. */

@@ -6,6 +6,7 @@
 export { VigilClient, DEFAULT_URL } from './client.js';
 export type { VigilClientOptions } from './client.js';
 export type { RunContext, RunOptions, SlotGrant } from './run.js';
+export type { Worker, WorkerOptions } from './worker.js';
 export { installShutdownHandler } from './shutdown.js';
 export { HeartbeatWriter } from './heartbeat-file.js';
 export type { HeartbeatWriterOptions } from './heartbeat-file.js';

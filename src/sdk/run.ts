@@ -101,13 +101,26 @@ export async function runExecution<T>(
   options: RunOptions,
   fn: (ctx: RunContext) => T | Promise<T>,
 ): Promise<T> {
-  const { api } = deps;
   const { onLateResult, ...registration } = options;
-  const execution = await api.register({
+  const execution = await deps.api.register({
     ...registration,
     owner: registration.owner ?? deps.owner,
     status: 'running',
   });
+  return runStarted(deps, execution, onLateResult, fn);
+}
+
+/**
+ * Runs `fn` for an attempt already running for this runner (registered by `run()`, or claimed by
+ * a worker): liveness, progress, the report, the late-result warning, as `runExecution` says.
+ */
+export async function runStarted<T>(
+  deps: RunDeps,
+  execution: Execution,
+  onLateResult: ((execution: Execution) => void) | undefined,
+  fn: (ctx: RunContext) => T | Promise<T>,
+): Promise<T> {
+  const { api } = deps;
   const { id, attempt } = execution;
   const controller = new AbortController();
   const lose = (reason: Error) => {

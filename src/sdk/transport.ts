@@ -21,6 +21,8 @@ export interface RequestOptions {
    */
   retryForMs?: number | undefined;
   timeoutMs?: number;
+  /** Abandons the request (a worker stopping while its claim waits for work). */
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -79,7 +81,13 @@ export class Transport {
       options.retry && options.retryForMs !== undefined ? Date.now() + options.retryForMs : null;
     for (let n = 1; ; n++) {
       try {
-        return await this.once<T>(method, path, body, options.timeoutMs ?? this.options.timeoutMs);
+        return await this.once<T>(
+          method,
+          path,
+          body,
+          options.timeoutMs ?? this.options.timeoutMs,
+          options.signal,
+        );
       } catch (error) {
         const exhausted = until === null ? n >= tries : Date.now() >= until;
         if (exhausted || !isTransient(error)) throw error;
@@ -93,6 +101,7 @@ export class Transport {
     path: string,
     body: unknown,
     timeoutMs: number,
+    signal?: AbortSignal,
   ): Promise<T> {
     const base = this.options.url.endsWith('/') ? this.options.url : `${this.options.url}/`;
     const url = new URL(path.replace(/^\//, ''), base);
@@ -107,7 +116,9 @@ export class Transport {
         method,
         headers,
         body: payload,
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: signal
+          ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)])
+          : AbortSignal.timeout(timeoutMs),
       });
       text = await response.text();
     } catch (error) {

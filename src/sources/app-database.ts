@@ -14,7 +14,15 @@ export interface AppDatabase {
   readonly dialect: AppDialect;
   /** The URL with any password hidden, for messages. */
   readonly description: string;
-  query<R>(text: string, params: readonly unknown[]): Promise<R[]>;
+  /**
+   * Runs a query. With `readOnly` (a SELECT holding operator-written SQL) it runs where it cannot
+   * write: a READ ONLY transaction on PostgreSQL; on SQLite a statement that would write is refused.
+   */
+  query<R>(
+    text: string,
+    params: readonly unknown[],
+    options?: { readOnly?: boolean },
+  ): Promise<R[]>;
   /** Runs a write; returns how many rows it changed. */
   execute(text: string, params: readonly unknown[]): Promise<number>;
   /** The table's columns (name → declared type, lower-case), or undefined when it does not exist. */
@@ -56,8 +64,25 @@ function openPostgres(url: string): AppDatabase {
   });
   // An idle client's error (the server restarted) must not crash Vigil; the pool replaces it.
   pool.on('error', () => undefined);
-  const query = async <R>(text: string, params: readonly unknown[]) =>
-    (await pool.query(text, params as unknown[])).rows as R[];
+  const query = async <R>(
+    text: string,
+    params: readonly unknown[],
+    options?: { readOnly?: boolean },
+  ): Promise<R[]> => {
+    if (!options?.readOnly) return (await pool.query(text, params as unknown[])).rows as R[];
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN TRANSACTION READ ONLY');
+      const { rows } = await client.query(text, params as unknown[]);
+      await client.query('COMMIT');
+      return rows as R[];
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  };
   return {
     dialect: 'postgres',
     description: redact(url),
@@ -96,10 +121,17 @@ function openSqlite(path: string, options: AppDatabaseOptions): AppDatabase {
   return {
     dialect: 'sqlite',
     description: `sqlite:${path}`,
-    query: async <R>(text: string, params: readonly unknown[]) =>
-      open()
-        .prepare(text)
-        .all(...bind(params)) as R[],
+    query: async <R>(
+      text: string,
+      params: readonly unknown[],
+      options?: { readOnly?: boolean },
+    ) => {
+      const statement = open().prepare(text);
+      if (options?.readOnly && !statement.readonly) {
+        throw new Error('the statement would write: a rowLimits expression must only read');
+      }
+      return statement.all(...bind(params)) as R[];
+    },
     execute: async (text, params) =>
       open()
         .prepare(text)

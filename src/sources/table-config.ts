@@ -2,12 +2,33 @@ import { z } from 'zod';
 import type { PartialLimits } from '../core/types.js';
 import { limitsSchema } from '../schemas.js';
 import { isIdentifier, isTableName } from './identifiers.js';
+import type { AppSlots, RowReconcile } from './table-owner-config.js';
+import {
+  appSlotsSchema,
+  checkOwnerKeys,
+  normalizeReconcile,
+  reconcileSchema,
+} from './table-owner-config.js';
 
 /** A status value as the app stores it: text or a number. */
 export type StatusValue = string | number;
 
-/** What Vigil writes into a column when it ends a row: its own clock's `now`, or a fixed value. */
-export type SetValue = { kind: 'now' } | { kind: 'value'; value: string | number | boolean | null };
+import type { Join, Requeue, RowLimits, RowWrite } from './table-row-config.js';
+import {
+  checkRowKeys,
+  deadLetterSchema,
+  joinsSchema,
+  normalizeReason,
+  normalizeRequeue,
+  normalizeRowLimits,
+  normalizeSet,
+  reasonSchema,
+  requeueSchema,
+  rowLimitsSchema,
+  setSchema,
+} from './table-row-config.js';
+
+export type { SetValue } from './table-row-config.js';
 
 /** One mapped table of another app, as `tables.<name>` in vigil.yaml describes it. */
 export interface TableSourceConfig {
@@ -43,13 +64,23 @@ export interface TableSourceConfig {
    */
   labels: string[];
   limits: PartialLimits;
-  onEnd: {
-    /** The status written when Vigil fails a row (default: the first `status.failed` value). */
-    status: StatusValue;
-    set: Record<string, SetValue>;
-    /** Where the reason goes when Vigil fails a row: a column, or a key of a JSON column. */
-    reason: { column: string; key: string | null } | null;
-  };
+  /** Limits read from each row (they come before `limits`, which is their fallback). */
+  rowLimits: RowLimits;
+  /** Tables joined into the SELECT that reads the rows, for `rowLimits` expressions. */
+  joins: Join[];
+  /**
+   * How Vigil fails a row: the status (default: the first `status.failed` value), the columns it
+   * sets, and where the end text goes (a column, or a key of a JSON column).
+   */
+  onEnd: RowWrite;
+  /** Re-queue a stuck row instead of failing it, while attempts remain. */
+  requeue: Requeue | null;
+  /** The write after the last attempt (default: `onEnd`). */
+  deadLetter: RowWrite | null;
+  /** Reconciled against the owners' registries (`owners:`); null when not. */
+  reconcile: RowReconcile | null;
+  /** The app's own slots released when Vigil ends a row; null when none. */
+  appSlots: AppSlots | null;
 }
 
 const identifier = z.string().superRefine((value, ctx) => {
@@ -92,11 +123,6 @@ const statusValues = z
     return [first, ...rest];
   });
 
-/** A JSON key the reason is written under: kept simple so it is safe in every JSON path syntax. */
-const jsonKey = z
-  .string()
-  .regex(/^[A-Za-z0-9_-]{1,100}$/, 'expected a key of letters, digits, _ or -');
-
 const tableSchema = z
   .strictObject({
     database: databaseUrl,
@@ -118,15 +144,19 @@ const tableSchema = z
     timeUnit: z.enum(['ms', 's']).optional(),
     labels: z.array(identifier).max(20).optional(),
     limits: limitsSchema.optional(),
+    rowLimits: rowLimitsSchema.optional(),
+    joins: joinsSchema.optional(),
     onEnd: z
       .strictObject({
         status: statusValue.optional(),
-        set: z
-          .record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]))
-          .optional(),
-        reason: z.strictObject({ column: identifier, key: jsonKey.optional() }).optional(),
+        set: setSchema.optional(),
+        reason: reasonSchema.optional(),
       })
       .optional(),
+    reconcile: reconcileSchema.optional(),
+    appSlots: appSlotsSchema.optional(),
+    requeue: requeueSchema.optional(),
+    deadLetter: deadLetterSchema.optional(),
   })
   .superRefine(checkTable, {
     // Checked even when the entry has other problems, so one pass lists them all.
@@ -135,11 +165,15 @@ const tableSchema = z
 
 /** Checks across one entry's keys. Runs on raw input too (see `when`): reads defensively. */
 function checkTable(raw: unknown, ctx: z.RefinementCtx): void {
+  checkOwnerKeys(raw, ctx);
   const table = raw as {
     id?: unknown;
     status?: Partial<Record<string, unknown>> | null;
-    onEnd?: { set?: unknown; reason?: { column?: unknown } | null } | null;
   };
+  checkRowKeys(raw as Record<string, unknown>, ctx);
+  for (const write of ['onEnd', 'requeue', 'deadLetter'] as const) {
+    checkWrite(table, write, (raw as Record<string, unknown>)[write], ctx);
+  }
   const status = table.status && typeof table.status === 'object' ? table.status : {};
   const lists = ['running', 'failed', 'succeeded', 'queued', 'cancelled'] as const;
   const seen = new Map<string, string>();
@@ -158,30 +192,63 @@ function checkTable(raw: unknown, ctx: z.RefinementCtx): void {
       seen.set(String(value), list);
     }
   }
-  const set =
-    table.onEnd?.set && typeof table.onEnd.set === 'object'
-      ? (table.onEnd.set as Record<string, unknown>)
-      : {};
-  const reasonColumn = table.onEnd?.reason?.column;
-  if (typeof reasonColumn === 'string' && reasonColumn in set) {
+  const requeueStatus = (raw as { requeue?: { status?: unknown } | null }).requeue?.status;
+  if (
+    (typeof requeueStatus === 'string' || typeof requeueStatus === 'number') &&
+    seen.get(String(requeueStatus)) === 'running'
+  ) {
     ctx.addIssue({
       code: 'custom',
-      path: ['onEnd', 'reason', 'column'],
-      message: `${reasonColumn} is also set by onEnd.set: a column can be written once`,
+      path: ['requeue', 'status'],
+      message: `expected a status the app's runner picks up again, got ${JSON.stringify(requeueStatus)}, which is listed under status.running`,
     });
+  }
+}
+
+/** The columns one write sets: each once, never the id or status column (Vigil writes those). */
+function checkWrite(
+  table: { id?: unknown; status?: Partial<Record<string, unknown>> | null },
+  name: 'onEnd' | 'requeue' | 'deadLetter',
+  raw: unknown,
+  ctx: z.RefinementCtx,
+): void {
+  const write = (raw && typeof raw === 'object' ? raw : {}) as {
+    set?: unknown;
+    reason?: { column?: unknown } | null;
+    attempts?: { column?: unknown } | null;
+    availableAt?: unknown;
+  };
+  const status = table.status && typeof table.status === 'object' ? table.status : {};
+  const set =
+    write.set && typeof write.set === 'object' ? (write.set as Record<string, unknown>) : {};
+  const written = new Map<string, string>();
+  for (const [column, path] of [
+    [write.reason?.column, 'reason.column'],
+    [write.attempts?.column, 'attempts.column'],
+    [write.availableAt, 'availableAt'],
+  ] as const) {
+    if (typeof column !== 'string') continue;
+    if (column in set || written.has(column)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [name, ...path.split('.')],
+        message: `${column} is also written by ${name}.${written.get(column) ?? 'set'}: a column can be written once`,
+      });
+    }
+    written.set(column, path);
   }
   for (const column of Object.keys(set)) {
     if (!isIdentifier(column)) {
       ctx.addIssue({
         code: 'custom',
-        path: ['onEnd', 'set', column],
+        path: [name, 'set', column],
         message: `expected a column name (letters, digits and _), got ${JSON.stringify(column)}`,
       });
     } else if (column === status.column || column === table.id) {
       ctx.addIssue({
         code: 'custom',
-        path: ['onEnd', 'set', column],
-        message: `Vigil writes the ${column === table.id ? 'id' : 'status'} column itself; use onEnd.status for the status`,
+        path: [name, 'set', column],
+        message: `Vigil writes the ${column === table.id ? 'id' : 'status'} column itself; use ${name}.status for the status`,
       });
     }
   }
@@ -242,18 +309,23 @@ export function normalizeTables(file: TablesFile | undefined): Record<string, Ta
       timeUnit: table.timeUnit ?? 'ms',
       labels: table.labels ?? [],
       limits: table.limits ?? {},
+      rowLimits: normalizeRowLimits(table.rowLimits),
+      joins: table.joins ?? [],
       onEnd: {
         status: table.onEnd?.status ?? table.status.failed[0],
-        set: Object.fromEntries(
-          Object.entries(table.onEnd?.set ?? {}).map(([column, value]) => [
-            column,
-            value === 'now' ? { kind: 'now' } : { kind: 'value', value },
-          ]),
-        ),
-        reason: table.onEnd?.reason
-          ? { column: table.onEnd.reason.column, key: table.onEnd.reason.key ?? null }
-          : null,
+        set: normalizeSet(table.onEnd?.set),
+        reason: normalizeReason(table.onEnd?.reason),
       },
+      reconcile: normalizeReconcile(table.reconcile, table.id),
+      appSlots: table.appSlots ?? null,
+      requeue: normalizeRequeue(table.requeue),
+      deadLetter: table.deadLetter
+        ? {
+            status: table.deadLetter.status ?? table.onEnd?.status ?? table.status.failed[0],
+            set: normalizeSet(table.deadLetter.set),
+            reason: normalizeReason(table.deadLetter.reason),
+          }
+        : null,
     };
   }
   return tables;

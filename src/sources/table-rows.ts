@@ -1,7 +1,13 @@
 /** How a mapped table's rows read as executions: ids, limits, child statuses, sweep order. */
+import type { Decision } from '../core/decide.js';
+import { actionLabel } from '../core/decide.js';
+import { formatDuration } from '../core/duration.js';
 import { deadlineOf } from '../core/limits.js';
 import type { Execution, Status } from '../core/types.js';
 import { limitsFor } from '../core/policy.js';
+import type { Placeholder, Template } from './table-template.js';
+import { renderTemplate } from './table-template.js';
+import { attemptOf, rowLimitsOf } from './table-row-sql.js';
 import type { EngineConfig } from '../ports/engine-config.js';
 import type { StatusValue, TableSourceConfig } from './table-config.js';
 import type { MappedRow } from './table-sql.js';
@@ -37,10 +43,42 @@ export function toExecution(
     startedAt: row.startedAt,
     heartbeatAt: row.heartbeatAt,
     createdAt: row.startedAt ?? now,
-    // Limits resolve like the ledger's: the table's own → its kind's → its owner's → defaults.
-    limits: limitsFor(config, { kind: table.kind, owner: row.owner, limits: table.limits }),
+    attempt: attemptOf(table, row.extras),
+    // Limits resolve like the ledger's: the row's own (rowLimits) → the table's → its kind's →
+    // its owner's → defaults.
+    limits: limitsFor(config, {
+      kind: table.kind,
+      owner: row.owner,
+      limits: { ...table.limits, ...rowLimitsOf(table, row.extras).limits },
+    }),
   };
   return { ...execution, deadlineAt: deadlineOf(execution) };
+}
+
+/** The text written into a row Vigil ends: its write's template, filled in. */
+export function endText(
+  template: Template,
+  table: TableSourceConfig,
+  row: MappedRow,
+  execution: Execution,
+  decision: Decision,
+  now: number,
+): string {
+  const { limits } = execution;
+  const limit = decision.verdict === 'heartbeat_lost' ? limits.heartbeat : limits.run;
+  const fields: Record<Placeholder, string> = {
+    verdict: decision.verdict,
+    reason: decision.reason,
+    elapsed: execution.startedAt === null ? '-' : formatDuration(now - execution.startedAt),
+    limit: limit === null ? 'none' : formatDuration(limit),
+    id: row.id,
+    source: table.name,
+    table: table.table,
+    attempt: String(execution.attempt),
+    action: actionLabel(decision.action),
+    now: new Date(now).toISOString(),
+  };
+  return renderTemplate(template, fields, row.extras.columns);
 }
 
 export function blankExecution(id: string, kind: string): Execution {

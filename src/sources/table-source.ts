@@ -1,11 +1,10 @@
 import { performance } from 'node:perf_hooks';
-import { actionLabel } from '../core/decide.js';
 import type { Decision } from '../core/decide.js';
 import type { MappedRowDecision, MappedRowFacts } from '../core/mapped-row.js';
 import { decideMappedRow, needsChildren } from '../core/mapped-row.js';
 import type { Execution, ExecutionVerdict, Status } from '../core/types.js';
 import { policyFor } from '../core/policy.js';
-import type { DecisionOutcome, SourceError, StepRecord } from '../ports/audit-store.js';
+import type { SourceError, StepRecord } from '../ports/audit-store.js';
 import type {
   Announce,
   Applied,
@@ -14,12 +13,18 @@ import type {
   SweepContext,
   SourcePage,
 } from '../ports/source.js';
-import type { Subject } from '../ports/audit-store.js';
 import { SourceProblem } from '../ports/source.js';
 import type { AppDatabase, AppDatabaseOptions } from './app-database.js';
 import { isConnectionError, openAppDatabase } from './app-database.js';
+import { AppRedisPool } from './app-slots.js';
+import { applied, elapsed } from './table-applied.js';
+import type { OwnedRowItem } from './table-owned.js';
+import { OwnedTable, pausedByBreaker } from './table-owned.js';
 import type { TableSourceConfig } from './table-config.js';
 import { blankExecution, childrenFirst, describe, statusOf, toExecution } from './table-rows.js';
+import { endEvents, planEnd, withWhere } from './table-end.js';
+import { requeueFacts } from './table-requeue.js';
+import { rowLimitsOf } from './table-row-sql.js';
 import type { MappedRow, MappedTable } from './table-sql.js';
 import { mappedTable } from './table-sql.js';
 
@@ -31,6 +36,10 @@ export interface RowItem {
   db: AppDatabase;
   row: MappedRow;
   facts: MappedRowFacts;
+  /** A table with `reconcile` or `appSlots`: the row's owner id and template columns. */
+  owned?: OwnedRowItem | undefined;
+  /** Where each limit read from the row came from (`rowLimits`), for the evidence. */
+  limitFrom: Record<string, string>;
 }
 
 /**
@@ -44,6 +53,8 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
   readonly name = 'tables';
   private readonly tables: TableSourceConfig[];
   private readonly connections = new Map<string, AppDatabase>();
+  /** The apps' own Redis servers (`appSlots`). */
+  private readonly redis = new AppRedisPool();
   /**
    * The last "left alone" decision audited per row. Mapped rows are read again every sweep; a
    * workflow run waiting on its children would otherwise write the same audit row every time.
@@ -75,10 +86,16 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
     announce: Announce,
   ): Promise<Applied[]> {
     const applied: Applied[] = [];
-    for (const { item, decision } of judged) {
+    // A page is one table's: its owners' breakers see the whole page before anything is done.
+    const owned = judged[0]?.item.owned?.table;
+    const pauses = owned ? await owned.guard(judged.map((j) => j.decision.decision)) : [];
+    for (const [i, { item, decision }] of judged.entries()) {
+      const paused = pauses[i];
       const one = decision.unjudged
         ? unjudged(item, decision.decision)
-        : await this.applyRow(item, decision.decision, context, announce);
+        : paused
+          ? this.pause(item, decision.decision, paused, context.dryRun)
+          : await this.applyRow(item, decision.decision, context, announce);
       if (item.table.labels.length > 0) one.subject.labels = item.row.labels;
       applied.push(one);
     }
@@ -89,6 +106,14 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
     const connections = [...this.connections.values()];
     this.connections.clear();
     await Promise.all(connections.map((db) => db.close().catch(() => undefined)));
+    this.redis.close();
+  }
+
+  /** Leaves the row as it is because its owner's breaker is open; audited once per row. */
+  private pause(item: RowItem, decision: Decision, because: string, dryRun: boolean): Applied {
+    const audit = this.lastIgnored.get(decision.executionId) !== 'paused';
+    if (!dryRun) this.lastIgnored.set(decision.executionId, 'paused');
+    return pausedByBreaker(item, decision, because, audit);
   }
 
   private database(table: TableSourceConfig): AppDatabase {
@@ -110,30 +135,44 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
     // A table that is its own parent is decided row by row: a row's children may be in its page.
     const rowByRow = childTables.includes(table);
     const { batchSize } = context.config.sweep;
+    let owned: OwnedTable | null = null;
     try {
       const mapped = await pass.map(table);
       const db = this.database(table);
+      owned = OwnedTable.begin(table, db, context, (url) => this.redis.get(url));
       let after: unknown;
+      let lastId: string | undefined;
       for (;;) {
         const statement = mapped.selectRunning(after, batchSize);
         const rows = await pass.guard(table, () =>
-          db.query<Record<string, unknown>>(statement.text, statement.params),
+          db.query<Record<string, unknown>>(statement.text, statement.params, {
+            readOnly: statement.readOnly,
+          }),
         );
         let items: RowItem[] = [];
         for (const raw of rows) {
           const row = mapped.row(raw);
+          // A join that matches several rows repeats a row: the first one read is judged.
+          if (row.id === lastId) continue;
+          lastId = row.id;
           after = row.rawId;
           items.push(await pass.item(table, mapped, db, row, childTables, context));
           if (rowByRow) {
+            await pass.guard(table, async () => owned?.preparePage(items));
             yield { kind: 'page', items };
             items = [];
           }
         }
-        if (items.length > 0) yield { kind: 'page', items };
+        if (items.length > 0) {
+          await pass.guard(table, async () => owned?.preparePage(items));
+          yield { kind: 'page', items };
+        }
         if (rows.length < batchSize) break;
       }
     } catch (error) {
       yield { kind: 'problem', error: problem(table, error) };
+    } finally {
+      owned?.finish();
     }
   }
 
@@ -146,7 +185,7 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
     const { table, mapped, db, row, pass } = item;
     const { action } = decision;
     const where = { source: table.name, table: table.table, rowId: row.id };
-    decision = { ...decision, evidence: { ...decision.evidence, ...where } };
+    decision = { ...decision, evidence: withWhere(decision.evidence, where, item.limitFrom) };
     if (action.kind === 'ignore') {
       // Audited once per verdict, not at every sweep that reads the row again (its reason text
       // changes with every sweep: "ran 2h 1m", "ran 2h 2m", …).
@@ -158,62 +197,65 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
       return applied(decision, 'ignored', [], audit);
     }
     this.lastIgnored.delete(decision.executionId);
-    const succeeded = action.status === 'succeeded';
-    const status = succeeded ? table.status.succeeded[0] : table.onEnd.status;
     if (context.dryRun) {
-      pass.project(table, row, decision, succeeded);
-      return applied(decision, 'dry_run', [
-        {
-          step: 'end',
-          outcome: 'skipped',
-          ms: 0,
-          detail: `dry run: would set ${table.status.column} = ${JSON.stringify(status)}`,
-        },
-      ]);
+      const plan = planEnd(table, row, item.facts.execution, decision, context.clock.now());
+      pass.project(table, row, decision, plan.becomes);
+      const end: StepRecord = {
+        step: 'end',
+        outcome: 'skipped',
+        ms: 0,
+        detail: `dry run: would ${plan.summary}`,
+      };
+      const steps = item.owned ? await item.owned.table.dryRun(item, decision, end) : [end];
+      return applied(decision, 'dry_run', steps);
     }
-    announce({
-      type: 'execution:stuck',
-      at: context.now,
-      executionId: decision.executionId,
-      attempt: 1,
-      verdict: decision.verdict,
-      reason: decision.reason,
-      ...where,
-    });
+    // A retry of a failed stop is not news: the row was announced when first found.
+    if (!item.owned?.table.isRetry(decision))
+      announce({
+        type: 'execution:stuck',
+        at: context.now,
+        executionId: decision.executionId,
+        attempt: decision.attempt,
+        verdict: decision.verdict,
+        reason: decision.reason,
+        ...where,
+      });
+    // A reconciled row's owner stops the work first; the row is ended once it confirms.
+    const first = item.owned
+      ? await item.owned.table.stopFirst(item, decision, announce)
+      : { kind: 'go' as const, steps: [], reason: decision.reason };
+    if (first.kind === 'left_running') return first.applied;
+    const { steps } = first;
+    // The stop's outcome is part of the reason the row is ended with.
+    decision = { ...decision, reason: first.reason };
+    const ending = planEnd(table, row, item.facts.execution, decision, context.clock.now());
     const started = performance.now();
     try {
       const statement = mapped.endRow({
         row,
-        status,
+        write: ending.write,
+        status: ending.status,
         now: context.clock.now(),
-        reason: succeeded ? null : `vigil: ${decision.verdict}: ${decision.reason}`,
+        reason: ending.reason,
+        requeue: ending.requeue,
       });
       const changed = await pass.guard(table, () => db.execute(statement.text, statement.params));
       const ms = elapsed(started);
       if (changed === 0) {
         // The app finished (or touched) the row between our read and our write: it wins.
-        return applied(decision, 'lost_race', [{ step: 'end', outcome: 'lost_race', ms }]);
+        steps.push({ step: 'end', outcome: 'lost_race', ms });
+        return applied(decision, 'lost_race', steps);
       }
-      pass.project(table, row, decision, succeeded);
-      const detail = `${table.status.column} = ${JSON.stringify(status)}: ${decision.reason}`;
-      const done = applied(decision, 'remediated', [{ step: 'end', outcome: 'ok', ms, detail }]);
-      done.events.push({
-        type: 'execution:remediated',
-        at: context.now,
-        executionId: decision.executionId,
-        attempt: 1,
-        verdict: decision.verdict,
-        reason: decision.reason,
-        status: action.status,
-        rowStatus: status,
-        action: actionLabel(action),
-        ...where,
-      });
+      pass.project(table, row, decision, ending.becomes);
+      const detail = `${ending.summary}: ${decision.reason}`;
+      steps.push({ step: 'end', outcome: 'ok', ms, detail });
+      if (item.owned) steps.push(...(await item.owned.table.release(row, item.owned, false)));
+      const done = applied(decision, 'remediated', steps);
+      done.events.push(...endEvents(ending, decision, where, context.now));
       return done;
     } catch (error) {
-      return applied(decision, 'failed', [
-        { step: 'end', outcome: 'failed', ms: elapsed(started), detail: describe(error) },
-      ]);
+      steps.push({ step: 'end', outcome: 'failed', ms: elapsed(started), detail: describe(error) });
+      return applied(decision, 'failed', steps);
     }
   }
 }
@@ -275,6 +317,7 @@ export class TablesPass {
       execution,
       policy: policyFor(context.config, execution),
       now: context.now,
+      requeue: requeueFacts(table),
     };
     if (row.startedAt === null || row.unreadable.length > 0) {
       const column = row.unreadable[0] ?? table.startedAt;
@@ -292,7 +335,8 @@ export class TablesPass {
         }
       }
     }
-    return { pass: this, table, mapped, db, row, facts };
+    const limitFrom = rowLimitsOf(table, row.extras).from;
+    return { pass: this, table, mapped, db, row, facts, limitFrom };
   }
 
   /** The children of one parent row across every table that points at it, with this sweep's ends. */
@@ -331,12 +375,11 @@ export class TablesPass {
   }
 
   /** Notes what a row is (or, dry, would be) once ended, and which parent now needs a look. */
-  project(table: TableSourceConfig, row: MappedRow, decision: Decision, succeeded: boolean): void {
-    this.ended.set(decision.executionId, {
-      status: succeeded ? 'succeeded' : 'failed',
-      verdict: decision.verdict,
-    });
-    if (!succeeded && table.parent && row.parent !== null) {
+  project(table: TableSourceConfig, row: MappedRow, decision: Decision, becomes: Status): void {
+    this.ended.set(decision.executionId, { status: becomes, verdict: decision.verdict });
+    // A re-queued row runs again: its workflow run goes on.
+    const failed = becomes === 'failed' || becomes === 'dead';
+    if (failed && table.parent && row.parent !== null) {
       const parents = this.touched.get(table.parent.table) ?? new Map<string, ExecutionVerdict>();
       if (!parents.has(row.parent)) parents.set(row.parent, decision.verdict);
       this.touched.set(table.parent.table, parents);
@@ -350,32 +393,7 @@ function unjudged(item: RowItem, decision: Decision): Applied {
   return applied({ ...decision, evidence }, 'failed', []);
 }
 
-function applied(
-  decision: Decision,
-  outcome: DecisionOutcome,
-  steps: StepRecord[],
-  // Like the ledger: a lost race changed nothing, so it is reported but not audited.
-  audit = decision.verdict !== 'healthy' && outcome !== 'lost_race',
-): Applied {
-  return { subject: subjectOf(decision), outcome, steps, audit, events: [] };
-}
-
-function subjectOf(decision: Decision): Subject {
-  return {
-    executionId: decision.executionId,
-    attempt: 1,
-    kind: decision.kind,
-    owner: decision.owner,
-    verdict: decision.verdict,
-    action: actionLabel(decision.action),
-    reason: decision.reason,
-    evidence: decision.evidence,
-  };
-}
-
 function problem(table: TableSourceConfig, error: unknown): SourceError {
   const key = error instanceof SourceProblem ? error.key : `tables.${table.name}`;
   return { source: table.name, key, message: describe(error) };
 }
-
-const elapsed = (started: number) => Math.round((performance.now() - started) * 1000) / 1000;

@@ -8,16 +8,18 @@ import { quote } from './identifiers.js';
 import { SourceProblem } from '../ports/source.js';
 import type { Labels } from '../ports/audit-store.js';
 import type { StatusValue, TableSourceConfig } from './table-config.js';
+import type { ReasonTarget, RowWrite } from './table-row-config.js';
+import type { RowExtras } from './table-row-sql.js';
+import { readExtras, rowColumns, selectExtras } from './table-row-sql.js';
+import type { ReasonKind, TimeKind } from './table-column-types.js';
+import { asText, classifyReason, classifyTime, parseTime } from './table-column-types.js';
 
 export interface Statement {
   text: string;
   params: unknown[];
+  /** Holds operator-written SQL: run it where it cannot write (see AppDatabase.query). */
+  readOnly?: boolean;
 }
-
-/** How a time column stores its moments. */
-type TimeKind = 'timestamptz' | 'timestamp' | 'date' | 'number' | 'text';
-/** How the reason column takes text. */
-type ReasonKind = 'plain' | 'to-json' | 'jsonb-key' | 'json-key' | 'sqlite-json-key';
 
 /** One running row as read. `rawId` is the id as the driver returned it, for writing it back. */
 export interface MappedRow {
@@ -34,6 +36,8 @@ export interface MappedRow {
   labels: Labels;
   /** Columns whose value could not be read as a time. */
   unreadable: string[];
+  /** What the per-row keys read: limit values, the attempt count, columns end texts name. */
+  extras: RowExtras;
 }
 
 export interface ChildRow {
@@ -43,12 +47,16 @@ export interface ChildRow {
 
 export interface EndRow {
   row: MappedRow;
-  /** The status value to write. */
-  status: StatusValue;
-  /** Vigil's clock when the write is made: what `now` means in `onEnd.set`. */
+  /** The write: `onEnd` (the default), `requeue.write` or `deadLetter`. */
+  write?: RowWrite | undefined;
+  /** The status value to write (default: the write's own). */
+  status?: StatusValue | undefined;
+  /** Vigil's clock when the write is made: what `now` means in `set`. */
   now: number;
-  /** Written to `onEnd.reason` when set (failures only). */
+  /** Written to the write's `reason` when it has one (failures only). */
   reason: string | null;
+  /** A re-queue: counts the attempt (when Vigil counts them) and sets `availableAt`. */
+  requeue?: { availableAt: number } | undefined;
 }
 
 const ALIAS = {
@@ -113,26 +121,41 @@ export function mappedTable(
   const heartbeatKind = table.heartbeatAt ? timeKind('heartbeatAt', table.heartbeatAt) : null;
   if (table.owner) typeOf('owner', table.owner);
   if (table.parent) typeOf('parent.column', table.parent.column);
+  for (const [path, column] of rowColumns(table)) typeOf(path, column);
   table.labels.forEach((column, i) => typeOf(`labels.${i}`, column));
   const setKinds = new Map<string, TimeKind | null>();
-  for (const [column, value] of Object.entries(table.onEnd.set)) {
-    const path = `onEnd.set.${column}`;
-    setKinds.set(
-      column,
-      value.kind === 'now' ? timeKind(path, column) : (typeOf(path, column), null),
-    );
+  const reasonKinds = new Map<ReasonTarget, ReasonKind>();
+  const writes = [
+    ['onEnd', table.onEnd],
+    ['requeue', table.requeue?.write],
+    ['deadLetter', table.deadLetter],
+  ] as const;
+  for (const [name, write] of writes) {
+    if (!write) continue;
+    for (const [column, value] of Object.entries(write.set)) {
+      const path = `${name}.set.${column}`;
+      const kind = value.kind === 'now' ? timeKind(path, column) : (typeOf(path, column), null);
+      if (!setKinds.has(column) || kind) setKinds.set(column, kind);
+    }
+    if (write.reason) {
+      const path = `${name}.reason.column`;
+      const type = typeOf(path, write.reason.column);
+      reasonKinds.set(
+        write.reason,
+        classifyReason(dialect, type, write.reason.key !== null, key(path)),
+      );
+    }
   }
-  const reasonKind = table.onEnd.reason
-    ? classifyReason(
-        dialect,
-        typeOf('onEnd.reason.column', table.onEnd.reason.column),
-        table.onEnd.reason.key !== null,
-        key('onEnd.reason.column'),
-      )
+  const availableKind = table.requeue?.availableAt
+    ? timeKind('requeue.availableAt', table.requeue.availableAt)
     : null;
 
   const from = quote(table.table);
   const col = (name: string) => quote(name);
+  // With joins, the table's own columns are named with their table: a joined one may share a name.
+  const qualified = (name: string) =>
+    table.joins.length > 0 ? `${from}.${quote(name)}` : col(name);
+  const extras = selectExtras(table, qualified);
 
   /** A time column as epoch milliseconds where SQL can say so; as text or a number otherwise. */
   const readTime = (column: string, kind: TimeKind): string => {
@@ -175,26 +198,28 @@ export function mappedTable(
     selectRunning(after: unknown, limit: number): Statement {
       const params = new Params(dialect);
       const select = [
-        `${col(table.id)} AS ${ALIAS.id}`,
-        `${col(table.status.column)} AS ${ALIAS.status}`,
+        `${qualified(table.id)} AS ${ALIAS.id}`,
+        `${qualified(table.status.column)} AS ${ALIAS.status}`,
         `${readTime(table.startedAt, startedKind)} AS ${ALIAS.startedAt}`,
       ];
       if (table.heartbeatAt && heartbeatKind) {
         select.push(`${readTime(table.heartbeatAt, heartbeatKind)} AS ${ALIAS.heartbeatAt}`);
         select.push(`${rawHeartbeat(table.heartbeatAt)} AS ${ALIAS.heartbeatRaw}`);
       }
-      if (table.owner) select.push(`${col(table.owner)} AS ${ALIAS.owner}`);
-      if (table.parent) select.push(`${col(table.parent.column)} AS ${ALIAS.parent}`);
+      if (table.owner) select.push(`${qualified(table.owner)} AS ${ALIAS.owner}`);
+      if (table.parent) select.push(`${qualified(table.parent.column)} AS ${ALIAS.parent}`);
+      const where = [`${qualified(table.status.column)} IN (${params.list(table.status.running)})`];
+      if (after !== undefined) where.push(`${qualified(table.id)} > ${params.add(after)}`);
+      select.push(...extras.select);
       // Text on PostgreSQL, whatever the type: a label is a name to group by, not a number.
       const label = (column: string) =>
-        dialect === 'postgres' ? `${col(column)}::text` : col(column);
+        dialect === 'postgres' ? `${qualified(column)}::text` : qualified(column);
       table.labels.forEach((column, i) => select.push(`${label(column)} AS vigil_label_${i}`));
-      const where = [`${col(table.status.column)} IN (${params.list(table.status.running)})`];
-      if (after !== undefined) where.push(`${col(table.id)} > ${params.add(after)}`);
       return {
-        text: `SELECT ${select.join(', ')} FROM ${from} WHERE ${where.join(' AND ')}
-               ORDER BY ${col(table.id)} LIMIT ${params.add(limit)}`,
+        text: `SELECT ${select.join(', ')} FROM ${from} ${extras.joins} WHERE ${where.join(' AND ')}
+               ORDER BY ${qualified(table.id)} LIMIT ${params.add(limit)}`,
         params: params.values,
+        readOnly: extras.readOnly,
       };
     },
 
@@ -224,6 +249,7 @@ export function mappedTable(
         parent: text(raw[ALIAS.parent]),
         labels: labelsOf(table.labels, (i) => raw[`vigil_label_${i}`]),
         unreadable,
+        extras: readExtras(table, raw),
       };
     },
 
@@ -249,16 +275,28 @@ export function mappedTable(
      */
     endRow(end: EndRow): Statement {
       const params = new Params(dialect);
-      const set = [`${col(table.status.column)} = ${params.add(end.status)}`];
-      for (const [column, value] of Object.entries(table.onEnd.set)) {
+      const write = end.write ?? table.onEnd;
+      const set = [`${col(table.status.column)} = ${params.add(end.status ?? write.status)}`];
+      const requeue = end.requeue && table.requeue;
+      if (requeue && requeue.attempts.increment) {
+        const count = col(requeue.attempts.column);
+        set.push(`${count} = coalesce(${count}, 0) + 1`);
+      }
+      if (requeue && requeue.availableAt && availableKind && end.requeue) {
+        set.push(
+          `${col(requeue.availableAt)} = ${writeTime(params, availableKind, end.requeue.availableAt)}`,
+        );
+      }
+      for (const [column, value] of Object.entries(write.set)) {
         const kind = setKinds.get(column);
         set.push(
           `${col(column)} = ${value.kind === 'now' && kind ? writeTime(params, kind, end.now) : params.add(value.kind === 'value' ? value.value : null)}`,
         );
       }
-      if (table.onEnd.reason && reasonKind && end.reason !== null) {
+      const reasonKind = write.reason ? reasonKinds.get(write.reason) : undefined;
+      if (write.reason && reasonKind && end.reason !== null) {
         set.push(
-          `${col(table.onEnd.reason.column)} = ${writeReason(params, reasonKind, table.onEnd.reason, end.reason)}`,
+          `${col(write.reason.column)} = ${writeReason(params, reasonKind, write.reason, end.reason)}`,
         );
       }
       const where = [
@@ -269,6 +307,15 @@ export function mappedTable(
         const same = dialect === 'postgres' ? 'IS NOT DISTINCT FROM' : 'IS';
         where.push(
           `${rawHeartbeat(table.heartbeatAt)} ${same} ${params.add(end.row.heartbeatRaw)}`,
+        );
+      }
+      if (table.requeue) {
+        // The attempt count is part of the fence: a row claimed again since the read is left alone.
+        const same = dialect === 'postgres' ? 'IS NOT DISTINCT FROM' : 'IS';
+        const count = col(table.requeue.attempts.column);
+        const attempts = end.row.extras.attempts;
+        where.push(
+          `${dialect === 'postgres' ? `${count}::text` : count} ${same} ${params.add(dialect === 'postgres' && attempts !== null ? asText(attempts) : attempts)}`,
         );
       }
       return {
@@ -306,65 +353,6 @@ export function mappedTable(
 }
 
 export type MappedTable = ReturnType<typeof mappedTable>;
-
-function classifyTime(dialect: AppDialect, type: string): TimeKind | undefined {
-  if (dialect === 'sqlite') {
-    // SQLite stores whatever it is given; the declared type only says how Vigil writes `now`.
-    return /int|real|floa|doub/.test(type) ? 'number' : 'text';
-  }
-  if (/^timestamp(\(\d\))? with time zone$/.test(type)) return 'timestamptz';
-  if (/^timestamp(\(\d\))?( without time zone)?$/.test(type)) return 'timestamp';
-  if (type === 'date') return 'date';
-  if (/^(bigint|integer|smallint|double precision|real|numeric(\(.*\))?)$/.test(type))
-    return 'number';
-  if (/^(text|character varying(\(\d+\))?|character(\(\d+\))?)$/.test(type)) return 'text';
-  return undefined;
-}
-
-function classifyReason(
-  dialect: AppDialect,
-  type: string,
-  hasKey: boolean,
-  key: string,
-): ReasonKind {
-  if (dialect === 'sqlite') return hasKey ? 'sqlite-json-key' : 'plain';
-  if (type === 'jsonb' || type === 'json') {
-    if (!hasKey) return 'to-json';
-    return type === 'jsonb' ? 'jsonb-key' : 'json-key';
-  }
-  if (hasKey) {
-    throw new SourceProblem(key, `expected a json or jsonb column for reason.key, found ${type}`);
-  }
-  if (/^(text|character varying(\(\d+\))?|character(\(\d+\))?)$/.test(type)) return 'plain';
-  throw new SourceProblem(
-    key,
-    `expected a text, json or jsonb column for the reason, found ${type}`,
-  );
-}
-
-/**
- * A time as text: a number (in `unit` ms), ISO-8601, or SQLite's `YYYY-MM-DD HH:MM:SS`, which has
- * no zone and, like SQLite's own CURRENT_TIMESTAMP, is UTC. Undefined when it is none of these.
- */
-export function parseTime(text: string, unit: number): number | undefined {
-  const trimmed = text.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed) * unit;
-  const zoneless = /^\d{4}-\d\d-\d\d([ T]\d\d:\d\d(:\d\d(\.\d+)?)?)?$/.test(trimmed);
-  const ms = Date.parse(
-    zoneless ? `${trimmed.replace(' ', 'T')}${trimmed.length > 10 ? 'Z' : 'T00:00:00Z'}` : trimmed,
-  );
-  return Number.isNaN(ms) ? undefined : ms;
-}
-
-/** An id or owner as text, whatever type its column has. */
-function asText(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') {
-    return String(value);
-  }
-  if (value instanceof Date) return value.toISOString();
-  return JSON.stringify(value) ?? '';
-}
 
 /**
  * A row's `labels:` columns by name. Text, numbers and booleans are kept as they are; anything

@@ -210,6 +210,34 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('remediations').addColumn('late_ms', 'bigint').execute();
     },
   },
+  '0008_dispatch': {
+    async up(db: Kysely<unknown>) {
+      // A runner's claim reads the oldest due attempt of one kind: only queued rows are indexed,
+      // so a claim costs O(log queued) however many executions have ended.
+      await db.schema
+        .createIndex('executions_queued')
+        .on('executions')
+        .columns(['kind', 'queued_at', 'id'])
+        .where(sql.ref('status'), '=', 'queued')
+        .execute();
+    },
+  },
+  '0012_retention': {
+    async up(db: Kysely<unknown>) {
+      // Retention deletes the oldest records first, a batch at a time: each needs its time indexed.
+      await db.schema
+        .createIndex('executions_ended')
+        .on('executions')
+        .columns(['ended_at', 'id'])
+        .where(sql.ref('ended_at'), 'is not', null)
+        .execute();
+      await db.schema
+        .createIndex('process_recoveries_at')
+        .on('process_recoveries')
+        .column('at')
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,10 +1,13 @@
 import type { Kysely, Selectable } from 'kysely';
+import { sql } from 'kysely';
 import type {
   OutboxEvent,
   OutboxFilter,
   OutboxMessage,
+  OutboxScope,
   OutboxStore,
 } from '../ports/outbox-store.js';
+import { DISPATCH_EVENT, dispatchChannel } from '../ports/outbox-store.js';
 import type { Database, NotificationsTable } from './schema.js';
 
 /** SQLite caps bound parameters per statement; ids are written and matched in chunks of this. */
@@ -69,6 +72,8 @@ export class SqlOutbox implements OutboxStore {
       .where('status', '=', 'pending')
       .where('attempts', '=', 0)
       .where('due_at', '>', now)
+      // A dispatch waits for its attempt's backoff, never for a digest.
+      .where('event_type', '!=', DISPATCH_EVENT)
       // A channel backing off after a failure keeps its new messages for that retry, so the
       // receiver gets one catch-up message when it is back.
       .where((eb) =>
@@ -90,12 +95,14 @@ export class SqlOutbox implements OutboxStore {
     now: number,
     leaseMs: number,
     limit: number,
+    scope: OutboxScope = 'notifications',
   ): Promise<OutboxMessage[]> {
     let due = this.db
       .selectFrom('notifications')
       .select('id')
       .where('status', '=', 'pending')
       .where('due_at', '<=', now)
+      .where('event_type', scope === 'dispatches' ? '=' : '!=', DISPATCH_EVENT)
       .where((eb) => eb.or([eb('claim_until', 'is', null), eb('claim_until', '<=', now)]))
       .orderBy('id')
       .limit(limit);
@@ -152,15 +159,68 @@ export class SqlOutbox implements OutboxStore {
     }
   }
 
-  async nextDue(): Promise<number | null> {
+  async nextDue(scope: OutboxScope = 'notifications'): Promise<number | null> {
     const row = await this.db
       .selectFrom('notifications')
       .select('due_at')
       .where('status', '=', 'pending')
+      .where('event_type', scope === 'dispatches' ? '=' : '!=', DISPATCH_EVENT)
       .orderBy('due_at')
       .limit(1)
       .executeTakeFirst();
     return row ? Number(row.due_at) : null;
+  }
+
+  async enqueueDispatches(kinds: readonly string[], now: number, limit: number): Promise<number> {
+    if (kinds.length === 0) return 0;
+    const dispatchId = sql<string>`${'dispatch:'} || executions.id || ${':'} || executions.attempt`;
+    const queued = await this.db
+      .selectFrom('executions')
+      .select(['id', 'kind', 'attempt', 'queued_at'])
+      .where('status', '=', 'queued')
+      .where('kind', 'in', [...kinds])
+      .where((eb) =>
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('notifications')
+              .select('notifications.id')
+              .whereRef('notifications.id', '=', dispatchId),
+          ),
+        ),
+      )
+      .limit(limit)
+      .execute();
+    if (queued.length === 0) return 0;
+    const rows = queued.map((e) => ({
+      id: `dispatch:${e.id}:${e.attempt}`,
+      channel: dispatchChannel(e.kind),
+      event_type: DISPATCH_EVENT,
+      subject_key: e.id,
+      event: JSON.stringify({
+        type: DISPATCH_EVENT,
+        at: now,
+        executionId: e.id,
+        kind: e.kind,
+        attempt: e.attempt,
+      }),
+      status: 'pending',
+      attempts: 0,
+      last_error: null,
+      created_at: now,
+      // A retry is sent when its backoff ends, not when it was queued.
+      due_at: Math.max(now, Number(e.queued_at ?? now)),
+      claimed_by: null,
+      claim_until: null,
+      delivered_at: null,
+    }));
+    // Another replica may write the same attempt's dispatch meanwhile: the id keeps it to one.
+    const inserted = await this.db
+      .insertInto('notifications')
+      .values(rows)
+      .onConflict((oc) => oc.column('id').doNothing())
+      .executeTakeFirst();
+    return Number(inserted.numInsertedOrUpdatedRows ?? 0);
   }
 
   async acquireCooldown(key: string, now: number, ms: number): Promise<boolean> {

@@ -1,8 +1,8 @@
 import { ErrorReply, createClient } from 'redis';
 import { VigilError } from '../errors.js';
-import type { StoreStatus } from '../ports/records.js';
 import type { SlotStore } from '../ports/slot-store.js';
 import { redact } from '../shared/redact.js';
+import { REDIS_COMMAND_TIMEOUT_MS, RedisHealth, withTimeout } from '../shared/redis-health.js';
 
 /** Takes the slot when it is free or already ours; answers [1, ttl] or [0, current holder]. */
 const ACQUIRE = `
@@ -27,17 +27,6 @@ if current == false then
   return -1
 end
 return 0`;
-
-/**
- * How long a command may wait for Redis's answer. A Redis that answers at all answers in
- * milliseconds; 1 s rides out a busy moment without calling an outage, while a frozen Redis (the
- * connection open, nothing answering) would otherwise hold a slot route, and every sweep waiting on
- * a release, forever. A false outage costs one 503 and a retried release; a wait without end stops
- * the watchdog.
- */
-export const REDIS_COMMAND_TIMEOUT_MS = 1_000;
-/** Between recovery probes while Redis is down: quick to notice its return, cheap while it is not. */
-const PROBE_EVERY_MS = 500;
 
 export interface RedisSlotOptions {
   /** Prefix of every slot key (default `vigil:slot:`). */
@@ -139,77 +128,4 @@ export async function openRedisSlotStore(
       else client.destroy();
     },
   };
-}
-
-/**
- * Redis's reachability from the last command's outcome: down after a failure or a timeout, up
- * again at the first answer (a command's, or the probe's). Never from whether a command happens
- * to be in flight.
- */
-class RedisHealth {
-  private error: string | null = null;
-  private probing = false;
-  private stopped = false;
-  private timer: NodeJS.Timeout | null = null;
-
-  constructor(private readonly ping: () => Promise<unknown>) {}
-
-  status(): StoreStatus {
-    return { up: this.error === null, error: this.error };
-  }
-
-  answered(): void {
-    this.error = null;
-  }
-
-  failed(error: unknown): void {
-    this.error = error instanceof Error ? error.message : String(error);
-    this.probe();
-  }
-
-  /**
-   * One PING at a time until Redis answers. A PING that timed out stays in flight: on a frozen
-   * connection its answer is the first sign of life, so no second one is queued behind it.
-   */
-  probe(): void {
-    if (this.probing || this.stopped) return;
-    this.probing = true;
-    this.ping().then(
-      () => {
-        this.probing = false;
-        this.answered();
-      },
-      (error: unknown) => {
-        this.error = error instanceof Error ? error.message : String(error);
-        if (this.stopped) return;
-        this.timer = setTimeout(() => {
-          this.probing = false;
-          this.probe();
-        }, PROBE_EVERY_MS);
-        this.timer.unref();
-      },
-    );
-  }
-
-  stop(): void {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-  }
-}
-
-/** Rejects when `promise` has not settled within `ms` (the command itself may still land). */
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });
 }

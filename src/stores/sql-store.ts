@@ -1,7 +1,13 @@
 import type { Execution, OpenStatus } from '../core/types.js';
 import type { RemediationFilter, RemediationRecord, SweepReport } from '../ports/audit-store.js';
 import type { ExecutionStore } from '../ports/execution-store.js';
-import type { Beat, HeartbeatResult, NewExecution, ReportOutcome } from '../ports/ledger-store.js';
+import type {
+  Beat,
+  ClaimScope,
+  HeartbeatResult,
+  NewExecution,
+  ReportOutcome,
+} from '../ports/ledger-store.js';
 import type { ListFilter, Stats, StatsQuery, Summary, SummaryQuery } from '../ports/read-store.js';
 import type { AttemptEnd, Fence } from '../ports/records.js';
 import type {
@@ -11,7 +17,9 @@ import type {
   SlotStore,
 } from '../ports/slot-store.js';
 import type { OverdueCursor } from '../ports/sweep-store.js';
+import type { RetentionTable } from '../ports/retention-store.js';
 import type { SqlContext } from './ops/context.js';
+import { claimQueued } from './ops/claim.js';
 import { countOpen } from './ops/counts.js';
 import { create } from './ops/create.js';
 import { deferDeadline, nextDeadline } from './ops/deadlines.js';
@@ -33,6 +41,7 @@ import {
   recordSlotHold,
   slotHolds,
 } from './ops/slot-holds.js';
+import { countPrunable, prune } from './ops/prune.js';
 import { recordSlotReleases } from './ops/slot-releases.js';
 import { start } from './ops/start.js';
 import { stats, statsQuery } from './ops/stats.js';
@@ -96,6 +105,10 @@ export class SqlStore implements ExecutionStore {
 
   heartbeat(beats: Beat[], now: number): Promise<HeartbeatResult> {
     return heartbeat(this.ctx, beats, now);
+  }
+
+  claim(scope: ClaimScope, now: number): Promise<Execution | undefined> {
+    return claimQueued(this.ctx, scope, now);
   }
 
   report(fence: Omit<Fence, 'status'>, end: AttemptEnd, now: number): Promise<ReportOutcome> {
@@ -195,6 +208,14 @@ export class SqlStore implements ExecutionStore {
 
   latestSweep(): Promise<SweepReport | undefined> {
     return latestSweep(this.ctx);
+  }
+
+  prune(table: RetentionTable, before: number, limit: number): Promise<number> {
+    return prune(this.ctx, table, before, limit);
+  }
+
+  countPrunable(table: RetentionTable, before: number): Promise<number> {
+    return countPrunable(this.ctx, table, before);
   }
 
   summary(query: SummaryQuery): Promise<Summary> {

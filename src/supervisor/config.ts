@@ -6,6 +6,8 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { durationSchema as duration } from '../schemas.js';
+import type { HeartbeatFormat } from '../core/heartbeat-format.js';
+import { heartbeatFormatSchema, toHeartbeatFormat } from './heartbeat-format-config.js';
 
 /** Every default of a supervised process, in one place. */
 export const PROCESS_DEFAULTS = Object.freeze({
@@ -52,6 +54,8 @@ export type RecoveryStep = { kind: 'kill' } | { kind: 'start' } | { kind: 'run';
 export interface ProcessConfig {
   name: string;
   heartbeatFile: string;
+  /** The keys and time forms of the heartbeat file (default Vigil's own format). */
+  heartbeatFormat: HeartbeatFormat;
   heartbeatMs: number;
   timeoutMs: number;
   unhealthyAfter: number;
@@ -112,6 +116,7 @@ const stepSchema = z.unknown().transform((value, ctx): RecoveryStep => {
 const processSchema = z
   .strictObject({
     heartbeatFile: z.string().min(1),
+    heartbeatFormat: heartbeatFormatSchema.optional(),
     heartbeat: positiveDuration.optional(),
     timeout: positiveDuration.optional(),
     unhealthyAfter: z.number().int().min(1).max(100).optional(),
@@ -237,6 +242,7 @@ export function toProcessConfigs(
     return {
       name,
       heartbeatFile,
+      heartbeatFormat: toHeartbeatFormat(entry.heartbeatFormat),
       heartbeatMs: entry.heartbeat ?? PROCESS_DEFAULTS.heartbeatMs,
       timeoutMs,
       unhealthyAfter: entry.unhealthyAfter ?? PROCESS_DEFAULTS.unhealthyAfter,

@@ -35,11 +35,16 @@ export function observeProcess(
   now: number,
 ): ProcessJudgement {
   const read = readHeartbeatFile(config.heartbeatFile);
-  const parsed = read.kind === 'text' ? parseHeartbeat(read.text) : null;
+  const parsed = read.kind === 'text' ? parseHeartbeat(read.text, config.heartbeatFormat) : null;
   const pidStartedAt = parsed?.ok ? processStartTime(parsed.beat.pid) : null;
   return judgeProcess(
     { read, pidStartedAt },
-    { name: config.name, heartbeatMs: config.heartbeatMs, startupGraceMs: config.startupGraceMs },
+    {
+      name: config.name,
+      heartbeatMs: config.heartbeatMs,
+      startupGraceMs: config.startupGraceMs,
+      format: config.heartbeatFormat,
+    },
     startedByVigilAt,
     now,
   );
@@ -81,7 +86,7 @@ export function adoptHeartbeatPid(
   state: ProcessState,
   judgement: ProcessJudgement,
 ): Partial<ProcessState> {
-  if (!judgement.isIdentityVerified || judgement.beat === null) return {};
+  if (!judgement.isIdentityVerified || judgement.beat?.startedAt == null) return {};
   if (state.pid !== null && isStartedAlive(state)) return {};
   return { pid: judgement.beat.pid, pidStartedAt: judgement.beat.startedAt };
 }

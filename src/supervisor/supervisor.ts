@@ -313,7 +313,10 @@ export class Supervisor {
       clock,
       // Even an unverified pid is handed over: the kill step verifies it again before any
       // signal, and records why it left it alone.
-      heartbeat: beat ? { pid: beat.pid, startedAt: beat.startedAt, source: 'heartbeat' } : null,
+      heartbeat:
+        beat?.startedAt != null
+          ? { pid: beat.pid, startedAt: beat.startedAt, source: 'heartbeat' }
+          : null,
       started: startedIdentity(state),
       beforeStep: how.renew,
     });

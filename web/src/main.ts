@@ -329,7 +329,7 @@ function showLogin(error: ApiError | null): void {
   fill(
     'login-error',
     error?.status === 403
-      ? 'This token may not read the dashboard (a runner token?). Use the admin token.'
+      ? 'This token may not read the dashboard (a runner token?). Use the admin token or a viewer token.'
       : hadToken
         ? 'That token was refused.'
         : '',

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ._types import Execution, HeartbeatsAnswer, Json, LimitInput, Progress, SlotGrant
     from .client import DEFAULT_URL, VigilClient
     from .heartbeat import HeartbeatWriter
+    from ._worker import Worker
 
 # Names are loaded on first use, so that the liveness helper (``vigil._liveness_helper``), a new
 # interpreter per run, starts without importing asyncio and the client.
@@ -54,6 +55,7 @@ _MODULES = {
     "DEFAULT_URL": ".client",
     "VigilClient": ".client",
     "HeartbeatWriter": ".heartbeat",
+    "Worker": "._worker",
 }
 
 

@@ -77,10 +77,17 @@ class _Attempt:
     """One registered attempt: its liveness, its loss, and how it reports. Blocking calls only;
     the sync and async runs both drive it."""
 
-    def __init__(self, client: "VigilClient", registry: RunRegistry, options: RunOptions) -> None:
+    def __init__(
+        self,
+        client: "VigilClient",
+        registry: RunRegistry,
+        options: RunOptions,
+        claimed: Optional[Execution] = None,
+    ) -> None:
         self.client = client
         self.registry = registry
         self.options = options
+        self.claimed = claimed
         self.cancelled = threading.Event()
         self.lost: Optional[LostOwnership] = None
         self.is_shut_down = False
@@ -102,11 +109,16 @@ class _Attempt:
         return str(self.execution.get("kind"))
 
     def open(self) -> None:
-        """Registers the execution (running) and starts its liveness. If liveness cannot start,
-        the execution is failed with the reason and the error raised."""
+        """Registers the execution (running), unless a worker claimed it already running, and
+        starts its liveness. If liveness cannot start, the execution is failed with the reason and
+        the error raised."""
         o = self.options
-        self.execution = self.client.register(
-            o.kind, id=o.id, owner=o.owner, parent_id=o.parent_id, limits=o.limits, metadata=o.metadata
+        self.execution = (
+            self.claimed
+            if self.claimed is not None
+            else self.client.register(
+                o.kind, id=o.id, owner=o.owner, parent_id=o.parent_id, limits=o.limits, metadata=o.metadata
+            )
         )
         self.registry.add(self)
         try:
@@ -351,10 +363,16 @@ class AsyncRunContext(RunContext):
 
 
 class Run:
-    """The context manager ``client.run()`` returns."""
+    """The context manager ``client.run()`` returns (and a worker uses for each claim)."""
 
-    def __init__(self, client: "VigilClient", registry: RunRegistry, options: RunOptions) -> None:
-        self._attempt = _Attempt(client, registry, options)
+    def __init__(
+        self,
+        client: "VigilClient",
+        registry: RunRegistry,
+        options: RunOptions,
+        claimed: Optional[Execution] = None,
+    ) -> None:
+        self._attempt = _Attempt(client, registry, options, claimed)
         self._context: Optional[RunContext] = None
         self._token: Optional[contextvars.Token[Any]] = None
 

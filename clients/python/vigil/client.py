@@ -12,9 +12,10 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, TypeVar, cast
 from urllib.parse import quote, urlencode
 
 from ._errors import AlreadyEnded, VigilWarning
-from ._run import AsyncRun, Run, RunOptions, RunRegistry
+from ._run import AsyncRun, Run, RunContext, RunOptions, RunRegistry
 from ._transport import Transport
 from ._types import Execution, HeartbeatsAnswer, Json, LimitInput, Progress, SlotGrant
+from ._worker import Worker
 
 DEFAULT_URL = "http://127.0.0.1:7070"
 
@@ -199,6 +200,52 @@ class VigilClient:
         """``DELETE /v1/executions/:id/slots/:slot``: gives a slot back before the attempt ends."""
         path = f"{_path(execution_id, 'slots')}/{quote(slot, safe='')}?attempt={attempt}"
         return cast(Dict[str, Any], self._transport.request("DELETE", path))
+
+    def claim(
+        self, kind: str, runner: str, wait: float = 0, owner: Optional[str] = None
+    ) -> Optional[Execution]:
+        """``POST /v1/kinds/:kind/claim``: the next queued attempt of ``kind`` whose backoff has
+        ended, already running for ``runner``, or None when none came within ``wait`` seconds
+        (at most 30)."""
+        body: Dict[str, Any] = {"runner": runner, "wait": int(wait * 1000)}
+        if owner is not None:
+            body["owner"] = owner
+        answer = self._transport.request(
+            "POST",
+            f"/v1/kinds/{quote(kind, safe='')}/claim",
+            body,
+            # The server holds the answer up to ``wait``: the request may take that long on top.
+            timeout=wait + self.timeout,
+        )
+        return cast(Optional[Execution], answer.get("execution"))
+
+    def worker(
+        self,
+        kind: str,
+        fn: Callable[[RunContext], Any],
+        *,
+        runner: Optional[str] = None,
+        concurrency: int = 1,
+        wait: float = 20,
+        owner: Optional[str] = None,
+        max_backoff: float = 30,
+        on_late_result: Optional[Callable[[Execution], None]] = None,
+    ) -> Worker:
+        """Runs ``fn(ctx)`` for every execution of ``kind`` this runner can claim (queued
+        registrations, and the retries the watchdog queues), each inside ``run()``'s machinery,
+        ``concurrency`` at a time; ``fn``'s return value is the result. ``worker.stop()`` ends it,
+        ``worker.join()`` waits. See docs/python.md."""
+        return Worker(
+            self,
+            kind,
+            fn,
+            runner=runner,
+            concurrency=concurrency,
+            wait=wait,
+            owner=owner,
+            max_backoff=max_backoff,
+            on_late_result=on_late_result,
+        )
 
     # -- watched runs ---------------------------------------------------------------------
 

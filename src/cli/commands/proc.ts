@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { ProcessVerdict } from '../../core/process-health.js';
 import { BadInputError } from '../../errors.js';
 import { iso, processStatusJson, recoveryJson } from '../../present.js';
 import { EventBus } from '../../runtime/events.js';
@@ -7,6 +8,7 @@ import { Supervisor } from '../../supervisor/supervisor.js';
 import type { CliIo, GlobalOptions } from '../context.js';
 import { withStore } from '../context.js';
 import { relative, table } from '../format.js';
+import { procImportCommand } from './proc-import.js';
 
 type Done = (code: number) => void;
 
@@ -73,7 +75,7 @@ From cron: * * * * * cd /srv/app && npx vigil proc check`,
           io.out(
             JSON.stringify(
               {
-                items: items.map(processStatusJson),
+                items: items.map((s) => ({ ...processStatusJson(s), health: health(s.verdict) })),
                 ...(name === undefined ? {} : { recoveries: recoveries.map(recoveryJson) }),
               },
               null,
@@ -142,6 +144,8 @@ From cron: * * * * * cd /srv/app && npx vigil proc check`,
   operator('stop-all', '"off" for every process', (s, n) => s.off(n), { all: true });
   operator('start-all', '"on" for every process', (s, n) => s.on(n), { all: true });
 
+  procImportCommand(proc, io, done);
+
   for (const command of proc.commands) {
     command.exitOverride().configureOutput({
       writeOut: (text) => io.out(text.trimEnd()),
@@ -150,10 +154,19 @@ From cron: * * * * * cd /srv/app && npx vigil proc check`,
   }
 }
 
+/**
+ * A verdict in the upper-case vocabulary of heartbeat-file supervisors (HEALTHY, TIMED_OUT,
+ * NO_HEARTBEAT, STALE_PID, and ERROR_STATUS for the one they lack): the same words, so scripts
+ * that matched those states keep matching.
+ */
+const health = (verdict: ProcessVerdict | null): string | null =>
+  verdict === null ? null : verdict.toUpperCase();
+
 function checkJson(r: CheckResult) {
   return {
     name: r.name,
     verdict: r.verdict,
+    health: health(r.verdict),
     reason: r.reason,
     action: r.action,
     why: r.why,

@@ -44,7 +44,11 @@ export function serveCommand(program: Command, io: CliIo): void {
         io.out(
           `vigil: replica ${replica}; ${replicas.length} live on this store: ${replicas.join(', ')}`,
         );
-        if (config.token === null && config.runnerTokens.length === 0) {
+        if (
+          config.token === null &&
+          config.runnerTokens.length === 0 &&
+          config.viewerTokens.length === 0
+        ) {
           io.out(`vigil: no tokens configured (VIGIL_TOKEN): bound to ${config.host} only`);
         }
         const signal = await new Promise<NodeJS.Signals>((resolve) => {
