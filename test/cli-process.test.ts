@@ -217,7 +217,7 @@ describe('read-only commands', () => {
     for (const args of [['ls'], ['show', 'x'], ['history']]) {
       const { code, stderr } = await vigil(args);
       expect(stderr.trim()).toBe(
-        `vigil: store unavailable: sqlite:${dir}/vigil.db: the database schema is older than this version of Vigil (missing 0004_processes); run "vigil migrate" to bring it up to date (ls, show and history never change the database)`,
+        `vigil: store unavailable: sqlite:${dir}/vigil.db: the database schema is older than this version of Vigil (missing 0004_processes); run "vigil migrate" to bring it up to date (ls, show, history and stats never change the database)`,
       );
       expect(code).toBe(3);
     }

@@ -198,6 +198,55 @@ describe.runIf(hasChromium)('the dashboard in a browser', () => {
     expect(await focused()).toBe('dry-run');
   });
 
+  it('"Stuck most often" groups the audit for the chosen window, and follows a sweep live', async () => {
+    const { url } = await serve();
+    // Three days ago an archive job got stuck: outside the default window, inside a week.
+    const store = openSqliteStore(join(dir, 'vigil.db'));
+    const at = Date.now() - 3 * 86_400_000;
+    await store.recordRemediations([
+      {
+        id: 'old-1',
+        sweepId: null,
+        at,
+        executionId: 'archive-1',
+        attempt: 1,
+        kind: 'archive',
+        owner: 'box-9',
+        verdict: 'run_timeout',
+        action: 'fail',
+        reason: 'ran 2h, limit 1h',
+        evidence: { startedAt: at - 2 * 3_600_000, deadlineAt: at - 3_600_000 },
+        steps: [],
+        outcome: 'remediated',
+        dryRun: false,
+      },
+    ]);
+    await store.close();
+    await overdueBehindTheService(url, 'stats-1');
+    const p = await open(url);
+    await p.locator('#connection[data-state="live"]').waitFor();
+    await expect.poll(() => text(p, '#stats')).toBe('Nothing stuck in the last 24 hours');
+
+    // A real sweep ends it; the panel follows the event without a reload.
+    expect((await api(url, 'POST', '/v1/sweeps', {})).status).toBe(200);
+    const nightly = p.locator('#stats tbody tr', { hasText: 'nightly' });
+    await nightly.waitFor({ timeout: 15_000 });
+    expect(await nightly.innerText()).toMatch(/^nightly\s+1\s+1\s+0\s+0\s+0\s+.*heartbeat lost 1$/);
+    expect(await p.locator('#stats tbody tr').count()).toBe(1);
+
+    await p.locator('#stats-window').selectOption('7d');
+    const archive = p.locator('#stats tbody tr', { hasText: 'archive' });
+    await archive.waitFor();
+    expect(await archive.innerText()).toMatch(
+      /^archive\s+1\s+1\s+.*2h \/ 2h\s+1h\s+run timeout 1$/,
+    );
+    expect(await text(p, '#stats-total')).toBe('2 stuck in the last 7 days');
+
+    await p.locator('#stats-by').selectOption('owner');
+    await p.locator('#stats tbody tr', { hasText: 'box-9' }).waitFor();
+    expect(await p.locator('#stats thead').innerText()).toMatch(/^owner\s+stuck/i);
+  });
+
   it('panels without an API or without rows say "None configured"; a phone gets no sideways scroll', async () => {
     const { url } = await serve();
     const p = await open(url, { width: 390, height: 844 });

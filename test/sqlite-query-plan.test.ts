@@ -99,3 +99,42 @@ describe('the overdue query on SQLite', () => {
     expectDeadlineIndex(plan(store.overdueQuery(NOW, 500, after).compile()));
   });
 });
+
+describe('the stats query on SQLite', () => {
+  beforeAll(() => {
+    // A day of audit rows, one a minute: the window asked for is its last hour.
+    const insert = raw.prepare(
+      `insert into remediations (id, at, execution_id, attempt, kind, owner, verdict, action,
+         reason, evidence, steps, outcome, dry_run, ran_ms, late_ms)
+       values (@id, @at, @id, 1, 'plan', 'w', 'run_timeout', 'fail', 'r', '{}', '[]',
+         'remediated', 0, 60000, 1000)`,
+    );
+    raw.transaction(() => {
+      for (let i = 0; i < 24 * 60; i++) insert.run({ id: `r-${i}`, at: NOW - i * 60_000 });
+    })();
+    raw.exec('analyze');
+  });
+
+  it.each([[['kind', 'owner'] as const], [['source', { label: 'team' }] as const]])(
+    'reads the audit by the remediations_at index when grouped by %j',
+    async (by) => {
+      const query = { from: NOW - HOUR, to: NOW + 1, by, limit: 10 };
+      const lines = plan(store.statsQuery(query));
+      const text = lines.join('\n');
+      expect(
+        lines.some((l) => /SEARCH r USING INDEX remediations_at \(at>\? AND at<\?\)/.test(l)),
+        `plan does not range-scan remediations_at:\n${text}`,
+      ).toBe(true);
+      expect(
+        lines.some((l) => /\bSCAN (r|remediations)\b/.test(l)),
+        text,
+      ).toBe(false);
+      // The label's executions are read by their primary key, never scanned.
+      expect(
+        lines.some((l) => /\bSCAN e\b/.test(l)),
+        text,
+      ).toBe(false);
+      expect((await store.stats(query)).groups[0]?.stuck).toBe(61);
+    },
+  );
+});

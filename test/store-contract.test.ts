@@ -316,6 +316,43 @@ const contract: Record<Method, (h: Harness, store: SqlStore) => Promise<void>> =
     await store.saveSweep({ ...sweep, id: 'sweep-2', startedAt: T0 + M, finishedAt: T0 + M });
     expect((await store.latestSweep())?.id).toBe('sweep-2');
   },
+  async stats(_h, store) {
+    await store.create(execution('a', { kind: 'etl', metadata: { team: 'red' } }), T0);
+    const startedAt = { startedAt: T0, now: T0 + 11 * M, deadlineAt: T0 + 10 * M };
+    await store.recordRemediations([
+      audit('r1', 'a', { kind: 'etl', evidence: startedAt }),
+      audit('r2', 'b', {
+        kind: 'etl',
+        action: 'retry',
+        evidence: { ...startedAt, now: T0 + 13 * M },
+      }),
+      audit('r3', 'c', { kind: 'mail', labels: { team: 'blue' }, evidence: { source: 't' } }),
+      audit('r4', 'd', { kind: 'etl', dryRun: true }),
+      audit('r5', 'e', { kind: 'etl', verdict: 'unknown', outcome: 'ignored' }),
+    ]);
+    const window = { from: T0, to: T0 + 12 * M, limit: 10 };
+    const byKind = await store.stats({ ...window, by: ['kind'] });
+    expect(byKind).toMatchObject({ totalGroups: 2, totalStuck: 3 });
+    expect(byKind.groups[0]).toMatchObject({
+      key: ['etl'],
+      stuck: 2,
+      verdicts: { run_timeout: 2 },
+      ended: 1,
+      retried: 1,
+      ran: { p50: 11 * M, p95: 13 * M, max: 13 * M },
+      late: { p50: M, p95: 3 * M, max: 3 * M },
+    });
+    const byTeam = await store.stats({ ...window, by: ['source', { label: 'team' }] });
+    expect(byTeam.groups.map((g) => g.key)).toEqual([
+      ['ledger', 'red'],
+      ['ledger', null],
+      ['t', 'blue'],
+    ]);
+  },
+  async statsQuery(_h, store) {
+    const query = store.statsQuery({ from: T0, to: T0 + M, by: ['owner'], limit: 5, owner: 'w' });
+    expect(query.parameters).toEqual(expect.arrayContaining([T0, T0 + M, 'w', 5]));
+  },
   async summary(_h, store) {
     await store.create(execution('a'), T0);
     await store.recordRemediations([audit('r1', 'x', { at: T0 + M })]);

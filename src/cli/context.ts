@@ -81,7 +81,7 @@ async function checkSchema(store: ExecutionStore): Promise<boolean> {
   if (pending.length === all.length) return true;
   throw new VigilError(
     'store_unavailable',
-    `store unavailable: ${store.description}: the database schema is older than this version of Vigil (missing ${pending.join(', ')}); run "vigil migrate" to bring it up to date (ls, show and history never change the database)`,
+    `store unavailable: ${store.description}: the database schema is older than this version of Vigil (missing ${pending.join(', ')}); run "vigil migrate" to bring it up to date (ls, show, history and stats never change the database)`,
   );
 }
 

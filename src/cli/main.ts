@@ -8,6 +8,7 @@ import { execCommand } from './commands/exec.js';
 import { demoCommand } from './commands/demo.js';
 import { inspectCommands } from './commands/inspect.js';
 import { PROBE_EXIT, probeCommand } from './commands/probe.js';
+import { statsCommand } from './commands/stats.js';
 import { ledgerCommands } from './commands/ledger.js';
 import { procCommands } from './commands/proc.js';
 import { pruneCommand } from './commands/prune.js';
@@ -93,6 +94,7 @@ export async function runMain(argv: string[], io: CliIo = defaultIo()): Promise<
   serveCommand(program, io);
   sweepCommand(program, io, done);
   inspectCommands(program, io);
+  statsCommand(program, io);
   demoCommand(program, io);
   ledgerCommands(program, io);
   execCommand(program, io, done);

@@ -57,6 +57,8 @@ export function judge(
     status: execution.status,
     attempt: execution.attempt,
     observation: observation.kind,
+    // When its run began: the audit measures how long stuck work had run when it was found.
+    startedAt: execution.status === 'queued' ? null : (execution.startedAt ?? execution.createdAt),
   };
   if (execution.status !== 'queued' && execution.status !== 'running') {
     return { verdict: 'healthy', reason: `already ended (${execution.status})`, evidence: base };

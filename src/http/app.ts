@@ -24,6 +24,7 @@ import { registerProcessRoutes } from './process-routes.js';
 import { registerRoutes } from './routes.js';
 import { registerProbeRoutes } from './probe-routes.js';
 import { streamEvents } from './sse.js';
+import { registerStatsRoutes } from './stats-routes.js';
 import { registerRetentionRoutes } from './retention-routes.js';
 import { registerSummaryRoutes } from './summary-routes.js';
 
@@ -134,6 +135,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerNotificationRoutes(app, options);
   registerOwnerRoutes(app, parts);
   registerSummaryRoutes(app, options);
+  registerStatsRoutes(app, options);
   registerRetentionRoutes(app, vigil.service);
   registerDashboard(app, options.webRoot);
   return app;

@@ -5,6 +5,7 @@ import { ownerRoutesOpenApi } from './owner-routes.js';
 import { retentionRoutesOpenApi } from './retention-routes.js';
 import { notificationsQuery } from './notifications.js';
 import { schemas } from './schemas.js';
+import { statsQuerySchema } from './stats-routes.js';
 import { summaryQuerySchema } from './summary-routes.js';
 
 const json = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
@@ -214,6 +215,18 @@ export function openApiDocument(): Record<string, unknown> {
           responses: describe({
             '200':
               '{now, since, bucketMs, statuses, verdicts, timeline: [{start, counts}], dueSoon: [Execution]}',
+            ...errors,
+          }),
+        },
+      },
+      '/v1/stats': {
+        get: {
+          summary:
+            'Who gets stuck most often: stuck detections over a window (`since`, default 24h, or `from`/`to`), grouped `by` kind, owner, source, verdict or label:NAME; a runner token sees its owner only',
+          parameters: queryParameters(statsQuerySchema),
+          responses: describe({
+            '200':
+              '{from, to, by, totalStuck, totalGroups, groups: [{key, stuck, verdicts, ended, retried, deadLettered, leftAlone, failed, ranMs: {p50, p95, max}, lateMs: {p50, p95, max}}]}',
             ...errors,
           }),
         },

@@ -21,7 +21,12 @@ export interface Subject {
   action: ActionLabel;
   reason: string;
   evidence: Record<string, JsonValue>;
+  /** The values of a mapped table's `labels:` columns, read with its row (absent for the ledger). */
+  labels?: Labels | undefined;
 }
+
+/** Label name → value, as `stats` groups by them (`--by label:NAME`). */
+export type Labels = Record<string, string | number | boolean | null>;
 
 /** One audited decision: what was decided, on what evidence, and how each step went. */
 export interface RemediationRecord extends Subject {

@@ -1,3 +1,5 @@
+import type { StatsKey } from '../core/stats-query.js';
+export type { StatsKey };
 import type { Execution, ExecutionVerdict, OpenStatus, Status } from '../core/types.js';
 
 export interface ListFilter {
@@ -31,6 +33,55 @@ export interface Summary {
   dueSoon: Execution[];
 }
 
+/** Which stuck executions `stats` covers, and how it groups them. */
+export interface StatsQuery {
+  /** Decisions from this moment (inclusive, ms since the epoch)… */
+  from: number;
+  /** …to this one (exclusive). */
+  to: number;
+  /** One or more keys; each group is one combination of their values. */
+  by: readonly StatsKey[];
+  /** The groups with the most stuck executions, this many at most. */
+  limit: number;
+  /** Only this owner's decisions (a runner token's scope); undefined for all. */
+  owner?: string | undefined;
+}
+
+/** Durations over a group's detections, in ms (null when none of them had the time). */
+export interface StatsDurations {
+  p50: number | null;
+  p95: number | null;
+  max: number | null;
+}
+
+/** One group: its key values (in the order of `by`) and what happened to its stuck executions. */
+export interface StatsGroup {
+  key: (string | null)[];
+  /** Detections of stuck work (non-dry-run audit rows with a stuck verdict). */
+  stuck: number;
+  verdicts: Partial<Record<ExecutionVerdict, number>>;
+  /** Ended by Vigil (failed, succeeded by their children, cancelled), retried, dead-lettered. */
+  ended: number;
+  retried: number;
+  deadLettered: number;
+  /** Left alone (a breaker, children still running, an operation only reported) or failed to end. */
+  leftAlone: number;
+  failed: number;
+  /** How long they had run when detected. */
+  ran: StatsDurations;
+  /** How long after their deadline (or dispatch grace) they were detected. */
+  late: StatsDurations;
+}
+
+export interface Stats {
+  /** The top groups, most stuck first. */
+  groups: StatsGroup[];
+  /** How many groups there are in all (more than `groups.length` when `limit` cut them). */
+  totalGroups: number;
+  /** Stuck detections in the window across every group. */
+  totalStuck: number;
+}
+
 /** Reads of executions for the API, the CLI, metrics and the dashboard. Writes nothing. */
 export interface ReadStore {
   get(id: string): Promise<Execution | undefined>;
@@ -46,4 +97,6 @@ export interface ReadStore {
   ownersOf(ids: string[]): Promise<Map<string, string | null>>;
   /** The dashboard's overview: counts, the remediation timeline, who is due soonest. */
   summary(query: SummaryQuery): Promise<Summary>;
+  /** Who gets stuck most often: the audit's stuck detections over a window, grouped and counted. */
+  stats(query: StatsQuery): Promise<Stats>;
 }

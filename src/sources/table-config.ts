@@ -58,6 +58,11 @@ export interface TableSourceConfig {
   parent: { column: string; table: string } | null;
   /** How numeric time columns count: milliseconds (default) or seconds since the epoch. */
   timeUnit: 'ms' | 's';
+  /**
+   * Columns read with each row and kept with its audit, to group `vigil stats` by
+   * (`--by label:actor_id`); none by default.
+   */
+  labels: string[];
   limits: PartialLimits;
   /** Limits read from each row (they come before `limits`, which is their fallback). */
   rowLimits: RowLimits;
@@ -137,6 +142,7 @@ const tableSchema = z
     owner: identifier.optional(),
     parent: z.strictObject({ column: identifier, table: z.string().min(1) }).optional(),
     timeUnit: z.enum(['ms', 's']).optional(),
+    labels: z.array(identifier).max(20).optional(),
     limits: limitsSchema.optional(),
     rowLimits: rowLimitsSchema.optional(),
     joins: joinsSchema.optional(),
@@ -301,6 +307,7 @@ export function normalizeTables(file: TablesFile | undefined): Record<string, Ta
       owner: table.owner ?? null,
       parent: table.parent ?? null,
       timeUnit: table.timeUnit ?? 'ms',
+      labels: table.labels ?? [],
       limits: table.limits ?? {},
       rowLimits: normalizeRowLimits(table.rowLimits),
       joins: table.joins ?? [],

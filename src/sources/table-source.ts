@@ -1,5 +1,4 @@
 import { performance } from 'node:perf_hooks';
-import { actionLabel } from '../core/decide.js';
 import type { Decision } from '../core/decide.js';
 import type { MappedRowDecision, MappedRowFacts } from '../core/mapped-row.js';
 import { decideMappedRow, needsChildren } from '../core/mapped-row.js';
@@ -92,13 +91,13 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
     const pauses = owned ? await owned.guard(judged.map((j) => j.decision.decision)) : [];
     for (const [i, { item, decision }] of judged.entries()) {
       const paused = pauses[i];
-      applied.push(
-        decision.unjudged
-          ? unjudged(item, decision.decision)
-          : paused
-            ? this.pause(item, decision.decision, paused, context.dryRun)
-            : await this.applyRow(item, decision.decision, context, announce),
-      );
+      const one = decision.unjudged
+        ? unjudged(item, decision.decision)
+        : paused
+          ? this.pause(item, decision.decision, paused, context.dryRun)
+          : await this.applyRow(item, decision.decision, context, announce);
+      if (item.table.labels.length > 0) one.subject.labels = item.row.labels;
+      applied.push(one);
     }
     return applied;
   }

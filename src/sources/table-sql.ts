@@ -6,6 +6,7 @@
 import type { AppDialect } from './app-database.js';
 import { quote } from './identifiers.js';
 import { SourceProblem } from '../ports/source.js';
+import type { Labels } from '../ports/audit-store.js';
 import type { StatusValue, TableSourceConfig } from './table-config.js';
 import type { ReasonTarget, RowWrite } from './table-row-config.js';
 import type { RowExtras } from './table-row-sql.js';
@@ -31,6 +32,8 @@ export interface MappedRow {
   heartbeatRaw: unknown;
   owner: string | null;
   parent: string | null;
+  /** The `labels:` columns' values (text on PostgreSQL), kept with the row's audit. */
+  labels: Labels;
   /** Columns whose value could not be read as a time. */
   unreadable: string[];
   /** What the per-row keys read: limit values, the attempt count, columns end texts name. */
@@ -119,6 +122,7 @@ export function mappedTable(
   if (table.owner) typeOf('owner', table.owner);
   if (table.parent) typeOf('parent.column', table.parent.column);
   for (const [path, column] of rowColumns(table)) typeOf(path, column);
+  table.labels.forEach((column, i) => typeOf(`labels.${i}`, column));
   const setKinds = new Map<string, TimeKind | null>();
   const reasonKinds = new Map<ReasonTarget, ReasonKind>();
   const writes = [
@@ -207,6 +211,10 @@ export function mappedTable(
       const where = [`${qualified(table.status.column)} IN (${params.list(table.status.running)})`];
       if (after !== undefined) where.push(`${qualified(table.id)} > ${params.add(after)}`);
       select.push(...extras.select);
+      // Text on PostgreSQL, whatever the type: a label is a name to group by, not a number.
+      const label = (column: string) =>
+        dialect === 'postgres' ? `${qualified(column)}::text` : qualified(column);
+      table.labels.forEach((column, i) => select.push(`${label(column)} AS vigil_label_${i}`));
       return {
         text: `SELECT ${select.join(', ')} FROM ${from} ${extras.joins} WHERE ${where.join(' AND ')}
                ORDER BY ${qualified(table.id)} LIMIT ${params.add(limit)}`,
@@ -239,6 +247,7 @@ export function mappedTable(
         heartbeatRaw: raw[ALIAS.heartbeatRaw] ?? null,
         owner: text(raw[ALIAS.owner]),
         parent: text(raw[ALIAS.parent]),
+        labels: labelsOf(table.labels, (i) => raw[`vigil_label_${i}`]),
         unreadable,
         extras: readExtras(table, raw),
       };
@@ -344,3 +353,21 @@ export function mappedTable(
 }
 
 export type MappedTable = ReturnType<typeof mappedTable>;
+
+/**
+ * A row's `labels:` columns by name. Text, numbers and booleans are kept as they are; anything
+ * else a driver returns is kept as text (a date as ISO, other values as JSON).
+ */
+export function labelsOf(columns: readonly string[], valueAt: (i: number) => unknown): Labels {
+  const labels: Labels = {};
+  columns.forEach((column, i) => {
+    const value = valueAt(i);
+    if (value === null || value === undefined) labels[column] = null;
+    else if (typeof value === 'string' || typeof value === 'boolean') labels[column] = value;
+    else if (typeof value === 'number') labels[column] = value;
+    else if (typeof value === 'bigint') labels[column] = value.toString();
+    else if (value instanceof Date) labels[column] = value.toISOString();
+    else labels[column] = JSON.stringify(value) ?? null;
+  });
+  return labels;
+}

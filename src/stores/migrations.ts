@@ -199,6 +199,17 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0007_audit_labels': {
+    async up(db: Kysely<unknown>) {
+      // What `stats` groups and measures by, kept with each audit row when it is written: the
+      // labels read with a mapped row (its `labels:` columns), how long the execution had run when
+      // it was detected, and how long after its deadline that was. Rows written before this stay
+      // null and count without durations.
+      await db.schema.alterTable('remediations').addColumn('labels', 'text').execute();
+      await db.schema.alterTable('remediations').addColumn('ran_ms', 'bigint').execute();
+      await db.schema.alterTable('remediations').addColumn('late_ms', 'bigint').execute();
+    },
+  },
   '0008_dispatch': {
     async up(db: Kysely<unknown>) {
       // A runner's claim reads the oldest due attempt of one kind: only queued rows are indexed,

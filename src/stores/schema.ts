@@ -61,6 +61,12 @@ export interface RemediationsTable {
   steps: string;
   outcome: string;
   dry_run: number;
+  /** JSON: the labels of a mapped row (null for the ledger, whose labels are its metadata). */
+  labels: string | null;
+  /** How long the execution had run when it was detected (null when not known). */
+  ran_ms: number | null;
+  /** How long after its deadline it was detected (null when not known). */
+  late_ms: number | null;
 }
 
 export interface SweepsTable {

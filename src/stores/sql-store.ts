@@ -8,7 +8,7 @@ import type {
   NewExecution,
   ReportOutcome,
 } from '../ports/ledger-store.js';
-import type { ListFilter, Summary, SummaryQuery } from '../ports/read-store.js';
+import type { ListFilter, Stats, StatsQuery, Summary, SummaryQuery } from '../ports/read-store.js';
 import type { AttemptEnd, Fence } from '../ports/records.js';
 import type {
   SlotHold,
@@ -44,6 +44,7 @@ import {
 import { countPrunable, prune } from './ops/prune.js';
 import { recordSlotReleases } from './ops/slot-releases.js';
 import { start } from './ops/start.js';
+import { stats, statsQuery } from './ops/stats.js';
 import { summary } from './ops/summary.js';
 import { latestSweep, saveSweep } from './ops/sweeps.js';
 import { recordTerminationFailure } from './ops/termination-failures.js';
@@ -158,6 +159,15 @@ export class SqlStore implements ExecutionStore {
 
   nextDeadline(): Promise<number | null> {
     return nextDeadline(this.ctx);
+  }
+
+  stats(query: StatsQuery): Promise<Stats> {
+    return stats(this.ctx, query);
+  }
+
+  /** The statement `stats` runs, so its plan can be checked. */
+  statsQuery(query: StatsQuery) {
+    return statsQuery(this.ctx.dialect, query).compile(this.ctx.db);
   }
 
   countOpen(): Promise<{ status: OpenStatus; kind: string; count: number }[]> {

@@ -19,6 +19,7 @@ import {
   stateTag,
   tickDue,
 } from './panels.js';
+import { loadStats } from './stats-panel.js';
 import './styles.css';
 
 interface Owner {
@@ -77,7 +78,7 @@ let remediations: Remediation[] = [];
 let latestSweep: SweepReport | null = null;
 let stopEvents: (() => void) | null = null;
 
-type Panel = 'summary' | 'remediations' | 'sweep' | 'status';
+type Panel = 'summary' | 'remediations' | 'sweep' | 'status' | 'stats';
 const loaders: Record<Panel, () => Promise<void>> = {
   summary: async () => {
     const answer = await call<Summary>('GET', '/v1/summary');
@@ -91,6 +92,7 @@ const loaders: Record<Panel, () => Promise<void>> = {
     remediations = (await call<{ items: Remediation[] }>('GET', '/v1/remediations?limit=6')).items;
     renderRemediations(remediations, now());
   },
+  stats: loadStats,
   sweep: async () => {
     try {
       latestSweep = await call<SweepReport>('GET', '/v1/sweeps/latest');
@@ -246,7 +248,7 @@ function onLoadError(error: unknown): void {
 
 /** What each event type changes on the page. */
 function panelsFor(type: string): Panel[] {
-  if (type.startsWith('execution:')) return ['summary', 'remediations'];
+  if (type.startsWith('execution:')) return ['summary', 'remediations', 'stats'];
   if (type === 'sweep:completed') return ['summary', 'sweep'];
   return ['status'];
 }
@@ -353,18 +355,21 @@ async function start(): Promise<void> {
   byId('login').hidden = true;
   byId('dashboard').hidden = false;
   byId('forget-token').hidden = token.get() === null;
-  reload('remediations', 'sweep', 'status');
+  reload('remediations', 'sweep', 'status', 'stats');
   stopEvents?.();
   stopEvents = followEvents({
     onEvent,
     onState: setConnection,
     // (Re)connected: anything may have happened while the stream was down.
-    onOpen: () => reload('summary', 'remediations', 'sweep', 'status'),
+    onOpen: () => reload('summary', 'remediations', 'sweep', 'status', 'stats'),
   });
 }
 
 function wire(): void {
   byId('dry-run').addEventListener('click', () => void dryRun());
+  for (const id of ['stats-window', 'stats-by']) {
+    byId(id).addEventListener('change', () => reload('stats'));
+  }
   byId('login-form').addEventListener('submit', (event) => {
     event.preventDefault();
     const value = byId<HTMLInputElement>('token-input').value.trim();

@@ -240,6 +240,9 @@ const REMEDIATION_COLUMNS = [
   'steps',
   'outcome',
   'dry_run',
+  'labels',
+  'ran_ms',
+  'late_ms',
 ] as const;
 
 const insertSql = (table: string, columns: readonly string[]) =>

@@ -6,7 +6,8 @@ import type {
   LateResult,
   Status,
 } from '../../core/types.js';
-import type { RemediationRecord } from '../../ports/audit-store.js';
+import { detectionTimes } from '../../core/detection.js';
+import type { Labels, RemediationRecord } from '../../ports/audit-store.js';
 import type { SlotHoldRecord, SlotReleaseOutcome } from '../../ports/slot-store.js';
 import type { ExecutionsTable, RemediationsTable, SlotHoldsTable } from '../schema.js';
 
@@ -55,6 +56,7 @@ export function toExecution(row: ExecutionRow): Execution {
 
 /** A remediation record as its row. */
 export function remediationRow(r: RemediationRecord): Selectable<RemediationsTable> {
+  const times = detectionTimes(r.evidence, r.at);
   return {
     id: r.id,
     sweep_id: r.sweepId,
@@ -70,6 +72,9 @@ export function remediationRow(r: RemediationRecord): Selectable<RemediationsTab
     steps: JSON.stringify(r.steps),
     outcome: r.outcome,
     dry_run: r.dryRun ? 1 : 0,
+    labels: r.labels ? JSON.stringify(r.labels) : null,
+    ran_ms: times.ranMs,
+    late_ms: times.lateMs,
   };
 }
 
@@ -90,6 +95,7 @@ export function toRemediation(r: Selectable<RemediationsTable>): RemediationReco
     steps: JSON.parse(r.steps) as RemediationRecord['steps'],
     outcome: r.outcome as RemediationRecord['outcome'],
     dryRun: r.dry_run === 1,
+    ...(r.labels === null ? {} : { labels: JSON.parse(r.labels) as Labels }),
   };
 }
 
