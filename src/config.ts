@@ -1,3 +1,5 @@
+import type { Silence } from './core/silence.js';
+import { configuredSilences } from './core/silence-input.js';
 import { describeIssue } from './shared/config-issues.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -141,6 +143,8 @@ const fileSchema = z.strictObject({
   operations: httpListsSchema.optional(),
   tables: tablesSchema.optional(),
   notify: notifySchema.optional(),
+  /** Maintenance windows and silences known in advance (docs/silences.md). */
+  silences: z.array(z.unknown()).optional(),
 });
 
 type FileConfig = z.infer<typeof fileSchema>;
@@ -179,6 +183,8 @@ export interface Config extends EngineConfig {
   tables: Readonly<Record<string, TableSourceConfig>>;
   /** Notification channels and routes (`notify:`); null when not configured. */
   notify: NotifyConfig | null;
+  /** The windows of `silences:` (ids `config-1`, …), beside those kept in the store. */
+  silences: readonly Silence[];
 }
 
 const CONFIG_FILES = ['vigil.yaml', 'vigil.yml', 'vigil.json'];
@@ -282,6 +288,7 @@ export function parseConfig(
   }
   const notify = resolveNotify(file.notify, env, problems);
   const ownerAgents = resolveOwnerAgents(file.owners, problems);
+  const silences = configuredSilences(file.silences, problems);
   if (problems.length > 0) throw new ConfigError(problems, source);
 
   const token = nonEmpty(env.VIGIL_TOKEN) ?? null;
@@ -343,6 +350,7 @@ export function parseConfig(
     operations: resolveHttpLists(file.operations),
     tables: normalizeTables(file.tables),
     notify,
+    silences,
   });
 }
 

@@ -69,6 +69,21 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
     return { item, decision: decideMappedRow(item.facts) };
   }
 
+  /** An end of a row (a workflow run's too) is destructive; a row left alone is not. */
+  destructive(item: RowItem, { unjudged, decision }: MappedRowDecision) {
+    if (unjudged || decision.action.kind === 'ignore') return null;
+    const where = { source: item.table.name, table: item.table.table, rowId: item.row.id };
+    return {
+      target: {
+        source: `table:${item.table.name}`,
+        kind: decision.kind,
+        owner: decision.owner,
+        verdict: decision.verdict,
+      },
+      subject: subjectOf({ ...decision, evidence: { ...decision.evidence, ...where } }),
+    };
+  }
+
   async apply(
     judged: readonly { item: RowItem; decision: MappedRowDecision }[],
     context: SweepContext,
