@@ -250,15 +250,13 @@ await describeEach(storeKinds(), 'maintenance windows and the pause on %s', (kin
       },
     });
     h.clock.set(Date.now());
-    await h.store
-      .silences()
-      .createSilence(
-        window('w-web', {
-          matchers: { source: ['process:web'] },
-          startsAt: 0,
-          endsAt: h.clock.now() + H,
-        }),
-      );
+    await h.store.silences().createSilence(
+      window('w-web', {
+        matchers: { source: ['process:web'] },
+        startsAt: 0,
+        endsAt: h.clock.now() + H,
+      }),
+    );
     const supervisor = new Supervisor({
       store: h.store,
       processes: config.processes,

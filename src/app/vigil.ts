@@ -96,6 +96,7 @@ export class Vigil {
             clock,
             onError,
             deliver: false,
+            silences: gateReader(store, config.silences),
           })
         : null;
   }
