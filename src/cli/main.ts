@@ -12,6 +12,7 @@ import { ledgerCommands } from './commands/ledger.js';
 import { procCommands } from './commands/proc.js';
 import { serveCommand } from './commands/serve.js';
 import { sweepCommand } from './commands/sweep.js';
+import { silenceCommands } from './commands/silence.js';
 import type { CliIo } from './context.js';
 
 /** Exit codes of the public contract. */
@@ -78,6 +79,7 @@ export async function runMain(argv: string[], io: CliIo = defaultIo()): Promise<
   execCommand(program, io, done);
   procCommands(program, io, done);
   probeCommand(program, io, done);
+  silenceCommands(program, io);
   for (const command of program.commands) {
     command.exitOverride().configureOutput({
       writeOut: (text) => io.out(text.trimEnd()),

@@ -67,6 +67,10 @@ export type Hold =
 export const isActive = (silence: Silence, now: number): boolean =>
   silence.startsAt <= now && now < silence.endsAt;
 
+/** `active`, `pending` (not started yet) or `expired` (ended). */
+export const stateOf = (silence: Silence, now: number): 'active' | 'pending' | 'expired' =>
+  isActive(silence, now) ? 'active' : now < silence.startsAt ? 'pending' : 'expired';
+
 /** Whether every matcher of the silence accepts the target; a field the target lacks never does. */
 export function matches(matchers: Matchers, target: GateTarget): boolean {
   for (const key of MATCHER_KEYS) {

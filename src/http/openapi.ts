@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { probeRoutesOpenApi } from './probe-routes.js';
 import { ownerRoutesOpenApi } from './owner-routes.js';
+import { silenceRoutesOpenApi } from './silence-routes.js';
 import { notificationsQuery } from './notifications.js';
 import { schemas } from './schemas.js';
 import { summaryQuerySchema } from './summary-routes.js';
@@ -51,6 +52,7 @@ export function openApiDocument(): Record<string, unknown> {
     paths: {
       ...probeRoutesOpenApi(),
       ...ownerRoutesOpenApi(),
+      ...silenceRoutesOpenApi(json, queryParameters),
       '/v1/executions': {
         post: withBody('Register an execution', schemas.create, {
           '201': 'the execution',
@@ -231,7 +233,7 @@ export function openApiDocument(): Record<string, unknown> {
       '/healthz': {
         get: open('Health of the watchdog itself (no token needed)', {
           '200':
-            '{status: "ok", lastSweepAt, lastSweepAgeMs, storeReachable, database: {up, error}, slots: {up, error, store}, …}',
+            '{status: "ok", lastSweepAt, lastSweepAgeMs, storeReachable, database: {up, error}, slots: {up, error, store}, paused, …}',
           '503':
             '{status: "unhealthy", …}: no sweep has succeeded for three intervals, or a store is unreachable (`database` and `slots` say which)',
         }),
