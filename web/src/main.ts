@@ -19,6 +19,7 @@ import {
   stateTag,
   tickDue,
 } from './panels.js';
+import { loadSilences, wireSilences } from './silences.js';
 import './styles.css';
 
 interface Owner {
@@ -110,6 +111,7 @@ const loaders: Record<Panel, () => Promise<void>> = {
     ]);
     const newest = Array.isArray(notifications) ? notifications.slice(0, 10) : notifications;
     renderStatus(owners, processes, probes, operations, newest);
+    await loadSilences();
   },
 };
 
@@ -401,4 +403,5 @@ function wire(): void {
 }
 
 wire();
+wireSilences(() => reload('status'));
 void start();
