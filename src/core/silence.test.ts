@@ -3,7 +3,7 @@ import { checkSilence } from './silence-input.js';
 import type { GateView, Silence } from './silence.js';
 import { holdOf, matches, muteOf, parseMatchers } from './silence.js';
 
-const T0 = Date.UTC(2026, 0, 1, 12);
+const T0 = 1_767_268_800_000; // 2026-01-01T12:00:00Z
 const M = 60_000;
 
 function silence(id: string, more: Partial<Silence> = {}): Silence {
