@@ -89,11 +89,7 @@ function renderSilences(items: SilenceItem[]): void {
               'td',
               {},
               s.origin === 'store'
-                ? h(
-                    'button',
-                    { class: 'button quiet', type: 'button', 'data-expire': s.id },
-                    'Expire',
-                  )
+                ? h('button', { class: 'button', type: 'button', 'data-expire': s.id }, 'Expire')
                 : h('span', { class: 'muted small' }, 'vigil.yaml'),
             ),
           ),
