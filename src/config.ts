@@ -1,3 +1,5 @@
+import type { Silence } from './core/silence.js';
+import { configuredSilences } from './core/silence-input.js';
 import { describeIssue } from './shared/config-issues.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -150,6 +152,8 @@ const fileSchema = z.strictObject({
   operations: httpListsSchema.optional(),
   tables: tablesSchema.optional(),
   notify: notifySchema.optional(),
+  /** Maintenance windows and silences known in advance (docs/silences.md). */
+  silences: z.array(z.unknown()).optional(),
 });
 
 type FileConfig = z.infer<typeof fileSchema>;
@@ -192,6 +196,8 @@ export interface Config extends EngineConfig {
   notify: NotifyConfig | null;
   /** Dispatch webhooks by kind (`kinds.<kind>.dispatch`): where queued attempts are sent. */
   dispatch: Readonly<Record<string, DispatchTarget>>;
+  /** The windows of `silences:` (ids `config-1`, …), beside those kept in the store. */
+  silences: readonly Silence[];
 }
 
 const CONFIG_FILES = ['vigil.yaml', 'vigil.yml', 'vigil.json'];
@@ -300,6 +306,7 @@ export function parseConfig(
   const notify = resolveNotify(file.notify, env, problems);
   const dispatch = resolveDispatch(file.kinds ?? {}, env, problems);
   const ownerAgents = resolveOwnerAgents(file.owners, problems);
+  const silences = configuredSilences(file.silences, problems);
   if (problems.length > 0) throw new ConfigError(problems, source);
 
   const token = nonEmpty(env.VIGIL_TOKEN) ?? null;
@@ -365,6 +372,7 @@ export function parseConfig(
     tables: normalizeTables(file.tables),
     notify,
     dispatch,
+    silences,
   });
 }
 

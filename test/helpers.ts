@@ -20,6 +20,7 @@ import { openSqliteStore } from '../src/stores/sqlite.js';
 
 export const S = 1_000;
 export const M = 60_000;
+export const H = 60 * M;
 export const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 
 /** An event as a test reads it: any field by name, whatever its type. */

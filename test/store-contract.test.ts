@@ -472,6 +472,11 @@ const contract: Record<Method, (h: Harness, store: SqlStore) => Promise<void>> =
     expect(await processes.listProcesses()).toEqual([]);
     expect(await processes.listRecoveries({ limit: 10 })).toEqual([]);
   },
+  async silences(_h, store) {
+    const silences = store.silences();
+    expect(await silences.listSilences({ limit: 10 })).toEqual([]);
+    expect(await silences.pauseState()).toBeNull();
+  },
   async outbox(_h, store) {
     const outbox = store.outbox();
     await outbox.enqueue(

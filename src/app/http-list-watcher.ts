@@ -8,6 +8,7 @@ import type { ActionTaken } from '../sources/http-list-source.js';
 import { HttpListSource } from '../sources/http-list-source.js';
 import type { EventSink } from '../ports/events.js';
 import { Pipeline } from '../runtime/pipeline.js';
+import type { GateReader } from '../runtime/gate.js';
 import { PeriodicChecks } from '../shared/periodic.js';
 
 export type { ActionTaken } from '../sources/http-list-source.js';
@@ -69,6 +70,8 @@ export interface HttpListWatcherOptions {
   /** With several replicas, only the holder of a source's lease checks it and acts. */
   lease?: LeaseTaker | undefined;
   onError?: ((error: unknown, where: string) => void) | undefined;
+  /** The pause and the maintenance windows, read before each check; none when absent. */
+  gate?: GateReader | undefined;
 }
 
 /**
@@ -81,6 +84,8 @@ export class HttpListWatcher extends PeriodicChecks<HttpListSpec, SourceCheck> {
   private readonly lists = new Map<string, HttpListSource>();
   private readonly verdicts = new Map<string, OperationVerdict[]>();
   private readonly sources = new Map<string, SourceStatus>();
+  /** Cancels held back and audited already (see Pipeline). */
+  private readonly heldAudited = new Map<string, string>();
 
   constructor(private readonly options: HttpListWatcherOptions) {
     super(options.sources);
@@ -153,6 +158,8 @@ export class HttpListWatcher extends PeriodicChecks<HttpListSpec, SourceCheck> {
       dryRun: false,
       emit: (event) => this.options.events.emit(event),
       record: (records) => this.record(records),
+      gate: await this.options.gate?.(context.now),
+      heldAudited: this.heldAudited,
     });
     await pipeline.run(list, context);
     const read = list.lastRead;

@@ -6,6 +6,7 @@ import { EventBus } from '../runtime/events.js';
 import { Slots } from '../runtime/slots.js';
 import type { SweepResult } from '../runtime/sweep.js';
 import { Sweeper } from '../runtime/sweep.js';
+import { gateReader } from '../runtime/gate.js';
 import { sourcesFor } from './sources.js';
 import { openAdapters } from './vigil.js';
 
@@ -39,6 +40,7 @@ export async function sweepOnce(options: OneSweepOptions): Promise<SweepResult> 
       clock,
       deliver: false,
       onError: options.onError,
+      silences: gateReader(store, config.silences),
     });
   const adapters = await openAdapters(config, store);
   const sources = sourcesFor(config, options.cwd);

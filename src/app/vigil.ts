@@ -14,6 +14,8 @@ import type { SlotStore } from '../ports/slot-store.js';
 import type { Source } from '../ports/source.js';
 import { Service } from '../runtime/service.js';
 import { Supervisor } from '../supervisor/supervisor.js';
+import { heldRecovery } from '../supervisor/process-gate.js';
+import { gateReader } from '../runtime/gate.js';
 import { openSlotStore } from './slots.js';
 import { sourcesFor } from './sources.js';
 import type { Watchers } from './watchers.js';
@@ -67,15 +69,24 @@ export class Vigil {
     const events = this.service.events;
     this.supervisor =
       config.processes.length > 0
-        ? new Supervisor({ store, processes: config.processes, clock, events })
+        ? new Supervisor({
+            store,
+            processes: config.processes,
+            clock,
+            events,
+            gate: gateReader(store, config.silences),
+          })
         : null;
     this.watchers = createWatchers({ config, store, clock, events, onError });
     // A probe linked to a supervised process (`probes.X.process`) runs its recovery pipeline once
     // per transition to failing (never on every failed check).
     const supervisor = this.supervisor;
     if (supervisor) {
+      const gate = gateReader(store, config.silences);
       this.watchers.probes.processHook = {
         onFailing: async (name) => {
+          // A recovery like the supervisor's own: a maintenance window or the pause holds it back.
+          if ((await heldRecovery(gate, name, 'probe_failing', clock.now())) !== null) return;
           await supervisor.restart(name);
         },
       };
@@ -91,6 +102,7 @@ export class Vigil {
             clock,
             onError,
             deliver: false,
+            silences: gateReader(store, config.silences),
           })
         : null;
     this.dispatches =

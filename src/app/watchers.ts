@@ -7,6 +7,7 @@ import type { EventSink } from '../ports/events.js';
 import type { Timers } from '../ports/clock.js';
 import { HttpListWatcher, storeAudit } from './http-list-watcher.js';
 import { ProbeMonitor } from '../probes/probe-monitor.js';
+import { gateReader } from '../runtime/gate.js';
 
 /** The HTTP probes and operation lists `vigil serve` runs, each on its own interval. */
 export interface Watchers {
@@ -35,6 +36,7 @@ export function createWatchers(options: {
     audit: storeAudit(store),
     lease: (name, now, ttlMs) => store.acquireLease(name, holder, now, ttlMs),
     onError,
+    gate: gateReader(store, config.silences),
   });
   return {
     probes,

@@ -14,6 +14,7 @@ import { procCommands } from './commands/proc.js';
 import { pruneCommand } from './commands/prune.js';
 import { serveCommand } from './commands/serve.js';
 import { sweepCommand } from './commands/sweep.js';
+import { silenceCommands } from './commands/silence.js';
 import type { CliIo } from './context.js';
 
 /** Exit codes of the public contract. */
@@ -101,6 +102,7 @@ export async function runMain(argv: string[], io: CliIo = defaultIo()): Promise<
   procCommands(program, io, done);
   probeCommand(program, io, done);
   pruneCommand(program, io, done);
+  silenceCommands(program, io);
   for (const command of program.commands) {
     command.exitOverride().configureOutput({
       writeOut: (text) => io.out(text.trimEnd()),

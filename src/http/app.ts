@@ -22,6 +22,7 @@ import { registerOwnerRoutes } from './owner-routes.js';
 import { openApiDocument } from './openapi.js';
 import { registerProcessRoutes } from './process-routes.js';
 import { registerRoutes } from './routes.js';
+import { registerSilenceRoutes } from './silence-routes.js';
 import { registerProbeRoutes } from './probe-routes.js';
 import { streamEvents } from './sse.js';
 import { registerStatsRoutes } from './stats-routes.js';
@@ -103,6 +104,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.get('/healthz', async (_request, reply) => {
     const health = vigil.service.health();
+    // Observe-only is not unhealthy; null when the store cannot say (it is reported down then).
+    const paused = await options.store
+      .silences()
+      .pauseState()
+      .then((state) => state !== null)
+      .catch(() => null);
     return reply.status(health.ok ? 200 : 503).send({
       status: health.ok ? 'ok' : 'unhealthy',
       lastSweepAt: health.lastSweepAt === null ? null : new Date(health.lastSweepAt).toISOString(),
@@ -110,6 +117,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       storeReachable: health.storeReachable,
       database: health.database,
       slots: health.slots,
+      paused,
     });
   });
   app.get('/metrics', async (request, reply) => {
@@ -137,6 +145,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerSummaryRoutes(app, options);
   registerStatsRoutes(app, options);
   registerRetentionRoutes(app, vigil.service);
+  registerSilenceRoutes(app, options);
   registerDashboard(app, options.webRoot);
   return app;
 }

@@ -1,4 +1,5 @@
 import type { ReadStore } from '../ports/read-store.js';
+import type { StoreAdmin } from '../ports/store-admin.js';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Vigil } from '../app/vigil.js';
 
@@ -13,7 +14,7 @@ export class Metrics {
 
   constructor(options: {
     vigil: Vigil;
-    store: Pick<ReadStore, 'countOpen'>;
+    store: Pick<ReadStore, 'countOpen'> & Pick<StoreAdmin, 'silences'>;
     replica?: string | undefined;
   }) {
     const { vigil, store } = options;
@@ -145,6 +146,14 @@ export class Metrics {
         this.reset();
         for (const [table, rows] of Object.entries(service.pruner.totals))
           this.inc({ table }, rows);
+      },
+    });
+    new Gauge({
+      name: 'vigil_paused',
+      help: '1 while Vigil is paused (observe only: no destructive action anywhere)',
+      registers,
+      async collect() {
+        this.set((await store.silences().pauseState()) === null ? 0 : 1);
       },
     });
 

@@ -3,6 +3,7 @@ import { claimRoutesOpenApi } from './claim-routes.js';
 import { probeRoutesOpenApi } from './probe-routes.js';
 import { ownerRoutesOpenApi } from './owner-routes.js';
 import { retentionRoutesOpenApi } from './retention-routes.js';
+import { silenceRoutesOpenApi } from './silence-routes.js';
 import { notificationsQuery } from './notifications.js';
 import { schemas } from './schemas.js';
 import { statsQuerySchema } from './stats-routes.js';
@@ -64,6 +65,7 @@ export function openApiDocument(): Record<string, unknown> {
       ...ownerRoutesOpenApi(),
       ...retentionRoutesOpenApi(),
       ...claimRoutesOpenApi(withBody, errors),
+      ...silenceRoutesOpenApi(json, queryParameters),
       '/v1/executions': {
         post: withBody('Register an execution', schemas.create, {
           '201': 'the execution',
@@ -258,7 +260,7 @@ export function openApiDocument(): Record<string, unknown> {
       '/healthz': {
         get: open('Health of the watchdog itself (no token needed)', {
           '200':
-            '{status: "ok", lastSweepAt, lastSweepAgeMs, storeReachable, database: {up, error}, slots: {up, error, store}, …}',
+            '{status: "ok", lastSweepAt, lastSweepAgeMs, storeReachable, database: {up, error}, slots: {up, error, store}, paused, …}',
           '503':
             '{status: "unhealthy", …}: no sweep has succeeded for three intervals, or a store is unreachable (`database` and `slots` say which)',
         }),

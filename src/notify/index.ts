@@ -4,6 +4,7 @@ import type { Clock } from '../ports.js';
 import type { Notifier } from '../ports/notifier.js';
 import type { Timers } from '../ports/clock.js';
 import type { EventFeed } from '../ports/events.js';
+import type { GateView } from '../core/silence.js';
 import { chatNotifier } from './chat.js';
 import type { ChannelConfig, NotifyConfig } from './config.js';
 import { emailNotifier } from './email.js';
@@ -62,6 +63,8 @@ export interface NotificationsOptions {
   timers?: Timers | undefined;
   /** Start the delivery loop (default true). Tests with a fake clock call `worker.runOnce()`. */
   deliver?: boolean | undefined;
+  /** The silences in force (read once per batch of events); none when absent. */
+  silences?: ((now: number) => Promise<GateView>) | undefined;
 }
 
 /**
@@ -101,6 +104,8 @@ export class Notifications {
       config,
       clock,
       kindOf: async (id) => (await store.get(id))?.kind,
+      silences: options.silences,
+      executionOf: (id) => store.get(id),
       onEnqueued: () => this.worker.kick(),
       onError: (error) => options.onError(error, 'notification routing'),
     });

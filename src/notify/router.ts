@@ -5,6 +5,9 @@ import type { VigilEvent } from '../ports/events.js';
 import type { NotifyConfig } from './config.js';
 import { matchesEvent } from './config.js';
 import { subjectOf } from './format.js';
+import type { GateView } from '../core/silence.js';
+import type { ExecutionLookup } from './silenced.js';
+import { silenceOf } from './silenced.js';
 
 export interface NotifyRouterOptions {
   outbox: OutboxStore;
@@ -12,6 +15,10 @@ export interface NotifyRouterOptions {
   clock: Clock;
   /** The kind of an execution, for routes filtered by kind when an event does not carry it. */
   kindOf?: ((executionId: string) => Promise<string | undefined>) | undefined;
+  /** The silences in force; an event one of them matches is not written to the outbox. */
+  silences?: ((now: number) => Promise<GateView>) | undefined;
+  /** An execution's kind and owner, for silences that match on them (events may not carry them). */
+  executionOf?: ExecutionLookup | undefined;
   /** Called after messages were written or released, to wake the delivery worker. */
   onEnqueued?: (() => void) | undefined;
   onError: (error: unknown) => void;
@@ -31,6 +38,8 @@ export class NotifyRouter {
   private seq = 0;
   /** Events not sent because their key was cooling down (for tests and metrics). */
   suppressed = 0;
+  /** Events not sent because a silence matched them. */
+  muted = 0;
 
   constructor(private readonly options: NotifyRouterOptions) {}
 
@@ -69,8 +78,13 @@ export class NotifyRouter {
     const now = clock.now();
     const messages: NewMessage[] = [];
     let sweepCompleted = false;
+    const view = await this.options.silences?.(now);
     for (const event of events) {
       if (event.type === 'sweep:completed') sweepCompleted = true;
+      if (view && (await silenceOf(event, view, now, this.options.executionOf))) {
+        this.muted++;
+        continue;
+      }
       const json = JSON.parse(JSON.stringify(event)) as OutboxEvent;
       const subject = subjectOf(json);
       for (const target of await this.targetsOf(event)) {

@@ -8,8 +8,9 @@ export interface StepRecord {
   detail?: string | undefined;
 }
 
+/** `silenced`: a destructive decision held back by a maintenance window or the pause. */
 export type DecisionOutcome =
-  'ignored' | 'remediated' | 'lost_race' | 'left_running' | 'failed' | 'dry_run';
+  'ignored' | 'remediated' | 'lost_race' | 'left_running' | 'failed' | 'dry_run' | 'silenced';
 
 /** The execution an audit row and a report line are about, and what was decided for it. */
 export interface Subject {

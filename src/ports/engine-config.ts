@@ -4,6 +4,7 @@
  * extends it; the engine never sees the sections only adapters use.
  */
 import type { PolicyConfig } from '../core/policy.js';
+import type { Silence } from '../core/silence.js';
 import type { OwnerAgents } from './owner-agents.js';
 import type { RetentionTable } from './retention-store.js';
 
@@ -30,4 +31,6 @@ export interface EngineConfig extends PolicyConfig {
   /** Owners' registries and stop endpoints, the breaker and unknown-owner alerts (src/owners/). */
   ownerAgents: OwnerAgents;
   retention: RetentionSettings;
+  /** Maintenance windows of vigil.yaml (`silences:`), beside those kept in the store. */
+  silences?: readonly Silence[] | undefined;
 }

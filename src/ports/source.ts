@@ -4,6 +4,7 @@
  * pipeline decides to end; the pipeline (runtime) decides, records and emits, so every source is
  * audited, counted and announced the same way.
  */
+import type { GateTarget } from '../core/silence.js';
 import type { EngineConfig } from './engine-config.js';
 import type { Clock } from './clock.js';
 import type { DecisionOutcome, SourceError, StepRecord, Subject } from './audit-store.js';
@@ -84,6 +85,25 @@ export interface Source<
     context: Context,
     announce: Announce,
   ): Promise<Applied[]>;
+  /**
+   * What a decision would destroy (stop, end, retry, cancel), as maintenance windows and the pause
+   * match it, with the audit subject of the decision; null when it changes nothing. The pipeline
+   * holds back a matched decision instead of handing it to `apply`. A source without it is never
+   * held back.
+   */
+  destructive?(
+    item: Item,
+    decision: Decision,
+    context: Context,
+  ): { target: GateTarget; subject: Subject } | null;
+  /**
+   * Leaves held-back items as they are; `until` is when the window holding one ends (null for the
+   * pause). The ledger moves their deadlines so the scheduler does not spin on them.
+   */
+  hold?(
+    held: readonly { item: Item; decision: Decision; until: number | null }[],
+    context: Context,
+  ): Promise<void>;
   /** Releases connections. */
   close(): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import type { OutboxStore } from './outbox-store.js';
 import type { ProcessStore } from './process-store.js';
+import type { SilenceStore } from './silence-store.js';
 
 /**
  * The store as a whole: bring its schema up, check it answers, close it, and reach the stores
@@ -28,4 +29,6 @@ export interface StoreAdmin {
   processes(): ProcessStore;
   /** The notification outbox, in the same database. */
   outbox(): OutboxStore;
+  /** Silences, maintenance windows and the pause, in the same database. */
+  silences(): SilenceStore;
 }

@@ -23,6 +23,7 @@ import type { PendingEnd, StopContext } from './ledger-end.js';
 import type { OwnerSweep } from './owner-watch.js';
 import { auditId, errorMessage, subjectOf, yieldToEventLoop } from './pipeline.js';
 import type { StopRetries } from './stop-retries.js';
+import { destructive } from './ledger-gate.js';
 
 /** One execution of the ledger, ready to be decided. */
 export interface LedgerItem {
@@ -79,7 +80,23 @@ export class LedgerPass {
       decide: (item: LedgerItem) => this.decide(item),
       apply: (judged: Page, _context: unknown, announce: (event: VigilEvent) => void) =>
         this.apply(judged, mode, announce),
+      destructive: (item: LedgerItem, decision: Decision) => destructive(item, decision, mode),
+      hold: (held: readonly { item: LedgerItem; decision: Decision; until: number | null }[]) =>
+        this.hold(held),
     };
+  }
+
+  /**
+   * Held back by a maintenance window or the pause: looked at again when the window ends, or at
+   * the next safety-net sweep (a window expired early, a resume), whichever comes first.
+   */
+  private async hold(
+    held: readonly { item: LedgerItem; decision: Decision; until: number | null }[],
+  ): Promise<void> {
+    const next = this.now + this.options.config.sweep.intervalMs;
+    for (const { item, decision, until } of held) {
+      await this.defer(item.execution, decision, until === null ? next : Math.min(until, next));
+    }
   }
 
   async childrenOf(parentId: string): Promise<Execution[]> {

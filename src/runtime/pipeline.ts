@@ -16,6 +16,8 @@ import type {
 } from '../ports/audit-store.js';
 import type { Decision } from '../core/decide.js';
 import { actionLabel } from '../core/decide.js';
+import type { GateView, Hold } from '../core/silence.js';
+import { describeHold, holdEvidence, holdOf } from '../core/silence.js';
 import type { Applied, Source, SourceContext } from '../ports/source.js';
 import type { Subject } from '../ports/audit-store.js';
 import type { VigilEvent } from './events.js';
@@ -35,6 +37,7 @@ export class Tally {
     if (outcome === 'remediated' || outcome === 'dry_run') this.counts.remediated++;
     else if (outcome === 'failed' || outcome === 'left_running') this.counts.failed++;
     else this.counts.skipped++;
+    if (outcome === 'silenced') this.bump('silenced');
     if (verdict === 'healthy') return;
     this.decisions.push({
       executionId: subject.executionId,
@@ -91,7 +94,20 @@ export interface PipelineOptions {
   emit: (event: VigilEvent) => void;
   record: AuditSink;
   tally?: Tally | undefined;
+  /**
+   * The maintenance windows and the pause in force for this pass: a destructive decision they
+   * match is held back here, the one place where decisions become actions. Absent: none.
+   */
+  gate?: GateView | undefined;
+  /**
+   * Held-back decisions already audited (execution and attempt → the hold), kept by the caller
+   * across passes so that a window holds an execution with one audit row, not one per sweep.
+   */
+  heldAudited?: Map<string, string> | undefined;
 }
+
+/** Bounds `heldAudited`: past this many entries it starts again (at worst a repeated audit row). */
+const MAX_HELD_AUDITED = 10_000;
 
 /** One pass of the pipeline: a sweep, or one check of an operation list. */
 export class Pipeline {
@@ -118,7 +134,7 @@ export class Pipeline {
 
   /** decide → apply → record → emit, for one page of items. */
   async page<Item, Decision, Context extends SourceContext>(
-    source: Pick<Source<Item, Decision, Context>, 'decide' | 'apply'>,
+    source: Pick<Source<Item, Decision, Context>, 'decide' | 'apply' | 'destructive' | 'hold'>,
     items: readonly Item[],
     context: Context,
   ): Promise<readonly Applied[]> {
@@ -130,9 +146,64 @@ export class Pipeline {
       else judged.push(one);
     }
     if (judged.length === 0) return [];
-    const applied = await source.apply(judged, context, this.options.emit);
-    await this.settle(applied);
-    return applied;
+    const { acting, held } = this.gate(source, judged, context);
+    const applied = acting.length > 0 ? await source.apply(acting, context, this.options.emit) : [];
+    if (held.length > 0 && !context.dryRun) {
+      await source.hold?.(
+        held.map(({ item, decision, hold }) => ({ item, decision, until: hold.until })),
+        context,
+      );
+    }
+    const all = [...held.map((h) => h.applied), ...applied];
+    await this.settle(all);
+    return all;
+  }
+
+  /**
+   * The gate: splits a page's decisions into those to act on and those a maintenance window or
+   * the pause holds back. Every destructive decision of every source passes here before `apply`,
+   * so no source needs a check of its own. A held decision is audited (once per hold) as
+   * `silenced`, with the window's id; in a dry run too, so a dry run shows what would be held.
+   */
+  private gate<Item, Decision, Context extends SourceContext>(
+    source: Pick<Source<Item, Decision, Context>, 'destructive'>,
+    judged: readonly { item: Item; decision: Decision }[],
+    context: Context,
+  ) {
+    const { gate } = this.options;
+    const acting: { item: Item; decision: Decision }[] = [];
+    const held: { item: Item; decision: Decision; hold: Hold; applied: Applied }[] = [];
+    for (const j of judged) {
+      const destructive = gate && source.destructive?.(j.item, j.decision, context);
+      const hold = destructive ? holdOf(gate, destructive.target, this.options.now) : null;
+      if (!destructive || !hold) acting.push(j);
+      else held.push({ ...j, hold, applied: this.withheld(destructive.subject, hold) });
+    }
+    return { acting, held };
+  }
+
+  private withheld(subject: Subject, hold: Hold): Applied {
+    const because = describeHold(hold);
+    const key = `${subject.executionId}#${subject.attempt}`;
+    const holdKey = hold.kind === 'paused' ? `pause@${hold.pause.since}` : hold.silence.id;
+    const audited = this.options.heldAudited;
+    const audit = audited?.get(key) !== holdKey;
+    if (audit && audited && !this.options.dryRun) {
+      if (audited.size >= MAX_HELD_AUDITED) audited.clear();
+      audited.set(key, holdKey);
+    }
+    return {
+      subject: {
+        ...subject,
+        reason: `${subject.reason}; held: ${because}`,
+        evidence: { ...subject.evidence, ...holdEvidence(hold), wouldHave: subject.action },
+      },
+      outcome: 'silenced',
+      steps: [{ step: 'end', outcome: 'skipped', ms: 0, detail: `held: ${because}` }],
+      audit,
+      id: audit ? auditId(this.options.now) : undefined,
+      events: [],
+    };
   }
 
   /** record → emit: audits what was done (one page in one write), counts it, then announces it. */

@@ -17,6 +17,9 @@ import { SlotReleases } from './slot-releases.js';
 import type { Slots } from './slots.js';
 import { StopRetries } from './stop-retries.js';
 import { TableOwners } from './table-owners.js';
+import type { GateReader } from './gate.js';
+import { gateReader } from './gate.js';
+import { holdOf } from '../core/silence.js';
 
 export type SweepResult =
   { kind: 'completed'; report: SweepReport } | { kind: 'skipped'; reason: 'in progress' };
@@ -32,6 +35,8 @@ export interface SweeperOptions extends LedgerOptions {
   sources?: readonly Source[] | undefined;
   /** Told about each problem a source had (a log line); also listed in the sweep report. */
   warn?: ((message: string) => void) | undefined;
+  /** The pause and the maintenance windows. Default: those kept in the store. */
+  gate?: GateReader | undefined;
 }
 
 const SWEEP_LEASE = 'sweep';
@@ -52,10 +57,14 @@ export class Sweeper {
   /** When this process last reconciled every running execution with its owner's registry. */
   private reconciledAt: number | null = null;
   private running = false;
+  private readonly gate: GateReader;
+  /** Decisions held back and audited already, so each hold is audited once (see Pipeline). */
+  private readonly heldAudited = new Map<string, string>();
 
   constructor(private readonly options: SweeperOptions) {
     this.holder = options.holder ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.owners = options.owners ?? noOwners;
+    this.gate = options.gate ?? gateReader(options.store, options.config.silences);
     this.ownerWatch = new OwnerWatch(
       options.config.ownerAgents,
       this.owners,
@@ -96,6 +105,7 @@ export class Sweeper {
     const started = performance.now();
     const sweepId = randomUUID();
     this.stopRetries.prune(now);
+    const gate = await this.gate(now);
     const ownerSweep = this.ownerWatch.begin(dryRun);
     const pipeline = new Pipeline({
       now,
@@ -103,6 +113,8 @@ export class Sweeper {
       dryRun,
       emit: (event) => events.emit(event),
       record: (records) => store.recordRemediations(records),
+      gate,
+      heldAudited: this.heldAudited,
     });
     const pass = new LedgerPass(
       this.options,
@@ -123,7 +135,8 @@ export class Sweeper {
     const phase = { pipeline, pass, slots, context };
     // Finish releases a previous sweep (perhaps on a replica that died) left half-done, beside
     // detection rather than before it: a slot store that does not answer never delays an end.
-    if (!dryRun) slots.releaseStale();
+    // Under the pause they wait: a release is an action like any other.
+    if (!dryRun && holdOf(gate, { source: 'slots' }, now) === null) slots.releaseStale();
 
     const overdue = await this.sweepOverdue(phase);
     if (!overdue.leaseLost) await judgeParents(phase, overdue.parents);

@@ -97,6 +97,30 @@ export class HttpListSource implements Source<OperationItem, OperationActions, S
     return { item, decision };
   }
 
+  /** A cancel request is destructive; a notification alone is not. */
+  destructive({ verdict }: OperationItem, decision: OperationActions) {
+    if (!decision.cancel || this.spec.actions.cancel === null) return null;
+    const { name } = this.spec;
+    return {
+      target: {
+        source: `operations:${name}`,
+        kind: 'operation',
+        owner: name,
+        verdict: 'no_progress',
+      },
+      subject: {
+        executionId: `${name}:${verdict.id}`,
+        attempt: 1,
+        kind: 'operation',
+        owner: name,
+        verdict: 'no_progress' as const,
+        action: 'cancel' as const,
+        reason: verdict.reason,
+        evidence: { ...verdict.evidence, source: name, url: this.spec.url },
+      },
+    };
+  }
+
   async apply(
     judged: readonly { item: OperationItem; decision: OperationActions }[],
     context: SourceContext,

@@ -14,7 +14,7 @@ export function applied(
   return { subject: subjectOf(decision), outcome, steps, audit, events: [] };
 }
 
-function subjectOf(decision: Decision): Subject {
+export function subjectOf(decision: Decision): Subject {
   return {
     executionId: decision.executionId,
     attempt: decision.attempt,

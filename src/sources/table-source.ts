@@ -17,7 +17,7 @@ import { SourceProblem } from '../ports/source.js';
 import type { AppDatabase, AppDatabaseOptions } from './app-database.js';
 import { isConnectionError, openAppDatabase } from './app-database.js';
 import { AppRedisPool } from './app-slots.js';
-import { applied, elapsed } from './table-applied.js';
+import { applied, elapsed, subjectOf } from './table-applied.js';
 import type { OwnedRowItem } from './table-owned.js';
 import { OwnedTable, pausedByBreaker } from './table-owned.js';
 import type { TableSourceConfig } from './table-config.js';
@@ -78,6 +78,21 @@ export class TableSources implements Source<RowItem, MappedRowDecision> {
 
   decide(item: RowItem): Judged<RowItem, MappedRowDecision> {
     return { item, decision: decideMappedRow(item.facts) };
+  }
+
+  /** An end of a row (a workflow run's too) is destructive; a row left alone is not. */
+  destructive(item: RowItem, { unjudged, decision }: MappedRowDecision) {
+    if (unjudged || decision.action.kind === 'ignore') return null;
+    const where = { source: item.table.name, table: item.table.table, rowId: item.row.id };
+    return {
+      target: {
+        source: `table:${item.table.name}`,
+        kind: decision.kind,
+        owner: decision.owner,
+        verdict: decision.verdict,
+      },
+      subject: subjectOf({ ...decision, evidence: { ...decision.evidence, ...where } }),
+    };
   }
 
   async apply(

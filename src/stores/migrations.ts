@@ -1,6 +1,7 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import { sql } from 'kysely';
 import { createProcessTables } from './process-migration.js';
+import { createSilenceTables } from './silence-schema.js';
 
 /**
  * Versioned migrations, shipped in code so a packaged `vigil` needs no migration files on disk.
@@ -236,6 +237,11 @@ const migrations: Record<string, Migration> = {
         .on('process_recoveries')
         .column('at')
         .execute();
+    },
+  },
+  '0010_silences': {
+    async up(db: Kysely<unknown>) {
+      await createSilenceTables(db);
     },
   },
 };

@@ -1,5 +1,6 @@
 import type { Generated } from 'kysely';
 import type { ProcessRecoveriesTable, ProcessesTable } from './process-schema.js';
+import type { PauseTable, SilencesTable } from './silence-schema.js';
 
 /** Rows as stored. Times are integer milliseconds since the epoch; JSON is stored as text. */
 export interface ExecutionsTable {
@@ -134,4 +135,6 @@ export interface Database {
   process_recoveries: ProcessRecoveriesTable;
   notifications: NotificationsTable;
   notify_cooldowns: NotifyCooldownsTable;
+  silences: SilencesTable;
+  pause: PauseTable;
 }

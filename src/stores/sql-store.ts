@@ -50,6 +50,7 @@ import { latestSweep, saveSweep } from './ops/sweeps.js';
 import { recordTerminationFailure } from './ops/termination-failures.js';
 import { SqlOutbox } from './outbox.js';
 import { SqlProcessStore } from './process-store.js';
+import { SqlSilenceStore } from './silence-store.js';
 import { SqlSlotStore } from './sql-slot-store.js';
 
 export type { Dialect } from './ops/context.js';
@@ -271,5 +272,9 @@ export class SqlStore implements ExecutionStore {
 
   outbox(): SqlOutbox {
     return new SqlOutbox(this.ctx.db, this.ctx.dialect);
+  }
+
+  silences(): SqlSilenceStore {
+    return new SqlSilenceStore(this.ctx.db);
   }
 }

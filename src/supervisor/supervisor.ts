@@ -9,7 +9,7 @@ import type { LeaseStore } from '../ports/lease-store.js';
 import type { StoreAdmin } from '../ports/store-admin.js';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { ProcessJudgement, ProcessVerdict } from '../core/process-health.js';
+import type { ProcessJudgement } from '../core/process-health.js';
 import type { SupervisionEvent } from '../core/process-supervision.js';
 import { afterOperatorStart, afterRecovery, decideCheck } from '../core/process-supervision.js';
 import type { Clock } from '../ports.js';
@@ -41,27 +41,14 @@ export interface SupervisorOptions {
   holder?: string | undefined;
   /** How long an operator command waits for a check elsewhere to let go of the process. */
   leaseWaitMs?: number | undefined;
+  /** The pause and the maintenance windows, read before a recovery; none when absent. */
+  gate?: ((now: number) => Promise<GateView>) | undefined;
 }
 
-export type CheckAction =
-  'none' | 'recovered' | 'recovery_failed' | 'gave_up' | 'skipped' | 'error';
-
-export interface CheckResult {
-  name: string;
-  verdict: ProcessVerdict | null;
-  reason: string;
-  action: CheckAction;
-  /** Why the supervisor did (or did not) act. */
-  why: string;
-  recovery: RecoveryRecord | null;
-}
-
-export interface OperatorResult {
-  name: string;
-  ok: boolean;
-  detail: string;
-  recovery: RecoveryRecord | null;
-}
+export type { CheckAction, CheckResult, OperatorResult } from './check-result.js';
+import type { CheckAction, CheckResult, OperatorResult } from './check-result.js';
+import { heldRecovery } from './process-gate.js';
+import type { GateView } from '../core/silence.js';
 
 export type { ProcessStatus } from '../ports/process-status.js';
 
@@ -144,7 +131,14 @@ export class Supervisor {
 
       let recovery: RecoveryRecord | null = null;
       let action: CheckAction = decision.action.kind === 'give_up' ? 'gave_up' : 'none';
-      if (decision.action.kind === 'recover') {
+      const held =
+        decision.action.kind === 'recover'
+          ? await heldRecovery(this.options.gate, config.name, judgement.verdict, now)
+          : null;
+      if (held !== null) {
+        action = 'held';
+        decision.action.why = `${decision.action.why}; ${held}`;
+      } else if (decision.action.kind === 'recover') {
         const result = await this.recover(config, state, judgement, config.recovery, {
           trigger: judgement.verdict,
           reason: `${judgement.reason}; ${decision.action.why}`,

@@ -26,8 +26,12 @@ export function authHeaders(): Record<string, string> {
   return value ? { authorization: `Bearer ${value}` } : {};
 }
 
-/** GET or POST JSON; a non-2xx answer throws ApiError with the service's code and message. */
-export async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+/** GET, POST or DELETE JSON; a non-2xx answer throws ApiError with the service's code and message. */
+export async function call<T>(
+  method: 'GET' | 'POST' | 'DELETE',
+  path: string,
+  body?: unknown,
+): Promise<T> {
   const response = await fetch(path.replace(/^\//, ''), {
     method,
     headers: {

@@ -20,6 +20,7 @@ import {
   tickDue,
 } from './panels.js';
 import { loadStats } from './stats-panel.js';
+import { loadSilences, wireSilences } from './silences.js';
 import './styles.css';
 
 interface Owner {
@@ -112,6 +113,7 @@ const loaders: Record<Panel, () => Promise<void>> = {
     ]);
     const newest = Array.isArray(notifications) ? notifications.slice(0, 10) : notifications;
     renderStatus(owners, processes, probes, operations, newest);
+    await loadSilences();
   },
 };
 
@@ -406,4 +408,5 @@ function wire(): void {
 }
 
 wire();
+wireSilences(() => reload('status'));
 void start();

@@ -1,3 +1,4 @@
+import { gateReader } from '../../runtime/gate.js';
 import type { Command } from 'commander';
 import type { ProcessVerdict } from '../../core/process-health.js';
 import { BadInputError } from '../../errors.js';
@@ -35,6 +36,7 @@ From cron: * * * * * cd /srv/app && npx vigil proc check`,
         processes: config.processes,
         clock: io.clock,
         events: new EventBus(),
+        gate: gateReader(store, config.silences),
       });
       if (name !== undefined && !supervisor.config(name)) {
         throw new BadInputError([
