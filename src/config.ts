@@ -9,7 +9,7 @@ import type { KindPolicy, OwnerPolicy, PolicyConfig } from './core/policy.js';
 import type { EngineConfig, SweepSettings } from './ports/engine-config.js';
 import { mergeRetry } from './core/policy.js';
 import { ConfigError } from './errors.js';
-import { redact } from './shared/redact.js';
+import { checkDatabaseUrl, deepFreeze, nonEmpty } from './shared/config-values.js';
 import { interpolateEnv } from './shared/env-interpolation.js';
 import type { NotifyConfig } from './notify/config.js';
 import { notifySchema, resolveNotify } from './notify/config.js';
@@ -374,31 +374,4 @@ export function parseConfig(
     dispatch,
     silences,
   });
-}
-
-/** What is wrong with a database URL, or undefined when it can be used. */
-function checkDatabaseUrl(url: string): string | undefined {
-  const got = JSON.stringify(redact(url));
-  if (!/^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(url)) {
-    return `expected "sqlite:PATH" or "postgres://…", got ${got}`;
-  }
-  if (url.startsWith('sqlite:')) return undefined;
-  try {
-    new URL(url);
-  } catch {
-    return `expected a URL like "postgres://user@host:5432/database", got ${got}`;
-  }
-  return undefined;
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value === '' ? undefined : value;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
-    for (const inner of Object.values(value)) deepFreeze(inner);
-    Object.freeze(value);
-  }
-  return value;
 }
