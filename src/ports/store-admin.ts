@@ -1,5 +1,6 @@
 import type { OutboxStore } from './outbox-store.js';
 import type { ProcessStore } from './process-store.js';
+import type { ScheduleStore } from './schedule-store.js';
 
 /**
  * The store as a whole: bring its schema up, check it answers, close it, and reach the stores
@@ -28,4 +29,6 @@ export interface StoreAdmin {
   processes(): ProcessStore;
   /** The notification outbox, in the same database. */
   outbox(): OutboxStore;
+  /** The judging of `schedules:` and the schedules' pings, in the same database. */
+  schedules(): ScheduleStore;
 }

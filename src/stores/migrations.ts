@@ -1,6 +1,7 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import { sql } from 'kysely';
 import { createProcessTables } from './process-migration.js';
+import { createScheduleTables } from './schedule-migration.js';
 
 /**
  * Versioned migrations, shipped in code so a packaged `vigil` needs no migration files on disk.
@@ -197,6 +198,11 @@ const migrations: Record<string, Migration> = {
         .addColumn('key', 'text', (c) => c.primaryKey())
         .addColumn('cooling_until', 'bigint', (c) => c.notNull())
         .execute();
+    },
+  },
+  '0009_schedules': {
+    async up(db: Kysely<unknown>) {
+      await createScheduleTables(db);
     },
   },
 };

@@ -1,5 +1,10 @@
 import type { Generated } from 'kysely';
 import type { ProcessRecoveriesTable, ProcessesTable } from './process-schema.js';
+import type {
+  SchedulePingsTable,
+  ScheduleVerdictsTable,
+  SchedulesTable,
+} from './schedule-schema.js';
 
 /** Rows as stored. Times are integer milliseconds since the epoch; JSON is stored as text. */
 export interface ExecutionsTable {
@@ -128,4 +133,7 @@ export interface Database {
   process_recoveries: ProcessRecoveriesTable;
   notifications: NotificationsTable;
   notify_cooldowns: NotifyCooldownsTable;
+  schedules: SchedulesTable;
+  schedule_verdicts: ScheduleVerdictsTable;
+  schedule_pings: SchedulePingsTable;
 }

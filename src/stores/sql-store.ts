@@ -40,6 +40,7 @@ import { latestSweep, saveSweep } from './ops/sweeps.js';
 import { recordTerminationFailure } from './ops/termination-failures.js';
 import { SqlOutbox } from './outbox.js';
 import { SqlProcessStore } from './process-store.js';
+import { SqlScheduleStore } from './schedule-store.js';
 import { SqlSlotStore } from './sql-slot-store.js';
 
 export type { Dialect } from './ops/context.js';
@@ -240,5 +241,9 @@ export class SqlStore implements ExecutionStore {
 
   outbox(): SqlOutbox {
     return new SqlOutbox(this.ctx.db, this.ctx.dialect);
+  }
+
+  schedules(): SqlScheduleStore {
+    return new SqlScheduleStore(this.ctx);
   }
 }
