@@ -213,7 +213,7 @@ await describeEach(storeKinds(), 'schedules on %s', (kind) => {
     const missedAt = () =>
       h!.events
         .filter((e) => e.type === 'schedule:missed')
-        .map((e) => `${e.schedule as string} ${new Date(e.dueAt as number).toISOString()}`);
+        .map((e) => `${e.schedule} ${new Date(e.dueAt).toISOString()}`);
     // Spring forward, 2026-03-29: 02:00 CET becomes 03:00 CEST.
     h!.clock.set(Date.parse('2026-03-28T00:00:00Z'));
     await watch.pass();
