@@ -10,6 +10,7 @@ import { inspectCommands } from './commands/inspect.js';
 import { probeCommand } from './commands/probe.js';
 import { ledgerCommands } from './commands/ledger.js';
 import { procCommands } from './commands/proc.js';
+import { schedulesCommand } from './commands/schedules.js';
 import { serveCommand } from './commands/serve.js';
 import { sweepCommand } from './commands/sweep.js';
 import type { CliIo } from './context.js';
@@ -78,6 +79,7 @@ export async function runMain(argv: string[], io: CliIo = defaultIo()): Promise<
   execCommand(program, io, done);
   procCommands(program, io, done);
   probeCommand(program, io, done);
+  schedulesCommand(program, io);
   for (const command of program.commands) {
     command.exitOverride().configureOutput({
       writeOut: (text) => io.out(text.trimEnd()),

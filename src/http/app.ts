@@ -21,6 +21,7 @@ import { openApiDocument } from './openapi.js';
 import { registerProcessRoutes } from './process-routes.js';
 import { registerRoutes } from './routes.js';
 import { registerProbeRoutes } from './probe-routes.js';
+import { registerScheduleRoutes } from './schedule-routes.js';
 import { streamEvents } from './sse.js';
 import { registerSummaryRoutes } from './summary-routes.js';
 
@@ -126,6 +127,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerNotificationRoutes(app, options);
   registerOwnerRoutes(app, parts);
   registerSummaryRoutes(app, options);
+  registerScheduleRoutes(app, options);
   registerDashboard(app, options.webRoot);
   return app;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { probeRoutesOpenApi } from './probe-routes.js';
+import { scheduleRoutesOpenApi } from './schedule-routes.js';
 import { ownerRoutesOpenApi } from './owner-routes.js';
 import { notificationsQuery } from './notifications.js';
 import { schemas } from './schemas.js';
@@ -50,6 +51,7 @@ export function openApiDocument(): Record<string, unknown> {
     security: [{ bearer: [] }],
     paths: {
       ...probeRoutesOpenApi(),
+      ...scheduleRoutesOpenApi(),
       ...ownerRoutesOpenApi(),
       '/v1/executions': {
         post: withBody('Register an execution', schemas.create, {

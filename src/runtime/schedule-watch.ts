@@ -7,7 +7,11 @@ import type { ScheduleSpec } from '../core/schedule-times.js';
 import { dueBetween } from '../core/schedule-times.js';
 import type { Clock, Timers } from '../ports/clock.js';
 import type { EventSink } from '../ports/events.js';
-import type { ScheduleRecord, ScheduleStore } from '../ports/schedule-store.js';
+import type {
+  ScheduleRecord,
+  ScheduleStore,
+  ScheduleVerdictRecord,
+} from '../ports/schedule-store.js';
 import { realTimers } from '../shared/timers.js';
 
 /**
@@ -44,7 +48,12 @@ export interface ScheduleStatus {
   lastStartAt: number | null;
   /** The next due time after now. */
   nextDueAt: number | null;
+  /** The latest missed (or late) due times, newest first (RECENT_VERDICTS at most). */
+  recent: ScheduleVerdictRecord[];
 }
+
+/** Verdicts shown with each schedule: enough to see a pattern, few enough to read at a glance. */
+const RECENT_VERDICTS = 5;
 
 /**
  * Judges each schedule's due times once their grace has passed: a due time with no counted start
@@ -95,21 +104,8 @@ export class ScheduleWatch {
   }
 
   /** Each schedule with its stored state and next due time. */
-  async status(): Promise<ScheduleStatus[]> {
-    const now = this.options.clock.now();
-    const records = new Map(
-      (await this.options.store.listSchedules()).map((record) => [record.name, record]),
-    );
-    return this.options.specs.map((spec) => {
-      const record = records.get(spec.name);
-      return {
-        spec,
-        state: record?.state ?? 'waiting',
-        lastJudgedDueAt: record?.lastJudgedDueAt ?? null,
-        lastStartAt: record?.lastStartAt ?? null,
-        nextDueAt: spec.times.next(now),
-      };
-    });
+  status(): Promise<ScheduleStatus[]> {
+    return scheduleStatuses(this.options.specs, this.options.store, this.options.clock.now());
   }
 
   private wake(delayMs: number): void {
@@ -232,6 +228,29 @@ export class ScheduleWatch {
     }
     return starts;
   }
+}
+
+/** Each schedule with its stored state and its next due time after `now`. */
+export async function scheduleStatuses(
+  specs: readonly ScheduleSpec[],
+  store: ScheduleStore,
+  now: number,
+): Promise<ScheduleStatus[]> {
+  const records = new Map((await store.listSchedules()).map((record) => [record.name, record]));
+  const recent = await Promise.all(
+    specs.map((spec) => store.listVerdicts(spec.name, RECENT_VERDICTS)),
+  );
+  return specs.map((spec, i) => {
+    const record = records.get(spec.name);
+    return {
+      recent: recent[i] ?? [],
+      spec,
+      state: record?.state ?? 'waiting',
+      lastJudgedDueAt: record?.lastJudgedDueAt ?? null,
+      lastStartAt: record?.lastStartAt ?? null,
+      nextDueAt: spec.times.next(now),
+    };
+  });
 }
 
 function missedReason(count: number, firstDueAt: number, dueAt: number, graceMs: number): string {
