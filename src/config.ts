@@ -287,7 +287,7 @@ export function parseConfig(
   }
   const notify = resolveNotify(file.notify, env, problems);
   const ownerAgents = resolveOwnerAgents(file.owners, problems);
-  const schedules = resolveSchedules(file.schedules, Object.keys(file.tables ?? {}), problems);
+  const schedules = resolveSchedules(file.schedules, problems);
   if (problems.length > 0) throw new ConfigError(problems, source);
 
   const token = nonEmpty(env.VIGIL_TOKEN) ?? null;

@@ -452,7 +452,7 @@ const contract: Record<Method, (h: Harness, store: SqlStore) => Promise<void>> =
       (
         await schedules.startsBetween(
           'nightly',
-          { kind: 'backup', owner: null, table: null },
+          { kind: 'backup', owner: null },
           T0 + 3 * M,
           T0 + 4 * M,
         )

@@ -52,8 +52,6 @@ export interface ScheduleCounts {
   kind: string | null;
   /** Ledger executions of this owner (with `kind`: of both). */
   owner: string | null;
-  /** Rows of this mapped table (`tables:`), by their start time. */
-  table: string | null;
 }
 
 /** One schedule of `schedules:`, resolved with its defaults. */

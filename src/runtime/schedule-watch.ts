@@ -33,8 +33,6 @@ export interface ScheduleWatchOptions {
   events: EventSink;
   /** Takes or renews the judging lease; false while another replica holds it. */
   lease: (name: string, holder: string, now: number, ttlMs: number) => Promise<boolean>;
-  /** Start times of a mapped table's rows within [from, to] (`schedules.X.table`). */
-  tableStarts?: ((table: string, from: number, to: number) => Promise<number[]>) | undefined;
   /** The longest wait between passes: how soon a late run is noticed. */
   maxWaitMs: number;
   onError?: ((error: unknown, where: string) => void) | undefined;
@@ -220,13 +218,8 @@ export class ScheduleWatch {
     });
   }
 
-  private async startsBetween(spec: ScheduleSpec, from: number, to: number): Promise<number[]> {
-    const starts = await this.options.store.startsBetween(spec.name, spec.counts, from, to);
-    const table = spec.counts.table;
-    if (table !== null && this.options.tableStarts) {
-      starts.push(...(await this.options.tableStarts(table, from, to)));
-    }
-    return starts;
+  private startsBetween(spec: ScheduleSpec, from: number, to: number): Promise<number[]> {
+    return this.options.store.startsBetween(spec.name, spec.counts, from, to);
   }
 }
 

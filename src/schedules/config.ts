@@ -23,7 +23,6 @@ export const scheduleSchema = z
     grace: boundedDuration(0, 7 * 86_400_000, '0s and 7d').optional(),
     kind: z.string().min(1).optional(),
     owner: z.string().min(1).optional(),
-    table: z.string().min(1).optional(),
   })
   .superRefine((schedule, ctx) => {
     if ((schedule.cron === undefined) === (schedule.every === undefined)) {
@@ -48,11 +47,10 @@ export const schedulesSchema = z.record(
 
 /**
  * Resolves the validated schedules with their defaults. Adds to `problems` what the schema cannot
- * see: an invalid cron expression or time zone, a table that is not under `tables:`.
+ * see: an invalid cron expression or time zone.
  */
 export function resolveSchedules(
   raw: z.infer<typeof schedulesSchema> | undefined,
-  tables: readonly string[],
   problems: string[],
 ): Record<string, ScheduleSpec> {
   const specs: Record<string, ScheduleSpec> = {};
@@ -67,12 +65,6 @@ export function resolveSchedules(
       problems.push(`schedules.${name}.${key}: ${built.error}`);
       continue;
     }
-    if (schedule.table !== undefined && !tables.includes(schedule.table)) {
-      problems.push(
-        `schedules.${name}.table: expected the name of a table under "tables:", got ${JSON.stringify(schedule.table)}`,
-      );
-      continue;
-    }
     specs[name] = {
       name,
       timing,
@@ -80,7 +72,6 @@ export function resolveSchedules(
       counts: {
         kind: schedule.kind ?? null,
         owner: schedule.owner ?? null,
-        table: schedule.table ?? null,
       },
       times: built.times,
     };
