@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EARLY_START_MS, MISS_CAP, judgeDueTimes, lateStart } from './schedule.js';
 
 const M = 60_000;
-const T0 = Date.UTC(2026, 0, 1, 12);
+const T0 = 1_767_268_800_000; // 2026-01-01T12:00:00Z
 const GRACE = 5 * M;
 
 describe('judgeDueTimes', () => {
