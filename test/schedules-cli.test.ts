@@ -120,6 +120,21 @@ describe('schedules through the real binary', () => {
     expect(missed().length).toBe(misses);
   });
 
+  it('vigil sweep (cron mode) judges the due times too', async () => {
+    writeConfig({ nightly: { cron: '0 * * * *', grace: '0s' } });
+    await judgedHoursAgo('nightly', 2);
+    const dry = await runVigil(['sweep', '--dry-run'], { cwd: dir });
+    expect(dry.code).toBe(0);
+    const before = await runVigil(['schedules', '--json'], { cwd: dir });
+    expect(JSON.parse(before.stdout).items[0]).toMatchObject({ state: 'waiting', recent: [] });
+    const sweep = await runVigil(['sweep'], { cwd: dir });
+    expect(sweep.code).toBe(0);
+    const after = await runVigil(['schedules', '--json'], { cwd: dir });
+    const [item] = JSON.parse(after.stdout).items as { state: string; recent: unknown[] }[];
+    expect(item?.state).toBe('missed');
+    expect(item?.recent.length).toBeGreaterThanOrEqual(2);
+  });
+
   it('refuses an invalid cron expression or time zone at start, naming the key', async () => {
     writeConfig({
       bad: { cron: '61 * * * *', grace: '1m' },
