@@ -15,10 +15,10 @@ export type ScheduleState = 'waiting' | 'ok' | 'missed' | 'late';
 export const EARLY_START_MS = 60_000;
 
 /**
- * Misses recorded one by one for a single pass; older ones fold into one summarising miss. After a
- * long downtime (a week of a job due every minute is 10,080 due times) a person needs to know the
- * job has not run for a week, not to receive ten thousand alerts — flooding the channel would bury
- * every other alert, the worse mistake. Ten keep the recent pattern visible.
+ * Misses recorded one by one per batch of judged due times; older ones fold into one summarising
+ * miss. After a long downtime (a week of a job due every minute is 10,080 due times) a person
+ * needs to know the job has not run for a week, not to receive ten thousand alerts — flooding the
+ * channel would bury every other alert, the worse mistake. Ten keep the recent pattern visible.
  */
 export const MISS_CAP = 10;
 
