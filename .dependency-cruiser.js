@@ -32,6 +32,8 @@ const PARTS = {
   probes: { paths: ['probes/'], may: ADAPTER },
   notify: { paths: ['notify/'], may: ADAPTER },
   owners: { paths: ['owners/'], may: ADAPTER },
+  /** The `schedules:` section: work that must start on a cron or a period. */
+  schedules: { paths: ['schedules/'], may: ADAPTER },
   /** The engine only: ledger, sweep, scheduler, slots, the service. Adapters come through ports. */
   runtime: { paths: ['runtime/'], may: ['core', 'ports', 'shared', 'errors', 'schemas'] },
   /** JSON shapes of the public API. */
@@ -39,16 +41,21 @@ const PARTS = {
   /** The configuration file: its own keys, and each adapter's section of it. */
   config: {
     paths: ['config.ts'],
-    may: [...ADAPTER, 'stores', 'sources', 'supervisor', 'probes', 'notify', 'owners'],
+    may: [...ADAPTER, 'stores', 'sources', 'supervisor', 'probes', 'notify', 'owners', 'schedules'],
   },
   /** The composition root: the one part that knows every adapter and the engine. */
   app: {
     paths: ['app/'],
-    may: [...ADAPTER, 'stores', 'sources', 'supervisor', 'probes', 'notify', 'owners'].concat([
-      'runtime',
-      'present',
-      'config',
-    ]),
+    may: [
+      ...ADAPTER,
+      'stores',
+      'sources',
+      'supervisor',
+      'probes',
+      'notify',
+      'owners',
+      'schedules',
+    ].concat(['runtime', 'present', 'config']),
   },
   /** The HTTP API: routes over the engine, given a composed Vigil by the app. */
   http: {
@@ -68,6 +75,7 @@ const PARTS = {
       'probes',
       'notify',
       'owners',
+      'schedules',
       'runtime',
       'present',
       'config',

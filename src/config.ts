@@ -33,6 +33,8 @@ import type { HttpListSpec } from './sources/http-list-config.js';
 import { httpListsSchema, resolveHttpLists } from './sources/http-list-config.js';
 import type { TableSourceConfig } from './sources/table-config.js';
 import { normalizeTables, tablesSchema } from './sources/table-config.js';
+import type { ScheduleSpec } from './core/schedule-times.js';
+import { resolveSchedules, schedulesSchema } from './schedules/config.js';
 
 /** Every default in one place. */
 export const DEFAULTS = Object.freeze({
@@ -151,6 +153,7 @@ const fileSchema = z.strictObject({
   probes: probesSchema.optional(),
   operations: httpListsSchema.optional(),
   tables: tablesSchema.optional(),
+  schedules: schedulesSchema.optional(),
   notify: notifySchema.optional(),
   /** Maintenance windows and silences known in advance (docs/silences.md). */
   silences: z.array(z.unknown()).optional(),
@@ -192,6 +195,8 @@ export interface Config extends EngineConfig {
   operations: Readonly<Record<string, HttpListSpec>>;
   /** Other apps' tables Vigil watches by configuration alone (`tables:`), by name. */
   tables: Readonly<Record<string, TableSourceConfig>>;
+  /** Work that must start on a cron or a period (`schedules:`), by name (src/schedules/). */
+  schedules: Readonly<Record<string, ScheduleSpec>>;
   /** Notification channels and routes (`notify:`); null when not configured. */
   notify: NotifyConfig | null;
   /** Dispatch webhooks by kind (`kinds.<kind>.dispatch`): where queued attempts are sent. */
@@ -307,6 +312,7 @@ export function parseConfig(
   const dispatch = resolveDispatch(file.kinds ?? {}, env, problems);
   const ownerAgents = resolveOwnerAgents(file.owners, problems);
   const silences = configuredSilences(file.silences, problems);
+  const schedules = resolveSchedules(file.schedules, problems);
   if (problems.length > 0) throw new ConfigError(problems, source);
 
   const token = nonEmpty(env.VIGIL_TOKEN) ?? null;
@@ -370,6 +376,7 @@ export function parseConfig(
     probes: resolveProbes(file.probes),
     operations: resolveHttpLists(file.operations),
     tables: normalizeTables(file.tables),
+    schedules,
     notify,
     dispatch,
     silences,

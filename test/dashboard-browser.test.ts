@@ -57,9 +57,9 @@ afterEach(async () => {
  * service was told about (through its API) are swept: a row written straight to the database
  * stays overdue for a dry run to find.
  */
-async function serve(env: Record<string, string> = {}): Promise<VigilProcess> {
+async function serve(env: Record<string, string> = {}, yaml = ''): Promise<VigilProcess> {
   ({ dir, cleanup } = tempDir());
-  writeFileSync(join(dir, 'vigil.yaml'), 'sweep:\n  interval: 1h\n');
+  writeFileSync(join(dir, 'vigil.yaml'), `sweep:\n  interval: 1h\n${yaml}`);
   vigil = await startVigil(dir, { VIGIL_DATABASE_URL: `sqlite:${join(dir, 'vigil.db')}`, ...env });
   return vigil;
 }
@@ -251,7 +251,14 @@ describe.runIf(hasChromium)('the dashboard in a browser', () => {
     const { url } = await serve();
     const p = await open(url, { width: 390, height: 844 });
     await p.locator('#connection[data-state="live"]').waitFor();
-    for (const panel of ['owners', 'processes', 'probes', 'operations', 'notifications']) {
+    for (const panel of [
+      'owners',
+      'processes',
+      'probes',
+      'operations',
+      'schedules',
+      'notifications',
+    ]) {
       await expect.poll(() => text(p, `#${panel}`), { message: panel }).toBe('None configured');
     }
     expect(await text(p, '#sweep')).toMatch(/Finished|No sweep has run yet/);
@@ -261,6 +268,21 @@ describe.runIf(hasChromium)('the dashboard in a browser', () => {
       return root.scrollWidth - root.clientWidth;
     });
     expect(overflow).toBe(0);
+  });
+
+  it('the Schedules panel shows a missed due time without a reload', async () => {
+    const { url } = await serve({}, 'schedules:\n  tick:\n    every: 2s\n    grace: 0s\n');
+    const p = await open(url);
+    await p.locator('#connection[data-state="live"]').waitFor();
+    const row = p.locator('#schedules tbody tr', { hasText: 'tick' });
+    await row.waitFor();
+    expect(await row.innerText()).toContain('every 2s');
+    // No run ever starts: the next due time is judged missed, and the event reloads the panel.
+    await row.locator('.tag', { hasText: 'missed' }).waitFor();
+    const fullText = await row.innerText();
+    // The latest misses, relative to now ("just now", "2.1s ago"), not "—" for none.
+    expect(fullText.split('\t').at(-1)).toMatch(/ago|just now/);
+    expect(await text(p, '#footer-text')).not.toContain('Could not');
   });
 
   it('every piece of text has a contrast of at least 4.5:1 against its background', async () => {

@@ -494,6 +494,46 @@ const contract: Record<Method, (h: Harness, store: SqlStore) => Promise<void>> =
     );
     expect((await outbox.claimDue('me', T0, M, 10)).map((m) => m.id)).toEqual(['m1']);
   },
+  async schedules(_h, store) {
+    const schedules = store.schedules();
+    expect(await schedules.ensureSchedule('nightly', T0, T0)).toMatchObject({
+      lastJudgedDueAt: T0,
+      state: 'waiting',
+    });
+    // A second ensure keeps what is there.
+    expect(await schedules.ensureSchedule('nightly', null, T0 + M)).toMatchObject({
+      lastJudgedDueAt: T0,
+    });
+    const miss = { dueAt: T0 + M, graceMs: S, lastStartAt: null, count: 1, firstDueAt: T0 + M };
+    const judgement = { lastJudgedDueAt: T0 + M, state: 'missed' as const, lastStartAt: null };
+    expect(
+      await schedules.recordJudgement('nightly', T0, { ...judgement, missed: [miss] }, T0 + 2 * M),
+    ).toBe(true);
+    // Judged once: a second judge with the same expectation is refused.
+    expect(
+      await schedules.recordJudgement('nightly', T0, { ...judgement, missed: [miss] }, T0 + 2 * M),
+    ).toBe(false);
+    await schedules.recordPing('nightly', 'start', T0 + 3 * M);
+    await store.create({ ...execution('a'), kind: 'backup' }, T0 + 3 * M + S);
+    expect(
+      (
+        await schedules.startsBetween(
+          'nightly',
+          { kind: 'backup', owner: null },
+          T0 + 3 * M,
+          T0 + 4 * M,
+        )
+      ).sort(),
+    ).toEqual([T0 + 3 * M, T0 + 3 * M + S]);
+    expect(await schedules.recordLate('nightly', T0 + M, T0 + 3 * M, T0 + 4 * M)).toBe(true);
+    expect(await schedules.recordLate('nightly', T0 + M, T0 + 3 * M, T0 + 4 * M)).toBe(false);
+    expect(await schedules.listVerdicts('nightly', 10)).toEqual([
+      expect.objectContaining({ dueAt: T0 + M, verdict: 'late', lateStartAt: T0 + 3 * M }),
+    ]);
+    expect(await schedules.listSchedules()).toEqual([
+      expect.objectContaining({ name: 'nightly', state: 'late', lastJudgedDueAt: T0 + M }),
+    ]);
+  },
 };
 
 await describeEach(storeKinds(), 'the store contract on %s', (kind) => {

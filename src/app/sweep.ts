@@ -3,6 +3,7 @@ import { Notifications } from '../notify/index.js';
 import type { ExecutionStore } from '../ports/execution-store.js';
 import type { Clock } from '../ports/clock.js';
 import { EventBus } from '../runtime/events.js';
+import { ScheduleWatch } from '../runtime/schedule-watch.js';
 import { Slots } from '../runtime/slots.js';
 import type { SweepResult } from '../runtime/sweep.js';
 import { Sweeper } from '../runtime/sweep.js';
@@ -24,7 +25,7 @@ export interface OneSweepOptions {
 
 /**
  * One sweep with everything a configuration names (cron mode, `vigil sweep`): slots, owners,
- * mapped tables and notifications, closed again afterwards. What the sweep found goes to the
+ * mapped tables, schedules and notifications, closed again afterwards. What the sweep found goes to the
  * outbox and is delivered once now; anything a receiver refused waits there for the next run (or
  * `vigil serve`).
  */
@@ -56,6 +57,18 @@ export async function sweepOnce(options: OneSweepOptions): Promise<SweepResult> 
   });
   try {
     const result = await sweeper.sweep({ dryRun: options.dryRun });
+    // Cron mode judges the schedules' due times too (a dry run changes nothing, so it does not).
+    if (!options.dryRun) {
+      await new ScheduleWatch({
+        specs: Object.values(config.schedules),
+        store: store.schedules(),
+        clock,
+        events,
+        lease: (name, holder, now, ttlMs) => store.acquireLease(name, holder, now, ttlMs),
+        maxWaitMs: config.sweep.intervalMs,
+        onError: options.onError,
+      }).pass();
+    }
     if (notifications) {
       await notifications.router.flush();
       await notifications.worker.runOnce();

@@ -13,6 +13,7 @@ import type { OwnerClient } from '../ports/owner-client.js';
 import type { SlotStore } from '../ports/slot-store.js';
 import type { Source } from '../ports/source.js';
 import { Service } from '../runtime/service.js';
+import { ScheduleWatch } from '../runtime/schedule-watch.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import { heldRecovery } from '../supervisor/process-gate.js';
 import { gateReader } from '../runtime/gate.js';
@@ -49,6 +50,8 @@ export class Vigil {
   readonly notifications: Notifications | null;
   /** Dispatch webhooks; null unless asked for (`notify`) and a kind has `dispatch`. */
   readonly dispatches: Dispatches | null;
+  /** Judges the due times of `schedules:` (idle when none are configured). */
+  readonly schedules: ScheduleWatch;
 
   constructor(private readonly options: VigilOptions) {
     const { store, config, clock } = options;
@@ -78,6 +81,15 @@ export class Vigil {
           })
         : null;
     this.watchers = createWatchers({ config, store, clock, events, onError });
+    this.schedules = new ScheduleWatch({
+      specs: Object.values(config.schedules),
+      store: store.schedules(),
+      clock,
+      events,
+      lease: (name, holder, now, ttlMs) => store.acquireLease(name, holder, now, ttlMs),
+      maxWaitMs: config.sweep.intervalMs,
+      onError,
+    });
     // A probe linked to a supervised process (`probes.X.process`) runs its recovery pipeline once
     // per transition to failing (never on every failed check).
     const supervisor = this.supervisor;
@@ -123,6 +135,7 @@ export class Vigil {
     this.dispatches?.start();
     this.service.start();
     this.watchers.start(this.options.timers);
+    this.schedules.start(this.options.timers);
     this.supervisor?.start(this.options.config.supervisor.intervalMs, (error) =>
       (this.options.onError ?? (() => undefined))(error, 'process check'),
     );
@@ -132,12 +145,14 @@ export class Vigil {
     this.service.stop();
     void this.supervisor?.stop();
     this.watchers.stop();
+    this.schedules.stop();
   }
 
   /** After `stop`: resolves when the checks and deliveries under way have finished. */
   async settle(): Promise<void> {
     await this.supervisor?.stop(); // a check under way finishes before the store closes
     await this.watchers.settle();
+    await this.schedules.settle();
     await this.notifications?.stop();
     await this.dispatches?.stop();
     await this.service.settle();

@@ -12,6 +12,7 @@ import { statsCommand } from './commands/stats.js';
 import { ledgerCommands } from './commands/ledger.js';
 import { procCommands } from './commands/proc.js';
 import { pruneCommand } from './commands/prune.js';
+import { schedulesCommand } from './commands/schedules.js';
 import { serveCommand } from './commands/serve.js';
 import { sweepCommand } from './commands/sweep.js';
 import { silenceCommands } from './commands/silence.js';
@@ -103,6 +104,7 @@ export async function runMain(argv: string[], io: CliIo = defaultIo()): Promise<
   probeCommand(program, io, done);
   pruneCommand(program, io, done);
   silenceCommands(program, io);
+  schedulesCommand(program, io);
   for (const command of program.commands) {
     command.exitOverride().configureOutput({
       writeOut: (text) => io.out(text.trimEnd()),

@@ -24,6 +24,7 @@ import { registerProcessRoutes } from './process-routes.js';
 import { registerRoutes } from './routes.js';
 import { registerSilenceRoutes } from './silence-routes.js';
 import { registerProbeRoutes } from './probe-routes.js';
+import { registerScheduleRoutes } from './schedule-routes.js';
 import { streamEvents } from './sse.js';
 import { registerStatsRoutes } from './stats-routes.js';
 import { registerRetentionRoutes } from './retention-routes.js';
@@ -146,6 +147,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerStatsRoutes(app, options);
   registerRetentionRoutes(app, vigil.service);
   registerSilenceRoutes(app, options);
+  registerScheduleRoutes(app, options);
   registerDashboard(app, options.webRoot);
   return app;
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { claimRoutesOpenApi } from './claim-routes.js';
 import { probeRoutesOpenApi } from './probe-routes.js';
+import { scheduleRoutesOpenApi } from './schedule-routes.js';
 import { ownerRoutesOpenApi } from './owner-routes.js';
 import { retentionRoutesOpenApi } from './retention-routes.js';
 import { silenceRoutesOpenApi } from './silence-routes.js';
@@ -62,6 +63,7 @@ export function openApiDocument(): Record<string, unknown> {
     security: [{ bearer: [] }],
     paths: {
       ...probeRoutesOpenApi(),
+      ...scheduleRoutesOpenApi(),
       ...ownerRoutesOpenApi(),
       ...retentionRoutesOpenApi(),
       ...claimRoutesOpenApi(withBody, errors),

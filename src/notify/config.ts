@@ -43,6 +43,8 @@ export const NOTIFY_DEFAULTS = Object.freeze({
     'process:unhealthy',
     'process:gave-up',
     'probe:failing',
+    'schedule:missed',
+    'schedule:failed',
   ] as readonly string[],
 });
 

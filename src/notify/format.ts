@@ -9,7 +9,16 @@ export const MAX_LINES = 20;
  * it names (`-` when it names none, e.g. a sweep report).
  */
 export function subjectOf(event: OutboxEvent): string {
-  for (const key of ['executionId', 'process', 'probe', 'name', 'owner', 'source', 'sweepId']) {
+  for (const key of [
+    'executionId',
+    'process',
+    'probe',
+    'schedule',
+    'name',
+    'owner',
+    'source',
+    'sweepId',
+  ]) {
     const value = event[key];
     if (typeof value === 'string' && value !== '') return value;
   }

@@ -24,6 +24,9 @@ export const EVENT_TYPES = [
   'process:gave-up',
   'probe:failing',
   'probe:recovered',
+  'schedule:missed',
+  'schedule:late',
+  'schedule:failed',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -156,6 +159,40 @@ export interface ProbeRecoveredEvent {
   failingForMs: number | null;
 }
 
+/** No run of a schedule started within the grace of a due time (or of several: `count`). */
+export interface ScheduleMissedEvent {
+  type: 'schedule:missed';
+  at: number;
+  schedule: string;
+  dueAt: number;
+  graceMs: number;
+  /** The last start seen; null when none was ever seen. */
+  lastStartAt: number | null;
+  /** Due times this miss covers: more than 1 for the summary of a long outage. */
+  count: number;
+  firstDueAt: number;
+  reason: string;
+}
+
+/** A run of a missed due time started after all, after its grace. */
+export interface ScheduleLateEvent {
+  type: 'schedule:late';
+  at: number;
+  schedule: string;
+  dueAt: number;
+  startAt: number;
+  lateByMs: number;
+  reason: string;
+}
+
+/** A run reported its own failure (`POST /v1/schedules/NAME/fail`). */
+export interface ScheduleFailedEvent {
+  type: 'schedule:failed';
+  at: number;
+  schedule: string;
+  reason: string;
+}
+
 /** Every event, told apart by `type`. */
 export type VigilEvent =
   | ExecutionStuckEvent
@@ -169,7 +206,10 @@ export type VigilEvent =
   | SweepCompletedEvent
   | ProcessEvent
   | ProbeFailingEvent
-  | ProbeRecoveredEvent;
+  | ProbeRecoveredEvent
+  | ScheduleMissedEvent
+  | ScheduleLateEvent
+  | ScheduleFailedEvent;
 
 /** The event of one type: `EventOf<'probe:failing'>`. */
 export type EventOf<T extends EventType> = Extract<VigilEvent, { type: T }>;

@@ -1,6 +1,7 @@
 import type { OutboxStore } from './outbox-store.js';
 import type { ProcessStore } from './process-store.js';
 import type { SilenceStore } from './silence-store.js';
+import type { ScheduleStore } from './schedule-store.js';
 
 /**
  * The store as a whole: bring its schema up, check it answers, close it, and reach the stores
@@ -31,4 +32,6 @@ export interface StoreAdmin {
   outbox(): OutboxStore;
   /** Silences, maintenance windows and the pause, in the same database. */
   silences(): SilenceStore;
+  /** The judging of `schedules:` and the schedules' pings, in the same database. */
+  schedules(): ScheduleStore;
 }

@@ -154,6 +154,24 @@ export class VigilClient {
     );
   }
 
+  /**
+   * `POST /v1/schedules/:name/start|ping|fail`: tells Vigil a run of a schedule (`schedules:`)
+   * started, happened, or failed — for cron jobs that do not register an execution.
+   */
+  pingSchedule(
+    name: string,
+    ping: 'start' | 'success' | 'fail',
+    message?: string,
+  ): Promise<{ schedule: string; ping: string; at: string }> {
+    const route = ping === 'success' ? 'ping' : ping;
+    return this.transport.request(
+      'POST',
+      `/v1/schedules/${encodeURIComponent(name)}/${route}`,
+      message === undefined ? {} : { message },
+      { retry: true },
+    );
+  }
+
   /** `POST /v1/executions/:id/cancel` (operator; needs the admin token when tokens are set). */
   cancel(id: string, options: { reason?: string } = {}): Promise<Execution> {
     return this.transport.request('POST', path(id, 'cancel'), options);

@@ -1,6 +1,11 @@
 import type { Generated } from 'kysely';
 import type { ProcessRecoveriesTable, ProcessesTable } from './process-schema.js';
 import type { PauseTable, SilencesTable } from './silence-schema.js';
+import type {
+  SchedulePingsTable,
+  ScheduleVerdictsTable,
+  SchedulesTable,
+} from './schedule-schema.js';
 
 /** Rows as stored. Times are integer milliseconds since the epoch; JSON is stored as text. */
 export interface ExecutionsTable {
@@ -137,4 +142,7 @@ export interface Database {
   notify_cooldowns: NotifyCooldownsTable;
   silences: SilencesTable;
   pause: PauseTable;
+  schedules: SchedulesTable;
+  schedule_verdicts: ScheduleVerdictsTable;
+  schedule_pings: SchedulePingsTable;
 }

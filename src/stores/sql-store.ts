@@ -51,6 +51,7 @@ import { recordTerminationFailure } from './ops/termination-failures.js';
 import { SqlOutbox } from './outbox.js';
 import { SqlProcessStore } from './process-store.js';
 import { SqlSilenceStore } from './silence-store.js';
+import { SqlScheduleStore } from './schedule-store.js';
 import { SqlSlotStore } from './sql-slot-store.js';
 
 export type { Dialect } from './ops/context.js';
@@ -276,5 +277,9 @@ export class SqlStore implements ExecutionStore {
 
   silences(): SqlSilenceStore {
     return new SqlSilenceStore(this.ctx.db);
+  }
+
+  schedules(): SqlScheduleStore {
+    return new SqlScheduleStore(this.ctx);
   }
 }

@@ -21,6 +21,8 @@ import {
 } from './panels.js';
 import { loadStats } from './stats-panel.js';
 import { loadSilences, wireSilences } from './silences.js';
+import type { ScheduleItem } from './schedules.js';
+import { renderSchedules } from './schedules.js';
 import './styles.css';
 
 interface Owner {
@@ -104,15 +106,17 @@ const loaders: Record<Panel, () => Promise<void>> = {
     renderSweep('sweep', latestSweep, now());
   },
   status: async () => {
-    const [owners, processes, probes, operations, notifications] = await Promise.all([
+    const [owners, processes, probes, operations, notifications, schedules] = await Promise.all([
       statusList<Owner>('/v1/owners'),
       statusList<ProcessStatus>('/v1/processes'),
       statusList<Probe>('/v1/probes'),
       statusList<Operation>('/v1/operations'),
       statusList<Notification>('/v1/notifications'),
+      statusList<ScheduleItem>('/v1/schedules'),
     ]);
     const newest = Array.isArray(notifications) ? notifications.slice(0, 10) : notifications;
     renderStatus(owners, processes, probes, operations, newest);
+    renderSchedules(schedules, now());
     await loadSilences();
   },
 };
@@ -260,7 +264,9 @@ function onEvent(event: StreamEvent): void {
   if (event.type === 'sweep:completed' && data.dryRun === true) return;
   reload(...panelsFor(event.type));
   if (event.type === 'sweep:completed' || event.type === 'execution:stuck') return;
-  const subject = [data.executionId, data.name, data.owner].find((v) => typeof v === 'string');
+  const subject = [data.executionId, data.name, data.schedule, data.owner].find(
+    (v) => typeof v === 'string',
+  );
   const at = typeof data.at === 'string' ? data.at : new Date(now()).toISOString();
   const list = byId('activity');
   list.prepend(

@@ -23,6 +23,7 @@ interface ExecOptions {
   heartbeat: string;
   id?: string;
   owner?: string;
+  schedule?: string;
 }
 
 /** Signals `vigil exec` passes on to the command's process group. */
@@ -51,6 +52,10 @@ export function execCommand(program: Command, io: CliIo, done: (code: number) =>
     .option('--heartbeat <duration>', 'heartbeat limit', '30s')
     .option('--id <id>', 'the execution id (default: generated)')
     .option('--owner <owner>', 'worker / agent / host that runs it')
+    .option(
+      '--schedule <name>',
+      'a schedule under "schedules:" this run counts for: pings its start, then its success or failure',
+    )
     .addHelpText(
       'after',
       `
@@ -91,6 +96,10 @@ async function execute(io: CliIo, argv: string[], options: ExecOptions): Promise
   const signals = new SignalRelay();
   try {
     const client = new VigilClient({ env: io.env, onError: () => undefined });
+    if (options.schedule !== undefined) {
+      const refused = await pingStart(client, options.schedule, say);
+      if (refused !== null) return refused;
+    }
     let execution: Execution;
     try {
       execution = await client.register({
@@ -98,7 +107,12 @@ async function execute(io: CliIo, argv: string[], options: ExecOptions): Promise
         kind: options.kind ?? basename(file),
         ...(options.owner === undefined ? {} : { owner: options.owner }),
         limits: { heartbeat, ...(run === undefined ? {} : { run }) },
-        metadata: { command: basename(file), host: hostname(), pid: process.pid },
+        metadata: {
+          command: basename(file),
+          host: hostname(),
+          pid: process.pid,
+          ...(options.schedule === undefined ? {} : { schedule: options.schedule }),
+        },
       });
     } catch (error) {
       if (error instanceof VigilConnectionError) {
@@ -112,15 +126,56 @@ async function execute(io: CliIo, argv: string[], options: ExecOptions): Promise
       throw error;
     }
     const early = signals.received;
+    let exitCode: number;
     if (early !== null) {
       const reason = `stopped by ${early} before the command started`;
       say(reason);
       await report(client, execution, { kind: 'fail', error: reason }, false, say);
-      return signalExitCode(early);
+      exitCode = signalExitCode(early);
+    } else {
+      exitCode = await supervise({ io, client, execution, file, args, say, signals });
     }
-    return await supervise({ io, client, execution, file, args, say, signals });
+    if (options.schedule !== undefined) await pingEnd(client, options.schedule, exitCode, say);
+    return exitCode;
   } finally {
     signals.close();
+  }
+}
+
+/** Pings a schedule's start; answers the exit code to stop with when Vigil refused it. */
+async function pingStart(
+  client: VigilClient,
+  schedule: string,
+  say: (text: string) => void,
+): Promise<number | null> {
+  try {
+    await client.pingSchedule(schedule, 'start');
+    return null;
+  } catch (error) {
+    if (error instanceof VigilConnectionError) {
+      say(`${error.message} (set VIGIL_URL to where vigil serve listens)`);
+      return 3;
+    }
+    if (error instanceof VigilApiError) {
+      say(`--schedule: ${error.message}`);
+      return [400, 401, 403, 404].includes(error.status) ? 2 : 1;
+    }
+    throw error;
+  }
+}
+
+/** Pings a schedule's success or failure. Never throws: the exit code is the command's. */
+async function pingEnd(
+  client: VigilClient,
+  schedule: string,
+  exitCode: number,
+  say: (text: string) => void,
+): Promise<void> {
+  try {
+    if (exitCode === 0) await client.pingSchedule(schedule, 'success');
+    else await client.pingSchedule(schedule, 'fail', `exit code ${exitCode}`);
+  } catch (error) {
+    say(`could not tell schedule ${schedule} how the run ended: ${messageOf(error)}`);
   }
 }
 

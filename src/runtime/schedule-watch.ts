@@ -1,0 +1,253 @@
+import { randomUUID } from 'node:crypto';
+import { formatDuration } from '../core/duration.js';
+import { toIso } from '../core/iso-time.js';
+import type { ScheduleState } from '../core/schedule.js';
+import { judgeDueTimes, lateStart, windowOf } from '../core/schedule.js';
+import type { ScheduleSpec } from '../core/schedule-times.js';
+import { dueBetween } from '../core/schedule-times.js';
+import type { Clock, Timers } from '../ports/clock.js';
+import type { EventSink } from '../ports/events.js';
+import type {
+  ScheduleRecord,
+  ScheduleStore,
+  ScheduleVerdictRecord,
+} from '../ports/schedule-store.js';
+import { realTimers } from '../shared/timers.js';
+
+/**
+ * Due times judged per schedule per pass. A longer backlog (a job due every second, Vigil down
+ * for a day) is judged over several passes, one right after the other; one pass never holds
+ * tens of thousands of due times in memory.
+ */
+const DUE_PER_PASS = 10_000;
+
+/** The lease name that makes judging single-flight across replicas. */
+const LEASE = 'schedules';
+/** Longer than any pass: a replica that died mid-pass blocks judging for at most this long. */
+const LEASE_MS = 60_000;
+
+export interface ScheduleWatchOptions {
+  specs: readonly ScheduleSpec[];
+  store: ScheduleStore;
+  clock: Clock;
+  events: EventSink;
+  /** Takes or renews the judging lease; false while another replica holds it. */
+  lease: (name: string, holder: string, now: number, ttlMs: number) => Promise<boolean>;
+  /** The longest wait between passes: how soon a late run is noticed. */
+  maxWaitMs: number;
+  onError?: ((error: unknown, where: string) => void) | undefined;
+}
+
+/** One schedule as `GET /v1/schedules` and `vigil schedules` show it. */
+export interface ScheduleStatus {
+  spec: ScheduleSpec;
+  state: ScheduleState;
+  lastJudgedDueAt: number | null;
+  lastStartAt: number | null;
+  /** The next due time after now. */
+  nextDueAt: number | null;
+  /** The latest missed (or late) due times, newest first (RECENT_VERDICTS at most). */
+  recent: ScheduleVerdictRecord[];
+}
+
+/** Verdicts shown with each schedule: enough to see a pattern, few enough to read at a glance. */
+const RECENT_VERDICTS = 5;
+
+/**
+ * Judges each schedule's due times once their grace has passed: a due time with no counted start
+ * in its window is `missed` (recorded, announced as `schedule:missed`); a run that starts after
+ * that turns the miss `late` (`schedule:late`), never a second miss. Each due time is judged
+ * once: the store moves a schedule's last judged due time by compare-and-set, and a lease keeps
+ * replicas from judging at the same time. Due times that passed while Vigil was down are judged
+ * when it is back (src/core/schedule.ts says how many are announced one by one).
+ */
+export class ScheduleWatch {
+  private running: Promise<void> | null = null;
+  private handle: unknown = null;
+  private stopped = true;
+  private timers: Timers = realTimers;
+  private readonly holder = `schedules:${randomUUID()}`;
+
+  constructor(private readonly options: ScheduleWatchOptions) {}
+
+  get specs(): readonly ScheduleSpec[] {
+    return this.options.specs;
+  }
+
+  /** Judges now, then whenever the next due time's grace ends (at most `maxWaitMs` apart). */
+  start(timers: Timers = realTimers): void {
+    if (this.options.specs.length === 0) return;
+    this.timers = timers;
+    this.stopped = false;
+    this.wake(0);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.handle !== null) this.timers.clearTimeout(this.handle);
+    this.handle = null;
+  }
+
+  /** Waits for a pass under way. */
+  async settle(): Promise<void> {
+    await this.running;
+  }
+
+  /** Judges every schedule now (joins a pass under way). Never throws; errors go to `onError`. */
+  pass(): Promise<void> {
+    this.running ??= this.judgeAll().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  /** Each schedule with its stored state and next due time. */
+  status(): Promise<ScheduleStatus[]> {
+    return scheduleStatuses(this.options.specs, this.options.store, this.options.clock.now());
+  }
+
+  private wake(delayMs: number): void {
+    if (this.stopped) return;
+    this.handle = this.timers.setTimeout(() => {
+      this.handle = null;
+      void this.pass().then(() => this.wake(this.nextWaitMs()));
+    }, delayMs);
+  }
+
+  /** Until the earliest next judgement, at least 100 ms (no busy loop), at most `maxWaitMs`. */
+  private nextWaitMs(): number {
+    const now = this.options.clock.now();
+    let wait = this.options.maxWaitMs;
+    for (const spec of this.options.specs) {
+      const next = spec.times.next(now - spec.graceMs);
+      if (next !== null) wait = Math.min(wait, next + spec.graceMs - now);
+    }
+    return Math.max(100, wait);
+  }
+
+  private async judgeAll(): Promise<void> {
+    const { store, clock } = this.options;
+    try {
+      if (!(await this.options.lease(LEASE, this.holder, clock.now(), LEASE_MS))) return;
+    } catch (error) {
+      this.options.onError?.(error, 'schedules');
+      return;
+    }
+    for (const spec of this.options.specs) {
+      try {
+        const now = clock.now();
+        const record = await store.ensureSchedule(
+          spec.name,
+          spec.times.previous(now - spec.graceMs),
+          now,
+        );
+        const judged = await this.judge(spec, record, now);
+        await this.checkLate(spec, judged, now);
+      } catch (error) {
+        this.options.onError?.(error, `schedule ${spec.name}`);
+      }
+    }
+  }
+
+  /** Judges the due times whose grace has passed; answers the record as it then stands. */
+  private async judge(
+    spec: ScheduleSpec,
+    record: ScheduleRecord,
+    now: number,
+  ): Promise<ScheduleRecord> {
+    // A schedule first seen before any due time (a cron with none in the past) starts from then.
+    let after = record.lastJudgedDueAt ?? record.updatedAt - spec.graceMs;
+    let current = record;
+    for (;;) {
+      const { due, complete } = dueBetween(spec.times, after, now - spec.graceMs, DUE_PER_PASS);
+      const first = due[0];
+      const last = due.at(-1);
+      if (first === undefined || last === undefined) return current;
+      const starts = await this.startsBetween(
+        spec,
+        windowOf(first, spec.graceMs).from,
+        windowOf(last, spec.graceMs).to,
+      );
+      const judgement = judgeDueTimes(due, starts, spec.graceMs, current.lastStartAt);
+      if (judgement === null) return current;
+      const applied = await this.options.store.recordJudgement(
+        spec.name,
+        current.lastJudgedDueAt,
+        judgement,
+        now,
+      );
+      if (!applied) return current; // another replica judged them: they are its to announce
+      for (const miss of judgement.missed) {
+        this.options.events.emit({
+          type: 'schedule:missed',
+          at: now,
+          schedule: spec.name,
+          ...miss,
+          reason: missedReason(miss.count, miss.firstDueAt, miss.dueAt, spec.graceMs),
+        });
+      }
+      current = {
+        ...current,
+        lastJudgedDueAt: judgement.lastJudgedDueAt,
+        state: judgement.state,
+        lastStartAt: judgement.lastStartAt,
+      };
+      if (complete) return current;
+      after = last;
+    }
+  }
+
+  /** A schedule whose last due time was missed: did its run start after all? */
+  private async checkLate(spec: ScheduleSpec, record: ScheduleRecord, now: number): Promise<void> {
+    const dueAt = record.lastJudgedDueAt;
+    if (record.state !== 'missed' || dueAt === null) return;
+    const from = windowOf(dueAt, spec.graceMs).to + 1;
+    if (from > now) return;
+    const starts = await this.startsBetween(spec, from, now);
+    const startAt = lateStart(dueAt, spec.times.next(dueAt), spec.graceMs, starts);
+    if (startAt === null) return;
+    if (!(await this.options.store.recordLate(spec.name, dueAt, startAt, now))) return;
+    this.options.events.emit({
+      type: 'schedule:late',
+      at: now,
+      schedule: spec.name,
+      dueAt,
+      startAt,
+      lateByMs: startAt - dueAt,
+      reason: `the run due at ${toIso(dueAt)} started ${formatDuration(startAt - dueAt)} late`,
+    });
+  }
+
+  private startsBetween(spec: ScheduleSpec, from: number, to: number): Promise<number[]> {
+    return this.options.store.startsBetween(spec.name, spec.counts, from, to);
+  }
+}
+
+/** Each schedule with its stored state and its next due time after `now`. */
+export async function scheduleStatuses(
+  specs: readonly ScheduleSpec[],
+  store: ScheduleStore,
+  now: number,
+): Promise<ScheduleStatus[]> {
+  const records = new Map((await store.listSchedules()).map((record) => [record.name, record]));
+  const recent = await Promise.all(
+    specs.map((spec) => store.listVerdicts(spec.name, RECENT_VERDICTS)),
+  );
+  return specs.map((spec, i) => {
+    const record = records.get(spec.name);
+    return {
+      recent: recent[i] ?? [],
+      spec,
+      state: record?.state ?? 'waiting',
+      lastJudgedDueAt: record?.lastJudgedDueAt ?? null,
+      lastStartAt: record?.lastStartAt ?? null,
+      nextDueAt: spec.times.next(now),
+    };
+  });
+}
+
+function missedReason(count: number, firstDueAt: number, dueAt: number, graceMs: number): string {
+  const grace = formatDuration(graceMs);
+  if (count === 1) return `no run started within ${grace} of ${toIso(dueAt)}`;
+  return `no run started within ${grace} of any of ${count} due times from ${toIso(firstDueAt)} to ${toIso(dueAt)}`;
+}

@@ -1,0 +1,56 @@
+import type { ScheduleCounts } from '../core/schedule-times.js';
+import type {
+  PingKind,
+  ScheduleJudgement,
+  ScheduleRecord,
+  ScheduleStore,
+  ScheduleVerdictRecord,
+} from '../ports/schedule-store.js';
+import type { SqlContext } from './ops/context.js';
+import {
+  ensureSchedule,
+  listSchedules,
+  listVerdicts,
+  recordJudgement,
+  recordLate,
+  recordPing,
+  startsBetween,
+} from './ops/schedules.js';
+
+/** The schedule tables of the SQL store (ops/schedules.ts), SQLite or PostgreSQL. */
+export class SqlScheduleStore implements ScheduleStore {
+  constructor(private readonly ctx: SqlContext) {}
+
+  listSchedules(): Promise<ScheduleRecord[]> {
+    return listSchedules(this.ctx);
+  }
+
+  ensureSchedule(name: string, lastJudgedDueAt: number | null, now: number) {
+    return ensureSchedule(this.ctx, name, lastJudgedDueAt, now);
+  }
+
+  startsBetween(name: string, counts: ScheduleCounts, from: number, to: number) {
+    return startsBetween(this.ctx, name, counts, from, to);
+  }
+
+  recordJudgement(
+    name: string,
+    expected: number | null,
+    judgement: ScheduleJudgement,
+    now: number,
+  ) {
+    return recordJudgement(this.ctx, name, expected, judgement, now);
+  }
+
+  recordLate(name: string, dueAt: number, startAt: number, now: number) {
+    return recordLate(this.ctx, name, dueAt, startAt, now);
+  }
+
+  recordPing(name: string, kind: PingKind, at: number): Promise<void> {
+    return recordPing(this.ctx, name, kind, at);
+  }
+
+  listVerdicts(name: string | null, limit: number): Promise<ScheduleVerdictRecord[]> {
+    return listVerdicts(this.ctx, name, limit);
+  }
+}
