@@ -163,6 +163,53 @@ await describeEach(storeKinds(), 'retention on %s', (kind) => {
     ]);
   });
 
+  it('prunes ended silences, schedule pings and schedule verdicts by their own times', async () => {
+    const silences = h.store.silences();
+    const silence = (id: string, endsAt: number) => ({
+      id,
+      matchers: { kind: ['backup'] },
+      startsAt: T0,
+      endsAt,
+      createdBy: 'ops',
+      comment: 'maintenance',
+      maintenance: true,
+      createdAt: T0,
+      expiredAt: null,
+      origin: 'store' as const,
+    });
+    await silences.createSilence(silence('ended', T0 + M));
+    await silences.createSilence(silence('still-on', T0 + 3 * D));
+    const schedules = h.store.schedules();
+    await schedules.recordPing('nightly', 'success', T0);
+    await schedules.recordPing('nightly', 'success', T0 + 2 * D);
+    await schedules.ensureSchedule('nightly', null, T0);
+    const miss = (dueAt: number) => ({
+      dueAt,
+      graceMs: M,
+      lastStartAt: null,
+      count: 1,
+      firstDueAt: dueAt,
+    });
+    const judgement = (dueAt: number) => ({
+      lastJudgedDueAt: dueAt,
+      state: 'missed' as const,
+      lastStartAt: null,
+      missed: [miss(dueAt)],
+    });
+    expect(await schedules.recordJudgement('nightly', null, judgement(T0), T0)).toBe(true);
+    expect(await schedules.recordJudgement('nightly', T0, judgement(T0 + 2 * D), T0 + 2 * D)).toBe(
+      true,
+    );
+
+    for (const table of ['silences', 'schedulePings', 'scheduleVerdicts'] as const) {
+      expect([table, await h.store.countPrunable(table, T0 + D)]).toEqual([table, 1]);
+      expect([table, await h.store.prune(table, T0 + D, 100)]).toEqual([table, 1]);
+    }
+    expect(await silences.getSilence('ended')).toBeUndefined();
+    expect(await silences.getSilence('still-on')).toBeDefined();
+    expect((await schedules.listVerdicts('nightly', 10)).map((v) => v.dueAt)).toEqual([T0 + 2 * D]);
+  });
+
   it('keeps a sent dispatch while its attempt is still queued (or it would be sent again)', async () => {
     await h.store.create(execution('q', { kind: 'jobs', status: 'queued' }), T0);
     const outbox = h.store.outbox();
@@ -225,6 +272,9 @@ describe('retention configuration', () => {
       sweeps: 7 * D,
       notifications: 30 * D,
       processRecoveries: 90 * D,
+      scheduleVerdicts: 90 * D,
+      schedulePings: 30 * D,
+      silences: 90 * D,
     });
     expect(retention).toMatchObject({ intervalMs: 60 * M, batchSize: 1_000 });
   });

@@ -4,7 +4,9 @@
  * - `remediations`: the audit of decisions;
  * - `sweeps`: sweep reports;
  * - `notifications`: outbox messages delivered or given up on (pending ones are never pruned);
- * - `processRecoveries`: the audit of supervised processes' recoveries.
+ * - `processRecoveries`: the audit of supervised processes' recoveries;
+ * - `scheduleVerdicts`, `schedulePings`: schedules' judged due times and the pings they received;
+ * - `silences`: silences and maintenance windows, once ended.
  */
 export const RETENTION_TABLES = [
   'executions',
@@ -12,6 +14,9 @@ export const RETENTION_TABLES = [
   'sweeps',
   'notifications',
   'processRecoveries',
+  'scheduleVerdicts',
+  'schedulePings',
+  'silences',
 ] as const;
 export type RetentionTable = (typeof RETENTION_TABLES)[number];
 

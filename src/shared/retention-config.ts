@@ -22,6 +22,9 @@ export const RETENTION_DEFAULTS = Object.freeze({
     sweeps: 7 * DAY,
     notifications: 30 * DAY,
     processRecoveries: 90 * DAY,
+    scheduleVerdicts: 90 * DAY,
+    schedulePings: 30 * DAY,
+    silences: 90 * DAY,
   } satisfies Record<RetentionTable, number>),
   /** A pass an hour: pruning is about disk, not latency. */
   intervalMs: HOUR,

@@ -238,6 +238,16 @@ const migrations: Record<string, Migration> = {
         .on('process_recoveries')
         .column('at')
         .execute();
+      await db.schema
+        .createIndex('schedule_pings_at_only')
+        .on('schedule_pings')
+        .column('at')
+        .execute();
+      await db.schema
+        .createIndex('schedule_verdicts_judged')
+        .on('schedule_verdicts')
+        .column('judged_at')
+        .execute();
     },
   },
   '0010_silences': {

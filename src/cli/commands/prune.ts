@@ -11,7 +11,7 @@ export function pruneCommand(program: Command, io: CliIo, done: (code: number) =
   program
     .command('prune')
     .description(
-      'delete what has outlived retention: (ended executions, the audit, sweep reports, sent notifications)',
+      'delete what has outlived retention: (ended executions, the audit, sweep reports, sent notifications, …)',
     )
     .option('--dry-run', 'count what would be deleted, delete nothing')
     .option('--json', 'print the report as JSON')

@@ -1,6 +1,7 @@
 import { DISPATCH_EVENT } from '../../ports/outbox-store.js';
 import type { RetentionTable } from '../../ports/retention-store.js';
 import type { SelectQueryBuilder } from 'kysely';
+import { sql } from 'kysely';
 import type { Database } from '../schema.js';
 import type { Db, SqlContext } from './context.js';
 
@@ -82,7 +83,48 @@ function prunable(db: Db, table: RetentionTable, before: number): IdQuery {
         .select('id')
         .where('at', '<', before)
         .orderBy('at');
+    case 'schedulePings':
+      return db.selectFrom('schedule_pings').select('id').where('at', '<', before).orderBy('at');
+    case 'silences':
+      // Ended (or expired) before the cut-off: what is still on or yet to come is kept.
+      return db
+        .selectFrom('silences')
+        .select('id')
+        .where((eb) => eb.or([eb('ends_at', '<', before), eb('expired_at', '<', before)]))
+        .orderBy('ends_at');
+    case 'scheduleVerdicts':
+      // Keyed by (schedule, due time): `id` names both, for counting; `pruneVerdicts` deletes.
+      return db
+        .selectFrom('schedule_verdicts')
+        .select(sql<string>`schedule`.as('id'))
+        .where('judged_at', '<', before)
+        .orderBy('judged_at');
   }
+}
+
+/** A batch of schedule verdicts, deleted by their key (schedule, due time). */
+async function pruneVerdicts(trx: Db, before: number, limit: number): Promise<number> {
+  const rows = await trx
+    .selectFrom('schedule_verdicts')
+    .select(['schedule', 'due_at'])
+    .where('judged_at', '<', before)
+    .orderBy('judged_at')
+    .limit(limit)
+    .execute();
+  const bySchedule = new Map<string, number[]>();
+  for (const row of rows) {
+    const dues = bySchedule.get(row.schedule) ?? [];
+    dues.push(Number(row.due_at));
+    bySchedule.set(row.schedule, dues);
+  }
+  for (const [schedule, dues] of bySchedule) {
+    await trx
+      .deleteFrom('schedule_verdicts')
+      .where('schedule', '=', schedule)
+      .where('due_at', 'in', dues)
+      .execute();
+  }
+  return rows.length;
 }
 
 const TABLE_NAME = {
@@ -91,6 +133,8 @@ const TABLE_NAME = {
   sweeps: 'sweeps',
   notifications: 'notifications',
   processRecoveries: 'process_recoveries',
+  schedulePings: 'schedule_pings',
+  silences: 'silences',
 } as const;
 
 /** Deletes one batch; an execution goes with its attempts and slot holds, in one transaction. */
@@ -101,6 +145,7 @@ export async function prune(
   limit: number,
 ): Promise<number> {
   return ctx.writeTransaction(async (trx) => {
+    if (table === 'scheduleVerdicts') return pruneVerdicts(trx, before, limit);
     const ids = (await prunable(trx, table, before).limit(limit).execute()).map((r) => r.id);
     if (ids.length === 0) return 0;
     if (table === 'executions') {
