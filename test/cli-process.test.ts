@@ -70,11 +70,18 @@ describe('durations on the command line', () => {
     [['register', '--kind', 'x', '--run', '90'], '--run: give a unit: 90s, 90m'],
     [['register', '--kind', 'x', '--queue', '-1m'], '--queue: expected a limit above zero'],
     [['history', '--since', '24'], '--since: give a unit: 24s, 24m'],
-    [['probe', 'http://127.0.0.1:9/', '--interval', '10'], '--interval: give a unit: 10s, 10m'],
   ])('vigil %j exits 2: %s', async (args, message) => {
     const { code, stderr } = await vigil(args);
     expect(stderr).toContain(`vigil: ${message}`);
     expect(code).toBe(2);
+  });
+
+  // `vigil probe` is a container's health check: its own failure exits 3, apart from 1 (failing)
+  // and 2 (an operation stuck).
+  it('vigil probe with a duration without unit exits 3 ("the watchdog itself failed")', async () => {
+    const { code, stderr } = await vigil(['probe', 'http://127.0.0.1:9/', '--interval', '10']);
+    expect(stderr).toContain('vigil: --interval: give a unit: 10s, 10m');
+    expect(code).toBe(3);
   });
 
   it('a limit of zero in the configuration exits 2 naming its key', async () => {
