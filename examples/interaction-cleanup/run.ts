@@ -260,6 +260,31 @@ async function main(db: pg.Client): Promise<void> {
     'an alert that interaction 21 was dead-lettered',
     alerted('execution:dead', 'interactions:21'),
   );
+
+  console.log('\n9. Which actors get stuck most often (the report its monitoring queries gave):');
+  await vigil(['stats', '--since', '1h', '--by', 'source,label:actor_type,label:actor_id']);
+  const stats = JSON.parse(
+    await vigil(['stats', '--since', '1h', '--by', 'source,label:actor_id', '--json'], true),
+  ) as {
+    groups: {
+      key: Record<string, string | null>;
+      stuck: number;
+      retried: number;
+      deadLettered: number;
+    }[];
+  };
+  const actor = (id: string) =>
+    stats.groups.find((g) => g.key.source === 'interactions' && g.key['label:actor_id'] === id);
+  check(
+    'actor 7 (ai_model): stuck once, re-queued',
+    actor('7')?.stuck === 1 && actor('7')?.retried === 1,
+    stats.groups,
+  );
+  check(
+    'actor 9 (script): stuck once, dead-lettered',
+    actor('9')?.stuck === 1 && actor('9')?.deadLettered === 1,
+    stats.groups,
+  );
 }
 
 async function admin(sql: string): Promise<void> {
