@@ -3,7 +3,8 @@ import { configuredSilences } from './core/silence-input.js';
 import { describeIssue } from './shared/config-issues.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
+import { quotedKeys } from './shared/yaml-quoted.js';
 import { z } from 'zod';
 import type { KindPolicy, OwnerPolicy, PolicyConfig } from './core/policy.js';
 import type { EngineConfig, SweepSettings } from './ports/engine-config.js';
@@ -229,14 +230,15 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     options.path !== undefined
       ? resolve(cwd, options.path)
       : CONFIG_FILES.map((name) => resolve(cwd, name)).find((file) => existsSync(file));
+  let quoted: ReadonlySet<string> = new Set();
   if (path !== undefined) {
     source = path;
-    raw = readConfigFile(path);
+    ({ raw, quoted } = readConfigFile(path));
   }
-  return parseConfig(raw ?? {}, env, source, { databaseUrl: options.databaseUrl });
+  return parseConfig(raw ?? {}, env, source, { databaseUrl: options.databaseUrl, quoted });
 }
 
-function readConfigFile(path: string): unknown {
+function readConfigFile(path: string): { raw: unknown; quoted: ReadonlySet<string> } {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -246,7 +248,11 @@ function readConfigFile(path: string): unknown {
     ]);
   }
   try {
-    return path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+    if (path.endsWith('.json')) return { raw: JSON.parse(text), quoted: new Set() };
+    const document = parseDocument(text);
+    const [first] = document.errors;
+    if (first) throw new Error(first.message);
+    return { raw: document.toJS(), quoted: quotedKeys(document.contents) };
   } catch (error) {
     throw new ConfigError([
       `${path}: not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}`,
@@ -262,10 +268,10 @@ export function parseConfig(
   written: unknown,
   env: Record<string, string | undefined> = {},
   source = 'defaults',
-  flags: { databaseUrl?: string | undefined } = {},
+  flags: { databaseUrl?: string | undefined; quoted?: ReadonlySet<string> | undefined } = {},
 ): Config {
   const problems: string[] = [];
-  const raw = interpolateEnv(written, env, problems);
+  const raw = interpolateEnv(written, env, problems, flags.quoted);
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {

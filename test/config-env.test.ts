@@ -123,3 +123,30 @@ describe('${VAR} in vigil.yaml', () => {
     expect(hook?.type === 'webhook' && hook.url.reveal()).toBe('http://127.0.0.1:9/hook');
   });
 });
+
+describe('quoted values stay text', () => {
+  it('a quoted reference keeps its digits as text; an unquoted one is read as a number', () => {
+    const config = load(
+      `
+probes:
+  bot:
+    url: http://127.0.0.1:8000/health
+    failures: \${MAX_FAILURES}
+    expect:
+      body: "\${BODY}"
+      status: ['\${OK_STATUS}']
+notify:
+  channels:
+    hook: { type: webhook, url: 'http://127.0.0.1:9/hook', secret: "\${HOOK_SECRET}" }
+  routes:
+    - { channel: hook, events: [execution:remediated] }
+`,
+      { MAX_FAILURES: '4', BODY: '42', OK_STATUS: '200', HOOK_SECRET: '12345678901234567890' },
+    );
+    const bot = config.probes.bot;
+    expect(bot?.failures).toBe(4);
+    expect(bot?.expect.body).toEqual({ kind: 'substring', text: '42' });
+    const hook = config.notify?.channels.hook as { secret?: { reveal(): string } } | undefined;
+    expect(hook?.secret?.reveal()).toBe('12345678901234567890');
+  });
+});

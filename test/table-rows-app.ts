@@ -83,10 +83,10 @@ export async function openJobsApp(dialect: 'postgres' | 'sqlite', dir: string): 
       >[];
     await sql(`CREATE SCHEMA ${schema}`);
     await sql(
-      `CREATE TABLE ${schema}.agents (agent_id bigint PRIMARY KEY, status text, timeout integer)`,
+      `CREATE TABLE ${schema}.agents (agent_id bigint PRIMARY KEY, status text, timeout integer, started_at timestamptz, updated_at timestamptz)`,
     );
     await sql(
-      `CREATE TABLE ${schema}.schedules (schedule_id bigint PRIMARY KEY, status text, timeout_seconds integer)`,
+      `CREATE TABLE ${schema}.schedules (schedule_id bigint PRIMARY KEY, status text, timeout_seconds integer, started_at timestamptz, updated_at timestamptz)`,
     );
     await sql(`CREATE SEQUENCE ${schema}.counter`);
     await sql(`CREATE TABLE ${schema}.jobs (
@@ -128,8 +128,8 @@ export async function openJobsApp(dialect: 'postgres' | 'sqlite', dir: string): 
   const path = join(dir, 'jobs.db');
   const db = new BetterSqlite3(path);
   db.pragma('journal_mode = WAL');
-  db.exec(`CREATE TABLE agents (agent_id INTEGER PRIMARY KEY, status TEXT, timeout INTEGER);
-    CREATE TABLE schedules (schedule_id INTEGER PRIMARY KEY, status TEXT, timeout_seconds INTEGER);
+  db.exec(`CREATE TABLE agents (agent_id INTEGER PRIMARY KEY, status TEXT, timeout INTEGER, started_at TEXT, updated_at TEXT);
+    CREATE TABLE schedules (schedule_id INTEGER PRIMARY KEY, status TEXT, timeout_seconds INTEGER, started_at TEXT, updated_at TEXT);
     CREATE TABLE jobs (
       job_id INTEGER PRIMARY KEY, status TEXT NOT NULL, actor_type TEXT, timeout_ms INTEGER,
       agent_id INTEGER, schedule_id INTEGER, started_at TEXT NOT NULL, updated_at TEXT,

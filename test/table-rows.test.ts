@@ -144,9 +144,14 @@ await describeEach(
         ],
         rowLimits: { run: { sql: 'COALESCE(s.timeout_seconds, a.timeout, 900)', unit: 's' } },
       });
-      // The joined tables have a status column too: the mapped table's own must be the one read.
-      await app.sql(`INSERT INTO {schema}.schedules VALUES (1, 'active', 60), (2, 'active', NULL)`);
-      await app.sql(`INSERT INTO {schema}.agents VALUES (7, 'idle', 300)`);
+      // The joined tables have status, started_at and updated_at columns too: the mapped table's
+      // own must be the ones read (and written).
+      await app.sql(
+        `INSERT INTO {schema}.schedules (schedule_id, status, timeout_seconds) VALUES (1, 'active', 60), (2, 'active', NULL)`,
+      );
+      await app.sql(
+        `INSERT INTO {schema}.agents (agent_id, status, timeout) VALUES (7, 'idle', 300)`,
+      );
       await app.job({ id: 1, schedule: 1, agent: 7, startedAt: T0 - 2 * M });
       await app.job({ id: 2, schedule: 2, agent: 7, startedAt: T0 - 4 * M });
       await app.job({ id: 3, schedule: 2, agent: 7, startedAt: T0 - 6 * M });

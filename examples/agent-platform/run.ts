@@ -129,7 +129,7 @@ async function main(): Promise<number> {
     );
     check(
       'exec-b1 ended once agent-b confirmed the stop',
-      /run_timeout: .*terminated by its owner/.test(b1.error ?? ''),
+      /run_timeout: .*limit 10m; terminated by its owner/.test(b1.error ?? ''),
     );
     check('exec-b1 no longer runs on agent-b', !(await registry('agent-b')).includes('exec-b1'));
     check('exec-b2 (within the dispatch grace) left running', b2.status === 'running');

@@ -5,8 +5,9 @@
  *
  * A value that is exactly one reference and expands to a number or to true/false becomes that
  * number or boolean, as if it had been written in the file (`failures: ${MAX_FAILURES:-3}` is the
- * number 3), so numbers, booleans and durations are validated by the schema as usual. A reference
- * inside a longer text always stays text.
+ * number 3), so numbers, booleans and durations are validated by the schema as usual — unless it
+ * was quoted in the YAML file (`secret: "${HOOK_SECRET}"` stays text, whatever its digits). A
+ * reference inside a longer text always stays text.
  */
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -19,17 +20,24 @@ export function interpolateEnv(
   value: unknown,
   env: Record<string, string | undefined>,
   problems: string[],
+  /** The keys (`a.b.0`) whose values were quoted in the file: they stay text. */
+  quoted: ReadonlySet<string> = new Set(),
   path: readonly (string | number)[] = [],
 ): unknown {
-  if (typeof value === 'string') return expandValue(value, env, problems, keyOf(path));
+  if (typeof value === 'string') {
+    const key = keyOf(path);
+    return expandValue(value, env, problems, key, quoted.has(key));
+  }
   if (Array.isArray(value)) {
-    return value.map((item, index) => interpolateEnv(item, env, problems, [...path, index]));
+    return value.map((item, index) =>
+      interpolateEnv(item, env, problems, quoted, [...path, index]),
+    );
   }
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(
       Object.entries(value).map(([key, inner]) => [
         key,
-        interpolateEnv(inner, env, problems, [...path, key]),
+        interpolateEnv(inner, env, problems, quoted, [...path, key]),
       ]),
     );
   }
@@ -45,6 +53,7 @@ function expandValue(
   env: Record<string, string | undefined>,
   problems: string[],
   key: string,
+  keepText: boolean,
 ): unknown {
   if (!text.includes('$')) return text;
   const whole = /^\$\{[^}]*\}$/.test(text);
@@ -86,7 +95,7 @@ function expandValue(
     out += expanded.value;
     i = end + 1;
   }
-  return whole ? typed(out) : out;
+  return whole && !keepText ? typed(out) : out;
 }
 
 type Expansion =

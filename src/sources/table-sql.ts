@@ -159,11 +159,11 @@ export function mappedTable(
 
   /** A time column as epoch milliseconds where SQL can say so; as text or a number otherwise. */
   const readTime = (column: string, kind: TimeKind): string => {
-    if (dialect === 'sqlite') return col(column);
-    if (kind === 'number') return `${col(column)}::float8`;
-    if (kind === 'text') return `${col(column)}::text`;
+    if (dialect === 'sqlite') return qualified(column);
+    if (kind === 'number') return `${qualified(column)}::float8`;
+    if (kind === 'text') return `${qualified(column)}::text`;
     // A timestamp without time zone is taken as UTC, as Vigil writes it.
-    return `(extract(epoch from ${col(column)}) * 1000)::float8`;
+    return `(extract(epoch from ${qualified(column)}) * 1000)::float8`;
   };
   /** Vigil's `now` in the column's own type. */
   const writeTime = (params: Params, kind: TimeKind, now: number): string => {
@@ -176,7 +176,7 @@ export function mappedTable(
   };
   /** The exact heartbeat value as read, for the fence: text on PostgreSQL, as stored on SQLite. */
   const rawHeartbeat = (column: string) =>
-    dialect === 'postgres' ? `${col(column)}::text` : col(column);
+    dialect === 'postgres' ? `${qualified(column)}::text` : qualified(column);
 
   const unit = table.timeUnit === 's' ? 1_000 : 1;
   const toMs = (value: unknown, kind: TimeKind): number | null | undefined => {
