@@ -247,6 +247,51 @@ describe.runIf(hasChromium)('the dashboard in a browser', () => {
     expect(await p.locator('#stats thead').innerText()).toMatch(/^owner\s+stuck/i);
   });
 
+  it('"Stuck most often" offers the labels mapped tables keep, and groups by one', async () => {
+    // A mapped table that keeps actor_id with its decisions (its database is never read here).
+    const yaml = `tables:
+  interactions:
+    database: sqlite:app.db
+    table: interactions
+    id: id
+    status: { column: status, running: running, failed: failed, succeeded: done }
+    startedAt: started_at
+    labels: [actor_id]
+`;
+    const { url } = await serve({}, yaml);
+    const store = openSqliteStore(join(dir, 'vigil.db'));
+    const at = Date.now() - 60_000;
+    await store.recordRemediations(
+      ['7', '7', '9'].map((actor, i) => ({
+        id: `row-${String(i)}`,
+        sweepId: null,
+        at,
+        executionId: `interactions:${String(i)}`,
+        attempt: 1,
+        kind: 'interactions',
+        owner: null,
+        verdict: 'run_timeout' as const,
+        action: 'fail',
+        reason: 'ran 20m, limit 15m',
+        evidence: { source: 'interactions', startedAt: at - 20 * 60_000 },
+        labels: { actor_id: actor },
+        steps: [],
+        outcome: 'remediated' as const,
+        dryRun: false,
+      })),
+    );
+    await store.close();
+    const p = await open(url);
+    await p.locator('#stats-by option[value="label:actor_id"]').waitFor({ state: 'attached' });
+    await p.locator('#stats-by').selectOption('label:actor_id');
+    const seven = p
+      .locator('#stats tbody tr')
+      .filter({ has: p.locator('td:first-child', { hasText: /^7$/ }) });
+    await seven.waitFor();
+    expect(await p.locator('#stats thead').innerText()).toMatch(/^actor_id\s+stuck/i);
+    expect(await seven.innerText()).toMatch(/^7\s+2\s+2\s/);
+  });
+
   it('panels without an API or without rows say "None configured"; a phone gets no sideways scroll', async () => {
     const { url } = await serve();
     const p = await open(url, { width: 390, height: 844 });

@@ -230,7 +230,7 @@ export function openApiDocument(): Record<string, unknown> {
           parameters: queryParameters(statsQuerySchema),
           responses: describe({
             '200':
-              '{from, to, by, totalStuck, totalGroups, groups: [{key, stuck, verdicts, ended, retried, deadLettered, leftAlone, failed, ranMs: {p50, p95, max}, lateMs: {p50, p95, max}}]}',
+              '{from, to, by, totalStuck, totalGroups, groups: [{key, stuck, verdicts, ended, retried, deadLettered, leftAlone, failed, ranMs: {p50, p95, max}, lateMs: {p50, p95, max}}], labels: the label names mapped tables keep}',
             ...errors,
           }),
         },

@@ -68,8 +68,16 @@ export function statsJson(stats: Stats, request: { from: number; to: number; by:
  */
 export function registerStatsRoutes(
   app: FastifyInstance,
-  options: { store: Pick<ReadStore, 'stats'>; clock: Clock },
+  options: {
+    store: Pick<ReadStore, 'stats'>;
+    clock: Clock;
+    config: { tables: Readonly<Record<string, { labels: readonly string[] }>> };
+  },
 ): void {
+  // The labels mapped tables keep with their decisions: what else the answer can be grouped by.
+  const labels = [
+    ...new Set(Object.values(options.config.tables).flatMap((table) => table.labels)),
+  ].sort();
   app.get('/v1/stats', async (request) => {
     const query = parseInput(statsQuerySchema, request.query, 'query');
     const resolved = statsRequest(query, options.clock.now(), (field) => `query.${field}`);
@@ -78,6 +86,6 @@ export function registerStatsRoutes(
       ...resolved,
       owner: caller.isAdmin ? undefined : (caller.owner ?? undefined),
     });
-    return statsJson(stats, resolved);
+    return { ...statsJson(stats, resolved), labels };
   });
 }

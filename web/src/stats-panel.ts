@@ -25,6 +25,8 @@ export interface StatsGroup {
 
 export interface StatsAnswer {
   by: string[];
+  /** The labels mapped tables keep (`labels:`), each a grouping the selector offers. */
+  labels?: string[];
   totalStuck: number;
   totalGroups: number;
   groups: StatsGroup[];
@@ -40,7 +42,19 @@ export function statsPath(): string {
 }
 
 export async function loadStats(): Promise<void> {
-  renderStats(await call<StatsAnswer>('GET', statsPath()));
+  const answer = await call<StatsAnswer>('GET', statsPath());
+  offerLabels(answer.labels ?? []);
+  renderStats(answer);
+}
+
+/** Adds "by LABEL" to the grouping selector for each label the mapped tables keep. */
+function offerLabels(labels: readonly string[]): void {
+  const select = byId<HTMLSelectElement>('stats-by');
+  for (const label of labels) {
+    const value = `label:${label}`;
+    if ([...select.options].some((option) => option.value === value)) continue;
+    select.append(h('option', { value }, label));
+  }
 }
 
 const ms = (value: number | null) => (value === null ? '–' : duration(value));
