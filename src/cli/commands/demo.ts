@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { parseConfig } from '../../config.js';
 import { formatDuration } from '../../core/duration.js';
@@ -61,12 +62,16 @@ const SCENARIOS: Scenario[] = [
   },
 ];
 
+/** What a runner prints once its execution is registered: its story's clock starts then. */
+const REGISTERED = 'registered';
+
 /** The runner program, run with `node -e`: plain HTTP, as any language could do it. */
 const RUNNER = `
 const [url, id, limits, finishAfter, progress] = process.argv.slice(1);
 const post = (path, body) => fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-const started = Date.now();
 await post('/v1/executions', { id, kind: 'demo', limits: JSON.parse(limits) });
+const started = Date.now();
+console.log('${REGISTERED}');
 let step = 0;
 const beat = setInterval(async () => {
   step++;
@@ -139,24 +144,26 @@ export function demoCommand(program: Command, io: CliIo): void {
             { stdio: ['ignore', 'pipe', 'inherit'] },
           );
           children.push(child);
-          child.stdout.on('data', (chunk: Buffer) =>
-            say(`${s.id}: runner ${chunk.toString().trim()}`),
-          );
+          // A kill is timed from the runner's registration, not its spawn: on a busy machine a
+          // runner can take seconds to start, and one killed before it registered has no story.
+          createInterface({ input: child.stdout }).on('line', (line) => {
+            if (line !== REGISTERED) say(`${s.id}: runner ${line.trim()}`);
+            else if (s.killAfterMs !== undefined) {
+              setTimeout(() => {
+                say(`${s.id}: kill -9 ${child.pid} (the runner dies without a word)`);
+                child.kill('SIGKILL');
+              }, s.killAfterMs).unref();
+            }
+          });
           child.on('exit', (code, signal) => {
             if (s.finishAfterMs !== null && code === 0) {
               settled.add(s.id);
               say(`${s.id}: runner finished and reported success`);
             } else if (signal && !finished) say(`${s.id}: runner process is gone (${signal})`);
           });
-          if (s.killAfterMs !== undefined) {
-            setTimeout(() => {
-              say(`${s.id}: kill -9 ${child.pid} (the runner dies without a word)`);
-              child.kill('SIGKILL');
-            }, s.killAfterMs).unref();
-          }
         }
 
-        const deadline = Date.now() + 20_000;
+        const deadline = Date.now() + 45_000;
         while (settled.size < SCENARIOS.length && Date.now() < deadline) {
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
