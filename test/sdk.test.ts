@@ -137,7 +137,9 @@ describe('client.run()', () => {
 
 describe('liveness from a worker thread', () => {
   /**
-   * A runner process whose main thread spins for 3 s under a 1 s heartbeat limit. With
+   * A runner process whose main thread spins for 6 s under a 2 s heartbeat limit (the worker beats
+   * every 667 ms: on a busy machine a beat can wait a second for a core, so a 1 s limit ended
+   * healthy runs there, a false positive of the load rather than of the SDK). With
    * `mainThreadBeats`, it beats from its main thread instead of using run(): the control that
    * shows the test would catch a runner whose heartbeats stop while the main thread is blocked.
    */
@@ -146,13 +148,13 @@ import { VigilClient } from ${JSON.stringify(sdk)};
 const client = new VigilClient({ url: process.env.VIGIL_URL });
 const id = process.argv[2];
 const spin = () => {
-  const end = Date.now() + 3000;
+  const end = Date.now() + 6000;
   let spins = 0;
   while (Date.now() < end) spins++;
   return spins > 0;
 };
 if (${mainThreadBeats}) {
-  const e = await client.register({ id, kind: 'busy', limits: { heartbeat: '1s' } });
+  const e = await client.register({ id, kind: 'busy', limits: { heartbeat: '2s' } });
   const beat = () => client.heartbeat(id, { attempt: e.attempt }).catch(() => undefined);
   await beat();
   const timer = setInterval(beat, 300);
@@ -160,7 +162,7 @@ if (${mainThreadBeats}) {
   await new Promise((resolve) => setTimeout(resolve, 100));
   clearInterval(timer);
 } else {
-  const value = await client.run({ id, kind: 'busy', limits: { heartbeat: '1s' } }, (ctx) => {
+  const value = await client.run({ id, kind: 'busy', limits: { heartbeat: '2s' } }, (ctx) => {
     process.stdout.write('started\\n');
     return { spun: spin(), aborted: ctx.signal.aborted };
   });
