@@ -20,6 +20,7 @@ import {
   tickDue,
 } from './panels.js';
 import { loadStats } from './stats-panel.js';
+import { loadRetention, wireRetention } from './retention.js';
 import { loadSilences, wireSilences } from './silences.js';
 import type { ScheduleItem } from './schedules.js';
 import { renderSchedules } from './schedules.js';
@@ -117,17 +118,19 @@ const loaders: Record<Panel, () => Promise<void>> = {
     const newest = Array.isArray(notifications) ? notifications.slice(0, 10) : notifications;
     renderStatus(owners, processes, probes, operations, newest);
     renderSchedules(schedules, now());
-    await loadSilences();
+    await Promise.all([loadSilences(), loadRetention()]);
   },
 };
 
 /**
  * One status list: its items, null when this Vigil has no such API, or the error that one panel
- * shows on its own (a failing list never blanks the others). Auth failures go to the login form.
+ * shows on its own (a failing list never blanks the others). A refused token goes to the login
+ * form; a list refused to a token that read the summary (a viewer, on an admin-only list such as
+ * the schedules) says why in its panel instead.
  */
 function statusList<T>(path: string): Promise<T[] | null | Error> {
   return listOrNull<T>(path).catch((error: unknown) => {
-    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) throw error;
+    if (error instanceof ApiError && error.status === 401) throw error;
     return error instanceof Error ? error : new Error(String(error));
   });
 }
@@ -415,4 +418,5 @@ function wire(): void {
 
 wire();
 wireSilences(() => reload('status'));
+wireRetention(now);
 void start();

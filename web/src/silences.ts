@@ -39,8 +39,15 @@ export async function loadSilences(): Promise<void> {
     ]);
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) return;
+    // Silences and the pause are admin only: a viewer reads the rest of the page without them.
+    if (error instanceof ApiError && error.status === 403) {
+      fill('silences', h('p', { class: 'empty' }, 'Silences need the admin token.'));
+      byId('silence-form').hidden = true;
+      return;
+    }
     throw error;
   }
+  byId('silence-form').hidden = false;
   const banner = byId('paused-banner');
   banner.hidden = !pause.paused;
   if (pause.paused) {
