@@ -10,6 +10,7 @@ import { chromium } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AttemptEnd } from '../src/ports/records.js';
 import { openSqliteStore } from '../src/stores/sqlite.js';
+import { lowContrastText } from './browser-contrast.js';
 import { tempDir } from './helpers.js';
 import type { VigilProcess } from './process-helpers.js';
 import { startVigil } from './process-helpers.js';
@@ -150,8 +151,20 @@ describe.runIf(hasChromium)('the Retention panel in a browser', () => {
     const confirm = p.locator('#retention-confirm');
     await p.getByRole('button', { name: 'Prune now' }).click();
     await confirm.waitFor();
+    // Its text, danger button included, is as legible as the rest of the page.
+    expect(await p.evaluate(lowContrastText)).toEqual([]);
     await p.getByRole('button', { name: 'Cancel' }).click();
     await confirm.waitFor({ state: 'hidden' });
+    // The keyboard: focus lands on Cancel, Escape closes it and gives focus back to Prune now.
+    await p.getByRole('button', { name: 'Prune now' }).click();
+    expect(await p.evaluate(() => (globalThis as any).document.activeElement.id)).toBe(
+      'retention-cancel',
+    );
+    await p.keyboard.press('Escape');
+    await confirm.waitFor({ state: 'hidden' });
+    expect(await p.evaluate(() => (globalThis as any).document.activeElement.id)).toBe(
+      'retention-prune',
+    );
 
     // While the other replica holds the pass, this one skips and says so.
     await p.getByRole('button', { name: 'Prune now' }).click();
