@@ -66,11 +66,11 @@ afterEach(async () => {
 });
 
 /** `vigil serve` with the admin token, a viewer token and YAML's retention; returns its file. */
-async function serve(): Promise<{ url: string; db: string }> {
+async function serve(extraYaml = ''): Promise<{ url: string; db: string }> {
   const temp = tempDir();
   cleanup = temp.cleanup;
   const db = join(temp.dir, 'vigil.db');
-  writeFileSync(join(temp.dir, 'vigil.yaml'), YAML);
+  writeFileSync(join(temp.dir, 'vigil.yaml'), YAML + extraYaml);
   vigil = await startVigil(temp.dir, { VIGIL_DATABASE_URL: `sqlite:${db}`, VIGIL_TOKEN: ADMIN });
   return { url: vigil.url, db };
 }
@@ -113,6 +113,13 @@ async function seedEnded(db: string, id: string, age: number, endedAgo: number):
 const row = (p: Page, table: string) =>
   p.locator('#retention tbody tr').filter({ has: p.locator('td:first-child', { hasText: table }) });
 const status = (p: Page) => p.locator('#retention-status').innerText();
+/** A POST straight to the service (not through the page); its status. */
+const post = (url: string, path: string, body: object, token = ADMIN) =>
+  fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  }).then((r) => r.status);
 const execution = (url: string, id: string) =>
   fetch(`${url}/v1/executions/${id}`, { headers: { authorization: `Bearer ${ADMIN}` } }).then(
     (r) => r.status,
@@ -127,6 +134,10 @@ describe.runIf(hasChromium)('the Retention panel in a browser', () => {
     await seedEnded(db, 'old-2', 5 * D, 3 * D);
     await seedEnded(db, 'young-1', D, 3_600_000);
     const p = await connect(url, ADMIN);
+    // The admin's page keeps every write control.
+    expect(await p.getByRole('button', { name: 'Dry run now' }).isVisible()).toBe(true);
+    expect(await p.locator('#silence-form').isVisible()).toBe(true);
+    expect(await p.locator('#read-only').isVisible()).toBe(false);
 
     expect(await row(p, 'executions').innerText()).toMatch(/^executions\s+2 days\s+—\s+0\s+—$/);
     expect(await row(p, 'remediations').innerText()).toMatch(/^remediations\s+forever\s/);
@@ -200,24 +211,60 @@ describe.runIf(hasChromium)('the Retention panel in a browser', () => {
     expect(await execution(url, 'young-1')).toBe(200);
   });
 
-  it('a viewer token sees the settings and totals, and no count or prune control', async () => {
-    const { url } = await serve();
+  it('a viewer token reads every panel, schedules, silences and the pause included, and sees no write control', async () => {
+    const { url } = await serve(`schedules:
+  nightly-export: { cron: '0 3 * * *', kind: export }
+silences:
+  - matchers: { kind: backup }
+    startsAt: 2026-01-01T00:00:00Z
+    endsAt: 2099-01-01T00:00:00Z
+    comment: from the file
+`);
+    // What the admin set up: a silence through the API, and the pause.
+    const silence = {
+      matchers: { owner: 'billing' },
+      duration: '2h',
+      createdBy: 'ops',
+      comment: 'deploy',
+    };
+    expect(await post(url, '/v1/silences', silence)).toBe(201);
+    expect(await post(url, '/v1/pause', { by: 'ops', comment: 'migration' })).toBe(200);
     const p = await connect(url, VIEWER);
 
+    // Retention: the settings and totals, no count or prune control.
     expect(await row(p, 'executions').innerText()).toMatch(/^executions\s+2 days\s+—\s+0$/);
     expect(await p.locator('#retention thead').innerText()).not.toContain('Prunable');
     expect(await p.locator('#retention-viewer').innerText()).toContain('need the admin token');
-    for (const name of ['Count prunable now', 'Prune now', 'Yes, prune now']) {
-      expect(await p.getByRole('button', { name }).count(), name).toBe(0);
-    }
     expect(await p.locator('#retention-actions').isVisible()).toBe(false);
     expect(await p.locator('#retention-confirm').isVisible()).toBe(false);
-    // The admin-only panels say so; the page stays up (it used to send a viewer back to the form).
-    await expect
-      .poll(() => p.locator('#silences').innerText())
-      .toBe('Silences need the admin token.');
+
+    // The schedules, the silences and the pause read, as the admin would see them.
+    await expect.poll(() => p.locator('#schedules').innerText()).toContain('nightly-export');
+    await expect.poll(() => p.locator('#silences tbody tr').count()).toBe(2);
+    const silences = await p.locator('#silences').innerText();
+    expect(silences).toContain('kind=backup');
+    expect(silences).toContain('owner=billing');
+    expect(silences).toContain('vigil.yaml');
+    expect(await p.locator('#paused-banner').innerText()).toMatch(/^Paused: .*by ops: migration/);
+
+    // No control it could not use: each write is the admin's, and says so.
+    for (const name of [
+      'Dry run now',
+      'Count prunable now',
+      'Prune now',
+      'Yes, prune now',
+      'Add',
+      'Expire',
+    ]) {
+      expect(await p.getByRole('button', { name }).count(), name).toBe(0);
+    }
     expect(await p.locator('#silence-form').isVisible()).toBe(false);
-    expect(await p.locator('#schedules').innerText()).toMatch(/^Unavailable: .*admin token/);
+    expect(await p.locator('#silences-viewer').isVisible()).toBe(true);
+    expect(await p.locator('#dry-run-viewer').isVisible()).toBe(true);
+    expect(await p.locator('#read-only').innerText()).toBe('Read only');
     expect(await p.locator('#login').isVisible()).toBe(false);
+    expect(await p.evaluate(lowContrastText)).toEqual([]);
+    // Hidden is not allowed: a dry run asked for with this token is still refused.
+    expect(await post(url, '/v1/sweeps', { dryRun: true }, VIEWER)).toBe(403);
   });
 });

@@ -21,6 +21,7 @@ import {
 } from './panels.js';
 import { loadStats } from './stats-panel.js';
 import { loadRetention, wireRetention } from './retention.js';
+import { loadRole } from './role.js';
 import { loadSilences, wireSilences } from './silences.js';
 import type { ScheduleItem } from './schedules.js';
 import { renderSchedules } from './schedules.js';
@@ -125,8 +126,7 @@ const loaders: Record<Panel, () => Promise<void>> = {
 /**
  * One status list: its items, null when this Vigil has no such API, or the error that one panel
  * shows on its own (a failing list never blanks the others). A refused token goes to the login
- * form; a list refused to a token that read the summary (a viewer, on an admin-only list such as
- * the schedules) says why in its panel instead.
+ * form; a list refused to a token that read the summary says why in its panel instead.
  */
 function statusList<T>(path: string): Promise<T[] | null | Error> {
   return listOrNull<T>(path).catch((error: unknown) => {
@@ -351,6 +351,7 @@ function showLogin(error: ApiError | null): void {
 async function start(): Promise<void> {
   try {
     await loaders.summary();
+    await loadRole();
   } catch (error) {
     if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
       showLogin(error);
