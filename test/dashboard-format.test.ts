@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { ExecutionJson } from '../web/src/format.js';
-import { byDeadline, duration, layoutTimeline, relative, timeLeft } from '../web/src/format.js';
+import {
+  byDeadline,
+  duration,
+  keepText,
+  layoutTimeline,
+  relative,
+  timeLeft,
+} from '../web/src/format.js';
 import { parseBlock } from '../web/src/sse.js';
 
 const T = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -37,6 +44,17 @@ describe('the dashboard’s formatting', () => {
     [-7_800, '7.8s'],
   ])('duration(%i) is "%s"', (ms, text) => {
     expect(duration(ms)).toBe(text);
+  });
+
+  it.each([
+    [null, 'forever'],
+    [30 * 86_400_000, '30 days'],
+    [86_400_000, '1 day'],
+    [36 * 3_600_000, '36 hours'],
+    [3_600_000, '1 hour'],
+    [90 * 60_000, '1h 30m'],
+  ])('keeps %s ms as "%s"', (ms, text) => {
+    expect(keepText(ms)).toBe(text);
   });
 
   it('relative times', () => {

@@ -107,6 +107,14 @@ describe('a viewer token', () => {
     expect((await call('GET', '/v1/remediations', ALPHA)).statusCode).toBe(403);
   });
 
+  it('reads the retention settings, told it may not prune (the dashboard hides its buttons)', async () => {
+    const viewer = await call('GET', '/v1/retention', VIEWER);
+    expect(viewer.statusCode).toBe(200);
+    expect(viewer.json()).toMatchObject({ canPrune: false, running: false, lastPass: null });
+    expect((await call('GET', '/v1/retention', ADMIN)).json()).toMatchObject({ canPrune: true });
+    expect((await call('GET', '/v1/retention', ALPHA)).statusCode).toBe(403);
+  });
+
   it.each([
     ['POST', '/v1/executions', { kind: 'k' }],
     ['POST', '/v1/executions/live/start', { attempt: 1 }],
@@ -119,6 +127,8 @@ describe('a viewer token', () => {
     ['DELETE', '/v1/executions/live/slots/gpu?attempt=1', undefined],
     ['POST', '/v1/sweeps', { dryRun: true }],
     ['POST', '/v1/sweeps', {}],
+    ['POST', '/v1/retention/prune', { dryRun: true }],
+    ['POST', '/v1/retention/prune', {}],
   ] as const)('may not %s %s: 403, and nothing changes', async (method, url, payload) => {
     const before = (await call('GET', '/v1/executions/live', ADMIN)).json();
     const sweepsBefore = (await call('GET', '/v1/sweeps/latest', ADMIN)).json();

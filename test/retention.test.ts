@@ -334,10 +334,39 @@ describe('retention in a running Vigil', () => {
           keepMs: { executions: 30 * D, remediations: 90 * D },
           prunedSinceStart: { executions: 1 },
           lastPass: { dryRun: false, skipped: false },
+          running: false,
+          canPrune: true,
         });
       } finally {
         await app.close();
       }
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a pass asked for while one is under way joins it instead of running beside it', async () => {
+    const h = await harness('sqlite');
+    try {
+      await ended(h, 'a', T0, T0 + M);
+      h.clock.set(T0 + 40 * D);
+      const vigil = new Vigil({
+        store: h.store,
+        config: h.config,
+        clock: h.clock,
+        watchEventLoop: false,
+      });
+      const first = vigil.service.prune();
+      expect(vigil.service.pruneUnderWay).toBe(true);
+      const second = vigil.service.prune();
+      expect(second).toBe(first);
+      const [a, b] = await Promise.all([first, second]);
+      expect(b).toBe(a);
+      expect(a.tables?.find((t) => t.table === 'executions')?.rows).toBe(1);
+      expect(vigil.service.pruner.totals.executions).toBe(1);
+      expect(vigil.service.pruneUnderWay).toBe(false);
+      // A dry run never joins: it only counts, and takes no lease.
+      expect((await vigil.service.prune(true)).dryRun).toBe(true);
     } finally {
       await h.close();
     }

@@ -126,6 +126,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return reply.type(metrics.contentType).send(await metrics.render());
   });
   app.get('/openapi.json', async () => openApiDocument());
+  // Any valid token may ask what it may do: the dashboard shows a viewer no control it would refuse.
+  app.get('/v1/whoami', async (request) => ({
+    role: request.caller.role,
+    owner: request.caller.owner,
+  }));
   const streams = new Set<ServerResponse>();
   app.get('/v1/events', (request, reply) => {
     const { caller } = request;

@@ -273,6 +273,13 @@ export function openApiDocument(): Record<string, unknown> {
           responses: describe({ '200': 'the OpenAPI document', '401': errors['401'] }),
         },
       },
+      '/v1/whoami': {
+        get: {
+          summary:
+            'What the token asking may do (any valid token): role admin, viewer or runner, and the owner a runner token is bound to',
+          responses: describe({ '200': '{role, owner}', '401': errors['401'] }),
+        },
+      },
       '/': { get: open('The dashboard (no token needed)', { '200': 'text/html' }) },
       '/index.html': { get: open('The dashboard (no token needed)', { '200': 'text/html' }) },
       '/assets/{file}': {

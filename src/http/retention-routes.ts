@@ -20,9 +20,10 @@ function reportJson(report: PruneReport) {
 }
 
 /**
- * `GET /v1/retention`: how long each kind of record is kept, what this process pruned, and its
- * last pass (admin and viewer tokens). `POST /v1/retention/prune`: a pass now (`{"dryRun": true}`
- * only counts); admin only.
+ * `GET /v1/retention`: how long each kind of record is kept, what this process pruned, its last
+ * pass, whether one is under way, and whether this caller may run one (admin and viewer tokens:
+ * the dashboard offers its prune buttons by `canPrune`). `POST /v1/retention/prune`: a pass now
+ * (`{"dryRun": true}` only counts); admin only.
  */
 export function registerRetentionRoutes(app: FastifyInstance, service: Service): void {
   app.get('/v1/retention', async (request) => {
@@ -34,6 +35,8 @@ export function registerRetentionRoutes(app: FastifyInstance, service: Service):
       batchSize: settings.batchSize,
       prunedSinceStart: totals,
       lastPass: lastPass && { at: iso(lastPass.at), ...reportJson(lastPass.report) },
+      running: service.pruneUnderWay,
+      canPrune: request.caller.isAdmin,
     };
   });
   app.post('/v1/retention/prune', async (request) => {
@@ -56,7 +59,7 @@ export function retentionRoutesOpenApi(): Record<string, unknown> {
         responses: {
           '200': {
             description:
-              '{keepMs: {executions, remediations, sweeps, notifications, processRecoveries} (null: forever), intervalMs, batchSize, prunedSinceStart, lastPass}',
+              '{keepMs: {executions, remediations, sweeps, notifications, processRecoveries, scheduleVerdicts, schedulePings, silences} (ms; null: forever), intervalMs, batchSize, prunedSinceStart (rows per table), lastPass: {at, dryRun, skipped, tables} or null, running (a pass under way in this process), canPrune (whether this token may run one: admin)}',
           },
           ...errors,
         },

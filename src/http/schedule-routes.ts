@@ -31,7 +31,7 @@ export function registerScheduleRoutes(
   };
 
   app.get('/v1/schedules', async (request) => {
-    request.caller.mustBeAdmin();
+    request.caller.mustReadAll();
     return { items: (await watch.status()).map(scheduleJson) };
   });
 

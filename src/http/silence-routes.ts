@@ -1,6 +1,7 @@
 /**
- * Silences, maintenance windows and the pause over HTTP (admin only): `POST/GET /v1/silences`,
- * `DELETE /v1/silences/:id` (expire), `GET /v1/pause`, `POST /v1/pause`, `POST /v1/resume`.
+ * Silences, maintenance windows and the pause over HTTP: `POST/GET /v1/silences`,
+ * `DELETE /v1/silences/:id` (expire), `GET /v1/pause`, `POST /v1/pause`, `POST /v1/resume`. The
+ * admin changes them; a viewer reads them (runner tokens neither).
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
@@ -77,7 +78,7 @@ export function registerSilenceRoutes(
   });
 
   app.get('/v1/silences', async (request) => {
-    request.caller.mustBeAdmin();
+    request.caller.mustReadAll();
     const query = parseInput(silencesQuery, request.query, 'query');
     const now = options.clock.now();
     const all = query.all === 'true';
@@ -105,7 +106,7 @@ export function registerSilenceRoutes(
   });
 
   app.get('/v1/pause', async (request) => {
-    request.caller.mustBeAdmin();
+    request.caller.mustReadAll();
     return pauseJson(await silences.pauseState());
   });
 

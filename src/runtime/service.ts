@@ -207,14 +207,24 @@ export class Service {
       .catch(() => undefined);
   }
 
-  /** One retention pass (`vigil prune`, and every `retention.interval` while serving). */
+  /**
+   * One retention pass (`vigil prune`, and every `retention.interval` while serving). A pass asked
+   * for while one is under way here joins it: both would hold the same lease (one holder per
+   * process), and the first to end would release it under the other.
+   */
   prune(dryRun = false): Promise<PruneReport> {
-    const run = this.pruner.pass(dryRun);
-    if (dryRun) return run;
-    this.pruning = run;
-    return run.finally(() => {
+    if (dryRun) return this.pruner.pass(true);
+    if (this.pruning) return this.pruning;
+    const run = this.pruner.pass(false).finally(() => {
       if (this.pruning === run) this.pruning = null;
     });
+    this.pruning = run;
+    return run;
+  }
+
+  /** Whether a retention pass is under way in this process. */
+  get pruneUnderWay(): boolean {
+    return this.pruning !== null;
   }
 
   /** After `stop`: resolves when a retention pass under way has finished its batch. */

@@ -116,6 +116,18 @@ export function byDeadline(items: ExecutionJson[]): ExecutionJson[] {
   return [...items].sort((a, b) => key(a) - key(b) || a.id.localeCompare(b.id));
 }
 
+/**
+ * How long retention keeps a table, as vigil.yaml would say it in words: "30 days", "36 hours",
+ * "forever" (null). Whole days or hours read as such; anything else as a duration.
+ */
+export function keepText(ms: number | null): string {
+  if (ms === null) return 'forever';
+  const plural = (n: number, unit: string) => `${n} ${unit}${n === 1 ? '' : 's'}`;
+  if (ms > 0 && ms % 86_400_000 === 0) return plural(ms / 86_400_000, 'day');
+  if (ms > 0 && ms % 3_600_000 === 0) return plural(ms / 3_600_000, 'hour');
+  return duration(ms);
+}
+
 /** `heartbeat_lost` → "heartbeat lost". */
 export function humanize(name: string): string {
   return name.replaceAll('_', ' ');

@@ -20,6 +20,8 @@ import {
   tickDue,
 } from './panels.js';
 import { loadStats } from './stats-panel.js';
+import { loadRetention, wireRetention } from './retention.js';
+import { loadRole } from './role.js';
 import { loadSilences, wireSilences } from './silences.js';
 import type { ScheduleItem } from './schedules.js';
 import { renderSchedules } from './schedules.js';
@@ -117,17 +119,18 @@ const loaders: Record<Panel, () => Promise<void>> = {
     const newest = Array.isArray(notifications) ? notifications.slice(0, 10) : notifications;
     renderStatus(owners, processes, probes, operations, newest);
     renderSchedules(schedules, now());
-    await loadSilences();
+    await Promise.all([loadSilences(), loadRetention()]);
   },
 };
 
 /**
  * One status list: its items, null when this Vigil has no such API, or the error that one panel
- * shows on its own (a failing list never blanks the others). Auth failures go to the login form.
+ * shows on its own (a failing list never blanks the others). A refused token goes to the login
+ * form; a list refused to a token that read the summary says why in its panel instead.
  */
 function statusList<T>(path: string): Promise<T[] | null | Error> {
   return listOrNull<T>(path).catch((error: unknown) => {
-    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) throw error;
+    if (error instanceof ApiError && error.status === 401) throw error;
     return error instanceof Error ? error : new Error(String(error));
   });
 }
@@ -348,6 +351,7 @@ function showLogin(error: ApiError | null): void {
 async function start(): Promise<void> {
   try {
     await loaders.summary();
+    await loadRole();
   } catch (error) {
     if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
       showLogin(error);
@@ -415,4 +419,5 @@ function wire(): void {
 
 wire();
 wireSilences(() => reload('status'));
+wireRetention(now);
 void start();

@@ -1,9 +1,11 @@
 /**
  * Silences, maintenance windows and the pause: the banner shown while Vigil is paused, the list of
- * silences not ended yet with an Expire button each, and the form that adds one.
+ * silences not ended yet with an Expire button each, and the form that adds one. A viewer token
+ * reads the banner and the list, without the buttons or the form (both are the admin's).
  */
 import { ApiError, call } from './api.js';
 import { byId, fill, h } from './dom.js';
+import { canWrite } from './role.js';
 
 export interface SilenceItem {
   id: string;
@@ -39,8 +41,15 @@ export async function loadSilences(): Promise<void> {
     ]);
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) return;
+    // A token that may read the summary but not these: the rest of the page stays up without them.
+    if (error instanceof ApiError && error.status === 403) {
+      fill('silences', h('p', { class: 'empty' }, `Unavailable: ${error.message}`));
+      byId('silence-form').hidden = true;
+      return;
+    }
     throw error;
   }
+  byId('silence-form').hidden = !canWrite();
   const banner = byId('paused-banner');
   banner.hidden = !pause.paused;
   if (pause.paused) {
@@ -85,18 +94,19 @@ function renderSilences(items: SilenceItem[]): void {
             h('td', {}, new Date(s.endsAt).toLocaleString()),
             h('td', {}, s.createdBy),
             h('td', {}, s.comment),
-            h(
-              'td',
-              {},
-              s.origin === 'store'
-                ? h('button', { class: 'button', type: 'button', 'data-expire': s.id }, 'Expire')
-                : h('span', { class: 'muted small' }, 'vigil.yaml'),
-            ),
+            h('td', {}, lastCell(s)),
           ),
         ),
       ),
     ),
   );
+}
+
+/** Expire for a silence the admin may end; where a vigil.yaml one comes from; nothing else. */
+function lastCell(s: SilenceItem): HTMLElement | string {
+  if (s.origin !== 'store') return h('span', { class: 'muted small' }, 'vigil.yaml');
+  if (!canWrite()) return '';
+  return h('button', { class: 'button', type: 'button', 'data-expire': s.id }, 'Expire');
 }
 
 /** The add form and the Expire buttons; `changed` reloads the list. */
