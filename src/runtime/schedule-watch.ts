@@ -182,10 +182,13 @@ export class ScheduleWatch {
     for (const spec of specs) {
       try {
         const now = clock.now();
+        // Judged from its next due time on: after Vigil first saw it, or (one defined through
+        // the API, which a replica may first read later) after it was defined.
+        const seen = Math.min(spec.since ?? now, now);
         const record = await store.ensureSchedule(
           spec.name,
-          spec.times.previous(now - spec.graceMs),
-          now,
+          spec.times.previous(seen - spec.graceMs),
+          seen,
         );
         const judged = await this.judge(spec, record, now);
         await this.checkLate(spec, judged, now);
