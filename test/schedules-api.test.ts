@@ -167,7 +167,7 @@ await describeEach(storeKinds(), 'schedules through the API on %s', (kind) => {
     const other = replica();
     await other.schedules.pass();
     const events: { type: string; dueAt?: number }[] = [];
-    vigil.service.events.on((event) => events.push(event as { type: string }));
+    vigil.service.events.on((event) => events.push(event));
     const missed = () => events.filter((e) => e.type === 'schedule:missed');
     const verdicts = await h.store.schedules().listVerdicts('hourly', 10);
     expect(verdicts.map((v) => v.dueAt)).toEqual([T0 + 60 * M]); // 12:00 was before it existed

@@ -49,7 +49,7 @@ await describeEach(
       await h.close();
     });
 
-    const configure = (schedules: object, tables: object = {}) => {
+    const configure = (schedules: object, tables: Record<string, unknown> = {}) => {
       h.config = parseConfig({ tables: llmTables(app, tables), schedules });
     };
 
