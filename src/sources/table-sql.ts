@@ -178,8 +178,7 @@ export function mappedTable(
   const rawHeartbeat = (column: string) =>
     dialect === 'postgres' ? `${qualified(column)}::text` : qualified(column);
 
-  const toMs = (value: unknown, kind: TimeKind) =>
-    timeToMs(dialect, kind, table.timeUnit, value);
+  const toMs = (value: unknown, kind: TimeKind) => timeToMs(dialect, kind, table.timeUnit, value);
 
   return {
     table,
