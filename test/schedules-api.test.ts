@@ -187,4 +187,45 @@ await describeEach(storeKinds(), 'schedules through the API on %s', (kind) => {
       (await h.store.schedules().listVerdicts('hourly', 10)).map((v) => v.dueAt).sort(),
     ).toEqual([T0 + 60 * M, T0 + 90 * M, T0 + 150 * M]);
   });
+
+  it('a stored schedule whose table has left vigil.yaml is not judged, and that is reported once', async () => {
+    const tables = {
+      chats: {
+        database: 'sqlite:app.db',
+        table: 'chats',
+        id: 'id',
+        status: { column: 'status', running: 'running', failed: 'failed', succeeded: 'done' },
+        startedAt: 'started_at',
+      },
+    };
+    const withTable = parseConfig({ tables }, { VIGIL_TOKEN: ADMIN });
+    const before = new Vigil({ store: h.store, config: withTable, clock: h.clock });
+    const first = await buildApp({
+      vigil: before,
+      store: h.store,
+      config: withTable,
+      clock: h.clock,
+    });
+    const put = await first.inject({
+      method: 'PUT',
+      url: '/v1/schedules/chats-hourly',
+      headers: { authorization: `Bearer ${ADMIN}` },
+      payload: { every: '1h', table: 'chats' },
+    });
+    expect(put.statusCode).toBe(201);
+    await first.close();
+    const errors: string[] = [];
+    const after = new Vigil({
+      store: h.store,
+      config: h.config,
+      clock: h.clock,
+      watchEventLoop: false,
+      onError: (error, where) => errors.push(`${where}: ${(error as Error).message}`),
+    });
+    expect((await after.schedules.status()).map((s) => s.spec.name)).toEqual(['nightly']);
+    await after.schedules.pass();
+    expect(errors).toEqual([
+      'schedule chats-hourly: not judged: definition.table: expected the name of a mapped table under "tables:" (none), got "chats"',
+    ]);
+  });
 });

@@ -29,7 +29,7 @@ export function apiScheduleSpecs(
         stored.definition,
         config.tables,
         { source: 'api', since: stored.since },
-        `schedule ${stored.name}`,
+        'definition',
       );
       if (parsed.ok) {
         specs.push(parsed.spec);
