@@ -113,8 +113,12 @@ describe('schedules through the real binary', () => {
 
     const listed = await runVigil(['schedules'], { cwd: dir });
     expect(listed.code).toBe(0);
-    expect(listed.stdout).toMatch(/^NAME\s+WHEN\s+GRACE\s+STATE\s+NEXT DUE\s+LAST START$/m);
-    expect(listed.stdout).toMatch(/^nightly\s+0 \* \* \* \* \(UTC\)\s+0ms\s+late\s+in \S+/m);
+    expect(listed.stdout).toMatch(
+      /^NAME\s+SOURCE\s+WHEN\s+GRACE\s+STATE\s+NEXT DUE\s+LAST START$/m,
+    );
+    expect(listed.stdout).toMatch(
+      /^nightly\s+config\s+0 \* \* \* \* \(UTC\)\s+0ms\s+late\s+in \S+/m,
+    );
     const json = await runVigil(['schedules', '--json'], { cwd: dir });
     const [item] = (JSON.parse(json.stdout) as { items: Record<string, unknown>[] }).items;
     expect(item).toMatchObject({ name: 'nightly', cron: '0 * * * *', state: 'late' });
