@@ -318,7 +318,8 @@ export function parseConfig(
   const dispatch = resolveDispatch(file.kinds ?? {}, env, problems);
   const ownerAgents = resolveOwnerAgents(file.owners, problems);
   const silences = configuredSilences(file.silences, problems);
-  const schedules = resolveSchedules(file.schedules, problems);
+  const tables = normalizeTables(file.tables);
+  const schedules = resolveSchedules(file.schedules, problems, tables);
   if (problems.length > 0) throw new ConfigError(problems, source);
 
   const token = nonEmpty(env.VIGIL_TOKEN) ?? null;
@@ -381,7 +382,7 @@ export function parseConfig(
     },
     probes: resolveProbes(file.probes),
     operations: resolveHttpLists(file.operations),
-    tables: normalizeTables(file.tables),
+    tables,
     schedules,
     notify,
     dispatch,

@@ -95,7 +95,9 @@ describe('schedules through the real binary', () => {
 
     const unknown = await runVigil(['exec', '--schedule', 'nope', '--', 'true'], { cwd: dir, env });
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toContain('no schedule named "nope" under "schedules:"');
+    expect(unknown.stderr).toContain(
+      'no schedule named "nope" in "schedules:" or defined through the API',
+    );
     expect(await api(vigil.url, 'POST', '/v1/schedules/nope/ping')).toMatchObject({
       status: 404,
     });
@@ -111,8 +113,12 @@ describe('schedules through the real binary', () => {
 
     const listed = await runVigil(['schedules'], { cwd: dir });
     expect(listed.code).toBe(0);
-    expect(listed.stdout).toMatch(/^NAME\s+WHEN\s+GRACE\s+STATE\s+NEXT DUE\s+LAST START$/m);
-    expect(listed.stdout).toMatch(/^nightly\s+0 \* \* \* \* \(UTC\)\s+0ms\s+late\s+in \S+/m);
+    expect(listed.stdout).toMatch(
+      /^NAME\s+SOURCE\s+WHEN\s+GRACE\s+STATE\s+NEXT DUE\s+LAST START$/m,
+    );
+    expect(listed.stdout).toMatch(
+      /^nightly\s+config\s+0 \* \* \* \* \(UTC\)\s+0ms\s+late\s+in \S+/m,
+    );
     const json = await runVigil(['schedules', '--json'], { cwd: dir });
     const [item] = (JSON.parse(json.stdout) as { items: Record<string, unknown>[] }).items;
     expect(item).toMatchObject({ name: 'nightly', cron: '0 * * * *', state: 'late' });
@@ -154,5 +160,64 @@ describe('schedules through the real binary', () => {
     expect(both.stderr).toContain(
       'schedules.both: expected exactly one of "cron" or "every", got both',
     );
+  });
+
+  it('vigil schedules set and rm define schedules in the database; a running vigil serve judges them', async () => {
+    writeConfig({ nightly: { cron: '0 3 * * *' } });
+    vigil = await startVigil(dir);
+    const set = await runVigil(['schedules', 'set', 'often', '--every', '2s', '--grace', '0s'], {
+      cwd: dir,
+    });
+    expect(set).toMatchObject({ code: 0, stdout: 'created schedule often\n' });
+    const item = async () =>
+      (
+        (await api(vigil!.url, 'GET', '/v1/schedules')).json.items as Record<string, unknown>[]
+      ).find((s) => s.name === 'often');
+    // The service reads the definition from the database and judges it: nothing runs, so missed.
+    await until(async () => (await item())?.state === 'missed', {
+      what: 'the API schedule missed',
+    });
+    expect(await item()).toMatchObject({ source: 'api', everyMs: 2_000, graceMs: 0 });
+    const ping = await api(vigil.url, 'POST', '/v1/schedules/often/ping');
+    expect(ping.status).toBe(200);
+
+    const json = await runVigil(
+      ['schedules', 'set', 'often', '--cron', '*/5 * * * *', '--tz', 'Europe/Berlin', '--json'],
+      { cwd: dir },
+    );
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      name: 'often',
+      source: 'api',
+      cron: '*/5 * * * *',
+      tz: 'Europe/Berlin',
+      state: 'waiting',
+    });
+    const listed = await runVigil(['schedules'], { cwd: dir });
+    expect(listed.stdout).toMatch(/often\s+api\s+\*\/5 \* \* \* \* \(Europe\/Berlin\)/);
+    expect(listed.stdout).toMatch(/nightly\s+config\s+0 3 \* \* \* \(UTC\)/);
+
+    const bad = await runVigil(['schedules', 'set', 'often', '--every', '10', '--table', 'x'], {
+      cwd: dir,
+    });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(
+      '--every: give a unit: "10s", "10m" (a number without quotes is milliseconds), got "10"',
+    );
+    const configured = await runVigil(['schedules', 'rm', 'nightly'], { cwd: dir });
+    expect(configured.code).toBe(1);
+    expect(configured.stderr).toContain(
+      'schedule "nightly" is defined in ' +
+        join(dir, 'vigil.json') +
+        ' (schedules.nightly) and cannot be deleted',
+    );
+
+    const rm = await runVigil(['schedules', 'rm', 'often', '--json'], { cwd: dir });
+    expect(rm).toMatchObject({ code: 0 });
+    expect(JSON.parse(rm.stdout)).toEqual({ name: 'often', deleted: true });
+    expect(await item()).toBeUndefined();
+    const again = await runVigil(['schedules', 'rm', 'often'], { cwd: dir });
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('no schedule named "often" defined through the API');
   });
 });

@@ -519,7 +519,7 @@ const contract: Record<Method, (h: Harness, store: SqlStore) => Promise<void>> =
       (
         await schedules.startsBetween(
           'nightly',
-          { kind: 'backup', owner: null },
+          { kind: 'backup', owner: null, table: null },
           T0 + 3 * M,
           T0 + 4 * M,
         )
@@ -533,6 +533,32 @@ const contract: Record<Method, (h: Harness, store: SqlStore) => Promise<void>> =
     expect(await schedules.listSchedules()).toEqual([
       expect.objectContaining({ name: 'nightly', state: 'late', lastJudgedDueAt: T0 + M }),
     ]);
+
+    // Schedules defined through the API: a new one, a replacement that keeps its timing (judging
+    // goes on), one that changes it (judging starts again), and a delete (its verdicts stay).
+    expect(await schedules.putDefinition('nightly', { every: '1m' }, 'every:60000', T0)).toEqual({
+      created: true,
+      since: T0,
+    });
+    expect(await schedules.listSchedules()).toEqual([]); // retimed: where judging stood is gone
+    await schedules.ensureSchedule('nightly', T0, T0);
+    expect(
+      await schedules.putDefinition('nightly', { every: '1m', grace: '1s' }, 'every:60000', T0 + M),
+    ).toEqual({ created: false, since: T0 });
+    expect(await schedules.listSchedules()).toHaveLength(1);
+    expect(await schedules.listDefinitions()).toEqual([
+      { name: 'nightly', definition: { every: '1m', grace: '1s' }, since: T0, updatedAt: T0 + M },
+    ]);
+    expect(
+      await schedules.putDefinition('nightly', { every: '2m' }, 'every:120000', T0 + 2 * M),
+    ).toEqual({ created: false, since: T0 + 2 * M });
+    expect(await schedules.listSchedules()).toEqual([]);
+    await schedules.ensureSchedule('nightly', T0, T0 + 2 * M);
+    expect(await schedules.deleteDefinition('nightly')).toBe(true);
+    expect(await schedules.deleteDefinition('nightly')).toBe(false);
+    expect(await schedules.listDefinitions()).toEqual([]);
+    expect(await schedules.listSchedules()).toEqual([]);
+    expect(await schedules.listVerdicts('nightly', 10)).toHaveLength(1);
   },
 };
 

@@ -9,6 +9,7 @@ import type { SweepResult } from '../runtime/sweep.js';
 import { Sweeper } from '../runtime/sweep.js';
 import { gateReader } from '../runtime/gate.js';
 import { sourcesFor } from './sources.js';
+import { apiScheduleSpecs, tableStartsFor } from './schedules.js';
 import { openAdapters } from './vigil.js';
 
 export interface OneSweepOptions {
@@ -45,6 +46,7 @@ export async function sweepOnce(options: OneSweepOptions): Promise<SweepResult> 
     });
   const adapters = await openAdapters(config, store);
   const sources = sourcesFor(config, options.cwd);
+  const tableStarts = tableStartsFor(config, options.cwd);
   const sweeper = new Sweeper({
     store,
     clock,
@@ -61,6 +63,8 @@ export async function sweepOnce(options: OneSweepOptions): Promise<SweepResult> 
     if (!options.dryRun) {
       await new ScheduleWatch({
         specs: Object.values(config.schedules),
+        apiSpecs: apiScheduleSpecs(config, store.schedules(), options.onError),
+        tableStarts: tableStarts.read,
         store: store.schedules(),
         clock,
         events,
@@ -78,6 +82,7 @@ export async function sweepOnce(options: OneSweepOptions): Promise<SweepResult> 
     await Promise.all([
       notifications?.stop(),
       adapters.close(),
+      tableStarts.close(),
       ...sources.map((source) => source.close()),
     ]);
   }

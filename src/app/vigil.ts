@@ -17,6 +17,7 @@ import { ScheduleWatch } from '../runtime/schedule-watch.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import { heldRecovery } from '../supervisor/process-gate.js';
 import { gateReader } from '../runtime/gate.js';
+import { apiScheduleSpecs, tableStartsFor } from './schedules.js';
 import { openSlotStore } from './slots.js';
 import { sourcesFor } from './sources.js';
 import type { Watchers } from './watchers.js';
@@ -50,8 +51,9 @@ export class Vigil {
   readonly notifications: Notifications | null;
   /** Dispatch webhooks; null unless asked for (`notify`) and a kind has `dispatch`. */
   readonly dispatches: Dispatches | null;
-  /** Judges the due times of `schedules:` (idle when none are configured). */
+  /** Judges the due times of `schedules:` and of the schedules defined through the API. */
   readonly schedules: ScheduleWatch;
+  private readonly tableStarts: ReturnType<typeof tableStartsFor>;
 
   constructor(private readonly options: VigilOptions) {
     const { store, config, clock } = options;
@@ -81,8 +83,11 @@ export class Vigil {
           })
         : null;
     this.watchers = createWatchers({ config, store, clock, events, onError });
+    this.tableStarts = tableStartsFor(config, options.cwd);
     this.schedules = new ScheduleWatch({
       specs: Object.values(config.schedules),
+      apiSpecs: apiScheduleSpecs(config, store.schedules(), onError),
+      tableStarts: this.tableStarts.read,
       store: store.schedules(),
       clock,
       events,
@@ -153,6 +158,7 @@ export class Vigil {
     await this.supervisor?.stop(); // a check under way finishes before the store closes
     await this.watchers.settle();
     await this.schedules.settle();
+    await this.tableStarts.close();
     await this.notifications?.stop();
     await this.dispatches?.stop();
     await this.service.settle();

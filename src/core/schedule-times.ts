@@ -52,6 +52,11 @@ export interface ScheduleCounts {
   kind: string | null;
   /** Ledger executions of this owner (with `kind`: of both). */
   owner: string | null;
+  /**
+   * The rows of this mapped table (`tables:`), by their start column; with `owner`, only the rows
+   * whose owner column holds it.
+   */
+  table: string | null;
 }
 
 /** One schedule of `schedules:`, resolved with its defaults. */
@@ -62,4 +67,11 @@ export interface ScheduleSpec {
   graceMs: number;
   counts: ScheduleCounts;
   times: DueTimes;
+  /** Where it is defined: vigil.yaml, or the API (stored in the database). */
+  source: 'config' | 'api';
+  /**
+   * When an API schedule got its current timing: due times whose grace had passed by then are
+   * never judged (a new or retimed schedule is judged from its next due time on). Null for config.
+   */
+  since: number | null;
 }

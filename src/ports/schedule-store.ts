@@ -33,6 +33,16 @@ export interface ScheduleJudgement {
   missed: readonly MissedEvidence[];
 }
 
+/** A schedule defined through the API, as stored. */
+export interface ScheduleDefinition {
+  name: string;
+  /** The keys of vigil.yaml as given (cron, tz, every, grace, kind, owner, table). */
+  definition: Record<string, unknown>;
+  /** When its current timing was set: due times whose grace had passed by then are not judged. */
+  since: number;
+  updatedAt: number;
+}
+
 export interface ScheduleStore {
   /** Every schedule's record, by name. */
   listSchedules(): Promise<ScheduleRecord[]>;
@@ -67,4 +77,19 @@ export interface ScheduleStore {
   recordPing(name: string, kind: PingKind, at: number): Promise<void>;
   /** Verdicts, newest due time first; of one schedule, or of all when `name` is null. */
   listVerdicts(name: string | null, limit: number): Promise<ScheduleVerdictRecord[]>;
+  /** The schedules defined through the API, by name. */
+  listDefinitions(): Promise<ScheduleDefinition[]>;
+  /**
+   * Creates or replaces a schedule defined through the API. When it is new or its `timing` (a
+   * normalised key) changed, its judging starts again: `since` becomes `now` and where judging
+   * stood is forgotten (its verdicts are kept). Answers whether it was created, and its `since`.
+   */
+  putDefinition(
+    name: string,
+    definition: Record<string, unknown>,
+    timing: string,
+    now: number,
+  ): Promise<{ created: boolean; since: number }>;
+  /** Removes one (and where its judging stood; its verdicts stay); false when there was none. */
+  deleteDefinition(name: string): Promise<boolean>;
 }

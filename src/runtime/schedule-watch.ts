@@ -26,8 +26,24 @@ const LEASE = 'schedules';
 /** Longer than any pass: a replica that died mid-pass blocks judging for at most this long. */
 const LEASE_MS = 60_000;
 
+/** When the rows of a mapped table (of an owner, when given) started within [from, to]. */
+export type TableStartsReader = (
+  table: string,
+  owner: string | null,
+  from: number,
+  to: number,
+) => Promise<number[]>;
+
 export interface ScheduleWatchOptions {
+  /** The schedules of vigil.yaml. */
   specs: readonly ScheduleSpec[];
+  /**
+   * The schedules defined through the API, read again at each pass (so every replica follows
+   * changes); one named like a schedule of vigil.yaml is left out: the file decides.
+   */
+  apiSpecs?: (() => Promise<ScheduleSpec[]>) | undefined;
+  /** Reads mapped tables' rows for the schedules that count them (`table:`). */
+  tableStarts?: TableStartsReader | undefined;
   store: ScheduleStore;
   clock: Clock;
   events: EventSink;
@@ -67,16 +83,31 @@ export class ScheduleWatch {
   private stopped = true;
   private timers: Timers = realTimers;
   private readonly holder = `schedules:${randomUUID()}`;
+  /** The schedules as last read: vigil.yaml's, then the API's. */
+  private current: readonly ScheduleSpec[];
 
-  constructor(private readonly options: ScheduleWatchOptions) {}
+  constructor(private readonly options: ScheduleWatchOptions) {
+    this.current = options.specs;
+  }
 
+  /** The schedules as last read (see `load` for the current ones). */
   get specs(): readonly ScheduleSpec[] {
-    return this.options.specs;
+    return this.current;
+  }
+
+  /** Reads the schedules again: vigil.yaml's, then those defined through the API. */
+  async load(): Promise<readonly ScheduleSpec[]> {
+    const { specs, apiSpecs } = this.options;
+    if (!apiSpecs) return specs;
+    const configured = new Set(specs.map((spec) => spec.name));
+    const api = (await apiSpecs()).filter((spec) => !configured.has(spec.name));
+    this.current = [...specs, ...api];
+    return this.current;
   }
 
   /** Judges now, then whenever the next due time's grace ends (at most `maxWaitMs` apart). */
   start(timers: Timers = realTimers): void {
-    if (this.options.specs.length === 0) return;
+    if (this.options.specs.length === 0 && !this.options.apiSpecs) return;
     this.timers = timers;
     this.stopped = false;
     this.wake(0);
@@ -86,6 +117,16 @@ export class ScheduleWatch {
     this.stopped = true;
     if (this.handle !== null) this.timers.clearTimeout(this.handle);
     this.handle = null;
+  }
+
+  /**
+   * A schedule was defined, replaced or deleted here: judge now and wait from its timing, rather
+   * than from the timings known before.
+   */
+  changed(): void {
+    if (this.stopped) return;
+    if (this.handle !== null) this.timers.clearTimeout(this.handle);
+    this.wake(0);
   }
 
   /** Waits for a pass under way. */
@@ -102,8 +143,9 @@ export class ScheduleWatch {
   }
 
   /** Each schedule with its stored state and next due time. */
-  status(): Promise<ScheduleStatus[]> {
-    return scheduleStatuses(this.options.specs, this.options.store, this.options.clock.now());
+  async status(): Promise<ScheduleStatus[]> {
+    const specs = await this.load();
+    return scheduleStatuses(specs, this.options.store, this.options.clock.now());
   }
 
   private wake(delayMs: number): void {
@@ -118,7 +160,7 @@ export class ScheduleWatch {
   private nextWaitMs(): number {
     const now = this.options.clock.now();
     let wait = this.options.maxWaitMs;
-    for (const spec of this.options.specs) {
+    for (const spec of this.current) {
       const next = spec.times.next(now - spec.graceMs);
       if (next !== null) wait = Math.min(wait, next + spec.graceMs - now);
     }
@@ -127,19 +169,26 @@ export class ScheduleWatch {
 
   private async judgeAll(): Promise<void> {
     const { store, clock } = this.options;
+    let specs: readonly ScheduleSpec[];
     try {
+      specs = await this.load();
+      // Nothing to judge (no schedule in vigil.yaml, none defined yet): no lease taken either.
+      if (specs.length === 0) return;
       if (!(await this.options.lease(LEASE, this.holder, clock.now(), LEASE_MS))) return;
     } catch (error) {
       this.options.onError?.(error, 'schedules');
       return;
     }
-    for (const spec of this.options.specs) {
+    for (const spec of specs) {
       try {
         const now = clock.now();
+        // Judged from its next due time on: after Vigil first saw it, or (one defined through
+        // the API, which a replica may first read later) after it was defined.
+        const seen = Math.min(spec.since ?? now, now);
         const record = await store.ensureSchedule(
           spec.name,
-          spec.times.previous(now - spec.graceMs),
-          now,
+          spec.times.previous(seen - spec.graceMs),
+          seen,
         );
         const judged = await this.judge(spec, record, now);
         await this.checkLate(spec, judged, now);
@@ -156,7 +205,10 @@ export class ScheduleWatch {
     now: number,
   ): Promise<ScheduleRecord> {
     // A schedule first seen before any due time (a cron with none in the past) starts from then.
-    let after = record.lastJudgedDueAt ?? record.updatedAt - spec.graceMs;
+    let after = Math.max(
+      record.lastJudgedDueAt ?? record.updatedAt - spec.graceMs,
+      firstAfter(spec),
+    );
     let current = record;
     for (;;) {
       const { due, complete } = dueBetween(spec.times, after, now - spec.graceMs, DUE_PER_PASS);
@@ -218,9 +270,23 @@ export class ScheduleWatch {
     });
   }
 
-  private startsBetween(spec: ScheduleSpec, from: number, to: number): Promise<number[]> {
-    return this.options.store.startsBetween(spec.name, spec.counts, from, to);
+  private async startsBetween(spec: ScheduleSpec, from: number, to: number): Promise<number[]> {
+    const starts = await this.options.store.startsBetween(spec.name, spec.counts, from, to);
+    const { table, owner } = spec.counts;
+    if (table === null) return starts;
+    if (!this.options.tableStarts) throw new Error(`schedule ${spec.name}: no reader for tables`);
+    return [...starts, ...(await this.options.tableStarts(table, owner, from, to))];
   }
+}
+
+/**
+ * The due time an API schedule's judging starts after: its due times are judged from the first
+ * whose grace had not passed when its timing was set (the rule for a schedule seen for the first
+ * time). A pass that read the schedule before it was retimed cannot judge earlier due times.
+ */
+function firstAfter(spec: ScheduleSpec): number {
+  if (spec.since === null) return -Infinity;
+  return spec.times.previous(spec.since - spec.graceMs) ?? spec.since - spec.graceMs;
 }
 
 /** Each schedule with its stored state and its next due time after `now`. */

@@ -42,6 +42,37 @@ export function classifyReason(
   );
 }
 
+/** A time column as epoch milliseconds where SQL can say so; as text or a number otherwise. */
+export function readTimeSql(dialect: AppDialect, kind: TimeKind, ref: string): string {
+  if (dialect === 'sqlite') return ref;
+  if (kind === 'number') return `${ref}::float8`;
+  if (kind === 'text') return `${ref}::text`;
+  // A timestamp without time zone is taken as UTC, as Vigil writes it.
+  return `(extract(epoch from ${ref}) * 1000)::float8`;
+}
+
+/**
+ * A time column's value as read by readTimeSql, in epoch milliseconds: null when empty,
+ * undefined when it is not a time.
+ */
+export function timeToMs(
+  dialect: AppDialect,
+  kind: TimeKind,
+  timeUnit: 'ms' | 's',
+  value: unknown,
+): number | null | undefined {
+  const unit = timeUnit === 's' ? 1_000 : 1;
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'number') {
+    // PostgreSQL timestamps arrive already in milliseconds; numbers count in `timeUnit`.
+    return dialect === 'postgres' && kind !== 'number' ? value : value * unit;
+  }
+  if (typeof value === 'bigint') return Number(value) * unit;
+  if (typeof value === 'string') return parseTime(value, unit);
+  if (value instanceof Date) return value.getTime();
+  return undefined;
+}
+
 /**
  * A time as text: a number (in `unit` ms), ISO-8601, or SQLite's `YYYY-MM-DD HH:MM:SS`, which has
  * no zone and, like SQLite's own CURRENT_TIMESTAMP, is UTC. Undefined when it is none of these.

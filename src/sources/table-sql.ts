@@ -12,7 +12,13 @@ import type { ReasonTarget, RowWrite } from './table-row-config.js';
 import type { RowExtras } from './table-row-sql.js';
 import { readExtras, rowColumns, selectExtras } from './table-row-sql.js';
 import type { ReasonKind, TimeKind } from './table-column-types.js';
-import { asText, classifyReason, classifyTime, parseTime } from './table-column-types.js';
+import {
+  asText,
+  classifyReason,
+  classifyTime,
+  readTimeSql,
+  timeToMs,
+} from './table-column-types.js';
 
 export interface Statement {
   text: string;
@@ -157,14 +163,8 @@ export function mappedTable(
     table.joins.length > 0 ? `${from}.${quote(name)}` : col(name);
   const extras = selectExtras(table, qualified);
 
-  /** A time column as epoch milliseconds where SQL can say so; as text or a number otherwise. */
-  const readTime = (column: string, kind: TimeKind): string => {
-    if (dialect === 'sqlite') return qualified(column);
-    if (kind === 'number') return `${qualified(column)}::float8`;
-    if (kind === 'text') return `${qualified(column)}::text`;
-    // A timestamp without time zone is taken as UTC, as Vigil writes it.
-    return `(extract(epoch from ${qualified(column)}) * 1000)::float8`;
-  };
+  const readTime = (column: string, kind: TimeKind): string =>
+    readTimeSql(dialect, kind, qualified(column));
   /** Vigil's `now` in the column's own type. */
   const writeTime = (params: Params, kind: TimeKind, now: number): string => {
     if (kind === 'number') return params.add(table.timeUnit === 's' ? Math.floor(now / 1000) : now);
@@ -178,18 +178,7 @@ export function mappedTable(
   const rawHeartbeat = (column: string) =>
     dialect === 'postgres' ? `${qualified(column)}::text` : qualified(column);
 
-  const unit = table.timeUnit === 's' ? 1_000 : 1;
-  const toMs = (value: unknown, kind: TimeKind): number | null | undefined => {
-    if (value === null || value === undefined) return null;
-    if (typeof value === 'number') {
-      // PostgreSQL timestamps arrive already in milliseconds; numbers count in `timeUnit`.
-      return dialect === 'postgres' && kind !== 'number' ? value : value * unit;
-    }
-    if (typeof value === 'bigint') return Number(value) * unit;
-    if (typeof value === 'string') return parseTime(value, unit);
-    if (value instanceof Date) return value.getTime();
-    return undefined;
-  };
+  const toMs = (value: unknown, kind: TimeKind) => timeToMs(dialect, kind, table.timeUnit, value);
 
   return {
     table,

@@ -2,7 +2,7 @@ import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import { sql } from 'kysely';
 import { createProcessTables } from './process-migration.js';
 import { createSilenceTables } from './silence-schema.js';
-import { createScheduleTables } from './schedule-migration.js';
+import { createScheduleDefinitions, createScheduleTables } from './schedule-migration.js';
 
 /**
  * Versioned migrations, shipped in code so a packaged `vigil` needs no migration files on disk.
@@ -258,6 +258,11 @@ const migrations: Record<string, Migration> = {
   '0009_schedules': {
     async up(db: Kysely<unknown>) {
       await createScheduleTables(db);
+    },
+  },
+  '0013_schedule_definitions': {
+    async up(db: Kysely<unknown>) {
+      await createScheduleDefinitions(db);
     },
   },
 };

@@ -44,3 +44,18 @@ export async function createScheduleTables(db: Kysely<unknown>): Promise<void> {
     .columns(['owner', 'started_at'])
     .execute();
 }
+
+/**
+ * Schedules defined through the API (0013_schedule_definitions): each as the JSON it was given,
+ * with the key of its timing and when that timing was set (due times before are never judged).
+ */
+export async function createScheduleDefinitions(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable('schedule_definitions')
+    .addColumn('name', 'text', (c) => c.primaryKey())
+    .addColumn('definition', 'text', (c) => c.notNull())
+    .addColumn('timing', 'text', (c) => c.notNull())
+    .addColumn('since', 'bigint', (c) => c.notNull())
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .execute();
+}

@@ -30,3 +30,15 @@ export interface SchedulePingsTable {
   kind: string;
   at: number;
 }
+
+/** A schedule defined through the API (`PUT /v1/schedules/NAME`); vigil.yaml's are not stored. */
+export interface ScheduleDefinitionsTable {
+  name: string;
+  /** JSON: the keys of vigil.yaml (cron, tz, every, grace, kind, owner, table) as given. */
+  definition: string;
+  /** Its timing, normalised: a change of timing restarts the schedule's judging. */
+  timing: string;
+  /** When the timing was set. */
+  since: number;
+  updated_at: number;
+}

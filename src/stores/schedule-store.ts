@@ -1,6 +1,7 @@
 import type { ScheduleCounts } from '../core/schedule-times.js';
 import type {
   PingKind,
+  ScheduleDefinition,
   ScheduleJudgement,
   ScheduleRecord,
   ScheduleStore,
@@ -16,6 +17,7 @@ import {
   recordPing,
   startsBetween,
 } from './ops/schedules.js';
+import { deleteDefinition, listDefinitions, putDefinition } from './ops/schedule-definitions.js';
 
 /** The schedule tables of the SQL store (ops/schedules.ts), SQLite or PostgreSQL. */
 export class SqlScheduleStore implements ScheduleStore {
@@ -52,5 +54,17 @@ export class SqlScheduleStore implements ScheduleStore {
 
   listVerdicts(name: string | null, limit: number): Promise<ScheduleVerdictRecord[]> {
     return listVerdicts(this.ctx, name, limit);
+  }
+
+  listDefinitions(): Promise<ScheduleDefinition[]> {
+    return listDefinitions(this.ctx);
+  }
+
+  putDefinition(name: string, definition: Record<string, unknown>, timing: string, now: number) {
+    return putDefinition(this.ctx, name, definition, timing, now);
+  }
+
+  deleteDefinition(name: string): Promise<boolean> {
+    return deleteDefinition(this.ctx, name);
   }
 }

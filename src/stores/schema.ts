@@ -2,6 +2,7 @@ import type { Generated } from 'kysely';
 import type { ProcessRecoveriesTable, ProcessesTable } from './process-schema.js';
 import type { PauseTable, SilencesTable } from './silence-schema.js';
 import type {
+  ScheduleDefinitionsTable,
   SchedulePingsTable,
   ScheduleVerdictsTable,
   SchedulesTable,
@@ -145,4 +146,5 @@ export interface Database {
   schedules: SchedulesTable;
   schedule_verdicts: ScheduleVerdictsTable;
   schedule_pings: SchedulePingsTable;
+  schedule_definitions: ScheduleDefinitionsTable;
 }

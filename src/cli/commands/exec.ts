@@ -54,7 +54,7 @@ export function execCommand(program: Command, io: CliIo, done: (code: number) =>
     .option('--owner <owner>', 'worker / agent / host that runs it')
     .option(
       '--schedule <name>',
-      'a schedule under "schedules:" this run counts for: pings its start, then its success or failure',
+      'a schedule (under "schedules:", or defined through the API) this run counts for: pings its start, then its success or failure',
     )
     .addHelpText(
       'after',

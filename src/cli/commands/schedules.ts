@@ -3,15 +3,26 @@ import { formatDuration } from '../../core/duration.js';
 import type { ScheduleSpec } from '../../core/schedule-times.js';
 import { scheduleJson } from '../../http/schedule-routes.js';
 import { scheduleStatuses } from '../../runtime/schedule-watch.js';
+import { apiScheduleSpecs } from '../../app/schedules.js';
+import type { Config } from '../../config.js';
+import type { ScheduleStore } from '../../ports/schedule-store.js';
 import type { CliIo, GlobalOptions } from '../context.js';
+import { scheduleWriteCommands } from './schedule-write.js';
 import { withStore } from '../context.js';
 import { relative, table } from '../format.js';
 
-/** `vigil schedules`: each schedule of `schedules:` with its next due time, last start and state. */
+/**
+ * `vigil schedules`: each schedule (of `schedules:`, and those defined through the API) with its
+ * next due time, last start and state; `vigil schedules set|rm` defines and deletes schedules in
+ * the database, as `PUT` and `DELETE /v1/schedules/NAME` do (a running service follows at its next
+ * pass).
+ */
 export function schedulesCommand(program: Command, io: CliIo): void {
-  program
+  const schedules = program
     .command('schedules')
-    .description('schedules (schedules: in vigil.yaml): next due time, last start seen, state')
+    .description(
+      'schedules (schedules: in vigil.yaml, and those defined through the API): next due time, last start seen, state',
+    )
     .option('--json', 'print the schedules as JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
       await withStore(
@@ -20,7 +31,7 @@ export function schedulesCommand(program: Command, io: CliIo): void {
         async (store, config) => {
           const now = io.clock.now();
           const statuses = await scheduleStatuses(
-            Object.values(config.schedules),
+            await allSpecs(config, store.schedules(), io),
             store.schedules(),
             now,
           );
@@ -29,14 +40,17 @@ export function schedulesCommand(program: Command, io: CliIo): void {
             return;
           }
           if (statuses.length === 0) {
-            io.out(`no schedules under "schedules:" in ${config.source}`);
+            io.out(
+              `no schedules under "schedules:" in ${config.source}, none defined through the API`,
+            );
             return;
           }
           io.out(
             table([
-              ['NAME', 'WHEN', 'GRACE', 'STATE', 'NEXT DUE', 'LAST START'],
+              ['NAME', 'SOURCE', 'WHEN', 'GRACE', 'STATE', 'NEXT DUE', 'LAST START'],
               ...statuses.map((s) => [
                 s.spec.name,
+                s.spec.source,
                 when(s.spec),
                 formatDuration(s.spec.graceMs),
                 s.state,
@@ -49,6 +63,16 @@ export function schedulesCommand(program: Command, io: CliIo): void {
         { access: 'read' },
       );
     });
+  scheduleWriteCommands(schedules, io);
+}
+
+/** vigil.yaml's schedules, then those defined through the API (a stored one in error is left out). */
+async function allSpecs(config: Config, store: ScheduleStore, io: CliIo): Promise<ScheduleSpec[]> {
+  const api = await apiScheduleSpecs(config, store, (error, where) =>
+    io.err(`vigil: ${where}: ${(error as Error).message}`),
+  )();
+  const configured = Object.values(config.schedules);
+  return [...configured, ...api.filter((spec) => !(spec.name in config.schedules))];
 }
 
 function when(spec: ScheduleSpec): string {

@@ -1,0 +1,108 @@
+/**
+ * Schedules beyond vigil.yaml: those defined through the API (stored in the database, read again
+ * at each pass) and the mapped tables whose rows count as runs.
+ */
+import type { Config } from '../config.js';
+import type { ScheduleSpec } from '../core/schedule-times.js';
+import { BadInputError, VigilError } from '../errors.js';
+import type { ScheduleStore } from '../ports/schedule-store.js';
+import type { ScheduleWatchOptions } from '../runtime/schedule-watch.js';
+import { parseSchedule, timingKey } from '../schedules/config.js';
+import { TableStarts } from '../sources/table-starts.js';
+
+/**
+ * The schedules defined through the API, as a ScheduleWatch reads them. A stored one that no
+ * longer holds against vigil.yaml (its table was removed from `tables:`) is left out and reported
+ * once, naming the key.
+ */
+export function apiScheduleSpecs(
+  config: Config,
+  store: ScheduleStore,
+  onError: (error: unknown, where: string) => void,
+): () => Promise<ScheduleSpec[]> {
+  const reported = new Set<string>();
+  return async () => {
+    const specs: ScheduleSpec[] = [];
+    for (const stored of await store.listDefinitions()) {
+      const parsed = parseSchedule(
+        stored.name,
+        stored.definition,
+        config.tables,
+        { source: 'api', since: stored.since },
+        'definition',
+      );
+      if (parsed.ok) {
+        specs.push(parsed.spec);
+        continue;
+      }
+      const problem = parsed.problems.join('; ');
+      if (reported.has(problem)) continue;
+      reported.add(problem);
+      onError(new Error(`not judged: ${problem}`), `schedule ${stored.name}`);
+    }
+    return specs;
+  };
+}
+
+/** Reads the mapped tables' rows for the schedules that count them; close() when done. */
+export function tableStartsFor(
+  config: Config,
+  cwd: string = process.cwd(),
+): { read: NonNullable<ScheduleWatchOptions['tableStarts']>; close: () => Promise<void> } {
+  const starts = new TableStarts(config.tables, {
+    cwd,
+    sqliteBusyTimeoutMs: config.sqliteBusyTimeoutMs,
+  });
+  return {
+    read: (table, owner, from, to) => starts.startsBetween(table, owner, from, to),
+    close: () => starts.close(),
+  };
+}
+
+/**
+ * Defines (or replaces) a schedule through the API or the CLI: checked like vigil.yaml's (each
+ * problem named under `prefix`), refused for a schedule vigil.yaml defines.
+ */
+export async function putSchedule(
+  config: Config,
+  store: ScheduleStore,
+  name: string,
+  body: unknown,
+  now: number,
+  prefix: string,
+): Promise<{ created: boolean; spec: ScheduleSpec }> {
+  refuseConfigured(config, name, 'replaced');
+  const parsed = parseSchedule(name, body, config.tables, { source: 'api', since: now }, prefix);
+  if (!parsed.ok) throw new BadInputError(parsed.problems);
+  const definition = body as Record<string, unknown>;
+  const { created, since } = await store.putDefinition(
+    name,
+    definition,
+    timingKey(parsed.spec.timing),
+    now,
+  );
+  return { created, spec: { ...parsed.spec, since } };
+}
+
+/** Deletes a schedule defined through the API; refused for vigil.yaml's, not_found for none. */
+export async function deleteSchedule(
+  config: Config,
+  store: ScheduleStore,
+  name: string,
+): Promise<void> {
+  refuseConfigured(config, name, 'deleted');
+  if (await store.deleteDefinition(name)) return;
+  const known = (await store.listDefinitions()).map((d) => d.name).join(', ') || 'none';
+  throw new VigilError(
+    'not_found',
+    `no schedule named ${JSON.stringify(name)} defined through the API (defined: ${known})`,
+  );
+}
+
+function refuseConfigured(config: Config, name: string, what: string): void {
+  if (!(name in config.schedules)) return;
+  throw new VigilError(
+    'invalid_transition',
+    `schedule ${JSON.stringify(name)} is defined in ${config.source} (schedules.${name}) and cannot be ${what} through the API or the CLI: change it in the file`,
+  );
+}
