@@ -1,5 +1,4 @@
 import type { Config } from '../config.js';
-import { Notifications } from '../notify/index.js';
 import type { ExecutionStore } from '../ports/execution-store.js';
 import type { Clock } from '../ports/clock.js';
 import { EventBus } from '../runtime/events.js';
@@ -8,8 +7,7 @@ import { Slots } from '../runtime/slots.js';
 import type { SweepResult } from '../runtime/sweep.js';
 import { Sweeper } from '../runtime/sweep.js';
 import { gateReader } from '../runtime/gate.js';
-import { sourcesFor } from './sources.js';
-import { openAdapters } from './vigil.js';
+import { openAdapters } from './adapters.js';
 
 export interface OneSweepOptions {
   store: ExecutionStore;
@@ -32,9 +30,11 @@ export interface OneSweepOptions {
 export async function sweepOnce(options: OneSweepOptions): Promise<SweepResult> {
   const { store, config, clock } = options;
   const events = new EventBus();
+  // What the configuration does not name is not loaded: notifications (and their mail client)
+  // only with `notify:`, mapped tables (and their database drivers) only with `tables:`.
   const notifications =
     config.notify &&
-    new Notifications({
+    new (await import('../notify/index.js')).Notifications({
       events,
       store,
       config: config.notify,
@@ -44,7 +44,10 @@ export async function sweepOnce(options: OneSweepOptions): Promise<SweepResult> 
       silences: gateReader(store, config.silences),
     });
   const adapters = await openAdapters(config, store);
-  const sources = sourcesFor(config, options.cwd);
+  const sources =
+    Object.keys(config.tables).length === 0
+      ? []
+      : (await import('./sources.js')).sourcesFor(config, options.cwd);
   const sweeper = new Sweeper({
     store,
     clock,

@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import { formatDuration } from '../../core/duration.js';
 import type { ScheduleSpec } from '../../core/schedule-times.js';
-import { scheduleJson } from '../../http/schedule-routes.js';
-import { scheduleStatuses } from '../../runtime/schedule-watch.js';
 import type { CliIo, GlobalOptions } from '../context.js';
 import { withStore } from '../context.js';
 import { relative, table } from '../format.js';
@@ -14,6 +12,10 @@ export function schedulesCommand(program: Command, io: CliIo): void {
     .description('schedules (schedules: in vigil.yaml): next due time, last start seen, state')
     .option('--json', 'print the schedules as JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
+      const [{ scheduleJson }, { scheduleStatuses }] = await Promise.all([
+        import('../../http/schedule-routes.js'),
+        import('../../runtime/schedule-watch.js'),
+      ]);
       await withStore(
         io,
         command.optsWithGlobals<GlobalOptions>(),
