@@ -8,7 +8,9 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['*.js', '.*.js', 'bin/*.js', 'test/fixtures/*.mjs'] },
+        projectService: {
+          allowDefaultProject: ['*.js', '.*.js', 'bin/*.js', 'test/fixtures/*.mjs'],
+        },
         tsconfigRootDir: import.meta.dirname,
       },
     },
