@@ -10,25 +10,17 @@
  *
  * Where the time goes: one more run of each command under `--cpu-prof` (self time grouped by
  * package; Node's own module loading shows as "Node internals"), and one with a hook that lists
- * every module it loads (test/fixtures/record-modules.mjs).
+ * every module it loads (test/fixtures/record-modules.mjs); and what each package Vigil depends on
+ * costs Node to load on its own.
  *
  * Run: npm run build && node --import tsx bench/cold-start.ts
  * VIGIL_BENCH_SIZE=tiny runs it at a size that only checks it still works.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  call,
-  fmt,
-  machineLines,
-  revision,
-  root,
-  startVigil,
-  summarize,
-  writeResult,
-} from './lib/common.js';
+import { call, fmt, machineLines, revision, root, startVigil, writeResult } from './lib/common.js';
 
 const TINY = process.env.VIGIL_BENCH_SIZE === 'tiny';
 const RUNS = TINY ? 2 : 30;
@@ -43,9 +35,33 @@ interface Case {
   env?: Record<string, string>;
 }
 
-/** Runs one case to its end; returns its wall time in ms, and throws unless it exited 0. */
-function run(entry: Case, cwd: string, nodeArgs: string[] = [], extraEnv = {}): number {
+let clockTicks: number | undefined;
+
+/**
+ * CPU time (user + system, ms) of the children this process has waited for, from /proc (Linux;
+ * NaN elsewhere). Unlike wall time it hardly changes with the machine's load.
+ */
+function childrenCpuMs(): number {
+  try {
+    clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    // After the command name (which may hold spaces): cutime is the 14th field, cstime the 15th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[13]) + Number(fields[14])) * 1000) / clockTicks;
+  } catch {
+    return NaN;
+  }
+}
+
+interface Timing {
+  wallMs: number;
+  cpuMs: number;
+}
+
+/** Runs one case to its end and times it; throws unless it exited 0. */
+function run(entry: Case, cwd: string, nodeArgs: string[] = [], extraEnv = {}): Timing {
   const args = entry.node ?? [...nodeArgs, VIGIL_BIN, ...(entry.vigil ?? [])];
+  const cpuBefore = childrenCpuMs();
   const started = performance.now();
   const child = spawnSync(process.execPath, args, {
     cwd,
@@ -53,12 +69,12 @@ function run(entry: Case, cwd: string, nodeArgs: string[] = [], extraEnv = {}): 
     encoding: 'utf8',
     timeout: 60_000,
   });
-  const ms = performance.now() - started;
+  const wallMs = performance.now() - started;
   if (child.error) throw child.error;
   if (child.status !== 0) {
     throw new Error(`${entry.label}: exit ${child.status ?? child.signal}\n${child.stderr}`);
   }
-  return ms;
+  return { wallMs, cpuMs: childrenCpuMs() - cpuBefore };
 }
 
 interface Profile {
@@ -77,7 +93,8 @@ interface CpuProfile {
 function groupOf(url: string, functionName: string): string {
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg) return pkg[1]!;
-  const own = /\/(?:dist|bin)\/(.+)$/.exec(url);
+  if (url.endsWith('/bin/vigil.js')) return 'bin/vigil.js';
+  const own = /\/dist\/(.+)$/.exec(url);
   if (own) return `vigil ${own[1]!.split('/')[0]!.replace(/\.js$/, '')}`;
   if (url.startsWith('node:') || url === '') {
     if (functionName === '(garbage collector)') return 'garbage collection';
@@ -137,6 +154,29 @@ function loadedModules(entry: Case, cwd: string): Loaded {
   }
 }
 
+/** Nearest-rank percentile. */
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? NaN;
+}
+
+/** Runs `cases` round after round, taking turns, and answers each one's timings. */
+function measure(cases: Case[], rounds: number, cwd: string): Map<Case, Timing[]> {
+  for (const entry of cases) run(entry, cwd); // warm-up: disk cache, compile cache, databases
+  const timings = new Map<Case, Timing[]>(cases.map((entry) => [entry, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const entry of cases) timings.get(entry)!.push(run(entry, cwd));
+    if ((round + 1) % 10 === 0) console.log(`round ${round + 1} of ${rounds}`);
+  }
+  return timings;
+}
+
+/** The packages Vigil depends on, as Node alone loads each (`await import(name)`). */
+const PACKAGES = Object.keys(
+  (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies: object })
+    .dependencies,
+).sort();
+
 const work = mkdtempSync(join(tmpdir(), 'vigil-cold-start-'));
 const served = `sqlite:${join(work, 'vigil.db')}`;
 const vigil = await startVigil('', { VIGIL_DATABASE_URL: served });
@@ -151,8 +191,9 @@ try {
   if (registered.status !== 201) throw new Error(`registering ${id}: HTTP ${registered.status}`);
 
   const onServed = { VIGIL_DATABASE_URL: served };
+  const nodeAlone: Case = { label: "`node -e ''` (Node alone)", node: ['-e', ''] };
   const cases: Case[] = [
-    { label: "`node -e ''` (Node alone)", node: ['-e', ''] },
+    nodeAlone,
     { label: '`vigil --version`', vigil: ['--version'] },
     { label: '`vigil --help`', vigil: ['--help'] },
     { label: '`vigil beat ID`', vigil: ['beat', id], env: onServed },
@@ -163,64 +204,84 @@ try {
       env: { VIGIL_DATABASE_URL: `sqlite:${join(work, 'cron.db')}` },
     },
   ];
-  for (const entry of cases) run(entry, work); // warm-up: disk cache, the cron database created
-  const samples = new Map<Case, number[]>(cases.map((entry) => [entry, []]));
-  for (let round = 0; round < RUNS; round++) {
-    for (const entry of cases) samples.get(entry)!.push(run(entry, work));
-    if ((round + 1) % 10 === 0) console.log(`round ${round + 1} of ${RUNS}`);
-  }
-  const stats = new Map(cases.map((entry) => [entry, summarize(samples.get(entry)!)]));
-  const baseline = stats.get(cases[0]!)!.p50;
+  const timings = measure(cases, RUNS, work);
   const ownCases = cases.filter((entry) => entry.vigil);
   const profiles = new Map(ownCases.map((entry) => [entry, profile(entry, work)]));
   const loaded = new Map(ownCases.map((entry) => [entry, loadedModules(entry, work)]));
+  // Each package's own cost: Node loading it and nothing else, against Node alone.
+  const packageCases: Case[] = [
+    nodeAlone,
+    ...PACKAGES.map((name) => ({
+      label: name,
+      node: ['--input-type=module', '-e', `await import(${JSON.stringify(name)})`],
+    })),
+  ];
+  const packageTimings = measure(packageCases, TINY ? 1 : 10, root);
 
+  const p50 = (list: Timing[], key: keyof Timing) =>
+    percentile(
+      list.map((t) => t[key]),
+      0.5,
+    );
+  const nodeWall = p50(timings.get(nodeAlone)!, 'wallMs');
+  const nodeCpu = p50(timings.get(nodeAlone)!, 'cpuMs');
   const groupsText = (p: Profile) =>
     p.groups
       .filter(([, ms]) => ms >= 1)
       .slice(0, 6)
       .map(([group, ms]) => `${group} ${fmt(ms)}`)
       .join(', ');
-  const packagesText = (l: Loaded) =>
-    l.packages.length === 0
-      ? 'none'
-      : l.packages.map(([name, n]) => (n > 1 ? `${name} (${n})` : name)).join(', ');
+  const packagesText = (l: Loaded) => {
+    const shown = l.packages.slice(0, 8).map(([name, n]) => `${name} (${n})`);
+    const rest = l.packages.slice(8);
+    const others = rest.reduce((sum, [, n]) => sum + n, 0);
+    if (rest.length > 0) shown.push(`${rest.length} more (${others})`);
+    return shown.join(', ') || 'none';
+  };
   const lines = [
     '## CLI cold start (`bench/cold-start.ts`)',
     '',
     ...machineLines(),
     `- Vigil: ${revision()}`,
-    `- Each command is \`node bin/vigil.js …\` run to its exit, ${RUNS} times (after one warm-up run), the commands taking turns; \`beat\` and \`register\` write to the SQLite file a running \`vigil serve\` uses, \`sweep\` runs in cron mode on a SQLite file of its own. Percentiles are nearest-rank. Target: ≤ 150 ms.`,
+    `- Each command is \`node bin/vigil.js …\` run to its exit, ${RUNS} times after one warm-up run, the commands taking turns; \`beat\` and \`register\` write to the SQLite file a running \`vigil serve\` uses, \`sweep\` runs in cron mode on a SQLite file of its own (no vigil.yaml). Wall time from spawn to exit; CPU time (user + system) of the child from /proc, which the machine's load hardly changes. Percentiles are nearest-rank. Target: ≤ 150 ms wall.`,
     '',
-    '| Command | Runs | p50 (ms) | p95 (ms) | Min (ms) | Max (ms) | p50 over Node alone (ms) |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| Command | Runs | Wall p50 (ms) | Wall p95 (ms) | Wall max (ms) | CPU p50 (ms) | Wall p50 over Node alone (ms) | CPU p50 over Node alone (ms) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...cases.map((entry) => {
-      const s = stats.get(entry)!;
-      const p95 = [...samples.get(entry)!].sort((a, b) => a - b)[
-        Math.max(0, Math.ceil(0.95 * s.n) - 1)
-      ]!;
-      const over = entry.vigil ? fmt(s.p50 - baseline) : '';
-      return `| ${entry.label} | ${s.n} | ${fmt(s.p50)} | ${fmt(p95)} | ${fmt(s.min)} | ${fmt(s.max)} | ${over} |`;
+      const list = timings.get(entry)!;
+      const wall = list.map((t) => t.wallMs);
+      const over = (value: number, base: number) => (entry.vigil ? fmt(value - base) : '');
+      return `| ${entry.label} | ${list.length} | ${fmt(percentile(wall, 0.5))} | ${fmt(percentile(wall, 0.95))} | ${fmt(Math.max(...wall))} | ${fmt(p50(list, 'cpuMs'))} | ${over(p50(list, 'wallMs'), nodeWall)} | ${over(p50(list, 'cpuMs'), nodeCpu)} |`;
     }),
     '',
     '### Where the time goes',
     '',
-    'One run of each under `--cpu-prof`: CPU time sampled, and the largest groups by self time (ms). Node internals are mostly finding, reading and compiling modules.',
+    'Modules each command loads (one run with test/fixtures/record-modules.mjs); packages with the number of their modules, most first:',
+    '',
+    '| Command | Vigil modules | Node built-ins | Packages (modules) |',
+    '| --- | ---: | ---: | --- |',
+    ...ownCases.map((entry) => {
+      const l = loaded.get(entry)!;
+      return `| ${entry.label} | ${l.own} | ${l.builtin} | ${packagesText(l)} |`;
+    }),
+    '',
+    `What each package Vigil depends on costs to load on its own (\`node --input-type=module -e "await import('NAME')"\`, p50 of ${TINY ? 1 : 10} runs, less Node alone's p50 in the same rounds):`,
+    '',
+    '| Package | Wall p50 over Node alone (ms) | CPU p50 over Node alone (ms) |',
+    '| --- | ---: | ---: |',
+    ...packageCases.slice(1).map((entry) => {
+      const list = packageTimings.get(entry)!;
+      const base = packageTimings.get(nodeAlone)!;
+      return `| ${entry.label} | ${fmt(p50(list, 'wallMs') - p50(base, 'wallMs'))} | ${fmt(p50(list, 'cpuMs') - p50(base, 'cpuMs'))} |`;
+    }),
+    '',
+    'One run of each command under `--cpu-prof`: CPU time sampled, and the largest groups by self time (ms). Node internals are mostly resolving, reading, compiling and linking modules; a package counts only its own code running (its top level, its functions).',
     '',
     '| Command | Sampled (ms) | Largest by self time (ms) |',
     '| --- | ---: | --- |',
     ...ownCases.map((entry) => {
       const p = profiles.get(entry)!;
       return `| ${entry.label} | ${fmt(p.sampledMs)} | ${groupsText(p)} |`;
-    }),
-    '',
-    'Modules each loads (one run with test/fixtures/record-modules.mjs):',
-    '',
-    '| Command | Vigil modules | Node built-ins | Packages (modules loaded) |',
-    '| --- | ---: | ---: | --- |',
-    ...ownCases.map((entry) => {
-      const l = loaded.get(entry)!;
-      return `| ${entry.label} | ${l.own} | ${l.builtin} | ${packagesText(l)} |`;
     }),
   ];
   // At the tiny size the run only proves the benchmark still works: its figures are not kept.
