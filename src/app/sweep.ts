@@ -30,11 +30,13 @@ export interface OneSweepOptions {
 export async function sweepOnce(options: OneSweepOptions): Promise<SweepResult> {
   const { store, config, clock } = options;
   const events = new EventBus();
-  // What the configuration does not name is not loaded: notifications (and their mail client)
-  // only with `notify:`, mapped tables (and their database drivers) only with `tables:`.
+  // What the configuration does not name is not loaded (a sweep from cron starts sooner):
+  // notifications only with `notify:`, mapped tables and their database drivers only with `tables:`.
+  const notify = config.notify && (await import('../notify/index.js'));
   const notifications =
     config.notify &&
-    new (await import('../notify/index.js')).Notifications({
+    notify &&
+    new notify.Notifications({
       events,
       store,
       config: config.notify,
@@ -44,10 +46,8 @@ export async function sweepOnce(options: OneSweepOptions): Promise<SweepResult> 
       silences: gateReader(store, config.silences),
     });
   const adapters = await openAdapters(config, store);
-  const sources =
-    Object.keys(config.tables).length === 0
-      ? []
-      : (await import('./sources.js')).sourcesFor(config, options.cwd);
+  const tables = Object.keys(config.tables).length > 0 && (await import('./sources.js'));
+  const sources = tables ? tables.sourcesFor(config, options.cwd) : [];
   const sweeper = new Sweeper({
     store,
     clock,

@@ -49,9 +49,8 @@ export function emailNotifier(channel: EmailChannel, timeoutMs: number): Notifie
     async deliver(notification, now) {
       const { subject, text } = emailContent(notification, channel.subjectPrefix, now);
       try {
-        await (
-          await open()
-        ).sendMail({
+        const mailer = await open();
+        await mailer.sendMail({
           from: channel.from,
           to: channel.to,
           subject,
