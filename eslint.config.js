@@ -8,7 +8,9 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['*.js', '.*.js', 'bin/*.js'] },
+        projectService: {
+          allowDefaultProject: ['*.js', '.*.js', 'bin/*.js', 'test/fixtures/*.mjs'],
+        },
         tsconfigRootDir: import.meta.dirname,
       },
     },
@@ -28,7 +30,7 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-non-null-assertion': 'error' },
   },
   {
-    files: ['bin/*.js', '*.js'],
+    files: ['bin/*.js', '*.js', 'test/fixtures/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },
 

@@ -3,7 +3,7 @@
  * SQLite and PostgreSQL app tables (Vigil's store on the same kind of database).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { tableStartsFor } from '../src/app/schedules.js';
+import { tableStartsFor } from '../src/app/table-starts.js';
 import { parseConfig } from '../src/config.js';
 import { ScheduleWatch } from '../src/runtime/schedule-watch.js';
 import type { App } from './app-tables-helpers.js';

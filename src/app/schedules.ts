@@ -1,14 +1,13 @@
 /**
  * Schedules beyond vigil.yaml: those defined through the API (stored in the database, read again
- * at each pass) and the mapped tables whose rows count as runs.
+ * at each pass). The mapped tables whose rows count as runs are read by table-starts.ts, loaded
+ * only where `tables:` is configured (it brings the database drivers).
  */
 import type { Config } from '../config.js';
 import type { ScheduleSpec } from '../core/schedule-times.js';
 import { BadInputError, VigilError } from '../errors.js';
 import type { ScheduleStore } from '../ports/schedule-store.js';
-import type { ScheduleWatchOptions } from '../runtime/schedule-watch.js';
 import { parseSchedule, timingKey } from '../schedules/config.js';
-import { TableStarts } from '../sources/table-starts.js';
 
 /**
  * The schedules defined through the API, as a ScheduleWatch reads them. A stored one that no
@@ -41,21 +40,6 @@ export function apiScheduleSpecs(
       onError(new Error(`not judged: ${problem}`), `schedule ${stored.name}`);
     }
     return specs;
-  };
-}
-
-/** Reads the mapped tables' rows for the schedules that count them; close() when done. */
-export function tableStartsFor(
-  config: Config,
-  cwd: string = process.cwd(),
-): { read: NonNullable<ScheduleWatchOptions['tableStarts']>; close: () => Promise<void> } {
-  const starts = new TableStarts(config.tables, {
-    cwd,
-    sqliteBusyTimeoutMs: config.sqliteBusyTimeoutMs,
-  });
-  return {
-    read: (table, owner, from, to) => starts.startsBetween(table, owner, from, to),
-    close: () => starts.close(),
   };
 }
 

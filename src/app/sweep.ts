@@ -1,5 +1,4 @@
 import type { Config } from '../config.js';
-import { Notifications } from '../notify/index.js';
 import type { ExecutionStore } from '../ports/execution-store.js';
 import type { Clock } from '../ports/clock.js';
 import { EventBus } from '../runtime/events.js';
@@ -8,9 +7,8 @@ import { Slots } from '../runtime/slots.js';
 import type { SweepResult } from '../runtime/sweep.js';
 import { Sweeper } from '../runtime/sweep.js';
 import { gateReader } from '../runtime/gate.js';
-import { sourcesFor } from './sources.js';
-import { apiScheduleSpecs, tableStartsFor } from './schedules.js';
-import { openAdapters } from './vigil.js';
+import { apiScheduleSpecs } from './schedules.js';
+import { openAdapters } from './adapters.js';
 
 export interface OneSweepOptions {
   store: ExecutionStore;
@@ -33,9 +31,13 @@ export interface OneSweepOptions {
 export async function sweepOnce(options: OneSweepOptions): Promise<SweepResult> {
   const { store, config, clock } = options;
   const events = new EventBus();
+  // What the configuration does not name is not loaded (a sweep from cron starts sooner):
+  // notifications only with `notify:`, mapped tables and their database drivers only with `tables:`.
+  const notify = config.notify && (await import('../notify/index.js'));
   const notifications =
     config.notify &&
-    new Notifications({
+    notify &&
+    new notify.Notifications({
       events,
       store,
       config: config.notify,
@@ -45,8 +47,11 @@ export async function sweepOnce(options: OneSweepOptions): Promise<SweepResult> 
       silences: gateReader(store, config.silences),
     });
   const adapters = await openAdapters(config, store);
-  const sources = sourcesFor(config, options.cwd);
-  const tableStarts = tableStartsFor(config, options.cwd);
+  const tables = Object.keys(config.tables).length > 0 && (await import('./sources.js'));
+  const sources = tables ? tables.sourcesFor(config, options.cwd) : [];
+  const tableStarts = tables
+    ? (await import('./table-starts.js')).tableStartsFor(config, options.cwd)
+    : undefined;
   const sweeper = new Sweeper({
     store,
     clock,
@@ -64,7 +69,7 @@ export async function sweepOnce(options: OneSweepOptions): Promise<SweepResult> 
       await new ScheduleWatch({
         specs: Object.values(config.schedules),
         apiSpecs: apiScheduleSpecs(config, store.schedules(), options.onError),
-        tableStarts: tableStarts.read,
+        tableStarts: tableStarts?.read,
         store: store.schedules(),
         clock,
         events,
@@ -82,7 +87,7 @@ export async function sweepOnce(options: OneSweepOptions): Promise<SweepResult> 
     await Promise.all([
       notifications?.stop(),
       adapters.close(),
-      tableStarts.close(),
+      tableStarts?.close(),
       ...sources.map((source) => source.close()),
     ]);
   }

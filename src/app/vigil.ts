@@ -7,18 +7,14 @@ import type { ServiceOptions } from '../runtime/service.js';
 import type { Config } from '../config.js';
 import { Dispatches } from '../notify/dispatch.js';
 import { Notifications } from '../notify/index.js';
-import { httpOwners } from '../owners/http-owners.js';
-import type { ExecutionStore } from '../ports/execution-store.js';
-import type { OwnerClient } from '../ports/owner-client.js';
-import type { SlotStore } from '../ports/slot-store.js';
 import type { Source } from '../ports/source.js';
 import { Service } from '../runtime/service.js';
 import { ScheduleWatch } from '../runtime/schedule-watch.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import { heldRecovery } from '../supervisor/process-gate.js';
 import { gateReader } from '../runtime/gate.js';
-import { apiScheduleSpecs, tableStartsFor } from './schedules.js';
-import { openSlotStore } from './slots.js';
+import { apiScheduleSpecs } from './schedules.js';
+import { tableStartsFor } from './table-starts.js';
 import { sourcesFor } from './sources.js';
 import type { Watchers } from './watchers.js';
 import { createWatchers } from './watchers.js';
@@ -163,18 +159,4 @@ export class Vigil {
     await this.dispatches?.stop();
     await this.service.settle();
   }
-}
-
-/** The adapters `vigil serve` talks to the outside world through, besides the store. */
-export interface Adapters {
-  slots: SlotStore;
-  /** Undefined when no owner has a registry or a stop endpoint (`owners:`). */
-  owners: OwnerClient | undefined;
-  close: () => Promise<void>;
-}
-
-/** Opens the slot store (Redis, or the store's own table) and the owners' HTTP client. */
-export async function openAdapters(config: Config, store: ExecutionStore): Promise<Adapters> {
-  const slots = await openSlotStore(config, store);
-  return { slots, owners: httpOwners(config.ownerAgents), close: () => slots.close() };
 }

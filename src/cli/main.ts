@@ -3,7 +3,7 @@ import { Command, CommanderError } from 'commander';
 import type { ErrorCode } from '../errors.js';
 import { isVigilError } from '../errors.js';
 import { systemClock } from '../runtime/clock.js';
-import { storeError } from '../stores/open-store.js';
+import { storeError } from '../stores/store-error.js';
 import { execCommand } from './commands/exec.js';
 import { demoCommand } from './commands/demo.js';
 import { inspectCommands } from './commands/inspect.js';

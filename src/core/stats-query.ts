@@ -9,6 +9,9 @@ const COLUMNS = ['kind', 'owner', 'source', 'verdict'] as const;
 const LABEL = /^[A-Za-z_][A-Za-z0-9_-]{0,99}$/;
 /** More keys than this make groups nobody can read, and a wider query for nothing. */
 export const MAX_STATS_KEYS = 4;
+/** Groups returned by default, and at most: a "most often" list is read, not paged. */
+export const DEFAULT_STATS_LIMIT = 10;
+export const MAX_STATS_LIMIT = 500;
 
 /**
  * Parses `kind,owner,label:team` into keys, or an error sentence saying what was expected and

@@ -1,15 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { StatsKey } from '../core/stats-query.js';
-import { parseStatsBy, statsKeyName, statsWindow } from '../core/stats-query.js';
+import {
+  DEFAULT_STATS_LIMIT,
+  MAX_STATS_LIMIT,
+  parseStatsBy,
+  statsKeyName,
+  statsWindow,
+} from '../core/stats-query.js';
 import { BadInputError } from '../errors.js';
 import type { Clock } from '../ports.js';
 import type { ReadStore, Stats, StatsGroup } from '../ports/read-store.js';
 import { parseInput } from '../runtime/ledger.js';
 
-/** Groups returned by default, and at most: a "most often" list is read, not paged. */
-export const DEFAULT_STATS_LIMIT = 10;
-export const MAX_STATS_LIMIT = 500;
+export { DEFAULT_STATS_LIMIT, MAX_STATS_LIMIT } from '../core/stats-query.js';
 
 export const statsQuerySchema = z.strictObject({
   since: z.string().max(100).optional(),

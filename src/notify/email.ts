@@ -1,4 +1,4 @@
-import nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { Notification, Notifier } from '../ports/notifier.js';
 import type { ChannelConfig } from './config.js';
 import { DeliveryError, toDeliveryError } from './delivery-error.js';
@@ -22,26 +22,35 @@ export function emailContent(
   return { subject, text };
 }
 
-/** Email over SMTP. */
+/**
+ * Email over SMTP. The mail client is loaded at the first delivery: a `vigil sweep` from cron
+ * with an email channel and nothing to send never loads it.
+ */
 export function emailNotifier(channel: EmailChannel, timeoutMs: number): Notifier {
   const { smtp } = channel;
-  const transport = nodemailer.createTransport({
-    host: smtp.host,
-    port: smtp.port,
-    secure: smtp.tls === 'implicit',
-    requireTLS: smtp.tls === 'starttls',
-    ignoreTLS: smtp.tls === 'none',
-    auth: smtp.user === null ? undefined : { user: smtp.user, pass: smtp.password?.reveal() ?? '' },
-    connectionTimeout: timeoutMs,
-    greetingTimeout: timeoutMs,
-    socketTimeout: timeoutMs,
-  });
+  let transport: Transporter | undefined;
+  const open = async (): Promise<Transporter> => {
+    const { default: nodemailer } = await import('nodemailer');
+    return (transport ??= nodemailer.createTransport({
+      host: smtp.host,
+      port: smtp.port,
+      secure: smtp.tls === 'implicit',
+      requireTLS: smtp.tls === 'starttls',
+      ignoreTLS: smtp.tls === 'none',
+      auth:
+        smtp.user === null ? undefined : { user: smtp.user, pass: smtp.password?.reveal() ?? '' },
+      connectionTimeout: timeoutMs,
+      greetingTimeout: timeoutMs,
+      socketTimeout: timeoutMs,
+    }));
+  };
   return {
     channel: channel.name,
     async deliver(notification, now) {
       const { subject, text } = emailContent(notification, channel.subjectPrefix, now);
       try {
-        await transport.sendMail({
+        const mailer = await open();
+        await mailer.sendMail({
           from: channel.from,
           to: channel.to,
           subject,
@@ -53,7 +62,7 @@ export function emailNotifier(channel: EmailChannel, timeoutMs: number): Notifie
       }
     },
     close() {
-      transport.close();
+      transport?.close();
       return Promise.resolve();
     },
   };

@@ -5,11 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
-import { parseConfig } from '../../config.js';
 import { formatDuration } from '../../core/duration.js';
-import { startServer } from '../../http/server.js';
 import type { VigilEvent } from '../../runtime/events.js';
-import { openSqliteStore } from '../../stores/sqlite.js';
 import type { CliIo } from '../context.js';
 
 /** One simulated runner: how it behaves, in a few words a newcomer can follow. */
@@ -100,6 +97,11 @@ export function demoCommand(program: Command, io: CliIo): void {
     )
     .option('--port <n>', 'port for the demo service (default: a free one)')
     .action(async (options: { port?: string }) => {
+      const [{ parseConfig }, { startServer }, { openSqliteStore }] = await Promise.all([
+        import('../../config.js'),
+        import('../../http/server.js'),
+        import('../../stores/sqlite.js'),
+      ]);
       const dir = mkdtempSync(join(tmpdir(), 'vigil-demo-'));
       const store = openSqliteStore(join(dir, 'vigil.db'));
       const children: ChildProcess[] = [];

@@ -8,7 +8,6 @@ import type { ExecutionStore } from '../../ports/execution-store.js';
 import type { CliIo, GlobalOptions } from '../context.js';
 import { withStore } from '../context.js';
 import { describeExecution, relative, table } from '../format.js';
-import { printNotificationHistory } from './notifications.js';
 
 function oneOf<T extends string>(
   name: string,
@@ -158,6 +157,7 @@ export function inspectCommands(program: Command, io: CliIo): void {
             ]);
           }
           if (options.notifications) {
+            const { printNotificationHistory } = await import('./notifications.js');
             return printNotificationHistory(io, store, {
               sinceMs: since.ms,
               sinceText: options.since,

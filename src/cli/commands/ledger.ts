@@ -4,7 +4,7 @@ import type { JsonValue, PartialLimits } from '../../core/types.js';
 import { BadInputError, VigilError } from '../../errors.js';
 import { executionJson } from '../../present.js';
 import type { ReportOutcome } from '../../ports/ledger-store.js';
-import { Ledger } from '../../runtime/ledger.js';
+import type { Ledger } from '../../runtime/ledger.js';
 import type { CliIo, GlobalOptions } from '../context.js';
 import { withStore } from '../context.js';
 
@@ -70,10 +70,13 @@ async function namingFlags<T>(fn: () => Promise<T>): Promise<T> {
  * register its own run, beat while it works and report how it ended.
  */
 export function ledgerCommands(program: Command, io: CliIo): void {
-  const withLedger = <T>(command: Command, fn: (ledger: Ledger) => Promise<T>) =>
-    withStore(io, command.optsWithGlobals<GlobalOptions>(), (store, config) =>
+  // The ledger (and its schemas) is loaded when a command runs, not when `vigil` starts.
+  const withLedger = async <T>(command: Command, fn: (ledger: Ledger) => Promise<T>) => {
+    const { Ledger } = await import('../../runtime/ledger.js');
+    return withStore(io, command.optsWithGlobals<GlobalOptions>(), (store, config) =>
       fn(new Ledger(store, config, io.clock)),
     );
+  };
   const attemptOf = async (ledger: Ledger, id: string, given: string | undefined) =>
     attemptOption(given) ?? (await ledger.get(id)).attempt;
   const print = (outcome: ReportOutcome, json: boolean | undefined) => {

@@ -6,6 +6,14 @@ import type { ProbeStatus } from '../../probes/probe-monitor.js';
 import type { VigilEvent } from '../../runtime/events.js';
 import type { SourceCheck } from '../../app/http-list-watcher.js';
 
+/**
+ * `vigil probe` exit codes (docs/api.md), distinct so a restart policy or an operator can tell
+ * them apart: the service is unhealthy (1), its work is stuck (2), or the watchdog itself could not
+ * do its job (3: a bad configuration or flag, an internal error) — restarting the watched service
+ * for the last would be the wrong remedy.
+ */
+export const PROBE_EXIT = { healthy: 0, failing: 1, stuck: 2, watchdogFailed: 3 } as const;
+
 export function probeJson(status: ProbeStatus) {
   return {
     type: 'probe',

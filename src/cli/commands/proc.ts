@@ -1,11 +1,9 @@
-import { gateReader } from '../../runtime/gate.js';
 import type { Command } from 'commander';
 import type { ProcessVerdict } from '../../core/process-health.js';
 import { BadInputError } from '../../errors.js';
 import { iso, processStatusJson, recoveryJson } from '../../present.js';
-import { EventBus } from '../../runtime/events.js';
 import type { CheckResult, OperatorResult } from '../../supervisor/supervisor.js';
-import { Supervisor } from '../../supervisor/supervisor.js';
+import type { Supervisor } from '../../supervisor/supervisor.js';
 import type { CliIo, GlobalOptions } from '../context.js';
 import { withStore } from '../context.js';
 import { relative, table } from '../format.js';
@@ -25,12 +23,17 @@ Exit codes: 0 ok; 1 a recovery step failed; 2 bad usage or configuration; 3 stor
 From cron: * * * * * cd /srv/app && npx vigil proc check`,
     );
 
-  const withSupervisor = <T>(
+  const withSupervisor = async <T>(
     command: Command,
     name: string | undefined,
     fn: (supervisor: Supervisor, names: string[]) => Promise<T>,
-  ) =>
-    withStore(io, command.optsWithGlobals<GlobalOptions>(), async (store, config) => {
+  ) => {
+    const [{ Supervisor }, { EventBus }, { gateReader }] = await Promise.all([
+      import('../../supervisor/supervisor.js'),
+      import('../../runtime/events.js'),
+      import('../../runtime/gate.js'),
+    ]);
+    return withStore(io, command.optsWithGlobals<GlobalOptions>(), async (store, config) => {
       const supervisor = new Supervisor({
         store,
         processes: config.processes,
@@ -45,6 +48,7 @@ From cron: * * * * * cd /srv/app && npx vigil proc check`,
       }
       return fn(supervisor, name === undefined ? supervisor.names : [name]);
     });
+  };
 
   proc
     .command('check')

@@ -2,7 +2,6 @@ import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { formatDuration } from '../../core/duration.js';
 import type { PruneReport } from '../../runtime/retention.js';
-import { Pruner } from '../../runtime/retention.js';
 import type { CliIo, GlobalOptions } from '../context.js';
 import { withStore } from '../context.js';
 import { table } from '../format.js';
@@ -17,6 +16,7 @@ export function pruneCommand(program: Command, io: CliIo, done: (code: number) =
     .option('--json', 'print the report as JSON')
     .action(async (options: { dryRun?: boolean; json?: boolean }, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
+      const { Pruner } = await import('../../runtime/retention.js');
       await withStore(io, global, async (store, config) => {
         const pruner = new Pruner({
           store,

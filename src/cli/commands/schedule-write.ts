@@ -4,10 +4,7 @@
  * pass. Schedules of vigil.yaml are refused: the file decides those.
  */
 import type { Command } from 'commander';
-import { deleteSchedule, putSchedule } from '../../app/schedules.js';
 import { BadInputError } from '../../errors.js';
-import { scheduleJson } from '../../http/schedule-routes.js';
-import { scheduleStatuses } from '../../runtime/schedule-watch.js';
 import type { CliIo, GlobalOptions } from '../context.js';
 import { withStore } from '../context.js';
 
@@ -42,6 +39,7 @@ export function scheduleWriteCommands(schedules: Command, io: CliIo): void {
         const value = options[key];
         if (value !== undefined) body[key] = value;
       }
+      const { putSchedule } = await import('../../app/schedules.js');
       await withStore(io, command.optsWithGlobals<GlobalOptions>(), async (store, config) => {
         const now = io.clock.now();
         const { created, spec } = await putSchedule(
@@ -61,6 +59,10 @@ export function scheduleWriteCommands(schedules: Command, io: CliIo): void {
           io.out(`${created ? 'created' : 'replaced'} schedule ${name}`);
           return;
         }
+        const [{ scheduleJson }, { scheduleStatuses }] = await Promise.all([
+          import('../../http/schedule-routes.js'),
+          import('../../runtime/schedule-watch.js'),
+        ]);
         const [status] = await scheduleStatuses([spec], store.schedules(), now);
         if (status) io.out(JSON.stringify(scheduleJson(status), null, 2));
       });
@@ -71,6 +73,7 @@ export function scheduleWriteCommands(schedules: Command, io: CliIo): void {
     .description('delete a schedule defined in the database (its verdicts stay until retention)')
     .option('--json', 'print the result as JSON')
     .action(async (name: string, _options: unknown, command: Command) => {
+      const { deleteSchedule } = await import('../../app/schedules.js');
       await withStore(io, command.optsWithGlobals<GlobalOptions>(), async (store, config) => {
         await deleteSchedule(config, store.schedules(), name);
       });

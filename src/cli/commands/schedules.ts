@@ -1,9 +1,6 @@
 import type { Command } from 'commander';
 import { formatDuration } from '../../core/duration.js';
 import type { ScheduleSpec } from '../../core/schedule-times.js';
-import { scheduleJson } from '../../http/schedule-routes.js';
-import { scheduleStatuses } from '../../runtime/schedule-watch.js';
-import { apiScheduleSpecs } from '../../app/schedules.js';
 import type { Config } from '../../config.js';
 import type { ScheduleStore } from '../../ports/schedule-store.js';
 import type { CliIo, GlobalOptions } from '../context.js';
@@ -25,6 +22,10 @@ export function schedulesCommand(program: Command, io: CliIo): void {
     )
     .option('--json', 'print the schedules as JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
+      const [{ scheduleJson }, { scheduleStatuses }] = await Promise.all([
+        import('../../http/schedule-routes.js'),
+        import('../../runtime/schedule-watch.js'),
+      ]);
       await withStore(
         io,
         command.optsWithGlobals<GlobalOptions>(),
@@ -68,6 +69,7 @@ export function schedulesCommand(program: Command, io: CliIo): void {
 
 /** vigil.yaml's schedules, then those defined through the API (a stored one in error is left out). */
 async function allSpecs(config: Config, store: ScheduleStore, io: CliIo): Promise<ScheduleSpec[]> {
+  const { apiScheduleSpecs } = await import('../../app/schedules.js');
   const api = await apiScheduleSpecs(config, store, (error, where) =>
     io.err(`vigil: ${where}: ${(error as Error).message}`),
   )();

@@ -1,8 +1,6 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { BadInputError } from '../../errors.js';
-import { openAdapters } from '../../app/vigil.js';
-import { startServer } from '../../http/server.js';
 import type { CliIo, GlobalOptions } from '../context.js';
 import { withStore } from '../context.js';
 
@@ -24,6 +22,10 @@ export function serveCommand(program: Command, io: CliIo): void {
         env.VIGIL_PORT = options.port;
       }
       if (options.host !== undefined) env.VIGIL_HOST = options.host;
+      const [{ openAdapters }, { startServer }] = await Promise.all([
+        import('../../app/adapters.js'),
+        import('../../http/server.js'),
+      ]);
       await withStore({ ...io, env }, global, async (store, config) => {
         const { slots, owners, close } = await openAdapters(config, store);
         const replica = `${hostname()}:${process.pid}`;

@@ -10,7 +10,6 @@ import type { Silence } from '../../core/silence.js';
 import { formatMatchers, parseMatchers, stateOf } from '../../core/silence.js';
 import { checkSilence } from '../../core/silence-input.js';
 import { BadInputError, VigilError } from '../../errors.js';
-import { silenceJson } from '../../http/silence-routes.js';
 import { iso } from '../../present.js';
 import type { CliIo, GlobalOptions } from '../context.js';
 import { withStore } from '../context.js';
@@ -111,6 +110,7 @@ export function silenceCommands(program: Command, io: CliIo): void {
     .option('--json', 'print the silence as JSON')
     .action(async (options: AddOptions, command: Command) => {
       const created = silenceFrom(options, io);
+      const { silenceJson } = await import('../../http/silence-routes.js');
       await withStore(io, command.optsWithGlobals<GlobalOptions>(), async (store) => {
         await store.silences().createSilence(created);
       });
@@ -125,6 +125,7 @@ export function silenceCommands(program: Command, io: CliIo): void {
     .option('--all', 'also those that have ended')
     .option('--json', 'print JSON')
     .action(async (options: { all?: boolean; json?: boolean }, command: Command) => {
+      const { silenceJson } = await import('../../http/silence-routes.js');
       await withStore(
         io,
         command.optsWithGlobals<GlobalOptions>(),

@@ -1,13 +1,7 @@
 import type { Command } from 'commander';
 import { formatDuration } from '../../core/duration.js';
-import { statsKeyName } from '../../core/stats-query.js';
+import { DEFAULT_STATS_LIMIT, MAX_STATS_LIMIT, statsKeyName } from '../../core/stats-query.js';
 import { BadInputError } from '../../errors.js';
-import {
-  DEFAULT_STATS_LIMIT,
-  MAX_STATS_LIMIT,
-  statsJson,
-  statsRequest,
-} from '../../http/stats-routes.js';
 import type { StatsDurations, StatsGroup } from '../../ports/read-store.js';
 import type { CliIo, GlobalOptions } from '../context.js';
 import { withStore } from '../context.js';
@@ -40,6 +34,7 @@ export function statsCommand(program: Command, io: CliIo): void {
     )
     .option('--json', 'print JSON (the answer of GET /v1/stats)')
     .action(async (options: StatsOptions, command: Command) => {
+      const { statsJson, statsRequest } = await import('../../http/stats-routes.js');
       const request = statsRequest(
         { ...options, limit: limitOf(options.limit) },
         io.clock.now(),

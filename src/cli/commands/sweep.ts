@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { sweepOnce } from '../../app/sweep.js';
 import { sweepReportJson } from '../../present.js';
 import type { SweepReport } from '../../ports/audit-store.js';
 import type { CliIo, GlobalOptions } from '../context.js';
@@ -14,6 +13,7 @@ export function sweepCommand(program: Command, io: CliIo, done: (code: number) =
     .option('--json', 'print the sweep report as JSON')
     .action(async (options: { dryRun?: boolean; json?: boolean }, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
+      const { sweepOnce } = await import('../../app/sweep.js');
       await withStore(io, global, async (store, config) => {
         const result = await sweepOnce({
           store,
