@@ -171,10 +171,12 @@ async function scenario(kind: Kind, url: string, pruning: boolean, tag: string):
     }
     const prunedAtDetection = await pruned();
     await sleep(LIMIT_MS); // beats keep going: a healthy execution ended meanwhile is a false positive
-    await stop();
+    // Read while the beats still go: after they stop, a read slower than the limit (a busy
+    // machine, 1,900 reads) would find healthy executions rightly ended and count them.
     const healthy = await pool(beating, 16, (id) =>
       call<ExecutionJson>(vigil.url, 'GET', `/v1/executions/${id}`),
     );
+    await stop();
     // The healthy executions are ended here, so the next scenario on this database starts with
     // nothing overdue: left running, they would be a backlog of lost heartbeats for the next
     // server to end first, ahead of the drop it measures.

@@ -323,6 +323,7 @@ describe.runIf(hasChromium)('the dashboard in a browser', () => {
     const row = p.locator('#schedules tbody tr', { hasText: 'tick' });
     await row.waitFor();
     expect(await row.innerText()).toContain('every 2s');
+    expect(await row.innerText()).toContain('vigil.yaml');
     // No run ever starts: the next due time is judged missed, and the event reloads the panel.
     await row.locator('.tag', { hasText: 'missed' }).waitFor();
     const fullText = await row.innerText();

@@ -5,6 +5,8 @@ import { renderList, stateTag } from './panels.js';
 
 export interface ScheduleItem {
   name: string;
+  /** Where it is defined: vigil.yaml, or through the API (PUT /v1/schedules/:name). */
+  source: 'config' | 'api';
   cron: string | null;
   tz: string | null;
   everyMs: number | null;
@@ -26,6 +28,7 @@ export function renderSchedules(items: ScheduleItem[] | null | Error, now: numbe
   const when = (at: string | null) => time(at, relative(at, now));
   renderList('schedules', 'Schedules', items, [
     { title: 'Schedule', cell: (s) => h('span', { class: 'mono' }, s.name) },
+    { title: 'Defined in', cell: (s) => (s.source === 'api' ? 'API' : 'vigil.yaml') },
     {
       title: 'When',
       cell: (s) =>
