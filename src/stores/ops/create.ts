@@ -1,3 +1,4 @@
+import type BetterSqlite3 from 'better-sqlite3';
 import { deadlineOf } from '../../core/limits.js';
 import type { Execution } from '../../core/types.js';
 import { VigilError } from '../../errors.js';
@@ -6,15 +7,11 @@ import type { SqlContext } from './context.js';
 import type { ExecutionRow } from './rows.js';
 import { toExecution } from './rows.js';
 
-/** Registers an execution (queued, or running from `now`); `already_exists` if its id is taken. */
-export async function create(
-  ctx: SqlContext,
-  input: NewExecution,
-  now: number,
-): Promise<Execution> {
+/** The row a new execution starts as: queued, or running from `now`. */
+function newRow(input: NewExecution, now: number): ExecutionRow {
   const running = input.status === 'running';
   const startedAt = running ? now : null;
-  const row: ExecutionRow = {
+  return {
     id: input.id,
     kind: input.kind,
     owner: input.owner,
@@ -49,6 +46,15 @@ export async function create(
     termination_failures: 0,
     created_at: now,
   };
+}
+
+/** Registers an execution (queued, or running from `now`); `already_exists` if its id is taken. */
+export async function create(
+  ctx: SqlContext,
+  input: NewExecution,
+  now: number,
+): Promise<Execution> {
+  const row = newRow(input, now);
   const inserted = await ctx.db
     .insertInto('executions')
     .values(row)
@@ -58,4 +64,98 @@ export async function create(
     throw new VigilError('already_exists', `execution ${input.id} already exists`);
   }
   return toExecution(row);
+}
+
+/**
+ * Registers many executions in one transaction: each answer, in order, is the execution, or null
+ * when its id was taken — by a row already there, or by an earlier item of the same batch (the
+ * first of several items with one id wins; the others are not sent to the database, so which one
+ * won never depends on the database's choice).
+ */
+export async function createMany(
+  ctx: SqlContext,
+  inputs: NewExecution[],
+  now: number,
+): Promise<(Execution | null)[]> {
+  const seen = new Set<string>();
+  const rows: ExecutionRow[] = [];
+  for (const input of inputs) {
+    if (seen.has(input.id)) continue;
+    seen.add(input.id);
+    rows.push(newRow(input, now));
+  }
+  if (rows.length === 0) return [];
+  const inserted =
+    ctx.dialect === 'sqlite' && !ctx.genericEnds
+      ? await ctx.prepared.run(prepareSqlite, (insert) => insert(rows))
+      : await insertGeneric(ctx, rows);
+  const won = new Map(rows.filter((r) => inserted.has(r.id)).map((r) => [r.id, r]));
+  return inputs.map((input) => {
+    const row = won.get(input.id);
+    if (!row) return null;
+    // Only the first item with this id gets the row; a later one with the same id lost.
+    won.delete(input.id);
+    return toExecution(row);
+  });
+}
+
+const COLUMNS = Object.keys(
+  newRow(
+    {
+      id: '',
+      kind: '',
+      owner: null,
+      parentId: null,
+      status: 'queued',
+      limits: { run: null, heartbeat: null, progress: null, queue: null },
+      metadata: {},
+    },
+    0,
+  ),
+) as (keyof ExecutionRow)[];
+
+/**
+ * Bound parameters per statement, under SQLite's limit (32,766) and PostgreSQL's (65,535): a
+ * batch of up to 1,000 executions is one statement on either.
+ */
+const MAX_PARAMETERS = 30_000;
+
+/** The query builder's multi-row INSERT … ON CONFLICT DO NOTHING RETURNING id: PostgreSQL's path. */
+async function insertGeneric(ctx: SqlContext, rows: ExecutionRow[]): Promise<Set<string>> {
+  // Rows in id order: concurrent batches then take their index entries in one order, so they
+  // cannot deadlock on PostgreSQL.
+  const sorted = [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const perStatement = Math.floor(MAX_PARAMETERS / COLUMNS.length);
+  return ctx.writeTransaction(async (trx) => {
+    const ids = new Set<string>();
+    for (let i = 0; i < sorted.length; i += perStatement) {
+      const landed = await trx
+        .insertInto('executions')
+        .values(sorted.slice(i, i + perStatement))
+        .onConflict((oc) => oc.column('id').doNothing())
+        .returning('id')
+        .execute();
+      for (const { id } of landed) ids.add(id);
+    }
+    return ids;
+  });
+}
+
+/**
+ * Registration is a hot path too, so on SQLite a batch of any size is one prepared statement: the
+ * rows travel as one JSON array (no limit on bound parameters) and `json_each` spreads them out.
+ */
+function prepareSqlite(database: BetterSqlite3.Database) {
+  const values = COLUMNS.map((_, i) => `json_extract(value, '$[${i}]')`).join(', ');
+  // The WHERE true keeps SQLite from reading ON CONFLICT as a join's ON (documented ambiguity).
+  const insert = database.prepare<[string], { id: string }>(
+    `INSERT INTO executions (${COLUMNS.join(', ')})
+     SELECT ${values} FROM json_each(?) WHERE true
+     ON CONFLICT (id) DO NOTHING RETURNING id`,
+  );
+  const transaction = database.transaction((rows: ExecutionRow[]) => {
+    const json = JSON.stringify(rows.map((row) => COLUMNS.map((column) => row[column])));
+    return new Set(insert.all(json).map((r) => r.id));
+  });
+  return (rows: ExecutionRow[]) => transaction.immediate(rows);
 }
