@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import type { Execution, JsonValue } from '../core/types.js';
-import { VigilError } from '../errors.js';
+import { BadInputError, VigilError } from '../errors.js';
 import { executionJson } from '../present.js';
 import type { ParsedNewExecution } from '../runtime/ledger.js';
 import { executionNotFound, newExecutionSchema, parseInput } from '../runtime/ledger.js';
@@ -34,7 +35,7 @@ export function registerBatchRoutes(
   store: Pick<ReadStore, 'ownersOf'>,
 ): void {
   app.post('/v1/executions/batch', { bodyLimit: BATCH_BODY_LIMIT }, async (request) => {
-    const { executions } = parseInput(schemas.createBatch, request.body ?? {}, 'body');
+    const { executions } = parseBatch(request.body);
     const results: (ItemResult | undefined)[] = new Array(executions.length);
     const accepted: { index: number; input: ParsedNewExecution }[] = [];
     executions.forEach((item, index) => {
@@ -56,6 +57,17 @@ export function registerBatchRoutes(
     });
     return { results };
   });
+}
+
+/** The body's shape; too many items is said with their count, not by echoing them all back. */
+function parseBatch(body: unknown): { executions: unknown[] } {
+  const items = (body as { executions?: unknown } | null)?.executions;
+  if (Array.isArray(items) && items.length > MAX_BATCH) {
+    throw new BadInputError([
+      `body.executions: expected at most ${MAX_BATCH.toLocaleString('en-US')} items, got ${items.length.toLocaleString('en-US')}`,
+    ]);
+  }
+  return parseInput(schemas.createBatch, body ?? {}, 'body');
 }
 
 /**
@@ -93,4 +105,23 @@ async function withinScope(
       return false;
     }
   });
+}
+
+/** The batch route in /openapi.json: its body is described with the items' own schema. */
+export function batchRoutesOpenApi(
+  withBody: (summary: string, schema: z.ZodType, responses: Record<string, string>) => unknown,
+  errors: Record<string, string>,
+): Record<string, unknown> {
+  const body = z.strictObject({
+    executions: z.array(newExecutionSchema).min(1).max(MAX_BATCH),
+  });
+  return {
+    '/v1/executions/batch': {
+      post: withBody('Register up to 1,000 executions in one request and one transaction', body, {
+        '200':
+          '{results}: one per item, in order — {execution}, or {error: {code, message}} for that item alone (bad_input, already_exists, forbidden, not_found for a parentId)',
+        ...errors,
+      }),
+    },
+  };
 }
