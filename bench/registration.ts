@@ -155,7 +155,7 @@ async function main(): Promise<string> {
           ? `single \`POST /v1/executions\`, ${SINGLE_IN_FLIGHT} in flight`
           : `\`POST /v1/executions/batch\` × ${BATCH_SIZE}, ${BATCH_IN_FLIGHT} in flight`;
       rows.push(
-        `| ${store} | ${how} | ${fmt(m.registered)} | ${fmt(m.seconds, 2)} | **${rate(m)}** | ${target(mode, store, m)} | ${rate(peer)} | ${fmt(m.perSecond / peer.perSecond, 2)} × | ${pct(m.serverCpu)} | ${fmt(m.failed)} |`,
+        `| ${store} | ${how} | ${fmt(m.registered)} | ${fmt(m.seconds, 2)} | **${rate(m)}** | ${target(mode, store, m)} | ${rate(peer)} | ${fmt(m.perSecond / peer.perSecond, 2)} × | ${pct(m.serverCpu)} | ${pct(m.cpuSeconds / m.seconds)} | ${fmt(m.failed)} |`,
       );
       if (m.failed > 0)
         notes.push(
@@ -190,11 +190,11 @@ async function main(): Promise<string> {
     `- Load: a separate Node process (bench/lib/register-load.ts), keep-alive HTTP; every item is \`{id, kind: "bench", status: "queued", metadata: {n}}\`. Single: ${fmt(SINGLE_COUNT)} registrations, ${SINGLE_IN_FLIGHT} requests in flight. Batched: ${fmt(BATCH_COUNT)} registrations in batches of ${BATCH_SIZE}, ${BATCH_IN_FLIGHT} batches in flight.`,
     `- Peer: BullMQ ${version} on Redis 127.0.0.1:6379 in the same run, from the same kind of load process: \`Queue.add\` of the same count (${SINGLE_IN_FLIGHT} in flight) for singles, \`Queue.addBulk\` of ${BATCH_SIZE} (${BATCH_IN_FLIGHT} in flight) for batches; jobs carry \`{n}\` under the same ids; unique queue names, obliterated after.`,
     '',
-    '| Store | Mode | Registered | Seconds | Registrations/s | Target | BullMQ jobs/s | Vigil ÷ BullMQ | Server CPU | Failed |',
-    '| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |',
+    '| Store | Mode | Registered | Seconds | Registrations/s | Target | BullMQ jobs/s | Vigil ÷ BullMQ | Server CPU | Load CPU | Failed |',
+    '| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |',
     ...rows,
     '',
-    `Registrations/s = items registered ÷ seconds from the first request to the last answer. BullMQ single: ${fmt(bull.single.perSecond)} jobs/s (${fmt(bull.single.seconds, 2)} s); BullMQ addBulk: ${fmt(bull.batch.perSecond)} jobs/s (${fmt(bull.batch.seconds, 2)} s). Server CPU is CPU-seconds per wall-second of the vigil process (100 % = one core); the load process shares the machine's cores.`,
+    `Registrations/s = items registered ÷ seconds from the first request to the last answer. BullMQ single: ${fmt(bull.single.perSecond)} jobs/s (${fmt(bull.single.seconds, 2)} s); BullMQ addBulk: ${fmt(bull.batch.perSecond)} jobs/s (${fmt(bull.batch.seconds, 2)} s). Server CPU and Load CPU are CPU-seconds per wall-second of the vigil process and of the load process (100 % = one core); both share the machine's cores with whatever else runs on it (see the load average above).`,
     ...(notes.length > 0 ? ['', ...notes] : []),
     ...(profiles.length > 0
       ? [

@@ -55,7 +55,7 @@ await describeEach(['sqlite', 'sqlite-generic', 'postgres'], 'registration on %s
   const batch = async (executions: unknown[], token = ADMIN) => {
     const answer = await post('/v1/executions/batch', { executions }, token);
     expect(answer.statusCode, answer.body).toBe(200);
-    return (answer.json() as { results: Result[] }).results;
+    return answer.json<{ results: Result[] }>().results;
   };
 
   it('answers one result per item, in order: the execution or its own error', async () => {
@@ -193,7 +193,7 @@ await describeEach(['sqlite', 'sqlite-generic', 'postgres'], 'registration on %s
     expect(conflicts).toHaveLength(10);
     expect(conflicts[0]!.json().error.code).toBe('already_exists');
     for (const answer of answers.filter((a) => a.statusCode === 201)) {
-      const body = answer.json() as { id: string; metadata: { id: string } };
+      const body = answer.json<{ id: string; metadata: { id: string } }>();
       expect(body.metadata.id).toBe(body.id);
     }
   });

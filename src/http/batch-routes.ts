@@ -36,7 +36,7 @@ export function registerBatchRoutes(
 ): void {
   app.post('/v1/executions/batch', { bodyLimit: BATCH_BODY_LIMIT }, async (request) => {
     const { executions } = parseBatch(request.body);
-    const results: (ItemResult | undefined)[] = new Array(executions.length);
+    const results = new Array<ItemResult | undefined>(executions.length);
     const accepted: { index: number; input: ParsedNewExecution }[] = [];
     executions.forEach((item, index) => {
       try {
@@ -86,7 +86,8 @@ async function withinScope(
   const parents = [
     ...new Set(accepted.flatMap(({ input }) => (input.parentId ? [input.parentId] : []))),
   ];
-  const owners = parents.length === 0 ? new Map() : await store.ownersOf(parents);
+  const owners =
+    parents.length === 0 ? new Map<string, string | null>() : await store.ownersOf(parents);
   return accepted.filter(({ index, input }) => {
     try {
       if (input.owner !== undefined && input.owner !== null) {

@@ -154,8 +154,9 @@ export class Ledger {
     const created = await this.store.createMany(executions, this.clock.now());
     let earliest: number | null = null;
     const queued = new Set<string>();
-    const results = created.map((execution, i) => {
-      if (!execution) return alreadyExists(executions[i]!.id);
+    const results = executions.map((input, i) => {
+      const execution = created[i];
+      if (!execution) return alreadyExists(input.id);
       const at = execution.deadlineAt;
       if (at !== null && (earliest === null || at < earliest)) earliest = at;
       if (execution.status === 'queued') queued.add(execution.kind);
