@@ -12,7 +12,7 @@
  * Run: npm run build && node --import tsx bench/registration.ts
  * VIGIL_BENCH_SIZE=tiny runs it at a size that only checks it still works.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -20,6 +20,7 @@ import type { RegisterJob, RegisterResult } from './lib/register-load.js';
 import { isType } from './lib/drive.js';
 import { summarizeProfile } from './lib/profile.js';
 import {
+  benchDir,
   cpuSeconds,
   exited,
   fmt,
@@ -209,7 +210,21 @@ async function main(): Promise<string> {
   ].join('\n');
 }
 
-const markdown = await main();
+/**
+ * The figures from before a change, recorded once under a "### Before:" heading at the end of the
+ * result file: kept when the file is rewritten, so the comparison stays beside the new figures.
+ */
+function keptBefore(): string {
+  try {
+    const text = readFileSync(join(benchDir, 'results', 'registration.md'), 'utf8');
+    const at = text.indexOf('\n### Before:');
+    return at < 0 ? '' : `\n${text.slice(at).trimEnd()}`;
+  } catch {
+    return '';
+  }
+}
+
+const markdown = (await main()) + keptBefore();
 // A tiny run only checks that the benchmark still works: its figures are not kept.
 if (TINY) console.log(markdown);
 else writeResult('registration', markdown);
