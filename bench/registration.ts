@@ -6,7 +6,7 @@
  *
  * Every registration is a queued execution of kind `bench` with `metadata: {n}`; every BullMQ job
  * carries `{n}` under the same id. A fresh database (and a fresh queue) per measurement. The load
- * runs in a separate process (bench/lib/register-load.ts). Then each Vigil measurement is repeated
+ * runs in a separate process (bench/lib/register-load.ts; autocannon for singles). Then each Vigil measurement is repeated
  * on half the count under `node --cpu-prof`, and the profile is summarised here.
  *
  * Run: npm run build && node --import tsx bench/registration.ts
@@ -188,7 +188,7 @@ async function main(): Promise<string> {
     ...machineLines(),
     `- Vigil: ${measuredRevision}`,
     '- Server: `node bin/vigil.js serve --port 0`, a fresh database per row (SQLite in WAL in a temporary directory; PostgreSQL 127.0.0.1:5432, a fresh schema), no tokens, `sweep: { interval: 5s }`',
-    `- Load: a separate Node process (bench/lib/register-load.ts), keep-alive HTTP; every item is \`{id, kind: "bench", status: "queued", metadata: {n}}\`. Single: ${fmt(SINGLE_COUNT)} registrations, ${SINGLE_IN_FLIGHT} requests in flight. Batched: ${fmt(BATCH_COUNT)} registrations in batches of ${BATCH_SIZE}, ${BATCH_IN_FLIGHT} batches in flight.`,
+    `- Load: a separate Node process (bench/lib/register-load.ts): autocannon for single registrations (${SINGLE_IN_FLIGHT} connections), keep-alive node:http for batches; every item is \`{id, kind: "bench", status: "queued", metadata: {n}}\`. Single: ${fmt(SINGLE_COUNT)} registrations, ${SINGLE_IN_FLIGHT} requests in flight. Batched: ${fmt(BATCH_COUNT)} registrations in batches of ${BATCH_SIZE}, ${BATCH_IN_FLIGHT} batches in flight.`,
     `- Peer: BullMQ ${version} on Redis 127.0.0.1:6379 in the same run, from the same kind of load process: \`Queue.add\` of the same count (${SINGLE_IN_FLIGHT} in flight) for singles, \`Queue.addBulk\` of ${BATCH_SIZE} (${BATCH_IN_FLIGHT} in flight) for batches; jobs carry \`{n}\` under the same ids; unique queue names, obliterated after.`,
     '',
     '| Store | Mode | Registered | Seconds | Registrations/s | Target | BullMQ jobs/s | Vigil ÷ BullMQ | Server CPU | Load CPU | Failed |',
