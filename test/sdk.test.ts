@@ -135,6 +135,34 @@ describe('client.run()', () => {
   });
 });
 
+describe('client.registerMany()', () => {
+  it('registers through the batch route, 1,000 per request, one result per input in order', async () => {
+    const owned = new VigilClient({ url: vigil.url, owner: 'team-a' });
+    const inputs = Array.from({ length: 1_203 }, (_, i) => ({
+      id: `sdk-many-${i}`,
+      kind: 'many',
+      status: 'queued' as const,
+      metadata: { i },
+    }));
+    // A repeated id and a bad one fail alone, wherever they fall.
+    inputs.push({ id: 'sdk-many-0', kind: 'many', status: 'queued', metadata: { i: -1 } });
+    inputs.push({ id: 'bad id!', kind: 'many', status: 'queued', metadata: { i: -2 } });
+    const results = await owned.registerMany(inputs);
+    expect(results).toHaveLength(1_205);
+    expect(results.slice(0, 1_203).every((r, i) => r.execution?.id === `sdk-many-${i}`)).toBe(true);
+    expect(results[1_202]!.execution).toMatchObject({ owner: 'team-a', status: 'queued' });
+    expect(results[1_203]).toEqual({
+      error: { code: 'already_exists', message: 'execution sdk-many-0 already exists' },
+    });
+    expect(results[1_204]!.error).toMatchObject({ code: 'bad_input' });
+    expect(await vigil.get('sdk-many-1202')).toMatchObject({
+      owner: 'team-a',
+      metadata: { i: 1202 },
+    });
+    expect(await client.registerMany([])).toEqual([]);
+  });
+});
+
 describe('liveness from a worker thread', () => {
   /**
    * A runner process whose main thread spins for 6 s under a 2 s heartbeat limit (the worker beats

@@ -107,6 +107,40 @@ const contract: Record<Method, (h: Harness, store: SqlStore) => Promise<void>> =
     expect(created.deadlineAt).toBe(T0 + M);
     await expect(store.create(execution('a'), T0)).rejects.toThrow(/already exists/);
   },
+  async createMany(_h, store) {
+    await store.create(execution('taken'), T0);
+    const created = await store.createMany(
+      [
+        execution('a', { metadata: { n: 1 }, owner: 'o', parentId: 'taken' }),
+        execution('taken'),
+        execution('q', { status: 'queued', limits: { ...LIMITS, queue: M } }),
+        execution('a', { metadata: { n: 2 } }),
+        execution('free', { limits: { run: null, heartbeat: null, progress: null, queue: null } }),
+      ],
+      T0 + S,
+    );
+    // The first item with an id wins; a later one, and an id already there, answer null.
+    expect(created.map((e) => e?.id ?? null)).toEqual(['a', null, 'q', null, 'free']);
+    expect(created[0]).toMatchObject({
+      status: 'running',
+      startedAt: T0 + S,
+      deadlineAt: T0 + S + M,
+    });
+    expect(created[2]).toMatchObject({ status: 'queued', startedAt: null, deadlineAt: T0 + S + M });
+    // What the database holds is what was answered, field for field.
+    for (const e of created) if (e) expect(await store.get(e.id)).toEqual(e);
+    expect(await store.get('a')).toMatchObject({
+      owner: 'o',
+      parentId: 'taken',
+      metadata: { n: 1 },
+    });
+    expect((await store.get('free'))?.deadlineAt).toBeNull();
+    // More rows than one statement's bound parameters allow on SQLite's generic path.
+    const many = Array.from({ length: 2_500 }, (_, i) => execution(`m-${i}`));
+    expect((await store.createMany(many, T0)).every((e) => e !== null)).toBe(true);
+    expect((await store.createMany(many.slice(0, 3), T0)).every((e) => e === null)).toBe(true);
+    expect(await store.createMany([], T0)).toEqual([]);
+  },
   async get(_h, store) {
     await store.create(execution('a', { metadata: { n: 1 } }), T0);
     expect(await store.get('a')).toMatchObject({ id: 'a', metadata: { n: 1 } });

@@ -13,6 +13,7 @@ import type { Clock } from '../ports.js';
 import type { ExecutionStore } from '../ports/execution-store.js';
 import type { Caller } from './auth.js';
 import { authenticate, refuseViewerWrites } from './auth.js';
+import { registerBatchRoutes } from './batch-routes.js';
 import { registerClaimRoutes } from './claim-routes.js';
 import { ownerScope } from './event-scope.js';
 import { registerDashboard } from './dashboard.js';
@@ -143,6 +144,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     for (const raw of streams) raw.end();
   });
   await registerRoutes(app, { ...parts, metrics });
+  registerBatchRoutes(app, vigil.service, options.store);
   registerClaimRoutes(app, vigil.service);
   registerProcessRoutes(app, vigil);
   await registerProbeRoutes(app, vigil);

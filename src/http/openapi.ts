@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { batchRoutesOpenApi } from './batch-routes.js';
 import { claimRoutesOpenApi } from './claim-routes.js';
 import { probeRoutesOpenApi } from './probe-routes.js';
 import { scheduleRoutesOpenApi } from './schedule-routes.js';
@@ -67,6 +68,7 @@ export function openApiDocument(): Record<string, unknown> {
       ...ownerRoutesOpenApi(),
       ...retentionRoutesOpenApi(),
       ...claimRoutesOpenApi(withBody, errors),
+      ...batchRoutesOpenApi(withBody, errors),
       ...silenceRoutesOpenApi(json, queryParameters),
       '/v1/executions': {
         post: withBody('Register an execution', schemas.create, {

@@ -13,6 +13,10 @@ export const idSchema = z.string().min(1).max(200);
 
 export const schemas = {
   create: newExecutionSchema,
+  /** Each item is then parsed on its own (newExecutionSchema), so one bad item fails alone. */
+  createBatch: z.strictObject({
+    executions: z.array(z.unknown()).min(1).max(1_000),
+  }),
   start: z.strictObject({ attempt: attemptSchema }),
   heartbeat: z.strictObject({ attempt: attemptSchema, progress: progressSchema.optional() }),
   heartbeats: z.strictObject({

@@ -56,6 +56,11 @@ export type ReportOutcome =
  */
 export interface LedgerStore {
   create(input: NewExecution, now: number): Promise<Execution>;
+  /**
+   * Registers many in one transaction. Answers in order: the execution, or null when its id was
+   * taken (by an existing row, or by an earlier input with the same id: the first one wins).
+   */
+  createMany(inputs: NewExecution[], now: number): Promise<(Execution | null)[]>;
   /** queued → running for this attempt; returns the execution, or undefined when the fence fails. */
   start(id: string, attempt: number, now: number): Promise<Execution | undefined>;
   heartbeat(beats: Beat[], now: number): Promise<HeartbeatResult>;

@@ -11,10 +11,17 @@ import { limitsFor, policyFor } from '../core/policy.js';
 import { BadInputError, VigilError } from '../errors.js';
 import { limitsSchema } from '../schemas.js';
 import type { Clock } from '../ports.js';
-import type { Beat, ClaimScope, HeartbeatResult, ReportOutcome } from '../ports/ledger-store.js';
+import type {
+  Beat,
+  ClaimScope,
+  HeartbeatResult,
+  NewExecution,
+  ReportOutcome,
+} from '../ports/ledger-store.js';
 import type { EventSink } from '../ports/events.js';
 import type { BeatOutcome } from './heartbeat-batcher.js';
 import { HeartbeatBatcher } from './heartbeat-batcher.js';
+import { RegistrationBatcher, alreadyExists } from './registration-batcher.js';
 import { StoreHealth } from './store-health.js';
 
 const name = z.string().min(1).max(200);
@@ -44,6 +51,8 @@ export const newExecutionSchema = z.strictObject({
   metadata: z.record(z.string(), jsonSchema).optional(),
 });
 export type NewExecutionInput = z.input<typeof newExecutionSchema>;
+/** A registration as `newExecutionSchema` parsed it. */
+export type ParsedNewExecution = z.output<typeof newExecutionSchema>;
 
 export const attemptSchema = z.number().int().min(1);
 export const progressSchema = z.union([z.string().max(1_000), z.number()]);
@@ -120,29 +129,57 @@ export class Ledger {
     this.afterQueue = options.afterQueue ?? (() => undefined);
   }
 
+  /** One registration, written together with the others that arrive in the same tick. */
   async register(input: unknown): Promise<Execution> {
-    const execution = await this.create(input);
+    const execution = await this.registrations.register(
+      this.resolve(parseInput(newExecutionSchema, input)),
+    );
     this.alarm?.poke(execution.deadlineAt);
     if (execution.status === 'queued') this.afterQueue(execution.kind);
     return execution;
   }
 
-  private create(input: unknown): Promise<Execution> {
-    const parsed = parseInput(newExecutionSchema, input);
+  private readonly registrations = new RegistrationBatcher((executions) =>
+    this.store.createMany(executions, this.clock.now()),
+  );
+
+  /**
+   * Many registrations in one transaction. Answers in order: the execution, or `already_exists`
+   * for an id that was taken (by an existing execution, or by an earlier item of this batch). The
+   * scheduler is woken once, for the earliest deadline; runners waiting on a kind once per kind.
+   */
+  async registerMany(inputs: ParsedNewExecution[]): Promise<(Execution | VigilError)[]> {
+    if (inputs.length === 0) return [];
+    const executions = inputs.map((input) => this.resolve(input));
+    const created = await this.store.createMany(executions, this.clock.now());
+    let earliest: number | null = null;
+    const queued = new Set<string>();
+    const results = executions.map((input, i) => {
+      const execution = created[i];
+      if (!execution) return alreadyExists(input.id);
+      const at = execution.deadlineAt;
+      if (at !== null && (earliest === null || at < earliest)) earliest = at;
+      if (execution.status === 'queued') queued.add(execution.kind);
+      return execution;
+    });
+    if (earliest !== null) this.alarm?.poke(earliest);
+    for (const kind of queued) this.afterQueue(kind);
+    return results;
+  }
+
+  /** A parsed registration with its id chosen and its limits resolved through the chain. */
+  private resolve(parsed: ParsedNewExecution): NewExecution {
     const owner = parsed.owner ?? null;
     const own: PartialLimits = parsed.limits ?? {};
-    return this.store.create(
-      {
-        id: parsed.id ?? randomUUID(),
-        kind: parsed.kind,
-        owner,
-        parentId: parsed.parentId ?? null,
-        status: parsed.status ?? 'running',
-        limits: limitsFor(this.config, { kind: parsed.kind, owner, limits: own }),
-        metadata: parsed.metadata ?? {},
-      },
-      this.clock.now(),
-    );
+    return {
+      id: parsed.id ?? randomUUID(),
+      kind: parsed.kind,
+      owner,
+      parentId: parsed.parentId ?? null,
+      status: parsed.status ?? 'running',
+      limits: limitsFor(this.config, { kind: parsed.kind, owner, limits: own }),
+      metadata: parsed.metadata ?? {},
+    };
   }
 
   async get(id: string): Promise<Execution> {

@@ -4,9 +4,20 @@ import { runExecution, runStarted } from './run.js';
 import type { Worker, WorkerOptions } from './worker.js';
 import { startWorker } from './worker.js';
 import { Transport } from './transport.js';
-import type { Beat, Execution, HeartbeatsAnswer, Json, Progress, RegisterInput } from './types.js';
+import type {
+  Beat,
+  Execution,
+  HeartbeatsAnswer,
+  Json,
+  Progress,
+  RegisterInput,
+  RegisterResult,
+} from './types.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:7070';
+
+/** The most items `POST /v1/executions/batch` takes in one request. */
+const MAX_BATCH = 1_000;
 
 export interface VigilClientOptions {
   /** The service. Default: `VIGIL_URL`, else `http://127.0.0.1:7070`. */
@@ -82,11 +93,32 @@ export class VigilClient {
 
   /** `POST /v1/executions`: registers an execution (running unless `status: "queued"`). */
   register(input: RegisterInput): Promise<Execution> {
+    return this.transport.request('POST', '/v1/executions', this.withOwner(input));
+  }
+
+  /**
+   * `POST /v1/executions/batch`: registers many executions, 1,000 per request (one request after
+   * another for more). Resolves one result per input, in order: `{execution}`, or `{error: {code,
+   * message}}` for that item alone (e.g. `already_exists`); a request refused as a whole throws.
+   */
+  async registerMany(inputs: readonly RegisterInput[]): Promise<RegisterResult[]> {
+    const results: RegisterResult[] = [];
+    for (let i = 0; i < inputs.length; i += MAX_BATCH) {
+      const executions = inputs.slice(i, i + MAX_BATCH).map((input) => this.withOwner(input));
+      const answer = await this.transport.request<{ results: RegisterResult[] }>(
+        'POST',
+        '/v1/executions/batch',
+        { executions },
+      );
+      results.push(...answer.results);
+    }
+    return results;
+  }
+
+  /** The client's default owner given to an input that names none. */
+  private withOwner(input: RegisterInput): RegisterInput {
     const owner = input.owner === undefined ? this.owner : input.owner;
-    return this.transport.request('POST', '/v1/executions', {
-      ...input,
-      ...(owner === null ? {} : { owner }),
-    });
+    return { ...input, ...(owner === null ? {} : { owner }) };
   }
 
   /** `GET /v1/executions/:id`. */

@@ -66,6 +66,11 @@ export interface RegisterInput {
   metadata?: Record<string, Json>;
 }
 
+/** One item's answer from `registerMany`, in the order the inputs came. */
+export type RegisterResult =
+  | { execution: Execution; error?: undefined }
+  | { execution?: undefined; error: { code: string; message: string } };
+
 export interface Beat {
   id: string;
   attempt: number;

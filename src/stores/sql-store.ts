@@ -21,7 +21,7 @@ import type { RetentionTable } from '../ports/retention-store.js';
 import type { SqlContext } from './ops/context.js';
 import { claimQueued } from './ops/claim.js';
 import { countOpen } from './ops/counts.js';
-import { create } from './ops/create.js';
+import { create, createMany } from './ops/create.js';
 import { deferDeadline, nextDeadline } from './ops/deadlines.js';
 import type { EndItem } from './ops/end-attempt.js';
 import { endAttempt, endAttempts } from './ops/end-attempt.js';
@@ -91,6 +91,10 @@ export class SqlStore implements ExecutionStore {
 
   create(input: NewExecution, now: number): Promise<Execution> {
     return create(this.ctx, input, now);
+  }
+
+  createMany(inputs: NewExecution[], now: number): Promise<(Execution | null)[]> {
+    return createMany(this.ctx, inputs, now);
   }
 
   get(id: string): Promise<Execution | undefined> {

@@ -58,6 +58,22 @@ class RoutesTest(unittest.TestCase):
         self.assertEqual(answer["ok"], ["py-batch-live"])
         self.assertEqual([lost["id"] for lost in answer["lost"]], ["py-batch-gone"])
 
+    def test_register_many(self) -> None:
+        owned = VigilClient(url=vigil.url, owner="team-py")
+        items = [{"id": f"py-many-{i}", "kind": "many", "metadata": {"i": i}} for i in range(1002)]
+        items.append({"id": "py-many-0", "kind": "many"})
+        items.append({"kind": ""})
+        results = owned.register_many(items)
+        self.assertEqual(len(results), 1004)
+        self.assertEqual(
+            [r["execution"]["id"] for r in results[:1002]], [f"py-many-{i}" for i in range(1002)]
+        )
+        self.assertEqual(results[1001]["execution"]["owner"], "team-py")
+        self.assertEqual(results[1002]["error"]["code"], "already_exists")
+        self.assertEqual(results[1003]["error"]["code"], "bad_input")
+        self.assertEqual(self.client.get("py-many-1001")["metadata"], {"i": 1001})
+        self.assertEqual(self.client.register_many([]), [])
+
     def test_slots(self) -> None:
         self.client.register("agent", id="py-slot-a")
         self.client.register("agent", id="py-slot-b")

@@ -8,7 +8,7 @@ import os
 import threading
 import time
 import warnings
-from typing import Any, Callable, Dict, List, Mapping, Optional, TypeVar, cast
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, TypeVar, cast
 from urllib.parse import quote, urlencode
 
 from ._errors import AlreadyEnded, VigilWarning
@@ -18,6 +18,9 @@ from ._types import Execution, HeartbeatsAnswer, Json, LimitInput, Progress, Slo
 from ._worker import Worker
 
 DEFAULT_URL = "http://127.0.0.1:7070"
+
+#: The most items ``POST /v1/executions/batch`` takes in one request.
+MAX_BATCH = 1000
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -99,6 +102,25 @@ class VigilClient:
             if value is not None:
                 body[key] = value
         return cast(Execution, self._transport.request("POST", "/v1/executions", body))
+
+    def register_many(self, executions: Iterable[Mapping[str, Json]]) -> List[Dict[str, Any]]:
+        """``POST /v1/executions/batch``: registers many executions, each a dict with the fields of
+        ``POST /v1/executions`` (``kind``, and ``id``, ``owner``, ``parentId``, ``status``,
+        ``limits``, ``metadata``), 1,000 per request (one request after another for more). The
+        client's ``owner`` is given to an item that names none. Returns one result per item, in
+        order: ``{"execution": {...}}`` or ``{"error": {"code", "message"}}`` for that item alone
+        (e.g. ``already_exists``); a request refused as a whole raises ``ApiError``. Never retried."""
+        items = [dict(e) for e in executions]
+        if self.owner is not None:
+            for item in items:
+                item.setdefault("owner", self.owner)
+        results: List[Dict[str, Any]] = []
+        for start in range(0, len(items), MAX_BATCH):
+            answer = self._transport.request(
+                "POST", "/v1/executions/batch", {"executions": items[start : start + MAX_BATCH]}
+            )
+            results.extend(cast(Dict[str, Any], answer)["results"])
+        return results
 
     def get(self, execution_id: str) -> Execution:
         """``GET /v1/executions/:id``."""

@@ -1,0 +1,87 @@
+/**
+ * A short summary of a V8 CPU profile (`node --cpu-prof`): where the time went, by frame (self
+ * time) and by area (Vigil's own code, each dependency, Node's internals, the garbage collector).
+ */
+import { readFileSync } from 'node:fs';
+import { fmt, root } from './common.js';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+}
+
+interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Where a frame's code lives: `src/…`, a package of node_modules, `node:…`, or V8's own. */
+function area(url: string, name: string): string {
+  if (url === '') return name.startsWith('(') ? name : '(native)';
+  const path = url.replace(/^file:\/\//, '');
+  const modules = path.lastIndexOf('/node_modules/');
+  if (modules >= 0) {
+    const rest = path.slice(modules + '/node_modules/'.length).split('/');
+    return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
+  }
+  if (path.startsWith('node:')) return 'node: internals';
+  if (path.startsWith(root))
+    return path.slice(root.length + 1).split('/')[0] === 'dist' ? 'vigil (dist/)' : 'vigil';
+  return path;
+}
+
+function where(url: string, line: number): string {
+  const path = url.replace(/^file:\/\//, '');
+  const modules = path.lastIndexOf('/node_modules/');
+  const short =
+    modules >= 0
+      ? path.slice(modules + '/node_modules/'.length)
+      : path.startsWith(root)
+        ? path.slice(root.length + 1)
+        : path;
+  return short === '' ? '' : `${short}:${line + 1}`;
+}
+
+/** Markdown lines: the top `top` frames by self time and the areas, as shares of busy time. */
+export function summarizeProfile(file: string, title: string, top = 12): string[] {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map<number, number>();
+  profile.samples.forEach((id, i) => {
+    self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
+  const frames = new Map<string, number>();
+  const areas = new Map<string, number>();
+  let busy = 0;
+  for (const [id, us] of self) {
+    const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
+    if (functionName === '(idle)') continue;
+    busy += us;
+    const frame = `\`${functionName || '(anonymous)'}\` ${where(url, lineNumber)}`.trim();
+    frames.set(frame, (frames.get(frame) ?? 0) + us);
+    const a = area(url, functionName);
+    areas.set(a, (areas.get(a) ?? 0) + us);
+  }
+  const wall = (profile.endTime - profile.startTime) / 1e6;
+  const share = (us: number) => `${fmt((us / busy) * 100, 1)} %`;
+  const sorted = (m: Map<string, number>, n: number) =>
+    [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, n);
+  return [
+    `#### ${title}`,
+    '',
+    `Busy ${fmt(busy / 1e6, 1)} s of ${fmt(wall, 1)} s profiled (the rest idle).`,
+    '',
+    '| Area | Self time |',
+    '| --- | ---: |',
+    ...sorted(areas, 8).map(([a, us]) => `| ${a} | ${share(us)} |`),
+    '',
+    '| Top frames (self time) | Share |',
+    '| --- | ---: |',
+    ...sorted(frames, top).map(([f, us]) => `| ${f.replaceAll('|', '\\|')} | ${share(us)} |`),
+    '',
+  ];
+}
