@@ -8,10 +8,17 @@ if (major < 22 || (major === 22 && minor < 12)) {
   );
   process.exit(2);
 }
-// Node keeps the compiled code of the modules a command loads (in the system's temporary
-// directory) and reuses it on the next run: a command run from cron starts sooner. Where the cache
-// cannot be written nothing changes; NODE_DISABLE_COMPILE_CACHE=1 turns it off.
+// Node keeps the compiled code of the modules a command loads and reuses it on the next run: a
+// command run from cron starts sooner. The cache is the user's own (XDG_CACHE_HOME, or ~/.cache),
+// not the shared temporary directory, so no other user can plant code in it; NODE_COMPILE_CACHE
+// names another, NODE_DISABLE_COMPILE_CACHE=1 turns it off. Where it cannot be written nothing
+// changes.
 const { enableCompileCache } = await import('node:module');
-enableCompileCache?.();
+const os = await import('node:os');
+const path = await import('node:path');
+const cacheHome = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+enableCompileCache?.(
+  process.env.NODE_COMPILE_CACHE || path.join(cacheHome, 'vigil', 'compile-cache'),
+);
 const { runMain } = await import('../dist/cli/main.js');
 process.exitCode = await runMain(process.argv.slice(2));

@@ -68,8 +68,9 @@ await describeEach(['sqlite', 'sqlite-generic', 'postgres'], 'registration on %s
       { id: 'bad id!', kind: 'k' },
       { kind: 'k', limits: { run: '10m' } },
       { id: 'c', kind: 'k', surprise: 1 },
+      { id: 'd', kind: 'k\u0000' },
     ]);
-    expect(results).toHaveLength(7);
+    expect(results).toHaveLength(8);
     // The same JSON the single route answers with.
     expect(results[0]!.execution).toMatchObject({
       id: 'a',
@@ -94,6 +95,11 @@ await describeEach(['sqlite', 'sqlite-generic', 'postgres'], 'registration on %s
       code: 'bad_input',
       message: 'executions.6: unknown field surprise',
     });
+    // A control character PostgreSQL would refuse fails its own item, not the batch's write.
+    expect(results[7]!.error).toMatchObject({ code: 'bad_input' });
+    expect(results[7]!.error!.message).toMatch(
+      /^executions\.7\.kind: expected text without control characters/,
+    );
     // What the database holds is what was answered.
     for (const r of results) {
       if (!r.execution) continue;

@@ -201,6 +201,7 @@ describe('schedules.X.table in vigil.yaml', () => {
           a: { every: '1h', table: 'chat' },
           b: { every: '1h', table: 'chats', kind: 'backup' },
           c: { every: '1h', table: 'chats', owner: 'agent-a' },
+          d: { every: '1h', table: 'toString' },
         },
       }),
     ).toThrow(
@@ -209,8 +210,21 @@ describe('schedules.X.table in vigil.yaml', () => {
         '  - schedules.a.table: expected the name of a mapped table under "tables:" (chats), got "chat"',
         '  - schedules.b.kind: expected "interaction" (the kind of table chats\'s rows) or no kind, got "backup"',
         '  - schedules.c.owner: expected no owner: table chats maps no owner column (tables.chats.owner), got "agent-a"',
+        '  - schedules.d.table: expected the name of a mapped table under "tables:" (chats), got "toString"',
       ].join('\n'),
     );
+  });
+
+  it("counts ledger executions of the table's kind only, even with an owner alone", () => {
+    const config = parseConfig({
+      tables: { chats: { ...tables.chats, owner: 'agent_id' } },
+      schedules: { a: { every: '1h', table: 'chats', owner: 'agent-a' } },
+    });
+    expect(config.schedules.a?.counts).toEqual({
+      kind: 'interaction',
+      owner: 'agent-a',
+      table: 'chats',
+    });
   });
 
   it('takes a table with its own kind', () => {

@@ -247,3 +247,58 @@ await describeEach(storeKinds(), 'schedules on %s', (kind) => {
     ]);
   });
 });
+
+/** Waits (by turns of the event loop, not by time) until `ready()` holds. */
+async function until(ready: () => boolean): Promise<void> {
+  for (let turn = 0; turn < 1_000 && !ready(); turn++) {
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  expect(ready()).toBe(true);
+}
+
+it('a schedule changed during a pass is judged again once it ends, by the one loop there is', async () => {
+  h = await harness('sqlite', {});
+  const store = h.store;
+  const pending = new Map<number, () => void>();
+  let ids = 0;
+  const timers = {
+    setTimeout: (fn: () => void) => {
+      pending.set(++ids, fn);
+      return ids;
+    },
+    clearTimeout: (id: unknown) => void pending.delete(id as number),
+  };
+  const fire = () => {
+    const [entry] = pending;
+    expect(entry).toBeDefined();
+    pending.delete(entry![0]);
+    entry![1]();
+  };
+  let loads = 0;
+  let release = () => undefined as void;
+  const watch = new ScheduleWatch({
+    specs: [],
+    apiSpecs: async () => {
+      loads++;
+      if (loads === 1) await new Promise<void>((resolve) => (release = resolve));
+      return [];
+    },
+    store: store.schedules(),
+    clock: h.clock,
+    events: h.bus,
+    lease: (name, holder, now, ttlMs) => store.acquireLease(name, holder, now, ttlMs),
+    maxWaitMs: 30 * S,
+  });
+  watch.start(timers);
+  fire(); // the first pass: held while it reads the schedules
+  await until(() => loads === 1);
+  watch.changed();
+  watch.changed();
+  expect(pending.size).toBe(0); // no second loop beside the pass under way
+  release();
+  await until(() => pending.size === 1); // the loop, due at once for the change
+  fire();
+  await until(() => loads === 2 && pending.size === 1);
+  watch.stop();
+  expect(pending.size).toBe(0);
+});

@@ -587,8 +587,28 @@ const contract: Record<Method, (h: Harness, store: SqlStore) => Promise<void>> =
       await schedules.putDefinition('nightly', { every: '2m' }, 'every:120000', T0 + 2 * M),
     ).toEqual({ created: false, since: T0 + 2 * M });
     expect(await schedules.listSchedules()).toEqual([]);
-    await schedules.ensureSchedule('nightly', T0, T0 + 2 * M);
+    // A pass that read the definition before it was retimed brings nothing back: its ensure and
+    // its judgement answer null and false; the current definition's go through.
+    expect(await schedules.ensureSchedule('nightly', T0 - M, T0, T0)).toBeNull();
+    expect(await schedules.listSchedules()).toEqual([]);
+    expect(await schedules.ensureSchedule('nightly', T0, T0 + 2 * M, T0 + 2 * M)).toMatchObject({
+      lastJudgedDueAt: T0,
+    });
+    const retimed = { lastJudgedDueAt: T0 + 2 * M, state: 'ok' as const, lastStartAt: null };
+    expect(
+      await schedules.recordJudgement('nightly', T0, { ...retimed, missed: [] }, T0 + 3 * M, T0),
+    ).toBe(false);
+    expect(
+      await schedules.recordJudgement(
+        'nightly',
+        T0,
+        { ...retimed, missed: [] },
+        T0 + 3 * M,
+        T0 + 2 * M,
+      ),
+    ).toBe(true);
     expect(await schedules.deleteDefinition('nightly')).toBe(true);
+    expect(await schedules.ensureSchedule('nightly', T0, T0 + 4 * M, T0 + 2 * M)).toBeNull();
     expect(await schedules.deleteDefinition('nightly')).toBe(false);
     expect(await schedules.listDefinitions()).toEqual([]);
     expect(await schedules.listSchedules()).toEqual([]);

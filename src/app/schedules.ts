@@ -84,7 +84,7 @@ export async function deleteSchedule(
 }
 
 function refuseConfigured(config: Config, name: string, what: string): void {
-  if (!(name in config.schedules)) return;
+  if (!Object.hasOwn(config.schedules, name)) return;
   throw new VigilError(
     'invalid_transition',
     `schedule ${JSON.stringify(name)} is defined in ${config.source} (schedules.${name}) and cannot be ${what} through the API or the CLI: change it in the file`,

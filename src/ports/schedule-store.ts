@@ -48,13 +48,16 @@ export interface ScheduleStore {
   listSchedules(): Promise<ScheduleRecord[]>;
   /**
    * Creates a schedule's record, judged up to `lastJudgedDueAt`, unless it already has one;
-   * answers the record as it is now.
+   * answers the record as it is now. With `definedSince` (a schedule defined through the API):
+   * only while its stored definition still has that `since`, else null — a pass that read it
+   * before it was retimed or deleted must not bring back where its old timing stood.
    */
   ensureSchedule(
     name: string,
     lastJudgedDueAt: number | null,
     now: number,
-  ): Promise<ScheduleRecord>;
+    definedSince?: number,
+  ): Promise<ScheduleRecord | null>;
   /**
    * When runs of a schedule started within [from, to]: ledger executions selected by `counts`
    * (kind and/or owner; none when both are null) and the schedule's pings (each kind of ping
@@ -64,13 +67,15 @@ export interface ScheduleStore {
   /**
    * Applies a judgement and records its misses in one transaction, only if the schedule's last
    * judged due time is still `expected` (compare-and-set): of two replicas judging the same due
-   * times, one applies and the other gets false, so each due time is judged once.
+   * times, one applies and the other gets false, so each due time is judged once. With
+   * `definedSince`, also false once the stored definition no longer has that `since`.
    */
   recordJudgement(
     name: string,
     expected: number | null,
     judgement: ScheduleJudgement,
     now: number,
+    definedSince?: number,
   ): Promise<boolean>;
   /** Turns a missed verdict late (compare-and-set on `missed`); false when it was not missed. */
   recordLate(name: string, dueAt: number, startAt: number, now: number): Promise<boolean>;

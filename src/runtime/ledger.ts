@@ -24,7 +24,12 @@ import { HeartbeatBatcher } from './heartbeat-batcher.js';
 import { RegistrationBatcher, alreadyExists } from './registration-batcher.js';
 import { StoreHealth } from './store-health.js';
 
-const name = z.string().min(1).max(200);
+/** A kind, owner or parent id: any text but control characters (PostgreSQL's text refuses NUL). */
+const name = z
+  .string()
+  .min(1)
+  .max(200)
+  .refine((text) => !/\p{Cc}/u.test(text), 'expected text without control characters');
 export const jsonSchema: z.ZodType<JsonValue> = z.lazy(() =>
   z.union([
     z.string(),

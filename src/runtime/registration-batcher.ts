@@ -40,18 +40,35 @@ export class RegistrationBatcher {
     if (batch.length === 0) return;
     this.batch = [];
     this.write(batch.map((w) => w.execution)).then(
-      (created) => {
-        batch.forEach((w, i) => {
-          const execution = created[i];
-          if (execution) w.resolve(execution);
-          else w.reject(alreadyExists(w.execution.id));
-        });
-      },
+      (created) => settle(batch, created),
       (error: unknown) => {
-        for (const w of batch) w.reject(error);
+        if (batch.length === 1) batch[0]?.reject(error);
+        else void this.oneByOne(batch);
       },
     );
   }
+
+  /**
+   * After a group's write failed: one bad row fails the whole statement, so each is written alone,
+   * in arrival order (the first of a repeated id still wins), and only its own caller sees its
+   * error. A store that is down fails each of them as it failed the group.
+   */
+  private async oneByOne(batch: Waiting[]): Promise<void> {
+    for (const w of batch) {
+      await this.write([w.execution]).then(
+        (created) => settle([w], created),
+        (error: unknown) => w.reject(error),
+      );
+    }
+  }
+}
+
+function settle(batch: Waiting[], created: (Execution | null)[]): void {
+  batch.forEach((w, i) => {
+    const execution = created[i];
+    if (execution) w.resolve(execution);
+    else w.reject(alreadyExists(w.execution.id));
+  });
 }
 
 export const alreadyExists = (id: string): VigilError =>

@@ -81,6 +81,8 @@ export class ScheduleWatch {
   private running: Promise<void> | null = null;
   private handle: unknown = null;
   private stopped = true;
+  /** A schedule changed while the loop was in a pass: judge again as soon as it ends. */
+  private again = false;
   private timers: Timers = realTimers;
   private readonly holder = `schedules:${randomUUID()}`;
   /** The schedules as last read: vigil.yaml's, then the API's. */
@@ -125,7 +127,10 @@ export class ScheduleWatch {
    */
   changed(): void {
     if (this.stopped) return;
-    if (this.handle !== null) this.timers.clearTimeout(this.handle);
+    this.again = true;
+    // No timer set: the loop is in a pass, and judges again as soon as it ends (one loop only).
+    if (this.handle === null) return;
+    this.timers.clearTimeout(this.handle);
     this.wake(0);
   }
 
@@ -152,7 +157,14 @@ export class ScheduleWatch {
     if (this.stopped) return;
     this.handle = this.timers.setTimeout(() => {
       this.handle = null;
-      void this.pass().then(() => this.wake(this.nextWaitMs()));
+      if (this.stopped) return;
+      // A pass already under way (a ping's, a sweep's) read the schedules before the change.
+      if (this.running === null) this.again = false;
+      void this.pass().then(() => {
+        const again = this.again;
+        this.again = false;
+        this.wake(again ? 0 : this.nextWaitMs());
+      });
     }, delayMs);
   }
 
@@ -189,7 +201,10 @@ export class ScheduleWatch {
           spec.name,
           spec.times.previous(seen - spec.graceMs),
           seen,
+          definedSince(spec),
         );
+        // Retimed or deleted through the API since this pass read it: the next pass judges it.
+        if (record === null) continue;
         const judged = await this.judge(spec, record, now);
         await this.checkLate(spec, judged, now);
       } catch (error) {
@@ -227,6 +242,7 @@ export class ScheduleWatch {
         current.lastJudgedDueAt,
         judgement,
         now,
+        definedSince(spec),
       );
       if (!applied) return current; // another replica judged them: they are its to announce
       for (const miss of judgement.missed) {
@@ -316,4 +332,9 @@ function missedReason(count: number, firstDueAt: number, dueAt: number, graceMs:
   const grace = formatDuration(graceMs);
   if (count === 1) return `no run started within ${grace} of ${toIso(dueAt)}`;
   return `no run started within ${grace} of any of ${count} due times from ${toIso(firstDueAt)} to ${toIso(dueAt)}`;
+}
+
+/** A schedule defined through the API is judged only while its stored definition is the one read. */
+function definedSince(spec: ScheduleSpec): number | undefined {
+  return spec.source === 'api' && spec.since !== null ? spec.since : undefined;
 }

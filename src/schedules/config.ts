@@ -98,7 +98,11 @@ export function resolveSchedule(
       timing,
       graceMs: schedule.grace ?? SCHEDULE_DEFAULTS.graceMs,
       counts: {
-        kind: schedule.kind ?? null,
+        // With a table, ledger executions count only of the table's kind: its owner alone would
+        // let any job of that owner stand in for the table's rows.
+        kind:
+          schedule.kind ??
+          (schedule.table === undefined ? null : (tableOf(tables, schedule.table)?.kind ?? null)),
         owner: schedule.owner ?? null,
         table: schedule.table ?? null,
       },
@@ -118,7 +122,7 @@ function tableProblems(
   tables: TablesForSchedules,
 ): string[] {
   if (schedule.table === undefined) return [];
-  const table = tables[schedule.table];
+  const table = tableOf(tables, schedule.table);
   if (table === undefined) {
     const known = Object.keys(tables).join(', ') || 'none';
     return [
@@ -137,6 +141,11 @@ function tableProblems(
     );
   }
   return problems;
+}
+
+/** The mapped table of that name: own keys only (`toString` is not a table). */
+function tableOf(tables: TablesForSchedules, name: string): TablesForSchedules[string] | undefined {
+  return Object.hasOwn(tables, name) ? tables[name] : undefined;
 }
 
 /** A timing as one string: a schedule whose timing changes is judged again from then on. */

@@ -49,7 +49,9 @@ export function startRanges(
     hi: Math.ceil(to / unit),
     hiExclusive: false,
   };
-  const days: Range = { lo: dayOf(from), hi: dayOf(to + DAY_MS), hiExclusive: true };
+  // Text is compared by its date prefix, which is local to the text's own offset (up to ±14 h
+  // from UTC): a day either side takes in every row of the window; each is then checked exactly.
+  const days: Range = { lo: dayOf(from - DAY_MS), hi: dayOf(to + 2 * DAY_MS), hiExclusive: true };
   if (dialect === 'sqlite') return [numbers, days];
   if (kind === 'number') return [numbers];
   if (kind === 'text') return [days];

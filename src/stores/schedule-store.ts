@@ -27,8 +27,8 @@ export class SqlScheduleStore implements ScheduleStore {
     return listSchedules(this.ctx);
   }
 
-  ensureSchedule(name: string, lastJudgedDueAt: number | null, now: number) {
-    return ensureSchedule(this.ctx, name, lastJudgedDueAt, now);
+  ensureSchedule(name: string, lastJudgedDueAt: number | null, now: number, definedSince?: number) {
+    return ensureSchedule(this.ctx, name, lastJudgedDueAt, now, definedSince);
   }
 
   startsBetween(name: string, counts: ScheduleCounts, from: number, to: number) {
@@ -40,8 +40,9 @@ export class SqlScheduleStore implements ScheduleStore {
     expected: number | null,
     judgement: ScheduleJudgement,
     now: number,
+    definedSince?: number,
   ) {
-    return recordJudgement(this.ctx, name, expected, judgement, now);
+    return recordJudgement(this.ctx, name, expected, judgement, now, definedSince);
   }
 
   recordLate(name: string, dueAt: number, startAt: number, now: number) {

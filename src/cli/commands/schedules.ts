@@ -74,7 +74,7 @@ async function allSpecs(config: Config, store: ScheduleStore, io: CliIo): Promis
     io.err(`vigil: ${where}: ${(error as Error).message}`),
   )();
   const configured = Object.values(config.schedules);
-  return [...configured, ...api.filter((spec) => !(spec.name in config.schedules))];
+  return [...configured, ...api.filter((spec) => !Object.hasOwn(config.schedules, spec.name))];
 }
 
 function when(spec: ScheduleSpec): string {

@@ -20,24 +20,38 @@ export async function ensureSchedule(
   name: string,
   lastJudgedDueAt: number | null,
   now: number,
-): Promise<ScheduleRecord> {
-  await ctx.db
-    .insertInto('schedules')
-    .values({
-      name,
-      last_judged_due_at: lastJudgedDueAt,
-      state: 'waiting',
-      last_start_at: null,
-      updated_at: now,
-    })
-    .onConflict((oc) => oc.column('name').doNothing())
-    .execute();
-  const row = await ctx.db
-    .selectFrom('schedules')
-    .selectAll()
-    .where('name', '=', name)
-    .executeTakeFirstOrThrow();
-  return toRecord(row);
+  definedSince?: number,
+): Promise<ScheduleRecord | null> {
+  return ctx.writeTransaction(async (trx) => {
+    if (definedSince !== undefined) {
+      // Holds the definition (PostgreSQL: FOR SHARE) so a retiming or a delete waits for this
+      // record, and then removes it, rather than the other way round.
+      const current = trx
+        .selectFrom('schedule_definitions')
+        .select('name')
+        .where('name', '=', name)
+        .where('since', '=', definedSince);
+      const held = ctx.dialect === 'postgres' ? current.forShare() : current;
+      if ((await held.executeTakeFirst()) === undefined) return null;
+    }
+    await trx
+      .insertInto('schedules')
+      .values({
+        name,
+        last_judged_due_at: lastJudgedDueAt,
+        state: 'waiting',
+        last_start_at: null,
+        updated_at: now,
+      })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .execute();
+    const row = await trx
+      .selectFrom('schedules')
+      .selectAll()
+      .where('name', '=', name)
+      .executeTakeFirstOrThrow();
+    return toRecord(row);
+  });
 }
 
 export async function startsBetween(
@@ -75,9 +89,10 @@ export async function recordJudgement(
   expected: number | null,
   judgement: ScheduleJudgement,
   now: number,
+  definedSince?: number,
 ): Promise<boolean> {
   return ctx.writeTransaction(async (trx) => {
-    const moved = await trx
+    let update = trx
       .updateTable('schedules')
       .set({
         last_judged_due_at: judgement.lastJudgedDueAt,
@@ -90,8 +105,19 @@ export async function recordJudgement(
         expected === null
           ? eb('last_judged_due_at', 'is', null)
           : eb('last_judged_due_at', '=', expected),
-      )
-      .executeTakeFirst();
+      );
+    if (definedSince !== undefined) {
+      update = update.where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom('schedule_definitions as d')
+            .select('d.name')
+            .whereRef('d.name', '=', 'schedules.name')
+            .where('d.since', '=', definedSince),
+        ),
+      );
+    }
+    const moved = await update.executeTakeFirst();
     if (Number(moved.numUpdatedRows) !== 1) return false;
     await insertMisses(trx, name, judgement.missed, now);
     return true;
