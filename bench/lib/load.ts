@@ -7,6 +7,7 @@
  * batch:  POST /v1/heartbeats {beats: [...]} with `batchSize` beats, cycling over slices of the ids.
  */
 import { createRequire } from 'node:module';
+import { serveJob } from './child-job.js';
 
 export interface LoadJob {
   url: string;
@@ -152,21 +153,4 @@ async function run(job: LoadJob): Promise<LoadResult> {
   };
 }
 
-// Bounded: the parent sends the job as soon as this process says it is ready; else it gives up.
-const giveUp = setTimeout(() => {
-  console.error('load: no job received within 30 s');
-  process.exit(2);
-}, 30_000);
-
-process.once('message', (job: LoadJob) => {
-  clearTimeout(giveUp);
-  run(job).then(
-    (result) => process.send!({ type: 'result', result }, () => process.exit(0)),
-    (error: unknown) => {
-      console.error('load failed:', error);
-      process.exit(1);
-    },
-  );
-});
-
-process.send!({ type: 'ready' });
+serveJob('load', run);

@@ -11,6 +11,7 @@
 import { createRequire } from 'node:module';
 import { Queue } from 'bullmq';
 import { call, pool } from './common.js';
+import { serveJob } from './child-job.js';
 
 interface AutocannonRequest {
   method?: string;
@@ -148,21 +149,4 @@ async function run(job: RegisterJob): Promise<RegisterResult> {
   };
 }
 
-// Bounded: the parent sends the job as soon as this process says it is ready; else it gives up.
-const giveUp = setTimeout(() => {
-  console.error('register-load: no job received within 30 s');
-  process.exit(2);
-}, 30_000);
-
-process.once('message', (job: RegisterJob) => {
-  clearTimeout(giveUp);
-  run(job).then(
-    (result) => process.send!({ type: 'result', result }, () => process.exit(0)),
-    (error: unknown) => {
-      console.error('register-load failed:', error);
-      process.exit(1);
-    },
-  );
-});
-
-process.send!({ type: 'ready' });
+serveJob('register-load', run);
