@@ -5,7 +5,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
@@ -19,14 +19,8 @@ import { tempDir } from './helpers.js';
 import type { VigilProcess } from './process-helpers.js';
 import { ROOT, api, startVigil, until } from './process-helpers.js';
 import { lowContrastText } from './browser-contrast.js';
+import { CHROMIUM, hasChromium } from './chromium.js';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-/** Like PostgreSQL and Redis: skipped loudly outside CI when missing, required in CI. */
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) {
-  if (process.env.CI) throw new Error(`chromium is required in CI and is missing at ${CHROMIUM}`);
-  console.warn(`\n!!! chromium not found at ${CHROMIUM}: the browser tests are SKIPPED\n`);
-}
 const TOKEN = 'dashboard-admin-token-0123';
 
 let browser: Browser;

@@ -3,7 +3,7 @@
  * `vigil serve` binary with a custom `retention:` (run `npm run build` first). Old rows are written
  * straight to its SQLite file; "another replica" is a `retention` lease taken in that file.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
@@ -14,14 +14,8 @@ import { lowContrastText } from './browser-contrast.js';
 import { tempDir } from './helpers.js';
 import type { VigilProcess } from './process-helpers.js';
 import { startVigil } from './process-helpers.js';
+import { CHROMIUM, hasChromium } from './chromium.js';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-/** Like PostgreSQL and Redis: skipped loudly outside CI when missing, required in CI. */
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) {
-  if (process.env.CI) throw new Error(`chromium is required in CI and is missing at ${CHROMIUM}`);
-  console.warn(`\n!!! chromium not found at ${CHROMIUM}: the browser tests are SKIPPED\n`);
-}
 const ADMIN = 'retention-admin-token-0123';
 const VIEWER = 'retention-viewer-token-0123';
 const D = 86_400_000;
