@@ -228,4 +228,44 @@ await describeEach(storeKinds(), 'schedules through the API on %s', (kind) => {
       'schedule chats-hourly: not judged: definition.table: expected the name of a mapped table under "tables:" (none), got "chats"',
     ]);
   });
+
+  it('a stored schedule that vigil.yaml has since defined is not judged, and can still be deleted', async () => {
+    // Stored through the API while vigil.yaml did not define "nightly"…
+    const without = parseConfig({}, { VIGIL_TOKEN: ADMIN });
+    const before = new Vigil({ store: h.store, config: without, clock: h.clock });
+    const first = await buildApp({
+      vigil: before,
+      store: h.store,
+      config: without,
+      clock: h.clock,
+    });
+    const put = await first.inject({
+      method: 'PUT',
+      url: '/v1/schedules/nightly',
+      headers: { authorization: `Bearer ${ADMIN}` },
+      payload: { every: '1h' },
+    });
+    expect(put.statusCode).toBe(201);
+    await first.close();
+    // …then vigil.yaml defines it: vigil.yaml's is the one judged and listed.
+    const errors: string[] = [];
+    const after = new Vigil({
+      store: h.store,
+      config: h.config,
+      clock: h.clock,
+      watchEventLoop: false,
+      onError: (error, where) => errors.push(`${where}: ${(error as Error).message}`),
+    });
+    const status = await after.schedules.status();
+    expect(status.map((s) => [s.spec.name, s.spec.source])).toEqual([['nightly', 'config']]);
+    await after.schedules.pass();
+    await after.schedules.pass();
+    expect(errors).toEqual([
+      'schedule nightly: not judged: defaults now defines schedules.nightly, which is judged instead; delete the stored one with DELETE /v1/schedules/nightly or vigil schedules rm nightly',
+    ]);
+    // The stored one can be deleted; after that a delete is refused as for any of vigil.yaml's.
+    expect((await call('DELETE', '/v1/schedules/nightly')).statusCode).toBe(200);
+    expect(await h.store.schedules().listDefinitions()).toEqual([]);
+    expect((await call('DELETE', '/v1/schedules/nightly')).statusCode).toBe(409);
+  });
 });

@@ -11,8 +11,8 @@ import { parseSchedule, timingKey } from '../schedules/config.js';
 
 /**
  * The schedules defined through the API, as a ScheduleWatch reads them. A stored one that no
- * longer holds against vigil.yaml (its table was removed from `tables:`) is left out and reported
- * once, naming the key.
+ * longer holds against vigil.yaml (its table was removed from `tables:`, or vigil.yaml now defines
+ * a schedule of the same name, which wins) is left out and reported once, naming the key.
  */
 export function apiScheduleSpecs(
   config: Config,
@@ -23,6 +23,13 @@ export function apiScheduleSpecs(
   return async () => {
     const specs: ScheduleSpec[] = [];
     for (const stored of await store.listDefinitions()) {
+      if (Object.hasOwn(config.schedules, stored.name)) {
+        report(
+          `${config.source} now defines schedules.${stored.name}, which is judged instead; delete the stored one with DELETE /v1/schedules/${stored.name} or vigil schedules rm ${stored.name}`,
+          stored.name,
+        );
+        continue;
+      }
       const parsed = parseSchedule(
         stored.name,
         stored.definition,
@@ -34,13 +41,16 @@ export function apiScheduleSpecs(
         specs.push(parsed.spec);
         continue;
       }
-      const problem = parsed.problems.join('; ');
-      if (reported.has(problem)) continue;
-      reported.add(problem);
-      onError(new Error(`not judged: ${problem}`), `schedule ${stored.name}`);
+      report(parsed.problems.join('; '), stored.name);
     }
     return specs;
   };
+
+  function report(problem: string, name: string): void {
+    if (reported.has(problem)) return;
+    reported.add(problem);
+    onError(new Error(`not judged: ${problem}`), `schedule ${name}`);
+  }
 }
 
 /**
@@ -74,8 +84,10 @@ export async function deleteSchedule(
   store: ScheduleStore,
   name: string,
 ): Promise<void> {
-  refuseConfigured(config, name, 'deleted');
+  // A stored definition goes even when vigil.yaml has since defined the same name (vigil.yaml's is
+  // the one judged; the stored one only waits to be deleted).
   if (await store.deleteDefinition(name)) return;
+  refuseConfigured(config, name, 'deleted');
   const known = (await store.listDefinitions()).map((d) => d.name).join(', ') || 'none';
   throw new VigilError(
     'not_found',
