@@ -267,6 +267,8 @@ describe('vigil probe from vigil.yaml: exit codes 0, 1, 2 and 3', () => {
       `skipped op-gone: HTTP 404 from ${app.url}/operations/op-gone`,
     );
     expect(stale.output()).not.toContain('bot:op-fresh');
+    // The status line names where the operations were read: the per-operation URL, not the list.
+    expect(stale.output()).toContain(`stuck  ${app.url}/operations/{id}: 2 listed, 1 stuck`);
   });
 
   it('without --operation-id watches the whole list (staleness judged as for a list)', async () => {

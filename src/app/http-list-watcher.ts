@@ -4,6 +4,7 @@ import type { RemediationRecord } from '../ports/audit-store.js';
 import type { ExecutionStore } from '../ports/execution-store.js';
 import type { SourceContext } from '../ports/source.js';
 import type { HttpListSpec } from '../sources/http-list-config.js';
+import { readFrom } from '../sources/http-list-config.js';
 import type { ActionTaken } from '../sources/http-list-source.js';
 import { HttpListSource } from '../sources/http-list-source.js';
 import type { EventSink } from '../ports/events.js';
@@ -220,7 +221,7 @@ export class HttpListWatcher extends PeriodicChecks<HttpListSpec, SourceCheck> {
 function pendingSource(spec: HttpListSpec): SourceStatus {
   return {
     name: spec.name,
-    url: spec.url,
+    url: readFrom(spec),
     state: 'pending',
     lastCheckAt: null,
     lastError: null,

@@ -202,3 +202,11 @@ export function resolveHttpLists(
     Object.entries(raw ?? {}).map(([name, source]) => [name, resolveHttpList(name, source)]),
   );
 }
+
+/**
+ * Where a source's operations are read from, as statuses, logs and evidence show it: the
+ * per-operation URL template when each watched id is read from its own URL, else the list's URL.
+ */
+export function readFrom(spec: HttpListSpec): string {
+  return spec.ids !== null && spec.operationUrl !== null ? spec.operationUrl : spec.url;
+}

@@ -10,7 +10,7 @@ import type { RemediationRecord, StepRecord } from '../ports/audit-store.js';
 import type { Applied, Judged, Source, SourceContext, SourcePage } from '../ports/source.js';
 import { httpRequest } from '../shared/http-request.js';
 import type { HttpListSpec } from './http-list-config.js';
-import { HTTP_LIST_DEFAULTS } from './http-list-config.js';
+import { HTTP_LIST_DEFAULTS, readFrom } from './http-list-config.js';
 import { readOperations } from './http-list.js';
 
 /** One operation of the list, judged, with what is remembered about it. */
@@ -116,7 +116,7 @@ export class HttpListSource implements Source<OperationItem, OperationActions, S
         verdict: 'no_progress' as const,
         action: 'cancel' as const,
         reason: verdict.reason,
-        evidence: { ...verdict.evidence, source: name, url: this.spec.url },
+        evidence: { ...verdict.evidence, source: name, url: readFrom(this.spec) },
       },
     };
   }
@@ -191,7 +191,7 @@ export class HttpListSource implements Source<OperationItem, OperationActions, S
     const evidence: Record<string, JsonValue> = {
       ...verdict.evidence,
       source: spec.name,
-      url: spec.url,
+      url: readFrom(spec),
       cancelAttempts: next.cancelAttempts,
       ...(cancel ? { cancel: { ok: cancel.ok, detail: cancel.detail } } : {}),
     };
