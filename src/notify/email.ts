@@ -29,6 +29,7 @@ export function emailContent(
 export function emailNotifier(channel: EmailChannel, timeoutMs: number): Notifier {
   const { smtp } = channel;
   let transport: Transporter | undefined;
+  let closed = false;
   const open = async (): Promise<Transporter> => {
     const { default: nodemailer } = await import('nodemailer');
     return (transport ??= nodemailer.createTransport({
@@ -59,9 +60,13 @@ export function emailNotifier(channel: EmailChannel, timeoutMs: number): Notifie
         });
       } catch (error) {
         throw smtpError(error, [smtp.password]);
+      } finally {
+        // Closed while this delivery loaded the mail client or sent: close what it opened.
+        if (closed) transport?.close();
       }
     },
     close() {
+      closed = true;
       transport?.close();
       return Promise.resolve();
     },
