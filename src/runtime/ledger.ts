@@ -136,9 +136,12 @@ export class Ledger {
 
   /** One registration, written together with the others that arrive in the same tick. */
   async register(input: unknown): Promise<Execution> {
-    const execution = await this.registrations.register(
-      this.resolve(parseInput(newExecutionSchema, input)),
-    );
+    return this.registerParsed(parseInput(newExecutionSchema, input));
+  }
+
+  /** `register` of a registration `newExecutionSchema` already parsed. */
+  async registerParsed(parsed: ParsedNewExecution): Promise<Execution> {
+    const execution = await this.registrations.register(this.resolve(parsed));
     this.alarm?.poke(execution.deadlineAt);
     if (execution.status === 'queued') this.afterQueue(execution.kind);
     return execution;
