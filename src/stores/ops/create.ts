@@ -203,7 +203,7 @@ const POSTGRES_TYPES: Record<(typeof VARYING)[number], string> = {
 /**
  * On PostgreSQL a batch is one INSERT … SELECT FROM unnest(…) with one array per varying column:
  * thirteen parameters whatever the batch's size, so nothing is built or sent per row but the
- * values themselves.
+ * values themselves; and one statement, so one round trip (it needs no transaction around it).
  */
 const POSTGRES_INSERT = `
   INSERT INTO executions (${INSERTED})
@@ -221,12 +221,11 @@ async function insertPostgres(
   // cannot deadlock.
   const sorted = [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const parameters: unknown[] = [now, ...VARYING.map((c) => sorted.map((row) => row[c]))];
-  return ctx.writeTransaction(async (trx) => {
-    const { rows: landed } = await trx.executeQuery<{ id: string }>(
-      CompiledQuery.raw(POSTGRES_INSERT, parameters),
-    );
-    return new Set(landed.map((r) => r.id));
-  });
+  // One statement is atomic on its own: no BEGIN and COMMIT around it, one round trip.
+  const { rows: landed } = await ctx.db.executeQuery<{ id: string }>(
+    CompiledQuery.raw(POSTGRES_INSERT, parameters),
+  );
+  return new Set(landed.map((r) => r.id));
 }
 
 /**
