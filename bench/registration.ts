@@ -11,6 +11,8 @@
  *
  * Run: npm run build && node --import tsx bench/registration.ts
  * VIGIL_BENCH_SIZE=tiny runs it at a size that only checks it still works.
+ * VIGIL_BENCH_ONLY=sqlite,batch (any of sqlite, postgres, single, batch) measures only those rows,
+ * without BullMQ or profiles (VIGIL_BENCH_PROFILE=1: with), and prints instead of writing the file.
  */
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,7 +36,17 @@ import {
 } from './lib/common.js';
 
 const TINY = process.env.VIGIL_BENCH_SIZE === 'tiny';
-const PROFILE = process.env.VIGIL_BENCH_PROFILE !== '0' && !TINY;
+const ONLY = (process.env.VIGIL_BENCH_ONLY ?? '').split(',').filter(Boolean);
+const PROFILE =
+  !TINY &&
+  (process.env.VIGIL_BENCH_PROFILE === '1' ||
+    (process.env.VIGIL_BENCH_PROFILE !== '0' && ONLY.length === 0));
+/** Whether the row of `store` and `mode` (single or batch) is measured in this run. */
+const wanted = (store: string, mode: string) => {
+  const named = (choices: string[], choice: string) =>
+    !choices.some((c) => ONLY.includes(c)) || ONLY.includes(choice);
+  return named(['sqlite', 'postgres'], store) && named(['single', 'batch'], mode);
+};
 const SINGLE_COUNT = TINY ? 200 : 20_000;
 const BATCH_COUNT = TINY ? 1_000 : 200_000;
 const SINGLE_IN_FLIGHT = 64;
@@ -130,6 +142,11 @@ async function measureVigil(store: Store, mode: Mode, count: number, profileDir?
 
 const rate = (m: Measured | null) => (m === null ? 'n/a' : fmt(m.perSecond));
 const pct = (share: number | null) => (share === null ? 'n/a' : `${fmt(share * 100)} %`);
+/** The server's CPU time per registration: steadier than the rate on a shared machine. */
+const perItem = (m: Measured) =>
+  m.serverCpu === null || m.registered === 0
+    ? 'n/a'
+    : `${fmt((m.serverCpu * m.seconds * 1e6) / m.registered)} µs`;
 
 function target(mode: Mode, store: Store, m: Measured): string {
   const goal = mode === 'vigil-single' || mode === 'vigil-batch' ? TARGETS[mode][store] : null;
@@ -142,12 +159,28 @@ async function main(): Promise<string> {
   const rows: string[] = [];
   const notes: string[] = [];
   const profiles: string[] = [];
+  const skipped: Measured = {
+    seconds: 1,
+    registered: 0,
+    failed: 0,
+    reasons: [],
+    cpuSeconds: 0,
+    perSecond: NaN,
+    serverCpu: null,
+  };
   const bull = {
-    single: await load(jobOf('bullmq-single', `vigil-bench-reg-${run}-single`, SINGLE_COUNT)),
-    batch: await load(jobOf('bullmq-batch', `vigil-bench-reg-${run}-batch`, BATCH_COUNT)),
+    single:
+      ONLY.length > 0
+        ? skipped
+        : await load(jobOf('bullmq-single', `vigil-bench-reg-${run}-single`, SINGLE_COUNT)),
+    batch:
+      ONLY.length > 0
+        ? skipped
+        : await load(jobOf('bullmq-batch', `vigil-bench-reg-${run}-batch`, BATCH_COUNT)),
   };
   for (const store of ['sqlite', 'postgres'] as const) {
     for (const mode of ['vigil-single', 'vigil-batch'] as const) {
+      if (!wanted(store, mode.replace('vigil-', ''))) continue;
       const count = mode === 'vigil-single' ? SINGLE_COUNT : BATCH_COUNT;
       const { measured: m, warnings } = await measureVigil(store, mode, count);
       const peer = mode === 'vigil-single' ? bull.single : bull.batch;
@@ -156,7 +189,7 @@ async function main(): Promise<string> {
           ? `single \`POST /v1/executions\`, ${SINGLE_IN_FLIGHT} in flight`
           : `\`POST /v1/executions/batch\` × ${BATCH_SIZE}, ${BATCH_IN_FLIGHT} in flight`;
       rows.push(
-        `| ${store} | ${how} | ${fmt(m.registered)} | ${fmt(m.seconds, 2)} | **${rate(m)}** | ${target(mode, store, m)} | ${rate(peer)} | ${fmt(m.perSecond / peer.perSecond, 2)} × | ${pct(m.serverCpu)} | ${pct(m.cpuSeconds / m.seconds)} | ${fmt(m.failed)} |`,
+        `| ${store} | ${how} | ${fmt(m.registered)} | ${fmt(m.seconds, 2)} | **${rate(m)}** | ${target(mode, store, m)} | ${rate(peer)} | ${fmt(m.perSecond / peer.perSecond, 2)} × | ${pct(m.serverCpu)} | ${perItem(m)} | ${pct(m.cpuSeconds / m.seconds)} | ${fmt(m.failed)} |`,
       );
       if (m.failed > 0)
         notes.push(
@@ -191,11 +224,11 @@ async function main(): Promise<string> {
     `- Load: a separate Node process (bench/lib/register-load.ts): autocannon for single registrations (${SINGLE_IN_FLIGHT} connections), keep-alive node:http for batches; every item is \`{id, kind: "bench", status: "queued", metadata: {n}}\`. Single: ${fmt(SINGLE_COUNT)} registrations, ${SINGLE_IN_FLIGHT} requests in flight. Batched: ${fmt(BATCH_COUNT)} registrations in batches of ${BATCH_SIZE}, ${BATCH_IN_FLIGHT} batches in flight.`,
     `- Peer: BullMQ ${version} on Redis 127.0.0.1:6379 in the same run, from the same kind of load process: \`Queue.add\` of the same count (${SINGLE_IN_FLIGHT} in flight) for singles, \`Queue.addBulk\` of ${BATCH_SIZE} (${BATCH_IN_FLIGHT} in flight) for batches; jobs carry \`{n}\` under the same ids; unique queue names, obliterated after.`,
     '',
-    '| Store | Mode | Registered | Seconds | Registrations/s | Target | BullMQ jobs/s | Vigil ÷ BullMQ | Server CPU | Load CPU | Failed |',
-    '| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |',
+    '| Store | Mode | Registered | Seconds | Registrations/s | Target | BullMQ jobs/s | Vigil ÷ BullMQ | Server CPU | Server CPU per registration | Load CPU | Failed |',
+    '| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows,
     '',
-    `Registrations/s = items registered ÷ seconds from the first request to the last answer. BullMQ single: ${fmt(bull.single.perSecond)} jobs/s (${fmt(bull.single.seconds, 2)} s); BullMQ addBulk: ${fmt(bull.batch.perSecond)} jobs/s (${fmt(bull.batch.seconds, 2)} s). Server CPU and Load CPU are CPU-seconds per wall-second of the vigil process and of the load process (100 % = one core); both share the machine's cores with whatever else runs on it (see the load average above).`,
+    `Registrations/s = items registered ÷ seconds from the first request to the last answer. BullMQ single: ${fmt(bull.single.perSecond)} jobs/s (${fmt(bull.single.seconds, 2)} s); BullMQ addBulk: ${fmt(bull.batch.perSecond)} jobs/s (${fmt(bull.batch.seconds, 2)} s). Server CPU and Load CPU are CPU-seconds per wall-second of the vigil process and of the load process (100 % = one core); both share the machine's cores with whatever else runs on it (see the load average above). Server CPU per registration is the vigil process's CPU time over the run ÷ registrations: what one registration costs the server, which the machine's other work changes less than the rate.`,
     ...(notes.length > 0 ? ['', ...notes] : []),
     ...(profiles.length > 0
       ? [
@@ -225,8 +258,9 @@ function keptBefore(): string {
 }
 
 const markdown = await main();
-// A tiny run only checks that the benchmark still works: its figures are not kept.
-if (TINY) console.log(markdown);
+// A tiny run only checks that the benchmark still works, and a partial one measures some rows
+// only: neither's figures are kept.
+if (TINY || ONLY.length > 0) console.log(markdown);
 else writeResult('registration', markdown + keptBefore());
 // BullMQ's connections may keep timers alive for a while; everything is closed and written.
 process.exit(0);

@@ -140,6 +140,14 @@ const contract: Record<Method, (h: Harness, store: SqlStore) => Promise<void>> =
     expect((await store.createMany(many, T0)).every((e) => e !== null)).toBe(true);
     expect((await store.createMany(many.slice(0, 3), T0)).every((e) => e === null)).toBe(true);
     expect(await store.createMany([], T0)).toEqual([]);
+    // Text that an array literal or a list of rows would have to quote lands as it was sent.
+    const odd = 'k, "q" {b} \\ \'s\' NULL ü';
+    const [quoted] = await store.createMany(
+      [execution(`odd-${odd.length}`, { kind: odd, owner: 'NULL', metadata: { [odd]: odd } })],
+      T0,
+    );
+    expect(quoted).toMatchObject({ kind: odd, owner: 'NULL', metadata: { [odd]: odd } });
+    expect(await store.get(quoted?.id ?? '')).toEqual(quoted);
   },
   async get(_h, store) {
     await store.create(execution('a', { metadata: { n: 1 } }), T0);

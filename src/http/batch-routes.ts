@@ -7,6 +7,7 @@ import type { ParsedNewExecution } from '../runtime/ledger.js';
 import { executionNotFound, newExecutionSchema, parseInput } from '../runtime/ledger.js';
 import type { Service } from '../runtime/service.js';
 import type { ReadStore } from '../ports/read-store.js';
+import { parseRegistration } from './registration-input.js';
 import { schemas } from './schemas.js';
 
 /** The most registrations one batch may hold. */
@@ -42,7 +43,7 @@ export function registerBatchRoutes(
       try {
         accepted.push({
           index,
-          input: parseInput(newExecutionSchema, item, `executions.${index}`),
+          input: parseRegistration(item, `executions.${index}`),
         });
       } catch (error) {
         results[index] = failed(error);

@@ -11,6 +11,7 @@ import type { Service } from '../runtime/service.js';
 import type { Clock } from '../ports.js';
 import type { AuditStore } from '../ports/audit-store.js';
 import type { ReadStore } from '../ports/read-store.js';
+import { parseRegistration } from './registration-input.js';
 import { idSchema, schemas } from './schemas.js';
 import type { Metrics } from './metrics.js';
 
@@ -54,7 +55,7 @@ export async function registerRoutes(app: FastifyInstance, options: RoutesOption
   };
 
   app.post('/v1/executions', async (request, reply) => {
-    const input = body(schemas.create, request);
+    const input = parseRegistration(request.body ?? {}, 'body');
     const { caller } = request;
     if (!caller.isAdmin) {
       if (input.owner !== undefined && input.owner !== null)
@@ -65,7 +66,7 @@ export async function registerRoutes(app: FastifyInstance, options: RoutesOption
         await owned(request, input.parentId, 'parentId: ');
       }
     }
-    const execution = await ledger.register(input);
+    const execution = await ledger.registerParsed(input);
     return reply.status(201).send(executionJson(execution));
   });
 

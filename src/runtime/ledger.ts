@@ -4,7 +4,7 @@ import { describeIssue } from '../shared/config-issues.js';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { endAction } from '../core/decide.js';
-import type { Execution, JsonValue, PartialLimits } from '../core/types.js';
+import type { Execution, JsonValue, Limits, PartialLimits } from '../core/types.js';
 import { isOpen } from '../core/types.js';
 import type { PolicyConfig } from '../core/policy.js';
 import { limitsFor, policyFor } from '../core/policy.js';
@@ -136,9 +136,12 @@ export class Ledger {
 
   /** One registration, written together with the others that arrive in the same tick. */
   async register(input: unknown): Promise<Execution> {
-    const execution = await this.registrations.register(
-      this.resolve(parseInput(newExecutionSchema, input)),
-    );
+    return this.registerParsed(parseInput(newExecutionSchema, input));
+  }
+
+  /** `register` of a registration `newExecutionSchema` already parsed. */
+  async registerParsed(parsed: ParsedNewExecution): Promise<Execution> {
+    const execution = await this.registrations.register(this.resolve(parsed));
     this.alarm?.poke(execution.deadlineAt);
     if (execution.status === 'queued') this.afterQueue(execution.kind);
     return execution;
@@ -155,7 +158,9 @@ export class Ledger {
    */
   async registerMany(inputs: ParsedNewExecution[]): Promise<(Execution | VigilError)[]> {
     if (inputs.length === 0) return [];
-    const executions = inputs.map((input) => this.resolve(input));
+    // The items of a batch mostly share a kind and an owner: their limits are resolved once.
+    const resolved = new Map<string, Limits>();
+    const executions = inputs.map((input) => this.resolve(input, resolved));
     const created = await this.store.createMany(executions, this.clock.now());
     let earliest: number | null = null;
     const queued = new Set<string>();
@@ -173,16 +178,26 @@ export class Ledger {
   }
 
   /** A parsed registration with its id chosen and its limits resolved through the chain. */
-  private resolve(parsed: ParsedNewExecution): NewExecution {
+  private resolve(parsed: ParsedNewExecution, resolved?: Map<string, Limits>): NewExecution {
     const owner = parsed.owner ?? null;
     const own: PartialLimits = parsed.limits ?? {};
+    // Only limits that come from the configuration alone are shared (keyed by kind and owner).
+    const key =
+      resolved && parsed.limits === undefined
+        ? `${parsed.kind}\0${owner ?? ''}\0${owner === null}`
+        : null;
+    let limits = key === null ? undefined : resolved?.get(key);
+    if (!limits) {
+      limits = limitsFor(this.config, { kind: parsed.kind, owner, limits: own });
+      if (key !== null) resolved?.set(key, limits);
+    }
     return {
       id: parsed.id ?? randomUUID(),
       kind: parsed.kind,
       owner,
       parentId: parsed.parentId ?? null,
       status: parsed.status ?? 'running',
-      limits: limitsFor(this.config, { kind: parsed.kind, owner, limits: own }),
+      limits,
       metadata: parsed.metadata ?? {},
     };
   }
