@@ -69,7 +69,8 @@ const DROPPED = TINY ? 20 : 1_000;
 const LIMIT_MS = TINY ? 2_000 : 30_000;
 const BEAT_INTERVAL_MS = TINY ? 500 : 10_000;
 const BATCH = 1_000;
-const BEATER_CONCURRENCY = 4;
+/** Requests in flight from the beater: enough that a slow answer does not hold the next beats back. */
+const BEATER_CONCURRENCY = 8;
 /** Executions registered (one `POST /v1/executions/batch`) and handed to the beater at a time. */
 const CHUNK = 1_000;
 /** All executions beating this long (more than a beat interval) before any is dropped. */
