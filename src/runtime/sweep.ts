@@ -108,7 +108,12 @@ export class Sweeper {
     const started = performance.now();
     const sweepId = randomUUID();
     this.stopRetries.prune(now);
-    const gate = await this.gate(now);
+    // The first page of overdue executions is read beside the gate: one round trip less before
+    // the first end (both are read at `now`, as they would be one after the other).
+    const [gate, firstPage] = await Promise.all([
+      this.gate(now),
+      store.listOverdue(now, config.sweep.batchSize),
+    ]);
     const ownerSweep = this.ownerWatch.begin(dryRun);
     const pipeline = new Pipeline({
       now,
@@ -141,7 +146,7 @@ export class Sweeper {
     // Under the pause they wait: a release is an action like any other.
     if (!dryRun && holdOf(gate, { source: 'slots' }, now) === null) slots.releaseStale();
 
-    const overdue = await this.sweepOverdue(phase);
+    const overdue = await this.sweepOverdue(phase, firstPage);
     if (!overdue.leaseLost) await judgeParents(phase, overdue.parents);
     if (!overdue.leaseLost && this.reconcileDue(now)) {
       await reconcile(phase, overdue.seen);
@@ -177,7 +182,10 @@ export class Sweeper {
    * The overdue executions, a page at a time in deadline order, with the lease renewed between
    * pages. Workflow runs are left for after their children (see `judgeParents`).
    */
-  private async sweepOverdue(phase: LedgerPhase): Promise<{
+  private async sweepOverdue(
+    phase: LedgerPhase,
+    firstPage: Execution[],
+  ): Promise<{
     parents: Execution[];
     seen: Set<string>;
     leaseLost: boolean;
@@ -188,7 +196,10 @@ export class Sweeper {
     const seen = new Set<string>();
     let after: { deadlineAt: number; id: string } | undefined;
     for (;;) {
-      const batch = await store.listOverdue(context.now, config.sweep.batchSize, after);
+      const batch =
+        after === undefined
+          ? firstPage
+          : await store.listOverdue(context.now, config.sweep.batchSize, after);
       const last = batch.at(-1);
       if (last === undefined) break;
       after = { deadlineAt: last.deadlineAt ?? context.now, id: last.id };
