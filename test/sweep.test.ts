@@ -387,6 +387,49 @@ await describeEach(storeKinds(), 'on %s', (kind) => {
         await other.close();
       }
     });
+
+    /** A sweeper whose store counts the sweep-lease writes; `afterRead` as above. */
+    function countingLeases(afterRead: () => void = () => undefined) {
+      const store: ExecutionStore = Object.create(h.store) as ExecutionStore;
+      const counted = { leases: 0 };
+      store.acquireLease = (...args) => {
+        if (args[0] === 'sweep') counted.leases++;
+        return h.store.acquireLease(...args);
+      };
+      store.listOverdue = async (...args) => {
+        const rows = await h.store.listOverdue(...args);
+        afterRead();
+        return rows;
+      };
+      const sweeper = new Sweeper({ store, clock: h.clock, config: h.config, events: h.bus });
+      return { sweeper, counted };
+    }
+
+    it('does not write a lease it took less than a quarter of its length ago again', async () => {
+      for (let i = 0; i < 5; i++) await h.ledger.register({ id: `job-${i}`, kind: 'embed' });
+      h.clock.set(T0 + 20 * M);
+      const { sweeper, counted } = countingLeases();
+
+      const result = await sweeper.sweep();
+
+      if (result.kind !== 'completed') throw new Error('expected a report');
+      expect(result.report.counts).toMatchObject({ remediated: 5 });
+      // Three pages, one lease write: the one that started the sweep.
+      expect(counted.leases).toBe(1);
+    });
+
+    it('renews the lease between pages once a quarter of it has passed', async () => {
+      for (let i = 0; i < 5; i++) await h.ledger.register({ id: `job-${i}`, kind: 'embed' });
+      h.clock.set(T0 + 20 * M);
+      const { sweeper, counted } = countingLeases(() => h.clock.advance(300));
+
+      const result = await sweeper.sweep();
+
+      if (result.kind !== 'completed') throw new Error('expected a report');
+      expect(result.report.counts).toMatchObject({ remediated: 5 });
+      expect(result.report.counts.lease_lost).toBeUndefined();
+      expect(counted.leases).toBe(4);
+    });
   });
 
   describe('terminate, then end', () => {

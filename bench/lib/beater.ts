@@ -3,10 +3,13 @@
  * with batched heartbeats (POST /v1/heartbeats) every `intervalMs`, and stops beating the ids it
  * is told to drop. Controlled over IPC:
  *
- *   → {type: 'start', url, intervalMs, batchSize, concurrency}
+ *   → {type: 'start', url, intervalMs, batchSize, concurrency, paced}
  *   → {type: 'add', ids}    beats them at once, then in every cycle;   ← {type: 'added', ok, lost}
  *   → {type: 'drop', ids}   never beats them again;                    ← {type: 'dropped', at}
  *   → {type: 'stop'}        finishes the cycle in flight, exits;       ← {type: 'stats', stats}
+ *
+ * Paced, a cycle spreads its batches evenly over 90 % of the interval (a large fleet whose runners
+ * beat at their own moments); otherwise it sends them as fast as `concurrency` allows.
  *
  * Every loop is bounded: the process exits on its own after `maxRunMs`.
  */
@@ -46,6 +49,7 @@ interface Start {
   batchSize: number;
   concurrency: number;
   maxRunMs: number;
+  paced?: boolean;
 }
 
 type Control =
@@ -143,17 +147,24 @@ async function beat(ids: string[]): Promise<{ ok: number; lost: number }> {
   return { ok: ok.length, lost: lost.length };
 }
 
-/** Beats `ids` in batches, `concurrency` requests at a time. */
-async function beatAll(ids: string[]): Promise<{ ok: number; lost: number }> {
+/**
+ * Beats `ids` in batches, `concurrency` requests at a time; with `spreadMs`, batch k is not sent
+ * before k × spreadMs / batches after the start.
+ */
+async function beatAll(ids: string[], spreadMs = 0): Promise<{ ok: number; lost: number }> {
   const { batchSize, concurrency } = config!;
   const batches: string[][] = [];
   for (let i = 0; i < ids.length; i += batchSize) batches.push(ids.slice(i, i + batchSize));
   let next = 0;
   const total = { ok: 0, lost: 0 };
+  const started = Date.now();
   await Promise.all(
     Array.from({ length: Math.min(concurrency, batches.length) }, async () => {
-      while (next < batches.length) {
-        const r = await beat(batches[next++]!);
+      while (next < batches.length && !stopping) {
+        const k = next++;
+        const wait = started + (k * spreadMs) / batches.length - Date.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        const r = await beat(batches[k]!);
         total.ok += r.ok;
         total.lost += r.lost;
       }
@@ -169,7 +180,7 @@ async function loop(): Promise<void> {
   while (!stopping && Date.now() - started < maxRunMs) {
     const cycleStart = Date.now();
     if (cycleStart - slot > 50) stats.lateCycles++;
-    await beatAll([...alive]);
+    await beatAll([...alive], config!.paced ? intervalMs * 0.9 : 0);
     stats.cycles++;
     stats.cycleMs.push(Date.now() - cycleStart);
     slot += intervalMs;

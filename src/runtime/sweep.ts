@@ -57,6 +57,8 @@ export class Sweeper {
   /** When this process last reconciled every running execution with its owner's registry. */
   private reconciledAt: number | null = null;
   private running = false;
+  /** When this sweep last acquired or renewed the sweep lease (this process's clock). */
+  private leaseAt = 0;
   private readonly gate: GateReader;
   /** Decisions held back and audited already, so each hold is audited once (see Pipeline). */
   private readonly heldAudited = new Map<string, string>();
@@ -84,8 +86,9 @@ export class Sweeper {
     this.running = true;
     try {
       const { store, clock, config } = this.options;
+      this.leaseAt = clock.now();
       if (
-        !(await store.acquireLease(SWEEP_LEASE, this.holder, clock.now(), config.sweep.leaseMs))
+        !(await store.acquireLease(SWEEP_LEASE, this.holder, this.leaseAt, config.sweep.leaseMs))
       ) {
         return { kind: 'skipped', reason: 'in progress' };
       }
@@ -105,7 +108,12 @@ export class Sweeper {
     const started = performance.now();
     const sweepId = randomUUID();
     this.stopRetries.prune(now);
-    const gate = await this.gate(now);
+    // The first page of overdue executions is read beside the gate: one round trip less before
+    // the first end (both are read at `now`, as they would be one after the other).
+    const [gate, firstPage] = await Promise.all([
+      this.gate(now),
+      store.listOverdue(now, config.sweep.batchSize),
+    ]);
     const ownerSweep = this.ownerWatch.begin(dryRun);
     const pipeline = new Pipeline({
       now,
@@ -138,7 +146,7 @@ export class Sweeper {
     // Under the pause they wait: a release is an action like any other.
     if (!dryRun && holdOf(gate, { source: 'slots' }, now) === null) slots.releaseStale();
 
-    const overdue = await this.sweepOverdue(phase);
+    const overdue = await this.sweepOverdue(phase, firstPage);
     if (!overdue.leaseLost) await judgeParents(phase, overdue.parents);
     if (!overdue.leaseLost && this.reconcileDue(now)) {
       await reconcile(phase, overdue.seen);
@@ -174,18 +182,24 @@ export class Sweeper {
    * The overdue executions, a page at a time in deadline order, with the lease renewed between
    * pages. Workflow runs are left for after their children (see `judgeParents`).
    */
-  private async sweepOverdue(phase: LedgerPhase): Promise<{
+  private async sweepOverdue(
+    phase: LedgerPhase,
+    firstPage: Execution[],
+  ): Promise<{
     parents: Execution[];
     seen: Set<string>;
     leaseLost: boolean;
   }> {
-    const { store, clock, config } = this.options;
+    const { store, config } = this.options;
     const { pipeline, pass, slots, context } = phase;
     const parents: Execution[] = [];
     const seen = new Set<string>();
     let after: { deadlineAt: number; id: string } | undefined;
     for (;;) {
-      const batch = await store.listOverdue(context.now, config.sweep.batchSize, after);
+      const batch =
+        after === undefined
+          ? firstPage
+          : await store.listOverdue(context.now, config.sweep.batchSize, after);
       const last = batch.at(-1);
       if (last === undefined) break;
       after = { deadlineAt: last.deadlineAt ?? context.now, id: last.id };
@@ -199,19 +213,35 @@ export class Sweeper {
         else items.push({ execution, observation: observe(execution) });
       }
       slots.noteEnded(await pipeline.page(pass.stage('guarded'), items, context));
-      await yieldToEventLoop();
+      const lastPage = batch.length < config.sweep.batchSize;
+      // Between pages, heartbeats and event streams get a turn; after the last one the sweep
+      // finishes at once (a short sweep that waited behind queued requests would delay the next).
+      if (!lastPage) await yieldToEventLoop();
       if (!context.dryRun) slots.releaseEnded();
-      // Renew the lease between pages. Lost (this sweep outlived it and another replica took
-      // over): stop here; every write so far was a compare-and-set, so nothing is half-done.
-      if (
-        !(await store.acquireLease(SWEEP_LEASE, this.holder, clock.now(), config.sweep.leaseMs))
-      ) {
+      if (!(await this.renewLease())) {
         pipeline.tally.bump('lease_lost');
         return { parents: [], seen, leaseLost: true };
       }
-      if (batch.length < config.sweep.batchSize) break;
+      if (lastPage) break;
     }
     return { parents, seen, leaseLost: false };
+  }
+
+  /**
+   * Renews the sweep lease between pages. Lost (this sweep outlived it and another replica took
+   * over): false, and the sweep stops there; every write so far was a compare-and-set, so nothing
+   * is half-done. A lease acquired or renewed less than a quarter of its length ago cannot have
+   * been taken over yet, so a short sweep does not write it again.
+   */
+  private async renewLease(): Promise<boolean> {
+    const { store, clock, config } = this.options;
+    const now = clock.now();
+    if (now - this.leaseAt < config.sweep.leaseMs / 4) return true;
+    if (!(await store.acquireLease(SWEEP_LEASE, this.holder, now, config.sweep.leaseMs))) {
+      return false;
+    }
+    this.leaseAt = now;
+    return true;
   }
 
   /** The other sources (mapped tables), after the ledger; each isolates its own failures. */
