@@ -2,8 +2,13 @@
  * False positives under CPU-bound work: SDK runners whose main thread is blocked for 3 s under a
  * 2 s heartbeat limit (the same settings as BullMQ's lockDuration 2 s in bench/bullmq-stalled.ts).
  * Liveness is beaten from the SDK's worker thread, so none should be ended.
+ *
+ * At full size the server runs under `node --cpu-prof`; the profile's summary goes beside the
+ * figures. Run: npm run build && node --import tsx bench/sdk-blocked.ts
+ * VIGIL_BENCH_SIZE=tiny runs it at a size that only checks it still works.
  */
 import {
+  benchSize,
   call,
   exited,
   fmt,
@@ -14,12 +19,17 @@ import {
   writeResult,
 } from './lib/common.js';
 import type { ExecutionJson } from './lib/common.js';
+import { startProfiledVigil } from './lib/profile.js';
 
-const RUNS = 10;
+const TINY = benchSize() === 'tiny';
+const RUNS = TINY ? 1 : 10;
 const BLOCK_MS = 3_000;
 const HEARTBEAT = '2s';
+const YAML = 'sweep:\n  interval: 1s\n';
 
-const vigil = await startVigil('sweep:\n  interval: 1s\n');
+const profiled = TINY ? null : await startProfiledVigil(YAML);
+const vigil = profiled?.vigil ?? (await startVigil(YAML));
+let lines: string[];
 try {
   const started = Date.now();
   const runner = spawnTs('lib/sdk-blocked-runner.ts', [
@@ -43,7 +53,7 @@ try {
   }
   const succeeded = executions.filter((e) => e.status === 'succeeded').length;
   const ended = executions.filter((e) => e.endedBy === 'watchdog');
-  const lines = [
+  lines = [
     '## SDK runners blocked by CPU-bound work (`bench/sdk-blocked.ts`)',
     '',
     ...machineLines(),
@@ -57,7 +67,16 @@ try {
     ...(ended.length > 0 ? ended.map((e) => `- ${e.id}: ${e.verdict}: ${e.reason}`) : []),
     `- Runner outcomes: ${[...new Set(outcomes.map((o) => o.outcome))].join(', ')}.`,
   ];
-  writeResult('sdk-blocked', lines.join('\n'));
 } finally {
   await vigil.stop();
 }
+if (profiled)
+  lines.push(
+    '',
+    '### Where the server spends its time',
+    '',
+    'The server of this run was under `node --cpu-prof` throughout; self time per frame and per area, as shares of the time it was not idle.',
+    '',
+    ...profiled.summary('`vigil serve` during the runs above'),
+  );
+writeResult('sdk-blocked', lines.join('\n'));

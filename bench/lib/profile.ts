@@ -2,8 +2,12 @@
  * A short summary of a V8 CPU profile (`node --cpu-prof`): where the time went, by frame (self
  * time) and by area (Vigil's own code, each dependency, Node's internals, the garbage collector).
  */
-import { readFileSync } from 'node:fs';
-import { fmt, root } from './common.js';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Vigil } from './common.js';
+import { fmt, root, startVigil } from './common.js';
 
 interface ProfileNode {
   id: number;
@@ -29,8 +33,10 @@ function area(url: string, name: string): string {
     return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
   }
   if (path.startsWith('node:')) return 'node: internals';
-  if (path.startsWith(root))
-    return path.slice(root.length + 1).split('/')[0] === 'dist' ? 'vigil (dist/)' : 'vigil';
+  if (path.startsWith(root)) {
+    const top = path.slice(root.length + 1).split('/')[0];
+    return top === 'dist' ? 'vigil (dist/)' : top === 'bench' ? 'the benchmark (bench/)' : 'vigil';
+  }
   return path;
 }
 
@@ -48,7 +54,11 @@ function where(url: string, line: number): string {
 
 /** Markdown lines: the top `top` frames by self time and the areas, as shares of busy time. */
 export function summarizeProfile(file: string, title: string, top = 12): string[] {
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  return summarizeCpuProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, title, top);
+}
+
+/** `summarizeProfile` of a profile already read. */
+export function summarizeCpuProfile(profile: CpuProfile, title: string, top = 12): string[] {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
   profile.samples.forEach((id, i) => {
@@ -84,4 +94,62 @@ export function summarizeProfile(file: string, title: string, top = 12): string[
     ...sorted(frames, top).map(([f, us]) => `| ${f.replaceAll('|', '\\|')} | ${share(us)} |`),
     '',
   ];
+}
+
+/**
+ * Starts `vigil serve` as `startVigil` does, under `node --cpu-prof`; `summary` (after
+ * `vigil.stop()`, which lets the server write its profile on exit) summarises the profile.
+ */
+export async function startProfiledVigil(
+  yaml: string,
+  overrides: Record<string, string> = {},
+): Promise<{ vigil: Vigil; summary: (title: string) => string[] }> {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-prof-'));
+  const previous = process.env.VIGIL_BENCH_NODE_ARGS;
+  process.env.VIGIL_BENCH_NODE_ARGS = `--cpu-prof --cpu-prof-dir=${dir}`;
+  let vigil: Vigil;
+  try {
+    vigil = await startVigil(yaml, overrides);
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  } finally {
+    if (previous === undefined) delete process.env.VIGIL_BENCH_NODE_ARGS;
+    else process.env.VIGIL_BENCH_NODE_ARGS = previous;
+  }
+  const summary = (title: string) => {
+    try {
+      const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+      return file
+        ? summarizeProfile(join(dir, file), title)
+        : [`#### ${title}`, '', 'No profile was written.', ''];
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  return { vigil, summary };
+}
+
+/** Profiles this process (node:inspector) while `fn` runs; `summary` is its summary. */
+export async function profileThisProcess<T>(
+  title: string,
+  fn: () => Promise<T>,
+): Promise<{ result: T; summary: string[] }> {
+  const session = new Session();
+  session.connect();
+  try {
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+    let result: T;
+    try {
+      result = await fn();
+    } catch (error) {
+      await session.post('Profiler.stop'); // no profiler left running after a failed run
+      throw error;
+    }
+    const { profile } = await session.post('Profiler.stop');
+    return { result, summary: summarizeCpuProfile(profile as CpuProfile, title) };
+  } finally {
+    session.disconnect();
+  }
 }
