@@ -305,7 +305,7 @@ async function main(): Promise<string> {
           ? [
               '### Where the time goes',
               '',
-              `The reads and sweeps of the table above, repeated on the same data under the V8 profiler (node:inspector, in this process); the re-arms between sweeps (${OVERDUE} updates in one transaction, by better-sqlite3) are inside the profile too. Self time per frame and per area, as shares of the time the process was not idle.`,
+              `The reads and sweeps of the table above, repeated on the same data under the V8 profiler (node:inspector, in this process); the re-arms between sweeps (${OVERDUE} updates in one transaction, by better-sqlite3) are inside the profile too. Self time per frame and per area, as shares of the time the process was not idle; \`(native)\` is mostly SQLite itself (better-sqlite3's calls into it have no frame of their own).`,
               '',
               ...profile,
             ]

@@ -13,6 +13,7 @@ interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   hitCount?: number;
+  children?: number[];
 }
 
 interface CpuProfile {
@@ -49,6 +50,8 @@ function where(url: string, line: number): string {
       : path.startsWith(root)
         ? path.slice(root.length + 1)
         : path;
+  // TypeScript run through tsx: V8's line is of the transformed code, not of the file.
+  if (short.endsWith('.ts')) return short;
   return short === '' ? '' : `${short}:${line + 1}`;
 }
 
@@ -58,11 +61,26 @@ export function summarizeProfile(file: string, title: string, top = 12): string[
 }
 
 /** `summarizeProfile` of a profile already read. */
-export function summarizeCpuProfile(profile: CpuProfile, title: string, top = 12): string[] {
+export function summarizeCpuProfile(
+  profile: CpuProfile,
+  title: string,
+  top = 12,
+  leaveOut?: (url: string) => boolean,
+): string[] {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  // Frames left out, with everything they called (a profiler's own work, in its own process).
+  const out = new Set<number>();
+  const leave = (id: number) => {
+    out.add(id);
+    for (const child of byId.get(id)?.children ?? []) leave(child);
+  };
+  if (leaveOut)
+    for (const n of profile.nodes) if (!out.has(n.id) && leaveOut(n.callFrame.url)) leave(n.id);
   const self = new Map<number, number>();
+  let leftOut = 0;
   profile.samples.forEach((id, i) => {
-    self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+    if (out.has(id)) leftOut += profile.timeDeltas[i] ?? 0;
+    else self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
   });
   const frames = new Map<string, number>();
   const areas = new Map<string, number>();
@@ -83,7 +101,9 @@ export function summarizeCpuProfile(profile: CpuProfile, title: string, top = 12
   return [
     `#### ${title}`,
     '',
-    `Busy ${fmt(busy / 1e6, 1)} s of ${fmt(wall, 1)} s profiled (the rest idle).`,
+    leftOut > 0
+      ? `Busy ${fmt(busy / 1e6, 1)} s of ${fmt(wall, 1)} s profiled (the profiler's own ${fmt(leftOut / 1e6, 1)} s left out; the rest idle).`
+      : `Busy ${fmt(busy / 1e6, 1)} s of ${fmt(wall, 1)} s profiled (the rest idle).`,
     '',
     '| Area | Self time |',
     '| --- | ---: |',
@@ -130,7 +150,11 @@ export async function startProfiledVigil(
   return { vigil, summary };
 }
 
-/** Profiles this process (node:inspector) while `fn` runs; `summary` is its summary. */
+/**
+ * Profiles this process (node:inspector) while `fn` runs; `summary` is its summary, without the
+ * profiler's own frames (node:inspector, and what it calls). Native calls without a frame of
+ * their own (better-sqlite3's into SQLite, for one) are `(anonymous)`, in the area `(native)`.
+ */
 export async function profileThisProcess<T>(
   title: string,
   fn: () => Promise<T>,
@@ -148,7 +172,12 @@ export async function profileThisProcess<T>(
       throw error;
     }
     const { profile } = await session.post('Profiler.stop');
-    return { result, summary: summarizeCpuProfile(profile as CpuProfile, title) };
+    const inspector = (url: string) =>
+      url === 'node:inspector' || url === 'node:inspector/promises';
+    return {
+      result,
+      summary: summarizeCpuProfile(profile as CpuProfile, title, 12, inspector),
+    };
   } finally {
     session.disconnect();
   }
