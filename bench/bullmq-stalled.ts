@@ -13,8 +13,9 @@
  * of the fleet, so stalls are checked while the worker under test is dead or blocked. Every figure
  * in the output is measured by this run. Queues are unique per run and obliterated at the end.
  *
- * At full size, this process (the QueueEvents listener and the idle checker) runs under the V8
- * profiler, and Redis's own CPU time over the run is read from INFO; both go beside the figures.
+ * At full size (unless VIGIL_BENCH_PROFILE=0), this process (the QueueEvents listener and the idle
+ * checker) runs under the V8 profiler; Redis's own CPU time over the run is read from INFO. Both go
+ * beside the figures.
  *
  * Run: redis-cli ping && node --import tsx bench/bullmq-stalled.ts
  * VIGIL_BENCH_SIZE=tiny runs it at a size that only checks it still works.
@@ -32,7 +33,7 @@ import {
   within,
   writeResult,
 } from './lib/common.js';
-import { profileThisProcess } from './lib/profile.js';
+import { profileThisProcess, profiling } from './lib/profile.js';
 import { REDIS, requireServices } from './lib/services.js';
 
 const TINY = benchSize() === 'tiny';
@@ -368,7 +369,7 @@ async function main(): Promise<string> {
   const measure = async () => ({ a: await killed(run), b: await busy(run) });
   let profile: string[] = [];
   let measured: { a: string[]; b: string[] };
-  if (TINY) measured = await measure();
+  if (!profiling()) measured = await measure();
   else
     ({ result: measured, summary: profile } = await profileThisProcess(
       'This process: the QueueEvents listener and the idle stalled checker (and the benchmark)',

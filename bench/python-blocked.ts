@@ -9,8 +9,8 @@
  *    endedAt − (heartbeatAt + limit) and endedAt − the time of the kill. Target: ended
  *    `heartbeat_lost` within the limit + 100 ms at p99.
  *
- * At full size the server runs under `node --cpu-prof`; the profile's summary goes beside the
- * figures.
+ * At full size (unless VIGIL_BENCH_PROFILE=0) the server runs under `node --cpu-prof`; the
+ * profile's summary goes beside the figures.
  *
  * Run: npm run build && npm run bench -- python-blocked
  * VIGIL_BENCH_SIZE=tiny runs it at a size that only checks it still works.
@@ -34,7 +34,7 @@ import {
   within,
   writeResult,
 } from './lib/common.js';
-import { startProfiledVigil } from './lib/profile.js';
+import { startProfiledVigil, profiling } from './lib/profile.js';
 import { PYTHON, requireServices } from './lib/services.js';
 
 const TINY = benchSize() === 'tiny';
@@ -138,7 +138,7 @@ async function endedExecution(url: string, id: string): Promise<ExecutionJson> {
 
 await requireServices('python-blocked', ['python']);
 const YAML = 'sweep:\n  interval: 1s\n';
-const profiled = TINY ? null : await startProfiledVigil(YAML);
+const profiled = profiling() ? await startProfiledVigil(YAML) : null;
 const vigil = profiled?.vigil ?? (await startVigil(YAML));
 let lines: string[];
 try {

@@ -3,8 +3,10 @@
  * 2 s heartbeat limit (the same settings as BullMQ's lockDuration 2 s in bench/bullmq-stalled.ts).
  * Liveness is beaten from the SDK's worker thread, so none should be ended.
  *
- * At full size the server runs under `node --cpu-prof`; the profile's summary goes beside the
- * figures. Run: npm run build && node --import tsx bench/sdk-blocked.ts
+ * At full size (unless VIGIL_BENCH_PROFILE=0) the server runs under `node --cpu-prof`; the
+ * profile's summary goes beside the figures.
+ *
+ * Run: npm run build && node --import tsx bench/sdk-blocked.ts
  * VIGIL_BENCH_SIZE=tiny runs it at a size that only checks it still works.
  */
 import {
@@ -19,7 +21,7 @@ import {
   writeResult,
 } from './lib/common.js';
 import type { ExecutionJson } from './lib/common.js';
-import { startProfiledVigil } from './lib/profile.js';
+import { startProfiledVigil, profiling } from './lib/profile.js';
 
 const TINY = benchSize() === 'tiny';
 const RUNS = TINY ? 1 : 10;
@@ -27,7 +29,7 @@ const BLOCK_MS = 3_000;
 const HEARTBEAT = '2s';
 const YAML = 'sweep:\n  interval: 1s\n';
 
-const profiled = TINY ? null : await startProfiledVigil(YAML);
+const profiled = profiling() ? await startProfiledVigil(YAML) : null;
 const vigil = profiled?.vigil ?? (await startVigil(YAML));
 let lines: string[];
 try {

@@ -3,8 +3,9 @@
  *
  * Measures the sweep's read (`listOverdue`), a full sweep that remediates the overdue rows, and
  * prints the query plan of the overdue query. Every figure in the output is measured by this run.
- * At full size, the timed sweeps are then repeated under the V8 profiler (in this process: there
- * is no server here) and the profile's summary goes beside the figures.
+ * At full size (unless VIGIL_BENCH_PROFILE=0), the timed reads and sweeps are then repeated under
+ * the V8 profiler (in this process: there is no server here) and the profile's summary goes beside
+ * the figures.
  *
  * Run: node --import tsx bench/sweep-sqlite.ts
  * VIGIL_BENCH_SIZE=tiny runs it at a size that only checks it still works.
@@ -20,7 +21,7 @@ import { EventBus } from '../src/runtime/events.js';
 import { Sweeper } from '../src/runtime/sweep.js';
 import { openSqliteStore } from '../src/stores/sqlite.js';
 import { benchSize, machine, machineLines, revision, writeResult } from './lib/common.js';
-import { profileThisProcess } from './lib/profile.js';
+import { profileThisProcess, profiling } from './lib/profile.js';
 
 const TINY = benchSize() === 'tiny';
 const TOTAL = TINY ? 1_000 : 100_000;
@@ -248,7 +249,7 @@ async function main(): Promise<string> {
 
       // The same reads and sweeps again under the profiler (not timed: the profiler costs time).
       let profile: string[] = [];
-      if (!TINY) {
+      if (profiling()) {
         ({ summary: profile } = await profileThisProcess(
           `${LIST_RUNS} \`listOverdue\` reads, then ${SWEEP_RUNS} sweeps (each after a re-arm)`,
           async () => {

@@ -7,7 +7,7 @@ import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Vigil } from './common.js';
-import { fmt, root, startVigil } from './common.js';
+import { benchSize, fmt, root, startVigil } from './common.js';
 
 interface ProfileNode {
   id: number;
@@ -114,6 +114,11 @@ export function summarizeCpuProfile(
     ...sorted(frames, top).map(([f, us]) => `| ${f.replaceAll('|', '\\|')} | ${share(us)} |`),
     '',
   ];
+}
+
+/** Whether a benchmark profiles: at full size, unless VIGIL_BENCH_PROFILE=0. */
+export function profiling(): boolean {
+  return benchSize() === 'full' && process.env.VIGIL_BENCH_PROFILE !== '0';
 }
 
 /**
