@@ -35,6 +35,7 @@ import {
   writeResult,
 } from './lib/common.js';
 import { startProfiledVigil, profiling } from './lib/profile.js';
+import { bullmqFigures } from './lib/peer.js';
 import { PYTHON, requireServices } from './lib/services.js';
 
 const TINY = benchSize() === 'tiny';
@@ -138,6 +139,7 @@ async function endedExecution(url: string, id: string): Promise<ExecutionJson> {
 
 await requireServices('python-blocked', ['python']);
 const YAML = 'sweep:\n  interval: 1s\n';
+const peer = bullmqFigures();
 const profiled = profiling() ? await startProfiledVigil(YAML) : null;
 const vigil = profiled?.vigil ?? (await startVigil(YAML));
 let lines: string[];
@@ -219,6 +221,9 @@ try {
         : ''
     }; beats recorded after the kill (a beat in flight when it came): ${beatsAfterKill}.`,
     `- Target: ended within the limit + ${TARGET_MS} ms of the kill at p99 (≤ ${fmt(LIMIT_MS + TARGET_MS)} ms): ${met ? '**met**' : '**missed**'} (p99 ${fmt(sinceKill.p99)} ms).`,
+    peer
+      ? `- Peer: BullMQ with the same 2 s limit (lockDuration 2 s, stalledInterval 1 s) reported a SIGKILLed worker's jobs \`stalled\` ${fmt(peer.killP50)} ms (p50) / ${fmt(peer.killP99)} ms (p99) after the kill, in bench/results/bullmq-stalled.md of ${peer.date} (not this run). Vigil ÷ BullMQ, kill → ended: ${fmt(sinceKill.p50 / peer.killP50, 2)} × at p50, ${fmt(sinceKill.p99 / peer.killP99, 2)} × at p99.`
+      : '- Peer: no figures in bench/results/bullmq-stalled.md (run bench/bullmq-stalled.ts).',
   ];
 } finally {
   await vigil.stop();

@@ -21,6 +21,7 @@ import {
   writeResult,
 } from './lib/common.js';
 import type { ExecutionJson } from './lib/common.js';
+import { bullmqFigures } from './lib/peer.js';
 import { startProfiledVigil, profiling } from './lib/profile.js';
 
 const TINY = benchSize() === 'tiny';
@@ -29,6 +30,7 @@ const BLOCK_MS = 3_000;
 const HEARTBEAT = '2s';
 const YAML = 'sweep:\n  interval: 1s\n';
 
+const peer = bullmqFigures();
 const profiled = profiling() ? await startProfiledVigil(YAML) : null;
 const vigil = profiled?.vigil ?? (await startVigil(YAML));
 let lines: string[];
@@ -68,6 +70,9 @@ try {
     '',
     ...(ended.length > 0 ? ended.map((e) => `- ${e.id}: ${e.verdict}: ${e.reason}`) : []),
     `- Runner outcomes: ${[...new Set(outcomes.map((o) => o.outcome))].join(', ')}.`,
+    peer
+      ? `- Peer: BullMQ with the same 2 s limit (lockDuration 2 s) failed ${peer.busyFailed} of ${peer.busyJobs} jobs that block its event loop for 3 s as stalled, in bench/results/bullmq-stalled.md of ${peer.date} (not this run); Vigil ended ${ended.length} of ${RUNS}.`
+      : '- Peer: no figures in bench/results/bullmq-stalled.md (run bench/bullmq-stalled.ts).',
   ];
 } finally {
   await vigil.stop();
