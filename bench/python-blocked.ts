@@ -151,19 +151,33 @@ try {
     () => blocked(vigil.url, 'pure', 'thread', THREAD_RUNS),
     () => blocked(vigil.url, 'gil', 'thread', THREAD_RUNS),
   ];
-  // One runner at a time, so each has the machine to itself; a tiny run only checks that each
-  // still works, so it runs them side by side.
+  const killAll = async (): Promise<Killed[]> => {
+    const kills: Killed[] = [];
+    for (let i = 0; i < KILLED; i += KILL_BATCH) {
+      const batch = Array.from({ length: Math.min(KILL_BATCH, KILLED - i) }, () =>
+        killOne(vigil.url),
+      );
+      kills.push(...(await Promise.all(batch)));
+    }
+    return kills;
+  };
+  // One runner at a time, so each has the machine to itself, then the kills; a tiny run only
+  // checks that each still works, so it runs them all side by side.
   const results: Blocked[] = [];
-  if (TINY) results.push(...(await Promise.all(cases.map((run) => run()))));
-  else for (const run of cases) results.push(await run());
-  const blockedMs = Date.now() - started;
-
-  const kills: Killed[] = [];
-  for (let i = 0; i < KILLED; i += KILL_BATCH) {
-    const batch = Array.from({ length: Math.min(KILL_BATCH, KILLED - i) }, () =>
-      killOne(vigil.url),
-    );
-    kills.push(...(await Promise.all(batch)));
+  let kills: Killed[];
+  let blockedMs = 0;
+  if (TINY) {
+    const blocking = Promise.all(cases.map((run) => run())).then((done) => {
+      blockedMs = Date.now() - started;
+      return done;
+    });
+    const [done, killed] = await Promise.all([blocking, killAll()]);
+    results.push(...done);
+    kills = killed;
+  } else {
+    for (const run of cases) results.push(await run());
+    blockedMs = Date.now() - started;
+    kills = await killAll();
   }
   const ended = await Promise.all(
     kills.map(async (k) => ({ ...k, execution: await endedExecution(vigil.url, k.id) })),
