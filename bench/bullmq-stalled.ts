@@ -13,12 +13,17 @@
  * of the fleet, so stalls are checked while the worker under test is dead or blocked. Every figure
  * in the output is measured by this run. Queues are unique per run and obliterated at the end.
  *
+ * At full size (unless VIGIL_BENCH_PROFILE=0), this process (the QueueEvents listener and the idle
+ * checker) runs under the V8 profiler; Redis's own CPU time over the run is read from INFO. Both go
+ * beside the figures.
+ *
  * Run: redis-cli ping && node --import tsx bench/bullmq-stalled.ts
+ * VIGIL_BENCH_SIZE=tiny runs it at a size that only checks it still works.
  */
-import { createConnection } from 'node:net';
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import type { WorkerStart } from './lib/bullmq-worker.js';
 import {
+  benchSize,
   exited,
   fmt,
   machineLines,
@@ -28,18 +33,20 @@ import {
   within,
   writeResult,
 } from './lib/common.js';
+import { profileThisProcess, profiling } from './lib/profile.js';
+import { REDIS, requireServices } from './lib/services.js';
 
-const REDIS = { host: '127.0.0.1', port: 6379 };
+const TINY = benchSize() === 'tiny';
 const LOCK_DURATION = 2_000;
 const STALLED_INTERVAL = 1_000;
 const MAX_STALLED_COUNT = 0;
-const JOBS = 200;
+const JOBS = TINY ? 10 : 200;
 /** Kill rounds in (a), each with the stalled checker at a different phase. */
-const ROUNDS = 5;
+const ROUNDS = TINY ? 1 : 5;
 /** How long the jobs run (renewing their locks) before the worker is killed. */
-const RUN_BEFORE_KILL_MS = 2_500;
+const RUN_BEFORE_KILL_MS = TINY ? 1_000 : 2_500;
 const DETECT_TIMEOUT_MS = 20_000;
-const BUSY_JOBS = 10;
+const BUSY_JOBS = TINY ? 1 : 10;
 const BUSY_MS = 3_000;
 const BUSY_TIMEOUT_MS = 150_000;
 
@@ -49,21 +56,6 @@ const settings = {
   maxStalledCount: MAX_STALLED_COUNT,
 };
 const connection = { ...REDIS, maxRetriesPerRequest: null };
-
-/** PING over a raw socket: is Redis there at all (BullMQ would retry forever)? */
-function redisReachable(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection(REDIS);
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(2_000, () => done(false));
-    socket.on('error', () => done(false));
-    socket.on('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (data) => done(data.toString().startsWith('+PONG')));
-  });
-}
 
 interface Seen {
   jobId: string;
@@ -361,12 +353,31 @@ async function busy(run: string): Promise<string[]> {
   }
 }
 
-async function main(): Promise<string | null> {
-  if (!(await redisReachable())) return null;
+/** Redis's CPU seconds so far (user + system, from INFO cpu). */
+async function redisCpu(queue: Queue): Promise<number> {
+  const info = await (await queue.client).info();
+  const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? NaN);
+  return field('used_cpu_user') + field('used_cpu_sys');
+}
+
+async function main(): Promise<string> {
+  await requireServices('bullmq-stalled', ['redis']);
   const run = `${Date.now()}-${process.pid}`;
-  const a = await killed(run);
-  const b = await busy(run);
   const probe = new Queue(`vigil-bench-version-${run}`, { connection });
+  const cpuBefore = await redisCpu(probe);
+  const started = Date.now();
+  const measure = async () => ({ a: await killed(run), b: await busy(run) });
+  let profile: string[] = [];
+  let measured: { a: string[]; b: string[] };
+  if (!profiling()) measured = await measure();
+  else
+    ({ result: measured, summary: profile } = await profileThisProcess(
+      'This process: the QueueEvents listener and the idle stalled checker (and the benchmark)',
+      measure,
+    ));
+  const redisCpuSeconds = (await redisCpu(probe)) - cpuBefore;
+  const wall = (Date.now() - started) / 1000;
+  const { a, b } = measured;
   const info = await (await probe.client).info();
   await probe.obliterate({ force: true });
   await probe.close();
@@ -385,17 +396,20 @@ async function main(): Promise<string | null> {
     '',
     ...a,
     ...b,
+    '### Where the time goes',
+    '',
+    `Redis (the server here) used ${fmt(redisCpuSeconds, 2)} CPU-seconds over the ${fmt(wall, 1)} s of (a) and (b) (\`used_cpu_user\` + \`used_cpu_sys\` from INFO; Redis is shared with whatever else uses it on this machine).`,
+    ...(profile.length > 0
+      ? [
+          '',
+          'This process under the V8 profiler (node:inspector) for the whole of (a) and (b): self time per frame and per area, as shares of the time it was not idle. The worker processes are not profiled (the one in (a) is killed; the one in (b) spends its time in its busy loop).',
+          '',
+          ...profile,
+        ]
+      : []),
   ].join('\n');
 }
 
-const markdown = await main();
-if (markdown === null) {
-  console.warn(
-    'bullmq-stalled: Redis is not reachable at 127.0.0.1:6379; skipped, bench/results/bullmq-stalled.md left as it was.\n' +
-      'Start it with: redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no',
-  );
-} else {
-  writeResult('bullmq-stalled', markdown);
-}
+writeResult('bullmq-stalled', await main());
 // BullMQ's connections may keep timers alive for a while; everything is closed and written.
 process.exit(0);

@@ -9,7 +9,11 @@
  *    endedAt − (heartbeatAt + limit) and endedAt − the time of the kill. Target: ended
  *    `heartbeat_lost` within the limit + 100 ms at p99.
  *
+ * At full size (unless VIGIL_BENCH_PROFILE=0) the server runs under `node --cpu-prof`; the
+ * profile's summary goes beside the figures.
+ *
  * Run: npm run build && npm run bench -- python-blocked
+ * VIGIL_BENCH_SIZE=tiny runs it at a size that only checks it still works.
  */
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
@@ -17,6 +21,7 @@ import { join } from 'node:path';
 import type { ExecutionJson } from './lib/common.js';
 import {
   benchDir,
+  benchSize,
   call,
   exited,
   fmt,
@@ -29,17 +34,21 @@ import {
   within,
   writeResult,
 } from './lib/common.js';
+import { startProfiledVigil, profiling } from './lib/profile.js';
+import { bullmqFigures } from './lib/peer.js';
+import { PYTHON, requireServices } from './lib/services.js';
 
-const RUNS = 10;
-const THREAD_RUNS = 3;
-const BLOCK_S = 3;
+const TINY = benchSize() === 'tiny';
+const RUNS = TINY ? 1 : 10;
+const THREAD_RUNS = TINY ? 1 : 3;
+/** Tiny: shorter than the limit, so only the runners' paths are checked, not the outcome. */
+const BLOCK_S = TINY ? 1 : 3;
 const HEARTBEAT = '2s';
 const LIMIT_MS = 2_000;
-const KILLED = 30;
+const KILLED = TINY ? 2 : 30;
 /** Killed runners started at a time: 2 cores, and each runner is two interpreters. */
-const KILL_BATCH = 10;
+const KILL_BATCH = TINY ? 2 : 10;
 const TARGET_MS = 100;
-const PYTHON = process.env.PYTHON ?? 'python3';
 const runnerScript = join(benchDir, 'lib', 'python_runner.py');
 
 /** A Python runner with the client from clients/python; its JSON lines go to `onLine`. */
@@ -128,23 +137,47 @@ async function endedExecution(url: string, id: string): Promise<ExecutionJson> {
   }
 }
 
-const vigil = await startVigil('sweep:\n  interval: 1s\n');
+await requireServices('python-blocked', ['python']);
+const YAML = 'sweep:\n  interval: 1s\n';
+const peer = bullmqFigures();
+const profiled = profiling() ? await startProfiledVigil(YAML) : null;
+const vigil = profiled?.vigil ?? (await startVigil(YAML));
+let lines: string[];
 try {
   const started = Date.now();
-  const results = [
-    await blocked(vigil.url, 'pure', 'process', RUNS),
-    await blocked(vigil.url, 'gil', 'process', RUNS),
-    await blocked(vigil.url, 'pure', 'thread', THREAD_RUNS),
-    await blocked(vigil.url, 'gil', 'thread', THREAD_RUNS),
+  const cases = [
+    () => blocked(vigil.url, 'pure', 'process', RUNS),
+    () => blocked(vigil.url, 'gil', 'process', RUNS),
+    () => blocked(vigil.url, 'pure', 'thread', THREAD_RUNS),
+    () => blocked(vigil.url, 'gil', 'thread', THREAD_RUNS),
   ];
-  const blockedMs = Date.now() - started;
-
-  const kills: Killed[] = [];
-  for (let i = 0; i < KILLED; i += KILL_BATCH) {
-    const batch = Array.from({ length: Math.min(KILL_BATCH, KILLED - i) }, () =>
-      killOne(vigil.url),
-    );
-    kills.push(...(await Promise.all(batch)));
+  const killAll = async (): Promise<Killed[]> => {
+    const kills: Killed[] = [];
+    for (let i = 0; i < KILLED; i += KILL_BATCH) {
+      const batch = Array.from({ length: Math.min(KILL_BATCH, KILLED - i) }, () =>
+        killOne(vigil.url),
+      );
+      kills.push(...(await Promise.all(batch)));
+    }
+    return kills;
+  };
+  // One runner at a time, so each has the machine to itself, then the kills; a tiny run only
+  // checks that each still works, so it runs them all side by side.
+  const results: Blocked[] = [];
+  let kills: Killed[];
+  let blockedMs = 0;
+  if (TINY) {
+    const blocking = Promise.all(cases.map((run) => run())).then((done) => {
+      blockedMs = Date.now() - started;
+      return done;
+    });
+    const [done, killed] = await Promise.all([blocking, killAll()]);
+    results.push(...done);
+    kills = killed;
+  } else {
+    for (const run of cases) results.push(await run());
+    blockedMs = Date.now() - started;
+    kills = await killAll();
   }
   const ended = await Promise.all(
     kills.map(async (k) => ({ ...k, execution: await endedExecution(vigil.url, k.id) })),
@@ -170,7 +203,7 @@ try {
   const pct = (s: ReturnType<typeof summarize>) =>
     `${fmt(s.min)} | ${fmt(s.p50)} | ${fmt(s.p90)} | ${fmt(s.p99)} | ${fmt(s.max)}`;
   const met = lost.length === KILLED && sinceKill.p99 <= LIMIT_MS + TARGET_MS;
-  const lines = [
+  lines = [
     '## Python runners: blocked main thread, and SIGKILL (`bench/python-blocked.ts`)',
     '',
     ...machineLines(),
@@ -202,8 +235,20 @@ try {
         : ''
     }; beats recorded after the kill (a beat in flight when it came): ${beatsAfterKill}.`,
     `- Target: ended within the limit + ${TARGET_MS} ms of the kill at p99 (≤ ${fmt(LIMIT_MS + TARGET_MS)} ms): ${met ? '**met**' : '**missed**'} (p99 ${fmt(sinceKill.p99)} ms).`,
+    peer
+      ? `- Peer: BullMQ with the same 2 s limit (lockDuration 2 s, stalledInterval 1 s) reported a SIGKILLed worker's jobs \`stalled\` ${fmt(peer.killP50)} ms (p50) / ${fmt(peer.killP99)} ms (p99) after the kill, in bench/results/bullmq-stalled.md of ${peer.date} (not this run). Vigil ÷ BullMQ, kill → ended: ${fmt(sinceKill.p50 / peer.killP50, 2)} × at p50, ${fmt(sinceKill.p99 / peer.killP99, 2)} × at p99.`
+      : '- Peer: no figures in bench/results/bullmq-stalled.md (run bench/bullmq-stalled.ts).',
   ];
-  writeResult('python-blocked', lines.join('\n'));
 } finally {
   await vigil.stop();
 }
+if (profiled)
+  lines.push(
+    '',
+    '### Where the server spends its time',
+    '',
+    'The server of this run was under `node --cpu-prof` throughout (the blocked runners, then the SIGKILLs); self time per frame and per area, as shares of the time it was not idle.',
+    '',
+    ...profiled.summary('`vigil serve` during the runs above'),
+  );
+writeResult('python-blocked', lines.join('\n'));

@@ -2,8 +2,15 @@
  * False positives under CPU-bound work: SDK runners whose main thread is blocked for 3 s under a
  * 2 s heartbeat limit (the same settings as BullMQ's lockDuration 2 s in bench/bullmq-stalled.ts).
  * Liveness is beaten from the SDK's worker thread, so none should be ended.
+ *
+ * At full size (unless VIGIL_BENCH_PROFILE=0) the server runs under `node --cpu-prof`; the
+ * profile's summary goes beside the figures.
+ *
+ * Run: npm run build && node --import tsx bench/sdk-blocked.ts
+ * VIGIL_BENCH_SIZE=tiny runs it at a size that only checks it still works.
  */
 import {
+  benchSize,
   call,
   exited,
   fmt,
@@ -14,12 +21,20 @@ import {
   writeResult,
 } from './lib/common.js';
 import type { ExecutionJson } from './lib/common.js';
+import { bullmqFigures } from './lib/peer.js';
+import { startProfiledVigil, profiling } from './lib/profile.js';
 
-const RUNS = 10;
-const BLOCK_MS = 3_000;
+const TINY = benchSize() === 'tiny';
+const RUNS = TINY ? 1 : 10;
+/** Tiny: shorter than the limit, so only the runner's path is checked, not the outcome. */
+const BLOCK_MS = TINY ? 1_000 : 3_000;
 const HEARTBEAT = '2s';
+const YAML = 'sweep:\n  interval: 1s\n';
 
-const vigil = await startVigil('sweep:\n  interval: 1s\n');
+const peer = bullmqFigures();
+const profiled = profiling() ? await startProfiledVigil(YAML) : null;
+const vigil = profiled?.vigil ?? (await startVigil(YAML));
+let lines: string[];
 try {
   const started = Date.now();
   const runner = spawnTs('lib/sdk-blocked-runner.ts', [
@@ -43,7 +58,7 @@ try {
   }
   const succeeded = executions.filter((e) => e.status === 'succeeded').length;
   const ended = executions.filter((e) => e.endedBy === 'watchdog');
-  const lines = [
+  lines = [
     '## SDK runners blocked by CPU-bound work (`bench/sdk-blocked.ts`)',
     '',
     ...machineLines(),
@@ -56,8 +71,20 @@ try {
     '',
     ...(ended.length > 0 ? ended.map((e) => `- ${e.id}: ${e.verdict}: ${e.reason}`) : []),
     `- Runner outcomes: ${[...new Set(outcomes.map((o) => o.outcome))].join(', ')}.`,
+    peer
+      ? `- Peer: BullMQ with the same 2 s limit (lockDuration 2 s) failed ${peer.busyFailed} of ${peer.busyJobs} jobs that block its event loop for 3 s as stalled, in bench/results/bullmq-stalled.md of ${peer.date} (not this run); Vigil ended ${ended.length} of ${RUNS}.`
+      : '- Peer: no figures in bench/results/bullmq-stalled.md (run bench/bullmq-stalled.ts).',
   ];
-  writeResult('sdk-blocked', lines.join('\n'));
 } finally {
   await vigil.stop();
 }
+if (profiled)
+  lines.push(
+    '',
+    '### Where the server spends its time',
+    '',
+    'The server of this run was under `node --cpu-prof` throughout; self time per frame and per area, as shares of the time it was not idle.',
+    '',
+    ...profiled.summary('`vigil serve` during the runs above'),
+  );
+writeResult('sdk-blocked', lines.join('\n'));

@@ -3,31 +3,36 @@
  *
  * Measures the sweep's read (`listOverdue`), a full sweep that remediates the overdue rows, and
  * prints the query plan of the overdue query. Every figure in the output is measured by this run.
+ * At full size (unless VIGIL_BENCH_PROFILE=0), the timed reads and sweeps are then repeated under
+ * the V8 profiler (in this process: there is no server here) and the profile's summary goes beside
+ * the figures.
  *
  * Run: node --import tsx bench/sweep-sqlite.ts
+ * VIGIL_BENCH_SIZE=tiny runs it at a size that only checks it still works.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import { parseConfig } from '../src/config.js';
 import { FakeClock } from '../src/runtime/clock.js';
 import { EventBus } from '../src/runtime/events.js';
 import { Sweeper } from '../src/runtime/sweep.js';
 import { openSqliteStore } from '../src/stores/sqlite.js';
-import { machine } from './lib/common.js';
+import { benchSize, machine, machineLines, revision, writeResult } from './lib/common.js';
+import { profileThisProcess, profiling } from './lib/profile.js';
 
-const TOTAL = 100_000;
-const OVERDUE = 100;
+const TINY = benchSize() === 'tiny';
+const TOTAL = TINY ? 1_000 : 100_000;
+const OVERDUE = TINY ? 10 : 100;
 /** Every STRIDE-th row is overdue, so overdue rows are spread through the table. */
 const STRIDE = TOTAL / OVERDUE;
 const PAGE = 500;
-const LIST_WARMUP = 5;
-const LIST_RUNS = 50;
+const LIST_WARMUP = TINY ? 1 : 5;
+const LIST_RUNS = TINY ? 3 : 50;
 const SWEEP_WARMUP = 1;
-const SWEEP_RUNS = 10;
+const SWEEP_RUNS = TINY ? 2 : 10;
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -38,9 +43,6 @@ const NOW = T0 + 2 * HOUR;
 const HEALTHY_RUN_LIMIT = 24 * HOUR;
 /** Overdue rows: a 15 min run limit (plus a second per row, to spread their deadlines). */
 const OVERDUE_RUN_LIMIT = 15 * MINUTE;
-
-const benchDir = dirname(fileURLToPath(import.meta.url));
-const resultFile = join(benchDir, 'results', 'sweep-sqlite.md');
 
 interface Row {
   id: string;
@@ -189,6 +191,7 @@ function stats(samples: number[]): Stats {
 const ms = (value: number) => value.toFixed(2);
 
 async function main(): Promise<string> {
+  const measuredRevision = revision();
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-sweep-'));
   try {
     const file = join(dir, 'bench.db');
@@ -214,33 +217,50 @@ async function main(): Promise<string> {
         if (i >= LIST_WARMUP) listSamples.push(elapsed);
       }
 
-      // (b) Full sweeps, each remediating the 100 overdue rows.
+      // (b) Full sweeps, each remediating the overdue rows; checked, and timed in milliseconds.
       const config = parseConfig({});
-      const sweepSamples: number[] = [];
-      for (let i = 0; i < SWEEP_WARMUP + SWEEP_RUNS; i++) {
-        if (i > 0) rearm(file, overdue);
+      const sweepOnce = async (n: number): Promise<number> => {
         const sweeper = new Sweeper({ store, clock, config, events: new EventBus() });
         const started = performance.now();
         const result = await sweeper.sweep();
         const elapsed = performance.now() - started;
         if (result.kind !== 'completed') {
-          throw new Error(`sweep ${i + 1} was skipped: ${result.reason}`);
+          throw new Error(`sweep ${n} was skipped: ${result.reason}`);
         }
         const { counts, examined } = result.report;
         if (counts.remediated !== OVERDUE || counts.run_timeout !== OVERDUE) {
           throw new Error(
-            `sweep ${i + 1}: expected ${OVERDUE} run_timeout remediations, got ${JSON.stringify(counts)} (examined ${examined})`,
+            `sweep ${n}: expected ${OVERDUE} run_timeout remediations, got ${JSON.stringify(counts)} (examined ${examined})`,
           );
         }
         const failed = countStatus(file, 'failed');
         if (failed !== OVERDUE) {
-          throw new Error(
-            `sweep ${i + 1}: ${failed} rows failed in the store, expected ${OVERDUE}`,
-          );
+          throw new Error(`sweep ${n}: ${failed} rows failed in the store, expected ${OVERDUE}`);
         }
+        return elapsed;
+      };
+      const sweepSamples: number[] = [];
+      for (let i = 0; i < SWEEP_WARMUP + SWEEP_RUNS; i++) {
+        if (i > 0) rearm(file, overdue);
+        const elapsed = await sweepOnce(i + 1);
         if (i >= SWEEP_WARMUP) sweepSamples.push(elapsed);
       }
       rearm(file, overdue);
+
+      // The same reads and sweeps again under the profiler (not timed: the profiler costs time).
+      let profile: string[] = [];
+      if (profiling()) {
+        ({ summary: profile } = await profileThisProcess(
+          `${LIST_RUNS} \`listOverdue\` reads, then ${SWEEP_RUNS} sweeps (each after a re-arm)`,
+          async () => {
+            for (let i = 0; i < LIST_RUNS; i++) await store.listOverdue(clock.now(), PAGE);
+            for (let i = 0; i < SWEEP_RUNS; i++) {
+              await sweepOnce(i + 1);
+              rearm(file, overdue);
+            }
+          },
+        ));
+      }
 
       // (c) The overdue query's plan, as the store compiles it.
       const compiled = store.overdueQuery(NOW, PAGE).compile();
@@ -249,13 +269,12 @@ async function main(): Promise<string> {
 
       const list = stats(listSamples);
       const sweep = stats(sweepSamples);
-      const m = machine();
       const lines = [
         '## Sweep on SQLite (`bench/sweep-sqlite.ts`)',
         '',
-        `- Date: ${new Date().toISOString()}`,
-        `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB.toFixed(1)} GiB RAM, ${m.os}`,
-        `- Runtime: Node ${m.node}, SQLite ${asSeeded.sqliteVersion} (better-sqlite3), WAL, synchronous=NORMAL`,
+        ...machineLines(),
+        `- Vigil: ${measuredRevision}; the store and the sweeper in this process (no server)`,
+        `- Runtime: Node ${machine().node}, SQLite ${asSeeded.sqliteVersion} (better-sqlite3), WAL, synchronous=NORMAL`,
         `- Data: ${TOTAL.toLocaleString('en-US')} running executions, ${OVERDUE} of them overdue (run limit crossed); seeded in ${ms(seedMs)} ms; no ANALYZE before the timings`,
         '',
         '| Operation | Runs | Median (ms) | p95 (ms) | Min (ms) | Max (ms) |',
@@ -283,6 +302,15 @@ async function main(): Promise<string> {
         ...analyzed.plan,
         '```',
         '',
+        ...(profile.length > 0
+          ? [
+              '### Where the time goes',
+              '',
+              `The reads and sweeps of the table above, repeated on the same data under the V8 profiler (node:inspector, in this process); the re-arms between sweeps (${OVERDUE} updates in one transaction, by better-sqlite3) are inside the profile too. Self time per frame and per area, as shares of the time the process was not idle; \`(native)\` is mostly SQLite itself (better-sqlite3's calls into it have no frame of their own).`,
+              '',
+              ...profile,
+            ]
+          : []),
       ];
       return lines.join('\n');
     } finally {
@@ -293,7 +321,4 @@ async function main(): Promise<string> {
   }
 }
 
-const markdown = await main();
-process.stdout.write(`${markdown}\n`);
-mkdirSync(dirname(resultFile), { recursive: true });
-writeFileSync(resultFile, `${markdown}\n`);
+writeResult('sweep-sqlite', await main());

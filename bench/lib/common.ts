@@ -84,9 +84,31 @@ export function machineLines(): string[] {
   ];
 }
 
+export type BenchSize = 'tiny' | 'full';
+
+/**
+ * The size a benchmark runs at, from VIGIL_BENCH_SIZE: `full` (the default: the figures that are
+ * kept in bench/results/) or `tiny` (a run of seconds that only checks the benchmark still works;
+ * CI runs every benchmark so, test/bench-tiny.test.ts). Anything else is refused.
+ */
+export function benchSize(): BenchSize {
+  const value = process.env.VIGIL_BENCH_SIZE ?? '';
+  if (value === '' || value === 'full') return 'full';
+  if (value === 'tiny') return 'tiny';
+  throw new Error(`VIGIL_BENCH_SIZE=${value}: expected tiny or full`);
+}
+
+/**
+ * Prints the markdown and writes it to bench/results/NAME.md; at the tiny size it only prints it
+ * (a tiny run's figures are not kept).
+ */
 export function writeResult(name: string, markdown: string): void {
   const file = join(benchDir, 'results', `${name}.md`);
   process.stdout.write(`${markdown}\n`);
+  if (benchSize() === 'tiny') {
+    process.stdout.write(`\n(VIGIL_BENCH_SIZE=tiny: bench/results/${name}.md left as it was)\n`);
+    return;
+  }
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, `${markdown}\n`);
 }
