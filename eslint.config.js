@@ -9,7 +9,13 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: {
         projectService: {
-          allowDefaultProject: ['*.js', '.*.js', 'bin/*.js', 'test/fixtures/*.mjs'],
+          allowDefaultProject: [
+            '*.js',
+            '.*.js',
+            'bin/*.js',
+            'scripts/*.mjs',
+            'test/fixtures/*.mjs',
+          ],
         },
         tsconfigRootDir: import.meta.dirname,
       },
@@ -30,7 +36,7 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-non-null-assertion': 'error' },
   },
   {
-    files: ['bin/*.js', '*.js', 'test/fixtures/*.mjs'],
+    files: ['bin/*.js', '*.js', 'scripts/*.mjs', 'test/fixtures/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },
 
