@@ -1,7 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Command } from 'commander';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { COMMAND_GROUPS, defaultIo } from '../src/cli/main.js';
 import {
   POSTGRES_URL,
   dropSchemas,
@@ -72,6 +74,14 @@ async function packagesLoadedBy(
 }
 
 describe('what vigil loads', () => {
+  it('each group of commands, loaded when one of them runs, defines the commands it is listed for', async () => {
+    for (const group of COMMAND_GROUPS) {
+      const program = new Command('vigil');
+      (await group.load())(program, defaultIo(), () => undefined);
+      expect(program.commands.map((command) => command.name())).toEqual(group.names);
+    }
+  });
+
   it('--help and --version load the command line parser only', async () => {
     const help = await packagesLoadedBy(['--help']);
     expect(help.packages).toEqual(['commander']);
