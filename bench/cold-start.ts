@@ -17,7 +17,7 @@
  * VIGIL_BENCH_SIZE=tiny runs it at a size that only checks it still works.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { call, fmt, machineLines, revision, root, startVigil, writeResult } from './lib/common.js';
@@ -89,11 +89,38 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
+/**
+ * The packages bundled into each file of the bundled command line (dist/cli-bundle/, written by
+ * scripts/bundle-cli.mjs); a file it does not list holds Vigil's own modules only.
+ */
+const BUNDLED: Record<string, string[]> = (() => {
+  try {
+    return JSON.parse(
+      readFileSync(join(root, 'dist', 'cli-bundle', 'modules.json'), 'utf8'),
+    ) as Record<string, string[]>;
+  } catch {
+    return {};
+  }
+})();
+
+/** The file name of a module of the bundled command line, or undefined for any other module. */
+const bundleFile = (url: string) => /\/dist\/cli-bundle\/([^/]+)$/.exec(url)?.[1];
+
+/** Whether bin/vigil.js runs the bundle: the choice it makes, by the files' times. */
+function runsBundle(): boolean {
+  const built = (file: string) =>
+    statSync(join(root, 'dist', file), { throwIfNoEntry: false })?.mtimeMs;
+  const bundled = built('cli-bundle/main.js');
+  return bundled !== undefined && bundled >= (built('cli/main.js') ?? 0);
+}
+
 /** What a profile frame counts towards: a package, a part of Vigil, or Node's own work. */
 function groupOf(url: string, functionName: string): string {
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg) return pkg[1]!;
   if (url.endsWith('/bin/vigil.js')) return 'bin/vigil.js';
+  const bundled = bundleFile(url);
+  if (bundled) return `bundle: ${BUNDLED[bundled]?.join(' + ') ?? 'vigil'}`;
   const own = /\/dist\/(.+)$/.exec(url);
   if (own) return `vigil ${own[1]!.split('/')[0]!.replace(/\.js$/, '')}`;
   if (url.startsWith('node:') || url === '') {
@@ -129,6 +156,8 @@ function profile(entry: Case, cwd: string): Profile {
 
 interface Loaded {
   own: number;
+  /** Files of the bundled command line. */
+  bundled: number;
   builtin: number;
   /** Modules loaded per package. */
   packages: [string, number][];
@@ -141,14 +170,23 @@ function loadedModules(entry: Case, cwd: string): Loaded {
     const urls = readFileSync(file, 'utf8').split('\n').filter(Boolean);
     const packages = new Map<string, number>();
     let own = 0;
+    let bundled = 0;
     let builtin = 0;
     for (const url of new Set(urls)) {
       const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+      const file = bundleFile(url);
       if (pkg) packages.set(pkg[1]!, (packages.get(pkg[1]!) ?? 0) + 1);
       else if (url.startsWith('node:')) builtin++;
-      else own++;
+      else if (file) {
+        bundled++;
+        // A bundled package counts as one module per file of the bundle that holds some of it.
+        for (const name of BUNDLED[file] ?? []) {
+          const key = `${name} [bundle]`;
+          packages.set(key, (packages.get(key) ?? 0) + 1);
+        }
+      } else own++;
     }
-    return { own, builtin, packages: [...packages].sort((a, b) => b[1] - a[1]) };
+    return { own, bundled, builtin, packages: [...packages].sort((a, b) => b[1] - a[1]) };
   } finally {
     rmSync(join(file, '..'), { recursive: true, force: true });
   }
@@ -242,7 +280,7 @@ try {
     '## CLI cold start (`bench/cold-start.ts`)',
     '',
     ...machineLines(),
-    `- Vigil: ${revision()}`,
+    `- Vigil: ${revision()}; ${runsBundle() ? 'bin/vigil.js runs the bundled command line (dist/cli-bundle/)' : "bin/vigil.js runs tsc's output (dist/cli/; no bundle, or an older one: run `npm run build`)"}`,
     `- Each command is \`node bin/vigil.js …\` run to its exit, ${RUNS} times after one warm-up run, the commands taking turns; \`beat\` and \`register\` write to the SQLite file a running \`vigil serve\` uses, \`sweep\` runs in cron mode on a SQLite file of its own (no vigil.yaml). Wall time from spawn to exit; CPU time (user + system) of the child from /proc, which the machine's load hardly changes. Percentiles are nearest-rank. Target: ≤ 150 ms wall.`,
     '',
     '| Command | Runs | Wall p50 (ms) | Wall p95 (ms) | Wall max (ms) | CPU p50 (ms) | Wall p50 over Node alone (ms) | CPU p50 over Node alone (ms) |',
@@ -256,13 +294,13 @@ try {
     '',
     '### Where the time goes',
     '',
-    'Modules each command loads (one run with test/fixtures/record-modules.mjs); packages with the number of their modules, most first:',
+    'Modules each command loads (one run with test/fixtures/record-modules.mjs): files of the bundled command line (dist/cli-bundle/, `npm run build`), Vigil modules outside it, and packages with the number of their modules (a bundled package, marked [bundle], with the number of bundle files holding some of it), most first:',
     '',
-    '| Command | Vigil modules | Node built-ins | Packages (modules) |',
-    '| --- | ---: | ---: | --- |',
+    '| Command | Bundle files | Other Vigil modules | Node built-ins | Packages (modules) |',
+    '| --- | ---: | ---: | ---: | --- |',
     ...ownCases.map((entry) => {
       const l = loaded.get(entry)!;
-      return `| ${entry.label} | ${l.own} | ${l.builtin} | ${packagesText(l)} |`;
+      return `| ${entry.label} | ${l.bundled} | ${l.own} | ${l.builtin} | ${packagesText(l)} |`;
     }),
     '',
     `What each package Vigil depends on costs to load on its own (\`node --input-type=module -e "await import('NAME')"\`, p50 of ${TINY ? 1 : 10} runs, less Node alone's p50 in the same rounds):`,
@@ -275,7 +313,7 @@ try {
       return `| ${entry.label} | ${fmt(p50(list, 'wallMs') - p50(base, 'wallMs'))} | ${fmt(p50(list, 'cpuMs') - p50(base, 'cpuMs'))} |`;
     }),
     '',
-    'One run of each command under `--cpu-prof`: CPU time sampled, and the largest groups by self time (ms). Node internals are mostly resolving, reading, compiling and linking modules; a package counts only its own code running (its top level, its functions).',
+    'One run of each command under `--cpu-prof`: CPU time sampled, and the largest groups by self time (ms). Node internals are mostly resolving, reading, compiling and linking modules; a package counts only its own code running (its top level, its functions); "bundle: P" is a file of the bundle holding package P (with Vigil modules maybe), "bundle: vigil" one holding Vigil modules only.',
     '',
     '| Command | Sampled (ms) | Largest by self time (ms) |',
     '| --- | ---: | --- |',

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { quotedKeys } from './shared/yaml-quoted.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { KindPolicy, OwnerPolicy, PolicyConfig } from './core/policy.js';
 import type { EngineConfig, SweepSettings } from './ports/engine-config.js';
 import { mergeRetry } from './core/policy.js';

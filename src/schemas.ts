@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseDuration } from './core/duration.js';
 
 /** A duration: milliseconds, or a string such as "30s", "15m", "2h". */

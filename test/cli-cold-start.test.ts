@@ -1,7 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Command } from 'commander';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { COMMAND_GROUPS, defaultIo } from '../src/cli/main.js';
 import {
   POSTGRES_URL,
   dropSchemas,
@@ -32,7 +34,22 @@ beforeEach(() => {
 });
 afterEach(() => cleanup());
 
-/** Runs `vigil ARGS` and answers the packages it loaded (names under node_modules/). */
+/**
+ * The packages a loaded module holds: its package under node_modules/, or those bundled into it
+ * when it is a file of the bundled command line (listed in dist/cli-bundle/modules.json).
+ */
+function packagesIn(url: string): string[] {
+  const fromNodeModules = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1];
+  if (fromNodeModules) return [fromNodeModules];
+  const bundled = /\/dist\/cli-bundle\/([^/]+)$/.exec(url)?.[1];
+  if (!bundled) return [];
+  const modules = JSON.parse(
+    readFileSync(join(ROOT, 'dist', 'cli-bundle', 'modules.json'), 'utf8'),
+  ) as Record<string, string[]>;
+  return modules[bundled] ?? [];
+}
+
+/** Runs `vigil ARGS` and answers the packages it loaded (under node_modules/ or bundled). */
 async function packagesLoadedBy(
   args: string[],
   env: Record<string, string> = {},
@@ -50,13 +67,21 @@ async function packagesLoadedBy(
   expect(run.stderr, `vigil ${args.join(' ')}`).toBe('');
   expect(run.code, `vigil ${args.join(' ')}: ${run.stderr}`).toBe(0);
   const urls = readFileSync(list, 'utf8').split('\n').filter(Boolean);
-  const packages = new Set(
-    urls.flatMap((url) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1] ?? []),
-  );
+  const packages = new Set(urls.flatMap(packagesIn));
+  // The bundled command line ran (npm run build writes it; a stale one never runs).
+  expect(urls.some((url) => url.endsWith('/dist/cli-bundle/main.js'))).toBe(true);
   return { packages: [...packages].sort(), stdout: run.stdout };
 }
 
 describe('what vigil loads', () => {
+  it('each group of commands, loaded when one of them runs, defines the commands it is listed for', async () => {
+    for (const group of COMMAND_GROUPS) {
+      const program = new Command('vigil');
+      (await group.load())(program, defaultIo(), () => undefined);
+      expect(program.commands.map((command) => command.name())).toEqual(group.names);
+    }
+  });
+
   it('--help and --version load the command line parser only', async () => {
     const help = await packagesLoadedBy(['--help']);
     expect(help.packages).toEqual(['commander']);

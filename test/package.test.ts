@@ -73,11 +73,13 @@ describe.runIf(enabled)('the published package, installed in an empty directory'
         p.endsWith('.map'),
     );
     expect(stray).toEqual([]);
-    // Measured, not asserted tightly: about 300 kB today; a jump means something leaked in.
+    // Measured, not asserted tightly: about 780 kB today, some 300 kB of it the bundled command
+    // line (dist/cli-bundle/, the packages a cron command loads bundled in); a jump means
+    // something leaked in.
     console.log(
       `package: ${pack.filename}, ${pack.files.length} files, ${(pack.size / 1024).toFixed(0)} kB packed, ${(pack.unpackedSize / 1024).toFixed(0)} kB unpacked`,
     );
-    expect(pack.size).toBeLessThan(512 * 1024);
+    expect(pack.size).toBeLessThan(1024 * 1024);
   });
 
   it('installs with no engine warning', () => {

@@ -101,12 +101,17 @@ export function liveProcesses(): { pid: number; ppid: number; pgrp: number }[] {
 }
 
 /**
- * Builds dist/ (`tsc -p tsconfig.build.json`) when it is missing or older than src/, so tests that
+ * Builds dist/ (`tsc -p tsconfig.build.json`, then scripts/bundle-cli.mjs) when it is missing or older than src/, so tests that
  * run the real binary test the current sources. Test files run in parallel: a lock directory
  * keeps two builds from writing dist/ at once.
  */
 export async function ensureBuilt(): Promise<void> {
-  const outputs = ['dist/cli/main.js', 'dist/cli/commands/exec.js', 'dist/sdk/index.js'];
+  const outputs = [
+    'dist/cli/main.js',
+    'dist/cli/commands/exec.js',
+    'dist/sdk/index.js',
+    'dist/cli-bundle/main.js',
+  ];
   const isFresh = () => {
     const newestSource = newestMtime(join(ROOT, 'src'));
     return outputs.every((file) => {
@@ -140,8 +145,14 @@ export async function ensureBuilt(): Promise<void> {
       {},
     );
     await build.exited;
+    // Then the bundled command line bin/vigil.js runs (it runs tsc's output while that is newer).
+    const bundle = spawnNode([join(ROOT, 'scripts/bundle-cli.mjs')], {});
+    await bundle.exited;
     // tsc writes its output even when it reports type errors (elsewhere in the tree, say).
-    if (!isFresh()) throw new Error(`npm run build failed:\n${build.stdout()}${build.stderr()}`);
+    if (!isFresh()) {
+      const output = [build, bundle].map((step) => `${step.stdout()}${step.stderr()}`).join('');
+      throw new Error(`npm run build failed:\n${output}`);
+    }
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }

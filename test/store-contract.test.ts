@@ -1,9 +1,11 @@
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deadlineOf } from '../src/core/limits.js';
 import type { Limits } from '../src/core/types.js';
 import type { RemediationRecord, SweepReport } from '../src/ports/audit-store.js';
 import type { NewExecution } from '../src/ports/ledger-store.js';
 import type { AttemptEnd } from '../src/ports/records.js';
+import type { SqlContext } from '../src/stores/ops/context.js';
 import { SqlStore } from '../src/stores/sql-store.js';
 import type { Harness } from './helpers.js';
 import { M, S, T0, describeEach, harness, storeKinds } from './helpers.js';
@@ -89,6 +91,12 @@ const contract: Record<Method, (h: Harness, store: SqlStore) => Promise<void>> =
   async migrate(_h, store) {
     // Migrated by the harness already: nothing is left to apply.
     expect(await store.migrate()).toEqual([]);
+    // A migration this version does not know (a newer Vigil's) is refused, not passed over.
+    const { db } = (store as unknown as { ctx: SqlContext }).ctx;
+    await sql`insert into kysely_migration (name, timestamp) values ('9999_from_a_newer_vigil', '2099-01-01T00:00:00.000Z')`.execute(
+      db,
+    );
+    await expect(store.migrate()).rejects.toThrow(/9999_from_a_newer_vigil/);
   },
   async pendingMigrations(_h, store) {
     expect(await store.pendingMigrations()).toEqual([]);

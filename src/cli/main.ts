@@ -4,18 +4,7 @@ import type { ErrorCode } from '../errors.js';
 import { isVigilError } from '../errors.js';
 import { systemClock } from '../runtime/clock.js';
 import { storeError } from '../stores/store-error.js';
-import { execCommand } from './commands/exec.js';
-import { demoCommand } from './commands/demo.js';
-import { inspectCommands } from './commands/inspect.js';
-import { PROBE_EXIT, probeCommand } from './commands/probe.js';
-import { statsCommand } from './commands/stats.js';
-import { ledgerCommands } from './commands/ledger.js';
-import { procCommands } from './commands/proc.js';
-import { pruneCommand } from './commands/prune.js';
-import { schedulesCommand } from './commands/schedules.js';
-import { serveCommand } from './commands/serve.js';
-import { sweepCommand } from './commands/sweep.js';
-import { silenceCommands } from './commands/silence.js';
+import { PROBE_EXIT } from './commands/probe-output.js';
 import type { CliIo } from './context.js';
 
 /** Exit codes of the public contract. */
@@ -45,6 +34,45 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
 const FAILURE_EXIT_BY_COMMAND: Readonly<Record<string, number>> = {
   probe: PROBE_EXIT.watchdogFailed,
 };
+
+/** Adds a group of commands to the program. */
+type Registrar = (program: Command, io: CliIo, done: (code: number) => void) => void;
+
+/**
+ * Every command, by the module that defines it (in the order `vigil --help` lists them), loaded
+ * when it runs: `vigil beat` loads the ledger's commands and not the others' modules, nor the
+ * parts of Node they use (child processes, worker threads, readline). `vigil --help`, `help`, and
+ * a name that is no command load them all, so help and commander's suggestions are the same.
+ */
+export const COMMAND_GROUPS: readonly {
+  names: readonly string[];
+  load: () => Promise<Registrar>;
+}[] = [
+  { names: ['serve'], load: async () => (await import('./commands/serve.js')).serveCommand },
+  { names: ['sweep'], load: async () => (await import('./commands/sweep.js')).sweepCommand },
+  {
+    names: ['ls', 'show', 'history', 'migrate'],
+    load: async () => (await import('./commands/inspect.js')).inspectCommands,
+  },
+  { names: ['stats'], load: async () => (await import('./commands/stats.js')).statsCommand },
+  { names: ['demo'], load: async () => (await import('./commands/demo.js')).demoCommand },
+  {
+    names: ['register', 'start', 'beat', 'complete', 'fail', 'cancel'],
+    load: async () => (await import('./commands/ledger.js')).ledgerCommands,
+  },
+  { names: ['exec'], load: async () => (await import('./commands/exec.js')).execCommand },
+  { names: ['proc'], load: async () => (await import('./commands/proc.js')).procCommands },
+  { names: ['probe'], load: async () => (await import('./commands/probe.js')).probeCommand },
+  { names: ['prune'], load: async () => (await import('./commands/prune.js')).pruneCommand },
+  {
+    names: ['silence', 'pause', 'resume'],
+    load: async () => (await import('./commands/silence.js')).silenceCommands,
+  },
+  {
+    names: ['schedules'],
+    load: async () => (await import('./commands/schedules.js')).schedulesCommand,
+  },
+];
 
 /** The command named in the arguments: the first word that is not a global option or its value. */
 function commandName(argv: readonly string[]): string | undefined {
@@ -93,18 +121,10 @@ export async function runMain(argv: string[], io: CliIo = defaultIo()): Promise<
   const done = (code: number) => {
     exitCode = code;
   };
-  serveCommand(program, io);
-  sweepCommand(program, io, done);
-  inspectCommands(program, io);
-  statsCommand(program, io);
-  demoCommand(program, io);
-  ledgerCommands(program, io);
-  execCommand(program, io, done);
-  procCommands(program, io, done);
-  probeCommand(program, io, done);
-  pruneCommand(program, io, done);
-  silenceCommands(program, io);
-  schedulesCommand(program, io);
+  const named = commandName(argv);
+  const group = COMMAND_GROUPS.find((candidate) => candidate.names.includes(named ?? ''));
+  const registrars = await Promise.all((group ? [group] : COMMAND_GROUPS).map((g) => g.load()));
+  for (const register of registrars) register(program, io, done);
   for (const command of program.commands) {
     command.exitOverride().configureOutput({
       writeOut: (text) => io.out(text.trimEnd()),

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Fastify from 'fastify';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Vigil } from '../app/vigil.js';
 import { storeError } from '../app/store.js';
 import type { Config } from '../config.js';

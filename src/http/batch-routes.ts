@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Execution, JsonValue } from '../core/types.js';
 import { BadInputError, VigilError } from '../errors.js';
 import { executionJson } from '../present.js';

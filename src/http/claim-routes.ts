@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
+import * as z from 'zod';
 import { executionJson } from '../present.js';
 import { MAX_CLAIM_WAIT_MS } from '../runtime/claims.js';
 import { parseInput } from '../runtime/ledger.js';

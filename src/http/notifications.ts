@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { JsonValue } from '../core/types.js';
 import type { OutboxMessage } from '../ports/outbox-store.js';
 import type { StoreAdmin } from '../ports/store-admin.js';

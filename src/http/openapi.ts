@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { batchRoutesOpenApi } from './batch-routes.js';
 import { claimRoutesOpenApi } from './claim-routes.js';
 import { probeRoutesOpenApi } from './probe-routes.js';

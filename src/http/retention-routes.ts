@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
+import * as z from 'zod';
 import { iso } from '../present.js';
 import type { PruneReport } from '../runtime/retention.js';
 import { parseInput } from '../runtime/ledger.js';

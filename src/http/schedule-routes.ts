@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
+import * as z from 'zod';
 import { deleteSchedule, putSchedule } from '../app/schedules.js';
 import type { Vigil } from '../app/vigil.js';
 import type { Config } from '../config.js';

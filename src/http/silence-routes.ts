@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { PauseState, Silence } from '../core/silence.js';
 import { stateOf } from '../core/silence.js';
 import { checkSilence } from '../core/silence-input.js';

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { StatsKey } from '../core/stats-query.js';
 import {
   DEFAULT_STATS_LIMIT,

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { BadInputError } from '../errors.js';
 import { executionJson, iso } from '../present.js';

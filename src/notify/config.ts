@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { EVENT_TYPES } from '../ports/events.js';
 import { durationSchema as duration } from '../schemas.js';
 import { incidentRoutes } from './incident.js';

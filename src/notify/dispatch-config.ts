@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { durationSchema as duration } from '../schemas.js';
 import { NOTIFY_DEFAULTS } from './config.js';
 import { Secret } from './secret.js';

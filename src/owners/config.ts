@@ -3,7 +3,7 @@
  * registry of running executions is, how to ask it to stop one, when to call it unreachable and
  * when to pause destructive actions for it (the breaker).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { BreakerRule } from '../core/owner-breaker.js';
 import { boundedDuration, checked, headersSchema, isHttpUrl } from '../shared/config-schemas.js';
 import type {

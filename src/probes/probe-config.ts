@@ -1,5 +1,5 @@
 /** The `probes:` section of vigil.yaml: HTTP health endpoints, name → probe. */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { BodyExpectation, Expectation, StatusExpectation } from '../core/probe.js';
 import { DEFAULT_EXPECTATION } from '../core/probe.js';
 import {

@@ -2,7 +2,7 @@ import type { ReadStore } from '../ports/read-store.js';
 import type { LedgerStore } from '../ports/ledger-store.js';
 import { describeIssue } from '../shared/config-issues.js';
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { endAction } from '../core/decide.js';
 import type { Execution, JsonValue, Limits, PartialLimits } from '../core/types.js';
 import { isOpen } from '../core/types.js';

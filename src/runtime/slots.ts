@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { VigilError } from '../errors.js';
 import { durationSchema } from '../schemas.js';
 import type { Clock } from '../ports.js';

@@ -1,5 +1,5 @@
 /** The `schedules:` section of vigil.yaml: work that must start on a cron or a period, by name. */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ScheduleSpec, Timing } from '../core/schedule-times.js';
 import { dueTimes } from './cron.js';
 import { boundedDuration } from '../shared/config-schemas.js';

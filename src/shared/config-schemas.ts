@@ -1,5 +1,5 @@
 /** Zod schemas shared by the `probes:` and `operations:` sections of vigil.yaml. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseDuration } from '../core/duration.js';
 
 /** A schema that checks an unknown value and says what was expected and what arrived. */

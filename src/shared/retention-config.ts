@@ -1,5 +1,5 @@
 /** The `retention:` section of vigil.yaml: how long each kind of record is kept. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseDuration } from '../core/duration.js';
 import type { RetentionSettings } from '../ports/engine-config.js';
 import type { RetentionTable } from '../ports/retention-store.js';

@@ -2,7 +2,7 @@
  * The `operations:` section of vigil.yaml: someone else's HTTP API that lists its operations,
  * name → source. Vigil flags the running ones whose state has not changed for longer than `limit`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { PathSegment } from '../core/json-path.js';
 import { parsePath } from '../core/json-path.js';
 import {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { PartialLimits } from '../core/types.js';
 import { limitsSchema } from '../schemas.js';
 import { isIdentifier, isTableName } from './identifiers.js';

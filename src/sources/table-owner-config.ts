@@ -3,7 +3,7 @@
  * through `owners:`, whether it still runs it) and `appSlots` (the app's own capacity slots and
  * queue entries in its own Redis, released when Vigil ends a row).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { isIdentifier } from './identifiers.js';
 
 /** How a mapped table's rows are reconciled against their owners' registries (`owners:`). */

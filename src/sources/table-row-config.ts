@@ -3,7 +3,7 @@
  * (`rowLimits`, with `joins`), the end text as a template (`reason.text`), and re-queueing a stuck
  * row instead of failing it (`requeue`, `deadLetter`).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { durationSchema, limitSchema } from '../schemas.js';
 import { isIdentifier } from './identifiers.js';
 import type { Template } from './table-template.js';

@@ -4,7 +4,7 @@
  * (`processes.web.start.command: …`).
  */
 import { isAbsolute, resolve } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { durationSchema as duration } from '../schemas.js';
 import type { HeartbeatFormat } from '../core/heartbeat-format.js';
 import { heartbeatFormatSchema, toHeartbeatFormat } from './heartbeat-format-config.js';

@@ -2,7 +2,7 @@
  * `processes.NAME.heartbeatFormat` in vigil.yaml: the heartbeat file as the process already writes
  * it. Every key is optional; what is left out keeps Vigil's own format.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { HeartbeatFormat, TimeForm } from '../core/heartbeat-format.js';
 import { DEFAULT_HEARTBEAT_FORMAT, TIME_FORMS } from '../core/heartbeat-format.js';
 

@@ -11,6 +11,11 @@ export async function migrate(ctx: SqlContext): Promise<string[]> {
       ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(ctx.db)).rows[0]
           ?.schema
       : undefined;
+  // Already up to date (the usual case for a command run from cron): one read instead of kysely's
+  // migrator, which takes its lock and reads the metadata of every table. Only when the database
+  // has had exactly the migrations this version knows: one it does not know still goes to the
+  // migrator, which refuses it.
+  if (await isUpToDate(ctx, migrationTableSchema)) return [];
   const migrator = new Migrator({
     db: ctx.db,
     provider: migrationProvider,
@@ -41,4 +46,24 @@ export async function pendingMigrations(ctx: SqlContext): Promise<string[]> {
     throw error;
   }
   return known.filter((name) => !applied.includes(name));
+}
+
+/**
+ * Whether the database has had every migration this version knows, and none other; on PostgreSQL
+ * by the migration table of Vigil's own schema.
+ */
+async function isUpToDate(ctx: SqlContext, schema: string | undefined): Promise<boolean> {
+  const known = await migrationNames();
+  let applied: string[];
+  try {
+    const rows = await sql<{
+      name: string;
+    }>`select name from ${sql.table(schema === undefined ? 'kysely_migration' : `${schema}.kysely_migration`)}`.execute(
+      ctx.db,
+    );
+    applied = rows.rows.map((row) => row.name);
+  } catch {
+    return false; // no migration table yet: the migrator creates it
+  }
+  return applied.length === known.length && known.every((name) => applied.includes(name));
 }
