@@ -123,7 +123,10 @@ export async function runMain(argv: string[], io: CliIo = defaultIo()): Promise<
   };
   const named = commandName(argv);
   const group = COMMAND_GROUPS.find((candidate) => candidate.names.includes(named ?? ''));
-  const registrars = await Promise.all((group ? [group] : COMMAND_GROUPS).map((g) => g.load()));
+  // `vigil --version` needs no command; help and a name that is no command need them all.
+  const onlyVersion = argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V');
+  const needed = group ? [group] : onlyVersion ? [] : COMMAND_GROUPS;
+  const registrars = await Promise.all(needed.map((g) => g.load()));
   for (const register of registrars) register(program, io, done);
   for (const command of program.commands) {
     command.exitOverride().configureOutput({
