@@ -1,6 +1,6 @@
 import { lostBeat } from '../../core/lost-beat.js';
 import type BetterSqlite3 from 'better-sqlite3';
-import { CompiledQuery, sql } from 'kysely';
+import { CompiledQuery } from 'kysely';
 import type { Beat, HeartbeatResult } from '../../ports/ledger-store.js';
 import type { PostgresContext, SqlContext } from './context.js';
 import { deadlineAfterBeatSql } from './deadline.js';
@@ -59,17 +59,29 @@ function prepareSqlite(database: BetterSqlite3.Database) {
 }
 
 /**
- * On PostgreSQL a batch is one UPDATE for all its beats (plus a row lock taken in id order, so
- * concurrent batches cannot deadlock, and a lookup for the beats that did not land).
+ * On PostgreSQL a batch is one statement, run on its own (no transaction around it, so one round
+ * trip): it locks the rows that can take their beat in id order (so concurrent batches, from this
+ * process or another replica, cannot deadlock: they queue on their first common row), then moves
+ * them. A row that a concurrent write ended before its lock was taken is left out by the lock's
+ * recheck, and its beat is answered as lost from the lookup below, which runs after it.
  */
 const POSTGRES_BEATS = `
+  WITH v AS (
+    SELECT * FROM unnest($2::text[], $3::int[], $4::bool[], $5::text[])
+      AS v(id, attempt, has_progress, progress)
+  ), locked AS (
+    SELECT e.id FROM executions AS e JOIN v ON e.id = v.id AND e.attempt = v.attempt
+    WHERE e.status = 'running'
+    ORDER BY e.id
+    FOR UPDATE OF e
+  )
   UPDATE executions AS e SET
     heartbeat_at = $1::bigint,
     progress_at = CASE WHEN v.has_progress THEN $1::bigint ELSE e.progress_at END,
     progress = CASE WHEN v.has_progress THEN v.progress ELSE e.progress END,
     deadline_at = ${deadlineAfterBeatSql('postgres', { now: '$1::bigint', hasProgress: 'v.has_progress', row: 'e' })}
-  FROM unnest($2::text[], $3::int[], $4::bool[], $5::text[]) AS v(id, attempt, has_progress, progress)
-  WHERE e.id = v.id AND e.attempt = v.attempt AND e.status = 'running'
+  FROM locked JOIN v ON v.id = locked.id
+  WHERE e.id = locked.id AND e.attempt = v.attempt AND e.status = 'running'
   RETURNING e.id, e.attempt, e.deadline_at`;
 
 async function heartbeatPostgres(
@@ -77,26 +89,19 @@ async function heartbeatPostgres(
   beats: Beat[],
   now: number,
 ): Promise<HeartbeatResult> {
-  const ids = beats.map((b) => b.id);
-  const landed = await ctx.writeTransaction(async (trx) => {
-    await sql`SELECT 1 FROM executions WHERE id = ANY(${ids}::text[]) ORDER BY id FOR UPDATE`.execute(
-      trx,
-    );
-    const { rows } = await trx.executeQuery<{
-      id: string;
-      attempt: number;
-      deadline_at: number | null;
-    }>(
-      CompiledQuery.raw(POSTGRES_BEATS, [
-        now,
-        ids,
-        beats.map((b) => b.attempt),
-        beats.map((b) => b.progress !== undefined),
-        beats.map((b) => (b.progress === undefined ? null : JSON.stringify(b.progress))),
-      ]),
-    );
-    return rows;
-  });
+  const { rows: landed } = await ctx.db.executeQuery<{
+    id: string;
+    attempt: number;
+    deadline_at: number | null;
+  }>(
+    CompiledQuery.raw(POSTGRES_BEATS, [
+      now,
+      beats.map((b) => b.id),
+      beats.map((b) => b.attempt),
+      beats.map((b) => b.progress !== undefined),
+      beats.map((b) => (b.progress === undefined ? null : JSON.stringify(b.progress))),
+    ]),
+  );
   const ok = new Map(landed.map((r) => [`${r.id}#${r.attempt}`, toNumber(r.deadline_at)]));
   const missing = beats.filter((b) => !ok.has(`${b.id}#${b.attempt}`));
   const found =
