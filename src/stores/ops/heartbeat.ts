@@ -64,8 +64,9 @@ function prepareSqlite(database: BetterSqlite3.Database) {
  * process or another replica, cannot deadlock: they queue on their first common row), then moves
  * them. A row that a concurrent write ended before its lock was taken is left out by the lock's
  * recheck, and its beat is answered as lost from the lookup below, which runs after it.
+ * Parameters: now, ids, attempts, has-progress flags, progress texts (JSON).
  */
-const POSTGRES_BEATS = `
+export const POSTGRES_BEATS = `
   WITH v AS (
     SELECT * FROM unnest($2::text[], $3::int[], $4::bool[], $5::text[])
       AS v(id, attempt, has_progress, progress)
