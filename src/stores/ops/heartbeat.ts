@@ -60,29 +60,31 @@ function prepareSqlite(database: BetterSqlite3.Database) {
 
 /**
  * On PostgreSQL a batch is one statement, run on its own (no transaction around it, so one round
- * trip): it locks the rows that can take their beat in id order (so concurrent batches, from this
- * process or another replica, cannot deadlock: they queue on their first common row), then moves
- * them. A row that a concurrent write ended before its lock was taken is left out by the lock's
- * recheck, and its beat is answered as lost from the lookup below, which runs after it.
- * Parameters: now, ids, attempts, has-progress flags, progress texts (JSON).
+ * trip). It locks the rows of its ids one by one in id order, each found by primary key (a
+ * lateral lookup, so the plan cannot turn into a scan of every running row, whatever the table's
+ * statistics say), so concurrent batches, from this process or another replica, cannot deadlock:
+ * they queue on their first common row. Then it moves the rows that, once locked, still run the
+ * beat's attempt. A beat that did not land is answered as lost from the lookup below, which runs
+ * after the statement. Parameters: now, ids, attempts, has-progress flags, progress texts (JSON).
  */
 export const POSTGRES_BEATS = `
   WITH v AS (
     SELECT * FROM unnest($2::text[], $3::int[], $4::bool[], $5::text[])
       AS v(id, attempt, has_progress, progress)
   ), locked AS (
-    SELECT e.id FROM executions AS e JOIN v ON e.id = v.id AND e.attempt = v.attempt
-    WHERE e.status = 'running'
-    ORDER BY e.id
-    FOR UPDATE OF e
+    SELECT row.id, row.attempt, row.status
+    FROM (SELECT DISTINCT id FROM unnest($2::text[]) AS ids(id) ORDER BY id OFFSET 0) AS ids
+    CROSS JOIN LATERAL (
+      SELECT id, attempt, status FROM executions WHERE id = ids.id FOR UPDATE
+    ) AS row
   )
   UPDATE executions AS e SET
     heartbeat_at = $1::bigint,
     progress_at = CASE WHEN v.has_progress THEN $1::bigint ELSE e.progress_at END,
     progress = CASE WHEN v.has_progress THEN v.progress ELSE e.progress END,
     deadline_at = ${deadlineAfterBeatSql('postgres', { now: '$1::bigint', hasProgress: 'v.has_progress', row: 'e' })}
-  FROM locked JOIN v ON v.id = locked.id
-  WHERE e.id = locked.id AND e.attempt = v.attempt AND e.status = 'running'
+  FROM locked JOIN v ON v.id = locked.id AND v.attempt = locked.attempt
+  WHERE e.id = locked.id AND locked.status = 'running'
   RETURNING e.id, e.attempt, e.deadline_at`;
 
 async function heartbeatPostgres(
