@@ -25,18 +25,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { POSTGRES_BEATS } from '../src/stores/ops/heartbeat.js';
-import { beatsPerSecond, drive, invalid, pct, type Measured } from './lib/drive.js';
+import type { ExtendJob, ExtendResult } from './lib/bullmq-extend.js';
+import { beatsPerSecond, drive, invalid, isType, pct, type Measured } from './lib/drive.js';
 import { summarizeProfile } from './lib/profile.js';
 import {
   call,
   cpuSeconds,
+  exited,
   fmt,
   listAll,
   machineLines,
+  message,
   metric,
   pool,
   problems,
   revision,
+  spawnTs,
   startVigil,
   writeResult,
 } from './lib/common.js';
@@ -234,6 +238,30 @@ async function serve(store: Store, name: string, count: number, profileDir?: str
   };
 }
 
+const isExtended = isType<{ type: 'result'; result: ExtendResult }>('result');
+
+/**
+ * The peer, BullMQ: a worker's lock renewal (`extendLocks`, one script call for many active jobs)
+ * over as many jobs as the row has executions, in calls of the same size, as many in flight.
+ */
+async function bullmq(c: Case): Promise<ExtendResult> {
+  const child = spawnTs('lib/bullmq-extend.ts');
+  try {
+    await message(child, isType('ready'), 30_000, 'BullMQ load start');
+    const answer = message(child, isExtended, 600_000, 'BullMQ extendLocks');
+    child.send({
+      queue: `vigil-bench-beats-${run}-${c.executions}`,
+      jobs: c.executions,
+      batchSize: BATCH,
+      inFlight: c.connections,
+      seconds: DURATION_SECONDS,
+    } satisfies ExtendJob);
+    return (await answer).result;
+  } finally {
+    await exited(child, 30_000);
+  }
+}
+
 const jobOf = (c: Case, ids: string[], durationSeconds: number) => ({
   ids: ids.slice(0, c.executions),
   batchSize: BATCH,
@@ -331,12 +359,17 @@ function verdict(c: Case, m: Measured): string {
   return beatsPerSecond(m) >= c.target ? 'met' : '**missed**';
 }
 
-function row(c: Case, m: Measured, pgCpu: number | null): string {
+function row(c: Case, m: Measured, pgCpu: number | null, peer?: ExtendResult): string {
   const r = m.result;
   const rate = beatsPerSecond(m);
+  const peerRate = peer ? peer.extended / peer.seconds : null;
+  const versus =
+    peerRate === null
+      ? '— | —'
+      : `${fmt(peerRate)}${peer?.failed ? ` (**${fmt(peer.failed)} failed**)` : ''} | ${fmt(rate / peerRate, 2)} ×`;
   const perBeat = (share: number | null) =>
     share === null || rate === 0 ? 'n/a' : fmt((share * 1e6) / rate, 1);
-  return `| ${c.store} | ${c.label} | ${fmt(c.executions)} | ${m.connections} | ${fmt(r.durationSeconds, 1)} | ${fmt(r.ok2xx)} | ${fmt(r.ok2xx / r.durationSeconds)} | **${fmt(beatsPerSecond(m))}** | ≥ ${fmt(c.target)} — ${verdict(c, m)} | ${fmt(r.latency.p50, 1)} | ${fmt(r.latency.p99, 1)} | ${fmt(r.latency.max)} | ${r.non2xx} | ${r.errors} | ${pct(m.serverCpu)} | ${perBeat(m.serverCpu)} | ${pct(pgCpu)} | ${perBeat(pgCpu)} | ${pct(m.loadCpu)} |`;
+  return `| ${c.store} | ${c.label} | ${fmt(c.executions)} | ${m.connections} | ${fmt(r.durationSeconds, 1)} | ${fmt(r.ok2xx)} | ${fmt(r.ok2xx / r.durationSeconds)} | **${fmt(beatsPerSecond(m))}** | ≥ ${fmt(c.target)} — ${verdict(c, m)} | ${fmt(r.latency.p50, 1)} | ${fmt(r.latency.p99, 1)} | ${fmt(r.latency.max)} | ${r.non2xx} | ${r.errors} | ${pct(m.serverCpu)} | ${perBeat(m.serverCpu)} | ${pct(pgCpu)} | ${perBeat(pgCpu)} | ${pct(m.loadCpu)} | ${versus} |`;
 }
 
 function notesOf(runs: StoreRun[]): string[] {
@@ -368,6 +401,12 @@ async function main(): Promise<string> {
     const cases = CASES.filter((c) => c.store === store);
     if (cases.length > 0) runs.push(await measureStore(store, cases));
   }
+  const peers = new Map<number, ExtendResult>();
+  for (const c of CASES) {
+    if (c.mode !== 'batch' || peers.has(c.executions)) continue;
+    console.log(`BullMQ extendLocks over ${fmt(c.executions)} jobs, ${DURATION_SECONDS} s`);
+    peers.set(c.executions, await bullmq(c));
+  }
   const profiles: string[] = [];
   if (PROFILE) {
     for (const [i, c] of CASES.entries()) {
@@ -375,6 +414,9 @@ async function main(): Promise<string> {
       profiles.push(...(await profileOf(c, i)));
     }
   }
+  const { version: bullmqVersion } = (
+    await import('bullmq/package.json', { with: { type: 'json' } })
+  ).default as { version: string };
   const admin = new pg.Client({ connectionString: POSTGRES_URL });
   await admin.connect();
   const postgresVersion = (await admin.query<{ v: string }>('SELECT version() AS v')).rows[0]!.v;
@@ -389,11 +431,16 @@ async function main(): Promise<string> {
     `- Data: per store, running executions registered over the API (\`POST /v1/executions/batch\`, heartbeat limit 1 h, no run limit): ${runs.map((s) => `${s.store} ${fmt(s.executions)} in ${fmt(s.registerMs)} ms`).join(', ')}; every beat is \`{attempt: 1}\` for one of them`,
     `- Load: autocannon 8 (programmatic API) in a separate Node process, pipelining 1; ${WARMUP_SECONDS} s warm-up of each row (not counted), then ${DURATION_SECONDS} s per row; single beats cycle over all the row's ids; batches cycle over the row's fixed slices of ${BATCH} ids (2,000 ids: 4 slices, so the 10 connections send the same rows at once; 20,000 ids: 40 slices)`,
     '',
-    '| Store | Mode | Executions | Conns | Seconds | 2xx requests | Requests/s | Beats/s | Target | p50 (ms) | p99 (ms) | Max (ms) | Non-2xx | Errors | Server CPU | Server µs/beat | PostgreSQL CPU | PostgreSQL µs/beat | Load-gen CPU |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...runs.flatMap((s) => s.rows.map(({ c, m, pgCpu }) => row(c, m, pgCpu))),
+    '| Store | Mode | Executions | Conns | Seconds | 2xx requests | Requests/s | Beats/s | Target | p50 (ms) | p99 (ms) | Max (ms) | Non-2xx | Errors | Server CPU | Server µs/beat | PostgreSQL CPU | PostgreSQL µs/beat | Load-gen CPU | BullMQ locks renewed/s | Vigil ÷ BullMQ |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...runs.flatMap((s) =>
+      s.rows.map(({ c, m, pgCpu }) =>
+        row(c, m, pgCpu, c.mode === 'batch' ? peers.get(c.executions) : undefined),
+      ),
+    ),
     '',
     'Beats/s = 2xx requests × beats per request ÷ measured seconds. Latency is autocannon’s per-request latency (2xx answers only). CPU columns are CPU-seconds per wall-second (100 % = one core) during the measured run: of the server process, of the PostgreSQL backends serving it (found by their `application_name`; PostgreSQL’s WAL writer, checkpointer and background writer are not counted), and of the load generator; µs/beat is that CPU time per accepted beat (less sensitive to what else runs on the machine than beats/s); the load generator, the server and PostgreSQL share the machine’s cores (see the load average above).',
+    `Peer: BullMQ ${bullmqVersion} on Redis 127.0.0.1:6379, in its own process: the lock renewal a worker runs for its active jobs (\`extendLocks\`, one script call per ${BATCH} jobs: check each lock's token, extend the lock, clear the job from the stalled set), ${DURATION_SECONDS} s over as many active jobs as the row has executions (added with \`addBulk\`, taken with \`Worker.getNextJob\`, each with its own token), cycling over fixed slices of ${BATCH} with as many calls in flight as the row has connections; no HTTP server in between. Single beats have no peer here.`,
     '',
     ...notesOf(runs),
     ...runs.flatMap((s) =>
