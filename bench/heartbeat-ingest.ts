@@ -20,7 +20,7 @@
  * VIGIL_BENCH_SIZE=tiny runs it at a size that only checks it still works (prints, keeps nothing).
  * VIGIL_BENCH_STORES=postgres (or sqlite) runs one store only (prints, keeps nothing).
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -29,6 +29,7 @@ import type { ExtendJob, ExtendResult } from './lib/bullmq-extend.js';
 import { beatsPerSecond, drive, invalid, isType, pct, type Measured } from './lib/drive.js';
 import { summarizeProfile } from './lib/profile.js';
 import {
+  benchDir,
   call,
   cpuSeconds,
   exited,
@@ -462,7 +463,21 @@ async function main(): Promise<string> {
   ].join('\n');
 }
 
+/**
+ * The figures from before a change, recorded once under a "### Before:" heading at the end of the
+ * result file: kept when the file is rewritten, so the comparison stays beside the new figures.
+ */
+function keptBefore(): string {
+  try {
+    const text = readFileSync(join(benchDir, 'results', 'heartbeat-ingest.md'), 'utf8');
+    const at = text.indexOf('\n### Before:');
+    return at < 0 ? '' : `\n${text.slice(at).trimEnd()}`;
+  } catch {
+    return '';
+  }
+}
+
 const markdown = await main();
 // A tiny or partial run only checks that the benchmark still works: its figures are not kept.
 if (TINY || ONLY !== undefined) console.log(markdown);
-else writeResult('heartbeat-ingest', markdown);
+else writeResult('heartbeat-ingest', markdown.trimEnd() + keptBefore());
