@@ -112,7 +112,7 @@ describe('HeartbeatBatcher', () => {
     expect(writes).toHaveLength(2);
     writes[0]!.answer();
     await first;
-    expect(writes.map((w) => w.beats)).toEqual([['a#1', 'b#1'], ['c#1'], ['b#1', 'a#1', 'd#1']]);
+    expect(writes.map((w) => w.beats)).toEqual([['a#1', 'b#1'], ['c#1'], ['d#1', 'a#1', 'b#1']]);
     writes[1]!.answer();
     writes[2]!.answer();
     expect(await second).toEqual({

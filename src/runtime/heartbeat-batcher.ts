@@ -33,7 +33,10 @@ export interface HeartbeatBatcherOptions {
  * idle a beat waits for no one: the batch is flushed on the next tick.
  */
 export class HeartbeatBatcher {
+  /** Beats for the next write, by id. */
   private pending = new Map<string, Pending>();
+  /** Beats of ids a write in flight holds: they join `pending` when it ends. */
+  private held = new Map<string, Pending>();
   /** Beats that could not join `pending` (another attempt of an id in it), in arrival order. */
   private deferred: Waiting[] = [];
   private readonly busy = new Set<string>();
@@ -94,7 +97,8 @@ export class HeartbeatBatcher {
   /** Into the next write (merged with the same id and attempt), or after it. */
   private place(waiting: Waiting): void {
     const { id, attempt, progress } = waiting.beat;
-    const same = this.pending.get(id);
+    const queue = this.busy.has(id) ? this.held : this.pending;
+    const same = queue.get(id);
     const behind = this.isDeferred(id);
     if (same && same.beat.attempt === attempt && !behind) {
       if (progress !== undefined) same.beat = { ...same.beat, progress };
@@ -102,7 +106,7 @@ export class HeartbeatBatcher {
     } else if (same || behind) {
       this.deferred.push(waiting);
     } else {
-      this.pending.set(id, { beat: waiting.beat, waiting: [waiting] });
+      queue.set(id, { beat: waiting.beat, waiting: [waiting] });
     }
   }
 
@@ -110,19 +114,17 @@ export class HeartbeatBatcher {
     return this.deferred.length > 0 && this.deferred.some((w) => w.beat.id === id);
   }
 
-  /** Starts writes while there is room in flight and a waiting id that no write holds. */
+  /** Starts writes while there is room in flight and beats waiting for one. */
   private flush(): void {
-    while (this.inFlight < this.maxInFlight) {
+    while (this.inFlight < this.maxInFlight && this.pending.size > 0) {
       const batch: Pending[] = [];
       for (const [id, entry] of this.pending) {
-        if (this.busy.has(id)) continue;
         batch.push(entry);
         this.pending.delete(id);
         if (batch.length >= this.maxBatch) break;
       }
-      this.undefer();
-      if (batch.length === 0) return;
       this.start(batch);
+      this.undefer();
     }
   }
 
@@ -139,7 +141,14 @@ export class HeartbeatBatcher {
     for (const entry of batch) this.busy.add(entry.beat.id);
     const done = () => {
       this.inFlight--;
-      for (const entry of batch) this.busy.delete(entry.beat.id);
+      for (const { beat } of batch) {
+        this.busy.delete(beat.id);
+        const next = this.held.get(beat.id);
+        if (next) {
+          this.held.delete(beat.id);
+          this.pending.set(beat.id, next);
+        }
+      }
       // Whatever arrived meanwhile goes now, in one write.
       if (this.pending.size > 0 || this.deferred.length > 0) this.flush();
     };
