@@ -4,8 +4,8 @@
  * (a) finding overdue executions among 1,000,000 running ones (1,000 overdue): `listOverdue`, and
  *     the plan PostgreSQL chooses;
  * (b) remediation throughput: full sweeps ending those 1,000 executions and releasing the Redis
- *     capacity slot each one holds (executions ended + slots released per second);
- * (c) batched heartbeat ingest through `vigil serve` on PostgreSQL (autocannon in another process).
+ *     capacity slot each one holds (executions ended + slots released per second).
+ * Batched heartbeat ingest on PostgreSQL is measured in bench/heartbeat-ingest.ts.
  *
  * Every figure is measured by this run. Run: npm run build && node --import tsx bench/postgres.ts
  */
@@ -19,16 +19,7 @@ import { Slots } from '../src/runtime/slots.js';
 import { Sweeper } from '../src/runtime/sweep.js';
 import { openPostgresStore } from '../src/stores/postgres.js';
 import { openRedisSlotStore } from '../src/stores/redis-slots.js';
-import { beatsPerSecond, drive, invalid } from './lib/drive.js';
-import {
-  fmt,
-  machineLines,
-  register,
-  revision,
-  startVigil,
-  summarize,
-  writeResult,
-} from './lib/common.js';
+import { fmt, machineLines, revision, summarize, writeResult } from './lib/common.js';
 
 const POSTGRES_URL =
   process.env.VIGIL_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -40,16 +31,6 @@ const LIST_WARMUP = 5;
 const LIST_RUNS = 30;
 const SWEEP_RUNS = 5;
 const TARGET_FIND_MS = 50;
-const TARGET_INGEST = 20_000;
-/**
- * 20,000 executions: the batches cycle over 40 distinct slices of 500, so the 10 connections
- * rarely send the same rows at once (runners beat their own executions; with the SQLite bench's
- * 2,000 ids, 10 concurrent batches over 4 slices wait on each other's row locks — measured too).
- */
-const INGEST_EXECUTIONS = 20_000;
-const CONTENDED_EXECUTIONS = 2_000;
-const BATCH = 500;
-const INGEST_SECONDS = 10;
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2026, 0, 1);
@@ -139,35 +120,9 @@ async function main(): Promise<string> {
     }
     await slotStore.close();
 
-    // (c) Batched heartbeat ingest through `vigil serve` on PostgreSQL.
-    const ingestSchema = `${schema}_ingest`;
-    await admin.query(`CREATE SCHEMA ${ingestSchema}`);
-    const vigil = await startVigil('sweep:\n  interval: 1s\n', {
-      VIGIL_DATABASE_URL: `${POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${ingestSchema}`)}`,
-    });
-    let ingest;
-    let contended;
-    try {
-      const ids = Array.from({ length: INGEST_EXECUTIONS }, (_, i) => `ingest-${i}`);
-      await register(vigil.url, ids, { heartbeat: '1h', run: null, progress: null });
-      const job = { ids, batchSize: BATCH, mode: 'batch' as const, connections: 10 };
-      await drive(vigil.url, vigil.pid, { ...job, durationSeconds: 2 });
-      ingest = await drive(vigil.url, vigil.pid, { ...job, durationSeconds: INGEST_SECONDS });
-      contended = await drive(vigil.url, vigil.pid, {
-        ...job,
-        ids: ids.slice(0, CONTENDED_EXECUTIONS),
-        durationSeconds: INGEST_SECONDS,
-      });
-    } finally {
-      await vigil.stop();
-      await admin.query(`DROP SCHEMA ${ingestSchema} CASCADE`);
-    }
-
     const list = summarize(listSamples);
     const sweep = summarize(sweepSamples);
     const perSecond = (OVERDUE * 1000) / sweep.p50;
-    const rate = beatsPerSecond(ingest);
-    const bad = invalid(ingest);
     return [
       '## PostgreSQL at scale (`bench/postgres.ts`)',
       '',
@@ -181,8 +136,6 @@ async function main(): Promise<string> {
       `| (a) \`listOverdue\`: find the ${fmt(OVERDUE)} overdue of ${fmt(TOTAL)} | ${list.n} | ${fmt(list.p50, 2)} ms | ${fmt(list.p90, 2)} ms | < ${TARGET_FIND_MS} ms — ${list.p90 < TARGET_FIND_MS ? 'met' : '**missed**'} |`,
       `| (b) full sweep: end ${fmt(OVERDUE)} + release ${fmt(OVERDUE)} Redis slots (pages of 500) | ${sweep.n} | ${fmt(sweep.p50)} ms | ${fmt(sweep.p90)} ms | — |`,
       `| (b) remediation throughput at p50 | | **${fmt(perSecond)} executions ended + slots released / s** | | — |`,
-      `| (c) batched heartbeats through \`vigil serve\` on PostgreSQL (${BATCH} per request, 10 connections, ${INGEST_SECONDS} s, over ${fmt(INGEST_EXECUTIONS)} executions) | 1 | **${fmt(rate)} beats/s** (p99 ${fmt(ingest.result.latency.p99, 1)} ms) | | ≥ ${fmt(TARGET_INGEST)} — ${bad.length > 0 ? `**invalid**: ${bad.join('; ')}` : rate >= TARGET_INGEST ? 'met' : '**missed**'} |`,
-      `| (c') the same over ${fmt(CONTENDED_EXECUTIONS)} executions (concurrent batches carry the same rows and wait on each other's row locks) | 1 | ${fmt(beatsPerSecond(contended))} beats/s (p99 ${fmt(contended.result.latency.p99, 1)} ms) | | ${invalid(contended).length > 0 ? `**invalid**: ${invalid(contended).join('; ')}` : 'for comparison'} |`,
       '',
       'Plan of the overdue query (`EXPLAIN`):',
       '',

@@ -233,14 +233,17 @@ export class Ledger {
     return claimed;
   }
 
-  /** Heartbeats written in one statement; a write that lands tells the health the store is up. */
+  /**
+   * Heartbeats, written together with the others that arrive meanwhile (HeartbeatBatcher); a write
+   * that lands tells the health the store is up.
+   */
   async heartbeat(beats: Beat[]): Promise<HeartbeatResult> {
-    const result = await this.write(beats);
+    const result = await this.batcher.beatMany(beats);
     this.health.up();
     return result;
   }
 
-  /** One heartbeat, written together with the others that arrive in the same tick. */
+  /** One heartbeat, written together with the others that arrive meanwhile. */
   async beat(beat: Beat): Promise<BeatOutcome> {
     const outcome = await this.batcher.beat(beat);
     this.health.up();

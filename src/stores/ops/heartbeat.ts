@@ -1,6 +1,6 @@
 import { lostBeat } from '../../core/lost-beat.js';
 import type BetterSqlite3 from 'better-sqlite3';
-import { CompiledQuery, sql } from 'kysely';
+import { CompiledQuery } from 'kysely';
 import type { Beat, HeartbeatResult } from '../../ports/ledger-store.js';
 import type { PostgresContext, SqlContext } from './context.js';
 import { deadlineAfterBeatSql } from './deadline.js';
@@ -59,17 +59,32 @@ function prepareSqlite(database: BetterSqlite3.Database) {
 }
 
 /**
- * On PostgreSQL a batch is one UPDATE for all its beats (plus a row lock taken in id order, so
- * concurrent batches cannot deadlock, and a lookup for the beats that did not land).
+ * On PostgreSQL a batch is one statement, run on its own (no transaction around it, so one round
+ * trip). It locks the rows of its ids one by one in id order, each found by primary key (a
+ * lateral lookup, so the plan cannot turn into a scan of every running row, whatever the table's
+ * statistics say), so concurrent batches, from this process or another replica, cannot deadlock:
+ * they queue on their first common row. Then it moves the rows that, once locked, still run the
+ * beat's attempt. A beat that did not land is answered as lost from the lookup below, which runs
+ * after the statement. Parameters: now, ids, attempts, has-progress flags, progress texts (JSON).
  */
-const POSTGRES_BEATS = `
+export const POSTGRES_BEATS = `
+  WITH v AS (
+    SELECT * FROM unnest($2::text[], $3::int[], $4::bool[], $5::text[])
+      AS v(id, attempt, has_progress, progress)
+  ), locked AS (
+    SELECT row.id, row.attempt, row.status
+    FROM (SELECT DISTINCT id FROM unnest($2::text[]) AS ids(id) ORDER BY id OFFSET 0) AS ids
+    CROSS JOIN LATERAL (
+      SELECT id, attempt, status FROM executions WHERE id = ids.id FOR UPDATE
+    ) AS row
+  )
   UPDATE executions AS e SET
     heartbeat_at = $1::bigint,
     progress_at = CASE WHEN v.has_progress THEN $1::bigint ELSE e.progress_at END,
     progress = CASE WHEN v.has_progress THEN v.progress ELSE e.progress END,
     deadline_at = ${deadlineAfterBeatSql('postgres', { now: '$1::bigint', hasProgress: 'v.has_progress', row: 'e' })}
-  FROM unnest($2::text[], $3::int[], $4::bool[], $5::text[]) AS v(id, attempt, has_progress, progress)
-  WHERE e.id = v.id AND e.attempt = v.attempt AND e.status = 'running'
+  FROM locked JOIN v ON v.id = locked.id AND v.attempt = locked.attempt
+  WHERE e.id = locked.id AND locked.status = 'running'
   RETURNING e.id, e.attempt, e.deadline_at`;
 
 async function heartbeatPostgres(
@@ -77,26 +92,19 @@ async function heartbeatPostgres(
   beats: Beat[],
   now: number,
 ): Promise<HeartbeatResult> {
-  const ids = beats.map((b) => b.id);
-  const landed = await ctx.writeTransaction(async (trx) => {
-    await sql`SELECT 1 FROM executions WHERE id = ANY(${ids}::text[]) ORDER BY id FOR UPDATE`.execute(
-      trx,
-    );
-    const { rows } = await trx.executeQuery<{
-      id: string;
-      attempt: number;
-      deadline_at: number | null;
-    }>(
-      CompiledQuery.raw(POSTGRES_BEATS, [
-        now,
-        ids,
-        beats.map((b) => b.attempt),
-        beats.map((b) => b.progress !== undefined),
-        beats.map((b) => (b.progress === undefined ? null : JSON.stringify(b.progress))),
-      ]),
-    );
-    return rows;
-  });
+  const { rows: landed } = await ctx.db.executeQuery<{
+    id: string;
+    attempt: number;
+    deadline_at: number | null;
+  }>(
+    CompiledQuery.raw(POSTGRES_BEATS, [
+      now,
+      beats.map((b) => b.id),
+      beats.map((b) => b.attempt),
+      beats.map((b) => b.progress !== undefined),
+      beats.map((b) => (b.progress === undefined ? null : JSON.stringify(b.progress))),
+    ]),
+  );
   const ok = new Map(landed.map((r) => [`${r.id}#${r.attempt}`, toNumber(r.deadline_at)]));
   const missing = beats.filter((b) => !ok.has(`${b.id}#${b.attempt}`));
   const found =
