@@ -124,13 +124,30 @@ function cpuCells(cpu: CpuShares | null): string {
   return `| ${pct(total)}${each} | ${pct(cpu.backends)} | ${pct(cpu.postgres)} | ${pct(cpu.machine)} |`;
 }
 
+/** The CPU cells of an ingest row, with the load processes' CPU and the CPU each item cost. */
+function ingestCpuCells(cpu: CpuShares | null, loadCpu: number, perSecond: number): string {
+  if (cpu === null) return `${cpuCells(cpu)} n/a | n/a |`;
+  const replicas = cpu.replicas.reduce<number>((a, b) => a + (b ?? 0), 0);
+  const us = (share: number) => fmt((share / perSecond) * 1e6, 1);
+  return `${cpuCells(cpu)} ${pct(loadCpu)} | ${us(replicas)} / ${us(cpu.backends)} |`;
+}
+
 // ---------------------------------------------------------------------------------------------
 // (a) and (b): ingest
 
+interface Measured<R> {
+  perSecond: number;
+  results: R[];
+  cpu: CpuShares | null;
+  /** CPU-seconds per wall-second of the load processes together. */
+  loadCpu: number;
+  bad: string[];
+}
+
 interface Ingest {
   n: number;
-  beats: { perSecond: number; results: LoadResult[]; cpu: CpuShares | null; bad: string[] };
-  regs: { perSecond: number; results: RegisterResult[]; cpu: CpuShares | null; bad: string[] };
+  beats: Measured<LoadResult>;
+  regs: Measured<RegisterResult>;
   warnings: { count: number; sample: string[] };
 }
 
@@ -192,6 +209,7 @@ async function ingest(n: number, set: ReplicaSet, prefix: string): Promise<Inges
       ),
       results: beats.results,
       cpu: beats.cpu,
+      loadCpu: beats.results.reduce((sum, r) => sum + r.cpuSeconds / r.durationSeconds, 0),
       bad: beatBad,
     },
     regs: {
@@ -200,6 +218,7 @@ async function ingest(n: number, set: ReplicaSet, prefix: string): Promise<Inges
         Math.max(...regs.results.map((r) => r.seconds)),
       results: regs.results,
       cpu: regs.cpu,
+      loadCpu: regs.results.reduce((sum, r) => sum + r.cpuSeconds / r.seconds, 0),
       bad: regBad,
     },
     warnings: problems(set.replicas.flatMap((r) => r.logLines())),
@@ -469,8 +488,8 @@ function ingestRows(results: Ingest[], bull: Map<number, number>): string[] {
   for (const r of results) {
     const ratio = (x: number, base: number) => (r.n === 1 ? '1.00 ×' : `**${fmt(x / base, 2)} ×**`);
     rows.push(
-      `| (a) batched heartbeats | ${r.n} | ${BEAT_CONNECTIONS / r.n} connections each | **${fmt(r.beats.perSecond)}** beats/s | ${ratio(r.beats.perSecond, one.beats.perSecond)} | — ${cpuCells(r.beats.cpu)}`,
-      `| (b) batched registrations | ${r.n} | ${REG_IN_FLIGHT / r.n} in flight each | **${fmt(r.regs.perSecond)}** /s | ${ratio(r.regs.perSecond, one.regs.perSecond)} | ${fmt(bull.get(r.n) ?? NaN)} jobs/s (Vigil ÷ BullMQ ${fmt(r.regs.perSecond / (bull.get(r.n) ?? NaN), 2)} ×) ${cpuCells(r.regs.cpu)}`,
+      `| (a) batched heartbeats | ${r.n} | ${BEAT_CONNECTIONS / r.n} connections each | **${fmt(r.beats.perSecond)}** beats/s | ${ratio(r.beats.perSecond, one.beats.perSecond)} | — ${ingestCpuCells(r.beats.cpu, r.beats.loadCpu, r.beats.perSecond)}`,
+      `| (b) batched registrations | ${r.n} | ${REG_IN_FLIGHT / r.n} in flight each | **${fmt(r.regs.perSecond)}** /s | ${ratio(r.regs.perSecond, one.regs.perSecond)} | ${fmt(bull.get(r.n) ?? NaN)} jobs/s (Vigil ÷ BullMQ ${fmt(r.regs.perSecond / (bull.get(r.n) ?? NaN), 2)} ×) ${ingestCpuCells(r.regs.cpu, r.regs.loadCpu, r.regs.perSecond)}`,
     );
   }
   return rows;
@@ -554,20 +573,24 @@ async function main(): Promise<string> {
     `- Load: one load process per replica, each talking only to its own replica, all started before the first request and sent their jobs at once; the same total for one replica and for three. (a) ${fmt(BEAT_EXECUTIONS)} running executions (heartbeat limit 1 h) registered through the replicas in equal parts, then autocannon \`POST /v1/heartbeats\` × ${BEAT_BATCH} beats over each replica's own executions, ${BEAT_CONNECTIONS} connections in all, ${WARMUP_SECONDS} s warm-up then ${BEAT_SECONDS} s measured. (b) ${fmt(REG_COUNT)} queued executions in all, \`POST /v1/executions/batch\` × ${REG_BATCH}, ${REG_IN_FLIGHT} requests in flight in all.`,
     `- Peer: BullMQ ${version} \`Queue.addBulk\` × ${REG_BATCH} of the same count from one producer process and from three (a queue each, ${REG_IN_FLIGHT} in flight in all) on the same Redis. BullMQ has no batched-heartbeat call to compare (a)with: its workers renew their own locks.`,
     '',
-    '| Measure | Replicas | Load | Aggregate | vs one replica | BullMQ (same split) | Replicas CPU | Their PG backends CPU | All PG CPU | Machine busy |',
-    '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| Measure | Replicas | Load | Aggregate | vs one replica | BullMQ (same split) | Replicas CPU | Their PG backends CPU | All PG CPU | Machine busy | Load processes CPU | CPU µs per item: replicas / their PG backends |',
+    '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...ingestRows(results, bull),
     '',
-    'CPU columns: CPU-seconds per wall-second over the measured window (100 % = one core) of each replica, of the PostgreSQL backends serving them (their `application_name` in `pg_stat_activity`, CPU from `/proc/PID/stat`), of every PostgreSQL process (other users of the server included); Machine busy is the share of all cores busy (`/proc/stat`, 100 % = every core).',
+    'CPU columns: CPU-seconds per wall-second over the measured window (100 % = one core) of each replica, of the PostgreSQL backends serving them (their `application_name` in `pg_stat_activity`, CPU from `/proc/PID/stat`), of every PostgreSQL process (other users of the server included); Machine busy is the share of all cores busy (`/proc/stat`, 100 % = every core); the load processes’ own CPU as they measured it. CPU µs per item: the replicas’ and their backends’ CPU-seconds per beat or registration, which depends far less on the machine’s load than the rates do: what one more item costs each side.',
     '',
-    `### (c) Detection while the replicas share the work: ${fmt(DET_TOTAL)} executions beating every ${DET_BEAT_MS} ms (limit ${fmt(DET_LIMIT_MS)} ms), ${DET_DROPPED} stop`,
-    '',
-    'Executions registered through the replicas in turn (chunks of 250) and each beaten through the replica that registered it (a beater process per replica). Overshoot = `endedAt` − (`heartbeatAt` + limit), as Vigil recorded them. False positives: executions still beating that are no longer running after the drop and a soak. CPU over the steady state before the drop.',
-    '',
-    '| Replicas | Ended `heartbeat_lost` | p50 (ms) | p90 (ms) | p99 (ms) | Max (ms) | False positives | Sweeps / dropped ended, per replica | Replicas CPU | Their PG backends CPU | All PG CPU | Machine busy |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |',
-    ...det.map(detRow),
-    '',
+    ...(det.length === 0
+      ? []
+      : [
+          `### (c) Detection while the replicas share the work: ${fmt(DET_TOTAL)} executions beating every ${DET_BEAT_MS} ms (limit ${fmt(DET_LIMIT_MS)} ms), ${DET_DROPPED} stop`,
+          '',
+          'Executions registered through the replicas in turn (chunks of 250) and each beaten through the replica that registered it (a beater process per replica). Overshoot = `endedAt` − (`heartbeatAt` + limit), as Vigil recorded them. False positives: executions still beating that are no longer running after the drop and a soak. CPU over the steady state before the drop.',
+          '',
+          '| Replicas | Ended `heartbeat_lost` | p50 (ms) | p90 (ms) | p99 (ms) | Max (ms) | False positives | Sweeps / dropped ended, per replica | Replicas CPU | Their PG backends CPU | All PG CPU | Machine busy |',
+          '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |',
+          ...det.map(detRow),
+          '',
+        ]),
     ...verdicts(results, det),
     ...(notes.length > 0 ? ['', ...notes] : []),
     ...(profiles.length > 0
