@@ -27,7 +27,7 @@
 import type { IncomingMessage } from 'node:http';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { BeaterStats } from './lib/beater.js';
@@ -122,6 +122,19 @@ function cpuCells(cpu: CpuShares | null): string {
   const total = cpu.replicas.reduce<number>((a, b) => a + (b ?? 0), 0);
   const each = cpu.replicas.length > 1 ? ` (${cpu.replicas.map((r) => pct(r)).join(' + ')})` : '';
   return `| ${pct(total)}${each} | ${pct(cpu.backends)} | ${pct(cpu.postgres)} | ${pct(cpu.machine)} |`;
+}
+
+/** CPU µs per item of the replicas, their PostgreSQL backends and the load processes. */
+function perItem(
+  m: Measured<unknown>,
+): { replicas: number; backends: number; load: number } | null {
+  if (m.cpu === null || !(m.perSecond > 0)) return null;
+  const replicas = m.cpu.replicas.reduce<number>((a, b) => a + (b ?? 0), 0);
+  return {
+    replicas: (replicas / m.perSecond) * 1e6,
+    backends: (m.cpu.backends / m.perSecond) * 1e6,
+    load: (m.loadCpu / m.perSecond) * 1e6,
+  };
 }
 
 /** The CPU cells of an ingest row, with the load processes' CPU and the CPU each item cost. */
@@ -499,16 +512,27 @@ function verdicts(results: Ingest[], det: Detection[]): string[] {
   const one = results.find((r) => r.n === 1);
   const three = results.find((r) => r.n === 3);
   const lines: string[] = [];
-  for (const [what, a, b] of !one || !three
-    ? []
-    : ([
-        ['batched heartbeats', one.beats.perSecond, three.beats.perSecond],
-        ['batched registrations', one.regs.perSecond, three.regs.perSecond],
-      ] as const)) {
-    const ratio = b / a;
+  const pairs =
+    !one || !three
+      ? []
+      : [
+          ['batched heartbeats', one.beats, three.beats] as const,
+          ['batched registrations', one.regs, three.regs] as const,
+        ];
+  for (const [what, a, b] of pairs) {
+    const ratio = b.perSecond / a.perSecond;
     lines.push(
-      `- Target: three replicas ≥ ${TARGET_RATIO} × one for ${what}: ${ratio >= TARGET_RATIO ? '**met**' : '**not met**'} (${fmt(b)} against ${fmt(a)}, ${fmt(ratio, 2)} ×).`,
+      `- Target: three replicas ≥ ${TARGET_RATIO} × one for ${what}: ${ratio >= TARGET_RATIO ? '**met**' : '**not met**'} (${fmt(b.perSecond)} against ${fmt(a.perSecond)}, ${fmt(ratio, 2)} ×).`,
     );
+    const cost = perItem(b);
+    if (cost !== null) {
+      const cores = cpus().length;
+      const total = cost.replicas + cost.backends + cost.load;
+      const ceiling = (cores * 1e6) / total;
+      lines.push(
+        `  - What caps it on this machine: with three replicas one ${what === 'batched heartbeats' ? 'beat' : 'registration'} cost ${fmt(cost.replicas, 1)} µs of the replicas' CPU, ${fmt(cost.backends, 1)} µs of their PostgreSQL backends' and ${fmt(cost.load, 1)} µs of the load processes', ${fmt(total, 1)} µs in all: the machine's ${cores} cores could not carry more than ${fmt(ceiling)} /s of it even if nothing else ran on them, against the ${fmt(TARGET_RATIO * a.perSecond)} /s that ${TARGET_RATIO} × one replica asks for${ceiling < TARGET_RATIO * a.perSecond ? ' — out of reach here whatever the replicas do' : ''}. One replica's own CPU per item (${fmt(perItem(a)?.replicas ?? NaN, 1)} µs) would let one replica alone carry ${fmt(1e6 / (perItem(a)?.replicas ?? NaN))} /s on a core of its own: ${(perItem(a)?.replicas ?? 0) < (perItem(a)?.backends ?? 0) ? 'PostgreSQL, not the replica, spends the most per item' : 'the replica spends more per item than PostgreSQL'}.`,
+      );
+    }
   }
   for (const d of det) {
     const ok =
