@@ -343,8 +343,12 @@ interface Detection {
   ended: number;
   stillRunning: number;
   overshoot: ReturnType<typeof summarize>;
+  /** Still-beating executions no longer running (those never beaten apart). */
   falsePositives: number;
-  unexpectedLost: number;
+  /** Executions ended before their first beat landed (setup, not detection). */
+  neverBeaten: number;
+  /** Beats answered lost although sent within the limit after an accepted one. */
+  lostSentInTime: number;
   steadyCpu: CpuShares;
   /** Per replica: sweeps run, and dropped executions it ended. */
   perReplica: { sweeps: number; remediated: number }[];
@@ -412,21 +416,38 @@ async function detection(n: number): Promise<Detection> {
       }),
     );
     // Wait (bounded) until every dropped execution has ended, asking once a second.
-    const ended = new Map<string, ExecutionJson>();
+    // Wait (bounded) until every dropped execution has ended: any replica's event stream says so
+    // at once; once a second the ones no stream has reported are asked for.
+    const done = new Set<string>();
     const waitStarted = Date.now();
-    while (Date.now() - waitStarted < DET_TIMEOUT_MS && ended.size < DET_DROPPED) {
-      await sleep(1_000);
-      const pending = droppedIds.filter((id) => !ended.has(id));
-      await pool(pending, 16, async (id) => {
-        const answer = await call<ExecutionJson>(
-          set.replicas[0]!.url,
-          'GET',
-          `/v1/executions/${id}`,
+    let lastPoll = waitStarted;
+    while (Date.now() - waitStarted < DET_TIMEOUT_MS && done.size < DET_DROPPED) {
+      for (const stream of streams)
+        for (const e of stream.events)
+          if (e.type === 'execution:remediated') done.add(String(e.data.executionId));
+      if (Date.now() - lastPoll >= 1_000) {
+        lastPoll = Date.now();
+        await pool(
+          droppedIds.filter((id) => !done.has(id)),
+          16,
+          async (id) => {
+            const answer = await call<ExecutionJson>(
+              set.replicas[0]!.url,
+              'GET',
+              `/v1/executions/${id}`,
+            );
+            if (answer.status === 200 && answer.body.endedAt !== null) done.add(id);
+          },
         );
-        if (answer.status === 200 && answer.body.endedAt !== null) ended.set(id, answer.body);
-      });
+      }
+      await sleep(50);
     }
     await sleep(DET_SOAK_MS);
+    const ended = new Map<string, ExecutionJson>();
+    await pool(droppedIds, 16, async (id) => {
+      const answer = await call<ExecutionJson>(set.replicas[0]!.url, 'GET', `/v1/executions/${id}`);
+      if (answer.status === 200 && answer.body.endedAt !== null) ended.set(id, answer.body);
+    });
     const running = new Set((await listAll(set.replicas[0]!.url, 'running')).map((e) => e.id));
     const metricsAfter = await Promise.all(
       set.replicas.map((r) => call<string>(r.url, 'GET', '/metrics')),
@@ -442,6 +463,13 @@ async function detection(n: number): Promise<Detection> {
         b.send({ type: 'stop' });
         return answer.then((a) => a.stats);
       }),
+    );
+    // Ended before their first beat landed (the beater reached them more than a limit after they
+    // were registered: setup on a busy machine, not detection): counted apart.
+    const neverBeaten = new Set(
+      stats.flatMap((s) =>
+        s.unexpectedLost.filter((l) => l.previousOkAt === null).map((l) => l.id),
+      ),
     );
     const lost = [...ended.values()].filter(
       (e) => e.verdict === 'heartbeat_lost' && e.heartbeatAt !== null,
@@ -471,8 +499,13 @@ async function detection(n: number): Promise<Detection> {
       ended: lost.length,
       stillRunning: droppedIds.filter((id) => running.has(id)).length,
       overshoot: summarize(overshoot),
-      falsePositives: ids.filter((id) => !dropped.has(id) && !running.has(id)).length,
-      unexpectedLost: stats.reduce((sum, s) => sum + s.unexpectedLost.length, 0),
+      falsePositives: ids.filter(
+        (id) => !dropped.has(id) && !running.has(id) && !neverBeaten.has(id),
+      ).length,
+      neverBeaten: neverBeaten.size,
+      lostSentInTime: stats
+        .flatMap((s) => s.unexpectedLost)
+        .filter((l) => l.previousOkAt !== null && l.sentAt - l.previousOkAt <= DET_LIMIT_MS).length,
       steadyCpu,
       perReplica: set.replicas.map((_, i) => ({
         sweeps: sweeps(i),
@@ -536,7 +569,10 @@ function verdicts(results: Ingest[], det: Detection[]): string[] {
   }
   for (const d of det) {
     const ok =
-      d.ended === DET_DROPPED && d.overshoot.p99 <= TARGET_P99_MS && d.falsePositives === 0;
+      d.ended === DET_DROPPED &&
+      d.overshoot.p99 <= TARGET_P99_MS &&
+      d.falsePositives === 0 &&
+      d.lostSentInTime === 0;
     lines.push(
       `- Target with ${d.n} replica${d.n > 1 ? 's' : ''}: detection p99 ≤ ${TARGET_P99_MS} ms and 0 false positives: ${ok ? '**met**' : '**not met**'} (p99 ${fmt(d.overshoot.p99)} ms, ${d.ended} of ${DET_DROPPED} ended \`heartbeat_lost\`, ${d.falsePositives} false positives).`,
     );
@@ -566,13 +602,17 @@ async function main(): Promise<string> {
       );
   }
   const detRow = (d: Detection) =>
-    `| ${d.n} | ${d.ended} / ${DET_DROPPED} | ${fmt(d.overshoot.p50)} | ${fmt(d.overshoot.p90)} | ${fmt(d.overshoot.p99)} | ${fmt(d.overshoot.max)} | ${d.falsePositives} | ${d.perReplica.map((p) => `${fmt(p.sweeps)} / ${p.remediated}`).join(' · ')} ${cpuCells(d.steadyCpu)}`;
+    `| ${d.n} | ${d.ended} / ${DET_DROPPED} | ${fmt(d.overshoot.p50)} | ${fmt(d.overshoot.p90)} | ${fmt(d.overshoot.p99)} | ${fmt(d.overshoot.max)} | ${d.falsePositives}${d.neverBeaten > 0 ? ` (${d.neverBeaten} never beaten apart)` : ''} | ${d.perReplica.map((p) => `${fmt(p.sweeps)} / ${p.remediated}`).join(' · ')} ${cpuCells(d.steadyCpu)}`;
   for (const d of det) {
     if (d.stillRunning > 0)
       notes.push(`- detection, ${d.n}: ${d.stillRunning} dropped executions still running`);
-    if (d.unexpectedLost > 0)
+    if (d.neverBeaten > 0)
       notes.push(
-        `- detection, ${d.n}: ${d.unexpectedLost} beats of still-beating executions answered lost`,
+        `- detection, ${d.n}: ${d.neverBeaten} executions were ended before their first beat landed (the beater reached them more than ${fmt(DET_LIMIT_MS)} ms after their registration: setup on a busy machine; not counted as false positives, since they never beat in time)`,
+      );
+    if (d.lostSentInTime > 0)
+      notes.push(
+        `- detection, ${d.n}: **${d.lostSentInTime} beats sent within the limit after an accepted one were answered lost**`,
       );
     if (d.beaterErrors.length > 0)
       notes.push(`- detection, ${d.n}: beater: ${d.beaterErrors.join(' / ')}`);
