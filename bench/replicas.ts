@@ -351,7 +351,7 @@ interface Detection {
   lostSentInTime: number;
   steadyCpu: CpuShares;
   /** Per replica: sweeps run, and dropped executions it ended. */
-  perReplica: { sweeps: number; remediated: number }[];
+  perReplica: { sweeps: number; remediated: number; stalls: number }[];
   beaterErrors: string[];
   warnings: { count: number; sample: string[] };
 }
@@ -408,6 +408,7 @@ async function detection(n: number): Promise<Detection> {
     const stride = DET_TOTAL / DET_DROPPED;
     const droppedIds = ids.filter((_, i) => i % stride === stride - 1);
     const dropped = new Set(droppedIds);
+    const droppedAt = Date.now();
     await Promise.all(
       beaters.map((b, i) => {
         const ack = message(b, isType('dropped'), 10_000, 'beater drop');
@@ -416,6 +417,19 @@ async function detection(n: number): Promise<Detection> {
       }),
     );
     // Wait (bounded) until every dropped execution has ended, asking once a second.
+    // Each replica's `listeningSince` (/healthz): it moves when its event loop stalls for more than
+    // a second, and its sweeps then give silent executions a full limit after it.
+    const listening = set.replicas.map(() => new Set<number>());
+    const noteListening = async () => {
+      await Promise.all(
+        set.replicas.map(async (r, i) => {
+          const answer = await call<{ listeningSince?: number }>(r.url, 'GET', '/healthz');
+          const since = answer.body.listeningSince;
+          if (typeof since === 'number' && since >= droppedAt - DET_LIMIT_MS)
+            listening[i]!.add(since);
+        }),
+      );
+    };
     // Wait (bounded) until every dropped execution has ended: any replica's event stream says so
     // at once; once a second the ones no stream has reported are asked for.
     const done = new Set<string>();
@@ -427,6 +441,7 @@ async function detection(n: number): Promise<Detection> {
           if (e.type === 'execution:remediated') done.add(String(e.data.executionId));
       if (Date.now() - lastPoll >= 1_000) {
         lastPoll = Date.now();
+        await noteListening();
         await pool(
           droppedIds.filter((id) => !done.has(id)),
           16,
@@ -443,6 +458,7 @@ async function detection(n: number): Promise<Detection> {
       await sleep(50);
     }
     await sleep(DET_SOAK_MS);
+    await noteListening();
     const ended = new Map<string, ExecutionJson>();
     await pool(droppedIds, 16, async (id) => {
       const answer = await call<ExecutionJson>(set.replicas[0]!.url, 'GET', `/v1/executions/${id}`);
@@ -509,6 +525,7 @@ async function detection(n: number): Promise<Detection> {
       steadyCpu,
       perReplica: set.replicas.map((_, i) => ({
         sweeps: sweeps(i),
+        stalls: listening[i]!.size,
         remediated: streams[i]!.events.filter(
           (e) => e.type === 'execution:remediated' && dropped.has(String(e.data.executionId)),
         ).length,
@@ -602,7 +619,7 @@ async function main(): Promise<string> {
       );
   }
   const detRow = (d: Detection) =>
-    `| ${d.n} | ${d.ended} / ${DET_DROPPED} | ${fmt(d.overshoot.p50)} | ${fmt(d.overshoot.p90)} | ${fmt(d.overshoot.p99)} | ${fmt(d.overshoot.max)} | ${d.falsePositives}${d.neverBeaten > 0 ? ` (${d.neverBeaten} never beaten apart)` : ''} | ${d.perReplica.map((p) => `${fmt(p.sweeps)} / ${p.remediated}`).join(' · ')} ${cpuCells(d.steadyCpu)}`;
+    `| ${d.n} | ${d.ended} / ${DET_DROPPED} | ${fmt(d.overshoot.p50)} | ${fmt(d.overshoot.p90)} | ${fmt(d.overshoot.p99)} | ${fmt(d.overshoot.max)} | ${d.falsePositives}${d.neverBeaten > 0 ? ` (${d.neverBeaten} never beaten apart)` : ''} | ${d.perReplica.map((p) => `${fmt(p.sweeps)} / ${p.remediated} / ${p.stalls}`).join(' · ')} ${cpuCells(d.steadyCpu)}`;
   for (const d of det) {
     if (d.stillRunning > 0)
       notes.push(`- detection, ${d.n}: ${d.stillRunning} dropped executions still running`);
@@ -648,9 +665,9 @@ async function main(): Promise<string> {
       : [
           `### (c) Detection while the replicas share the work: ${fmt(DET_TOTAL)} executions beating every ${DET_BEAT_MS} ms (limit ${fmt(DET_LIMIT_MS)} ms), ${DET_DROPPED} stop`,
           '',
-          'Executions registered through the replicas in turn (chunks of 250) and each beaten through the replica that registered it (a beater process per replica). Overshoot = `endedAt` − (`heartbeatAt` + limit), as Vigil recorded them. False positives: executions still beating that are no longer running after the drop and a soak. CPU over the steady state before the drop.',
+          'Executions registered through the replicas in turn (chunks of 250) and each beaten through the replica that registered it (a beater process per replica). Overshoot = `endedAt` − (`heartbeatAt` + limit), as Vigil recorded them. False positives: executions still beating that are no longer running after the drop and a soak. CPU over the steady state before the drop. Times a replica stopped listening: distinct values of its `listeningSince` (`/healthz`, read once a second from a limit before the drop to the end of the soak), which moves when its event loop stalls for more than a second; its sweeps then give a silent execution one full limit after it (docs/design.md, “The watchdog watches itself”).',
           '',
-          '| Replicas | Ended `heartbeat_lost` | p50 (ms) | p90 (ms) | p99 (ms) | Max (ms) | False positives | Sweeps / dropped ended, per replica | Replicas CPU | Their PG backends CPU | All PG CPU | Machine busy |',
+          '| Replicas | Ended `heartbeat_lost` | p50 (ms) | p90 (ms) | p99 (ms) | Max (ms) | False positives | Per replica: sweeps / dropped it ended / times it stopped listening | Replicas CPU | Their PG backends CPU | All PG CPU | Machine busy |',
           '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |',
           ...det.map(detRow),
           '',
