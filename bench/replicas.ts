@@ -338,6 +338,24 @@ async function subscribe(url: string): Promise<Stream> {
   return stream;
 }
 
+/**
+ * From a replica's `sweep:completed` events after `since`: its longest sweep, and the overdue rows
+ * its sweeps judged but left alone (`skipped`: the compare-and-set found the row changed, e.g. a
+ * beat landed between the read and the end).
+ */
+function sweepsAfter(stream: Stream, since: number): { longestSweepMs: number; fenced: number } {
+  const completed = stream.events.filter(
+    (e) => e.type === 'sweep:completed' && e.receivedAt >= since,
+  );
+  return {
+    longestSweepMs: Math.max(0, ...completed.map((e) => Number(e.data.durationMs) || 0)),
+    fenced: completed.reduce(
+      (sum, e) => sum + (Number((e.data.counts as Record<string, unknown>).skipped) || 0),
+      0,
+    ),
+  };
+}
+
 interface Detection {
   n: number;
   ended: number;
@@ -351,7 +369,13 @@ interface Detection {
   lostSentInTime: number;
   steadyCpu: CpuShares;
   /** Per replica: sweeps run, and dropped executions it ended. */
-  perReplica: { sweeps: number; remediated: number; stalls: number }[];
+  perReplica: {
+    sweeps: number;
+    remediated: number;
+    stalls: number;
+    longestSweepMs: number;
+    fenced: number;
+  }[];
   beaterErrors: string[];
   warnings: { count: number; sample: string[] };
 }
@@ -526,6 +550,7 @@ async function detection(n: number): Promise<Detection> {
       perReplica: set.replicas.map((_, i) => ({
         sweeps: sweeps(i),
         stalls: listening[i]!.size,
+        ...sweepsAfter(streams[i]!, droppedAt),
         remediated: streams[i]!.events.filter(
           (e) => e.type === 'execution:remediated' && dropped.has(String(e.data.executionId)),
         ).length,
@@ -619,7 +644,7 @@ async function main(): Promise<string> {
       );
   }
   const detRow = (d: Detection) =>
-    `| ${d.n} | ${d.ended} / ${DET_DROPPED} | ${fmt(d.overshoot.p50)} | ${fmt(d.overshoot.p90)} | ${fmt(d.overshoot.p99)} | ${fmt(d.overshoot.max)} | ${d.falsePositives}${d.neverBeaten > 0 ? ` (${d.neverBeaten} never beaten apart)` : ''} | ${d.perReplica.map((p) => `${fmt(p.sweeps)} / ${p.remediated} / ${p.stalls}`).join(' · ')} ${cpuCells(d.steadyCpu)}`;
+    `| ${d.n} | ${d.ended} / ${DET_DROPPED} | ${fmt(d.overshoot.p50)} | ${fmt(d.overshoot.p90)} | ${fmt(d.overshoot.p99)} | ${fmt(d.overshoot.max)} | ${d.falsePositives}${d.neverBeaten > 0 ? ` (${d.neverBeaten} never beaten apart)` : ''} | ${d.perReplica.map((p) => `${fmt(p.sweeps)} / ${p.remediated} / ${fmt(p.longestSweepMs)} ms / ${p.fenced} / ${p.stalls}`).join(' · ')} ${cpuCells(d.steadyCpu)}`;
   for (const d of det) {
     if (d.stillRunning > 0)
       notes.push(`- detection, ${d.n}: ${d.stillRunning} dropped executions still running`);
@@ -665,9 +690,9 @@ async function main(): Promise<string> {
       : [
           `### (c) Detection while the replicas share the work: ${fmt(DET_TOTAL)} executions beating every ${DET_BEAT_MS} ms (limit ${fmt(DET_LIMIT_MS)} ms), ${DET_DROPPED} stop`,
           '',
-          'Executions registered through the replicas in turn (chunks of 250) and each beaten through the replica that registered it (a beater process per replica). Overshoot = `endedAt` − (`heartbeatAt` + limit), as Vigil recorded them. False positives: executions still beating that are no longer running after the drop and a soak. CPU over the steady state before the drop. Times a replica stopped listening: distinct values of its `listeningSince` (`/healthz`, read once a second from a limit before the drop to the end of the soak), which moves when its event loop stalls for more than a second; its sweeps then give a silent execution one full limit after it (docs/design.md, “The watchdog watches itself”).',
+          'Executions registered through the replicas in turn (chunks of 250) and each beaten through the replica that registered it (a beater process per replica). Overshoot = `endedAt` − (`heartbeatAt` + limit), as Vigil recorded them. False positives: executions still beating that are no longer running after the drop and a soak. CPU over the steady state before the drop. Per replica, after the drop: its longest sweep, and the overdue rows its sweeps judged but left alone (`skipped`: the compare-and-set found the row changed — a beat landed between the read and the end, as happens when beats arrive late). Times a replica stopped listening: distinct values of its `listeningSince` (`/healthz`, read once a second from a limit before the drop to the end of the soak), which moves when its event loop stalls for more than a second; its sweeps then give a silent execution one full limit after it (docs/design.md, “The watchdog watches itself”).',
           '',
-          '| Replicas | Ended `heartbeat_lost` | p50 (ms) | p90 (ms) | p99 (ms) | Max (ms) | False positives | Per replica: sweeps / dropped it ended / times it stopped listening | Replicas CPU | Their PG backends CPU | All PG CPU | Machine busy |',
+          '| Replicas | Ended `heartbeat_lost` | p50 (ms) | p90 (ms) | p99 (ms) | Max (ms) | False positives | Per replica: sweeps / dropped it ended / its longest sweep / rows its sweeps left alone / times it stopped listening | Replicas CPU | Their PG backends CPU | All PG CPU | Machine busy |',
           '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |',
           ...det.map(detRow),
           '',
