@@ -638,6 +638,17 @@ async function main(): Promise<string> {
   const notes: string[] = [];
   for (const r of results) {
     for (const bad of [...r.beats.bad, ...r.regs.bad]) notes.push(`- ${r.n} replica(s): ${bad}`);
+    for (const [what, m] of [
+      ['batched heartbeats', r.beats],
+      ['batched registrations', r.regs],
+    ] as const) {
+      // PostgreSQL serves other users too: their share of it is a share these figures lacked.
+      const others = m.cpu === null ? 0 : m.cpu.postgres - m.cpu.backends;
+      if (others > 0.25)
+        notes.push(
+          `- **${r.n} replica(s), ${what}: other users of PostgreSQL took ${pct(others)} of a core during the window** (all PostgreSQL processes ${pct(m.cpu?.postgres)} against ${pct(m.cpu?.backends)} for the replicas' backends): this figure, and any ratio built on it, says as much about them as about Vigil.`,
+        );
+    }
     if (r.warnings.count > 0)
       notes.push(
         `- ${r.n} replica(s): ${r.warnings.count} server lines at warn or above: ${r.warnings.sample.join(' / ')}`,
