@@ -7,7 +7,12 @@ import type { AttemptsTable } from '../schema.js';
 import type { Db, Dialect, SqlContext } from './context.js';
 import type { ExecutionRow } from './rows.js';
 import { remediationRow } from './rows.js';
-import { endManyPostgres } from './end-attempts-postgres.js';
+import {
+  ATTEMPT_TYPES,
+  REMEDIATION_TYPES,
+  endManyPostgres,
+  insertUnnest,
+} from './end-attempts-postgres.js';
 import type { EndItem, Win } from './end-writes.js';
 import { attemptEndWrites, deadlineHolds } from './end-writes.js';
 
@@ -118,13 +123,16 @@ async function compareAndEnd(
  */
 async function recordEnds(db: Db, dialect: Dialect, wins: Win[], now: number): Promise<void> {
   if (wins.length === 0) return;
-  await db
-    .insertInto('attempts')
-    .values(wins.map((w) => w.attempt))
-    .execute();
   const audits = wins.flatMap((w) => (w.audit ? [remediationRow(w.audit)] : []));
-  if (audits.length > 0) await db.insertInto('remediations').values(audits).execute();
   if (dialect === 'postgres') {
+    // Arrays through unnest: a few parameters whatever the page's size, one plan.
+    await insertUnnest(
+      db,
+      'attempts',
+      ATTEMPT_TYPES,
+      wins.map((w) => w.attempt),
+    );
+    await insertUnnest(db, 'remediations', REMEDIATION_TYPES, audits);
     await sql`
       UPDATE slot_holds AS h SET release_due_at = ${now}::bigint, remediation_id = v.rid
       FROM unnest(
@@ -136,6 +144,11 @@ async function recordEnds(db: Db, dialect: Dialect, wins: Win[], now: number): P
         AND h.released_at IS NULL AND h.release_due_at IS NULL`.execute(db);
     return;
   }
+  await db
+    .insertInto('attempts')
+    .values(wins.map((w) => w.attempt))
+    .execute();
+  if (audits.length > 0) await db.insertInto('remediations').values(audits).execute();
   for (const w of wins) {
     await db
       .updateTable('slot_holds')

@@ -24,6 +24,62 @@ const COLUMN_TYPES: Record<string, string> = {
   error: 'text',
 };
 
+/** The attempts' columns and their PostgreSQL types. */
+export const ATTEMPT_TYPES = {
+  execution_id: 'text',
+  attempt: 'int',
+  status: 'text',
+  queued_at: 'bigint',
+  started_at: 'bigint',
+  ended_at: 'bigint',
+  verdict: 'text',
+  reason: 'text',
+  ended_by: 'text',
+  result: 'text',
+  error: 'text',
+  late_result: 'text',
+} as const;
+
+/** The remediations' (audit rows') columns and their PostgreSQL types. */
+export const REMEDIATION_TYPES = {
+  id: 'text',
+  sweep_id: 'text',
+  at: 'bigint',
+  execution_id: 'text',
+  attempt: 'int',
+  kind: 'text',
+  owner: 'text',
+  verdict: 'text',
+  action: 'text',
+  reason: 'text',
+  evidence: 'text',
+  steps: 'text',
+  outcome: 'text',
+  dry_run: 'int',
+  labels: 'text',
+  ran_ms: 'bigint',
+  late_ms: 'bigint',
+} as const;
+
+/**
+ * Inserts rows as one array per column through `unnest`: a handful of parameters whatever the
+ * number of rows (a multi-row VALUES of a page has thousands, each parsed and planned).
+ */
+export async function insertUnnest<Row extends object>(
+  trx: Db,
+  table: 'attempts' | 'remediations',
+  types: { readonly [K in keyof Row]: string },
+  rows: readonly Row[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  const columns = Object.keys(types) as (keyof Row & string)[];
+  await sql`
+    INSERT INTO ${sql.table(table)} (${sql.join(columns.map((c) => sql.ref(c)))})
+    SELECT * FROM unnest(${sql.join(
+      columns.map((c) => sql`${rows.map((r) => r[c] ?? null)}::${sql.raw(types[c])}[]`),
+    )})`.execute(trx);
+}
+
 type Planned = { index: number; item: EndItem; update: Record<string, unknown>; win: Win };
 
 /**
