@@ -261,6 +261,55 @@ for (const [name, storeKind, slotKind, up] of combos)
       expect(await holderOf('s')).toBeNull();
     });
 
+    // Redis answers a page's releases in calls of at most 1,000 (table slots release one by one).
+    it.skipIf(slotKind !== 'redis')(
+      'a page longer than one release call releases each slot its own holder held, once',
+      async () => {
+        const n = 1_100;
+        await h.store.createMany(
+          Array.from({ length: n }, (_, i) => ({
+            id: `p${i}`,
+            kind: 'agent',
+            owner: null,
+            parentId: null,
+            status: 'running' as const,
+            limits: { run: null, heartbeat: M, progress: null, queue: null },
+            metadata: {},
+          })),
+          h.clock.now(),
+        );
+        for (let i = 0; i < n; i++) await slots.acquire(`p${i}`, { attempt: 1, slot: `s${i}` });
+        // Two holds lapsed meanwhile: one slot was taken by someone else, one is simply free.
+        await slotStore.release('s7', slotHolder('p7', 1), h.clock.now());
+        await slotStore.acquire('s7', 'someone-else', null, h.clock.now());
+        await slotStore.release('s8', slotHolder('p8', 1), h.clock.now());
+        h.clock.advance(2 * M);
+
+        const result = await new Sweeper({
+          store: h.store,
+          clock: h.clock,
+          config: { ...h.config, sweep: { ...h.config.sweep, batchSize: n } },
+          events: h.bus,
+          slots,
+        }).sweep();
+
+        expect(result.kind === 'completed' && result.report.counts).toMatchObject({
+          heartbeat_lost: n,
+          slots_released: n - 2,
+          slots_not_held: 1,
+          slots_already_free: 1,
+        });
+        expect(await holderOf('s7')).toBe('someone-else');
+        for (const i of [0, 999, 1000, n - 1]) {
+          expect(await holderOf(`s${i}`)).toBeNull();
+          expect((await h.store.slotHolds(`p${i}`))[0]).toMatchObject({
+            releaseOutcome: 'released',
+          });
+        }
+        expect(await h.store.dueSlotReleases({ limit: 10 })).toEqual([]);
+      },
+    );
+
     it('a retried execution: the new attempt does not inherit the old attempt’s slots', async () => {
       h.clock.advance(0);
       const flaky = await harness(storeKind, {

@@ -40,6 +40,15 @@ export interface SlotStore {
   >;
   /** Releases the slot only if `holder` holds it; otherwise says whether it is free or whose. */
   release(slot: string, holder: string, now: number): Promise<SlotReleaseOutcome>;
+  /**
+   * Many compare-and-releases in one round trip (optional): each exactly as `release` would do it,
+   * in order; one answer per release. Fails as a whole (then none is known to have happened).
+   * Callers keep each call to a bounded number of releases (see `Slots`).
+   */
+  releaseMany?(
+    releases: readonly { slot: string; holder: string }[],
+    now: number,
+  ): Promise<SlotReleaseOutcome[]>;
   holderOf(slot: string, now: number): Promise<string | null>;
   /**
    * Whether the slot store answers, from its last command's outcome (or its recovery probe); absent

@@ -11,6 +11,7 @@ import type {
 } from '../ports/slot-store.js';
 import { slotHolder } from '../ports/slot-store.js';
 import { attemptSchema, parseInput } from './ledger.js';
+import { zip } from '../core/zip.js';
 
 export const slotNameSchema = z
   .string()
@@ -34,6 +35,12 @@ export const acquireSlotSchema = z.strictObject({
  * mistake, so the wait stays seconds, not minutes.
  */
 export const STALE_RELEASE_MS = 10_000;
+
+/**
+ * Releases per call of a slot store's `releaseMany`: one Redis script call blocks Redis while it
+ * runs (about a millisecond per thousand keys), so a long page is cut up.
+ */
+const RELEASE_CHUNK = 1_000;
 
 export interface SlotReleaseCounts {
   released: number;
@@ -175,26 +182,51 @@ export class Slots {
   }
 
   /**
-   * Compare-and-releases every hold at once (Redis pipelines them), then records the outcomes in
+   * Compare-and-releases every hold at once (in one script call per RELEASE_CHUNK holds where the
+   * slot store can, else one command each, which Redis pipelines), then records the outcomes in
    * one transaction. A release that fails stays due, for `releaseStale`.
    */
   private async releaseAll(holds: readonly SlotHoldRecord[]): Promise<SlotReleaseCounts> {
     const counts = noReleases();
     const now = this.clock.now();
-    const settled = await Promise.allSettled(
-      holds.map(async (hold) => ({
-        hold,
-        outcome: await this.slotStore.release(
-          hold.slot,
-          slotHolder(hold.executionId, hold.attempt),
-          now,
-        ),
-      })),
-    );
     const done: { hold: SlotHoldRecord; outcome: SlotReleaseOutcome }[] = [];
-    for (const result of settled) {
-      if (result.status === 'rejected') counts.failed++;
-      else done.push(result.value);
+    const releaseMany = this.slotStore.releaseMany?.bind(this.slotStore);
+    if (releaseMany) {
+      const chunks: (readonly SlotHoldRecord[])[] = [];
+      for (let i = 0; i < holds.length; i += RELEASE_CHUNK)
+        chunks.push(holds.slice(i, i + RELEASE_CHUNK));
+      const settled = await Promise.allSettled(
+        chunks.map((chunk) =>
+          releaseMany(
+            chunk.map((hold) => ({
+              slot: hold.slot,
+              holder: slotHolder(hold.executionId, hold.attempt),
+            })),
+            now,
+          ),
+        ),
+      );
+      for (const [chunk, result] of zip(chunks, settled)) {
+        // A chunk that failed (or answered for a different number of holds) stays due.
+        if (result.status === 'rejected' || result.value.length !== chunk.length)
+          counts.failed += chunk.length;
+        else for (const [hold, outcome] of zip(chunk, result.value)) done.push({ hold, outcome });
+      }
+    } else {
+      const settled = await Promise.allSettled(
+        holds.map(async (hold) => ({
+          hold,
+          outcome: await this.slotStore.release(
+            hold.slot,
+            slotHolder(hold.executionId, hold.attempt),
+            now,
+          ),
+        })),
+      );
+      for (const result of settled) {
+        if (result.status === 'rejected') counts.failed++;
+        else done.push(result.value);
+      }
     }
     const recorded = await this.store.recordSlotReleases(done, this.clock.now());
     for (const [i, { outcome }] of done.entries()) {

@@ -72,16 +72,29 @@ export class RedisHealth {
   }
 }
 
-/** Rejects when `promise` has not settled within `ms` (the command itself may still land). */
+/**
+ * Rejects when `promise` has not settled within `ms` (the command itself may still land). When the
+ * timer fires, the rejection waits for the event loop's next I/O phase: if the loop was busy (a
+ * long synchronous write, say) the answer may be sitting unread in the socket, and it wins.
+ */
 export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    let settled = false;
+    const timer = setTimeout(
+      () =>
+        setImmediate(() => {
+          if (!settled) reject(new Error(`no answer within ${ms} ms`));
+        }),
+      ms,
+    );
     promise.then(
       (value) => {
+        settled = true;
         clearTimeout(timer);
         resolve(value);
       },
       (error: unknown) => {
+        settled = true;
         clearTimeout(timer);
         reject(error instanceof Error ? error : new Error(String(error)));
       },

@@ -1,6 +1,6 @@
 import { ErrorReply, createClient } from 'redis';
 import { VigilError } from '../errors.js';
-import type { SlotStore } from '../ports/slot-store.js';
+import type { SlotReleaseOutcome, SlotStore } from '../ports/slot-store.js';
 import { redact } from '../shared/redact.js';
 import { REDIS_COMMAND_TIMEOUT_MS, RedisHealth, withTimeout } from '../shared/redis-health.js';
 
@@ -27,6 +27,24 @@ if current == false then
   return -1
 end
 return 0`;
+
+/** RELEASE over every key in turn (holder i in ARGV[i]): one answer per key, in order. */
+const RELEASE_MANY = `
+local answers = {}
+for i, key in ipairs(KEYS) do
+  local current = redis.call('GET', key)
+  if current == ARGV[i] then
+    answers[i] = redis.call('DEL', key)
+  elseif current == false then
+    answers[i] = -1
+  else
+    answers[i] = 0
+  end
+end
+return answers`;
+
+const releaseOutcome = (answer: number): SlotReleaseOutcome =>
+  answer === 1 ? 'released' : answer === -1 ? 'already_free' : 'not_held';
 
 export interface RedisSlotOptions {
   /** Prefix of every slot key (default `vigil:slot:`). */
@@ -116,7 +134,16 @@ export async function openRedisSlotStore(
           keys: [prefix + slot],
           arguments: [holder],
         })) as number;
-        return answer === 1 ? 'released' : answer === -1 ? 'already_free' : 'not_held';
+        return releaseOutcome(answer);
+      }),
+    releaseMany: (releases) =>
+      run(async () => {
+        const answers = (await client.eval(RELEASE_MANY, {
+          keys: releases.map((r) => prefix + r.slot),
+          arguments: releases.map((r) => r.holder),
+        })) as number[];
+        if (answers.length !== releases.length) throw new Error('release: answers missing');
+        return answers.map(releaseOutcome);
       }),
     holderOf: (slot) => run(async () => (await client.get(prefix + slot)) ?? null),
     status: () => health.status(),

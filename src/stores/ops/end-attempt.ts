@@ -1,17 +1,22 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Selectable } from 'kysely';
 import { sql } from 'kysely';
-import { deadlineOf } from '../../core/limits.js';
-import type { JsonValue } from '../../core/types.js';
 import type { RemediationRecord } from '../../ports/audit-store.js';
 import type { AttemptEnd, Fence } from '../../ports/records.js';
 import type { AttemptsTable } from '../schema.js';
 import type { Db, Dialect, SqlContext } from './context.js';
 import type { ExecutionRow } from './rows.js';
-import { remediationRow, toNumber } from './rows.js';
+import { remediationRow } from './rows.js';
+import {
+  ATTEMPT_TYPES,
+  REMEDIATION_TYPES,
+  endManyPostgres,
+  insertUnnest,
+} from './end-attempts-postgres.js';
+import type { EndItem, Win } from './end-writes.js';
+import { attemptEndWrites, deadlineHolds } from './end-writes.js';
 
-/** One end of a sweep's page: the fence it is taken on, how it ends, its audit. */
-export type EndItem = { fence: Fence; end: AttemptEnd; audit?: RemediationRecord | undefined };
+export type { EndItem } from './end-writes.js';
 
 /**
  * The compare-and-set at the heart of every terminal write: the update applies only while the row
@@ -41,6 +46,13 @@ export async function endAttempts(
   if (ctx.dialect === 'sqlite' && !ctx.genericEnds) {
     return ctx.prepared.run(prepareSqlite, (ends) => ends.many(items, now));
   }
+  if (ctx.dialect === 'postgres' && distinctIds(items)) {
+    return ctx.writeTransaction(async (trx) => {
+      const { won, wins } = await endManyPostgres(trx, items, now);
+      await recordEnds(trx, 'postgres', wins, now);
+      return won;
+    });
+  }
   return ctx.writeTransaction(async (trx) => {
     const wins: Win[] = [];
     const won: boolean[] = [];
@@ -52,6 +64,11 @@ export async function endAttempts(
     await recordEnds(trx, ctx.dialect, wins, now);
     return won;
   });
+}
+
+/** Whether no execution is named twice (the page's one-statement end needs one row per id). */
+function distinctIds(items: readonly EndItem[]): boolean {
+  return new Set(items.map((i) => i.fence.id)).size === items.length;
 }
 
 /** The query-builder path, inside a write transaction (also how a runner's report ends). */
@@ -66,74 +83,6 @@ export async function endFenced(
   const won = await compareAndEnd(db, fence, end, now);
   if (won) await recordEnds(db, dialect, [{ fence, attempt: won, audit }], now);
   return won !== null;
-}
-
-/** Whether the row still has the deadline the fence was taken on (when the fence names one). */
-function deadlineHolds(row: Pick<ExecutionRow, 'deadline_at'>, fence: Fence): boolean {
-  if (fence.deadlineAt === undefined) return true;
-  const current = row.deadline_at === null ? null : Number(row.deadline_at);
-  return current === fence.deadlineAt;
-}
-
-/**
- * The writes that end an attempt, computed once for every path that applies them: the row update
- * (with a retry, the execution goes back to `queued` as the next attempt) and the attempt's record.
- */
-function attemptEndWrites(
-  row: ExecutionRow,
-  fence: Fence,
-  end: AttemptEnd,
-  now: number,
-): { update: Partial<ExecutionRow>; attempt: Selectable<AttemptsTable> } {
-  const json = (value: JsonValue | undefined) =>
-    value === undefined ? null : JSON.stringify(value);
-  const ended = {
-    reason: end.reason,
-    verdict: end.verdict,
-    ended_by: end.endedBy,
-    result: json(end.result),
-    error: json(end.error),
-  };
-  const update: Partial<ExecutionRow> = end.retry
-    ? {
-        ...ended,
-        status: 'queued',
-        attempt: end.retry.attempt,
-        queued_at: end.retry.queuedAt,
-        started_at: null,
-        heartbeat_at: null,
-        progress_at: null,
-        progress: null,
-        ended_at: null,
-        termination_failures: 0,
-        deadline_at: deadlineOf({
-          status: 'queued',
-          queuedAt: end.retry.queuedAt,
-          startedAt: null,
-          heartbeatAt: null,
-          progressAt: null,
-          limits: {
-            run: toNumber(row.limit_run),
-            heartbeat: toNumber(row.limit_heartbeat),
-            progress: toNumber(row.limit_progress),
-            queue: toNumber(row.limit_queue),
-          },
-        }),
-      }
-    : { ...ended, status: end.status, ended_at: now, deadline_at: null };
-  return {
-    update,
-    attempt: {
-      execution_id: fence.id,
-      attempt: fence.attempt,
-      status: end.status,
-      queued_at: row.queued_at,
-      started_at: row.started_at,
-      ended_at: now,
-      ...ended,
-      late_result: null,
-    },
-  };
 }
 
 /** The compare-and-set itself: the attempt's record when this write won, else null. */
@@ -168,25 +117,22 @@ async function compareAndEnd(
   return Number(result.numUpdatedRows) === 0 ? null : writes.attempt;
 }
 
-type Win = {
-  fence: Fence;
-  attempt: Selectable<AttemptsTable>;
-  audit?: RemediationRecord | undefined;
-};
-
 /**
  * What follows the ends that won, in the same transaction, a few statements for all of them: the
  * attempts' records, the remediations' audit rows, and their slots marked due for release.
  */
 async function recordEnds(db: Db, dialect: Dialect, wins: Win[], now: number): Promise<void> {
   if (wins.length === 0) return;
-  await db
-    .insertInto('attempts')
-    .values(wins.map((w) => w.attempt))
-    .execute();
   const audits = wins.flatMap((w) => (w.audit ? [remediationRow(w.audit)] : []));
-  if (audits.length > 0) await db.insertInto('remediations').values(audits).execute();
   if (dialect === 'postgres') {
+    // Arrays through unnest: a few parameters whatever the page's size, one plan.
+    await insertUnnest(
+      db,
+      'attempts',
+      ATTEMPT_TYPES,
+      wins.map((w) => w.attempt),
+    );
+    await insertUnnest(db, 'remediations', REMEDIATION_TYPES, audits);
     await sql`
       UPDATE slot_holds AS h SET release_due_at = ${now}::bigint, remediation_id = v.rid
       FROM unnest(
@@ -198,6 +144,11 @@ async function recordEnds(db: Db, dialect: Dialect, wins: Win[], now: number): P
         AND h.released_at IS NULL AND h.release_due_at IS NULL`.execute(db);
     return;
   }
+  await db
+    .insertInto('attempts')
+    .values(wins.map((w) => w.attempt))
+    .execute();
+  if (audits.length > 0) await db.insertInto('remediations').values(audits).execute();
   for (const w of wins) {
     await db
       .updateTable('slot_holds')

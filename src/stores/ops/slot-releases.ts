@@ -1,3 +1,4 @@
+import type BetterSqlite3 from 'better-sqlite3';
 import { sql } from 'kysely';
 import type { StepRecord } from '../../ports/audit-store.js';
 import type { SlotHoldRecord, SlotReleaseOutcome } from '../../ports/slot-store.js';
@@ -15,6 +16,9 @@ export async function recordSlotReleases(
   now: number,
 ): Promise<boolean[]> {
   if (releases.length === 0) return [];
+  if (ctx.dialect === 'sqlite' && !ctx.genericEnds) {
+    return ctx.prepared.run(prepareSqlite, (record) => record(releases, now));
+  }
   return ctx.dialect === 'postgres'
     ? ctx.writeTransaction((trx) => recordPostgres(trx, releases, now))
     : ctx.writeTransaction((trx) => recordSqlite(trx, releases, now));
@@ -44,6 +48,26 @@ async function recordSqlite(trx: Db, releases: readonly Release[], now: number) 
       .execute();
   }
   return recorded;
+}
+
+/** On SQLite, the same two statements per release, prepared once, in one IMMEDIATE transaction. */
+function prepareSqlite(database: BetterSqlite3.Database) {
+  const mark = database.prepare<[number, string, string, number, string]>(
+    'UPDATE slot_holds SET released_at = ?, release_outcome = ? WHERE execution_id = ? AND attempt = ? AND slot = ? AND released_at IS NULL',
+  );
+  const append = database.prepare<[string, string]>(
+    `UPDATE remediations SET steps = json_insert(steps, '$[#]', json(?)) WHERE id = ?`,
+  );
+  const many = database.transaction((releases: readonly Release[], now: number) =>
+    releases.map(({ hold, outcome }) => {
+      const { changes } = mark.run(now, outcome, hold.executionId, hold.attempt, hold.slot);
+      if (changes !== 1) return false;
+      if (hold.remediationId !== null)
+        append.run(JSON.stringify(releaseStep(hold, outcome, now)), hold.remediationId);
+      return true;
+    }),
+  );
+  return (releases: readonly Release[], now: number): boolean[] => many.immediate(releases, now);
 }
 
 /** On PostgreSQL, two statements for the whole batch: mark the holds, append to the audit rows. */
