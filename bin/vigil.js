@@ -21,16 +21,26 @@ enableCompileCache?.(
   process.env.NODE_COMPILE_CACHE || path.join(cacheHome, 'vigil', 'compile-cache'),
 );
 // The command line bundled into a few files (scripts/bundle-cli.mjs, run by `npm run build`) when
-// it is at least as new as tsc's output, which runs otherwise (after a `tsc` alone): the bundle
-// reads a few files where tsc's output reads some 600 modules, most of a command's start.
-const { statSync } = await import('node:fs');
+// it is at least as new as every file of tsc's output it was made from (inputs.json); tsc's output
+// runs otherwise (after a `tsc` alone, or a change under `tsc --watch`). The bundle reads a few
+// files where tsc's output reads some 600 modules, most of a command's start.
+const { readFileSync, statSync } = await import('node:fs');
 const dist = path.join(import.meta.dirname, '..', 'dist');
 /** @param {string} file */
 const builtAt = (file) => statSync(path.join(dist, file), { throwIfNoEntry: false })?.mtimeMs ?? -1;
-const bundled = builtAt('cli-bundle/main.js');
+const bundleIsCurrent = () => {
+  const bundled = builtAt('cli-bundle/main.js');
+  if (bundled < 0) return false;
+  try {
+    /** @type {string[]} */
+    const inputs = JSON.parse(readFileSync(path.join(dist, 'cli-bundle', 'inputs.json'), 'utf8'));
+    return inputs.every((input) => builtAt(input) <= bundled);
+  } catch {
+    return false;
+  }
+};
 /** @type {typeof import('../dist/cli/main.js')} */
-const { runMain } =
-  bundled >= 0 && bundled >= builtAt('cli/main.js')
-    ? await import('../dist/cli-bundle/main.js')
-    : await import('../dist/cli/main.js');
+const { runMain } = bundleIsCurrent()
+  ? await import('../dist/cli-bundle/main.js')
+  : await import('../dist/cli/main.js');
 process.exitCode = await runMain(process.argv.slice(2));

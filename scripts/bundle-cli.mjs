@@ -4,8 +4,8 @@
  * resolving, reading and linking each module was most of a command's start.
  *
  * `npm run build` runs it after tsc. bin/vigil.js runs the bundle when it is at least as new as
- * dist/cli/main.js, and dist/cli/main.js otherwise (after a `tsc` alone, say), so a stale bundle
- * never runs.
+ * every file of tsc's output it was made from (inputs.json), and dist/cli/main.js otherwise (after
+ * a `tsc` alone, or a change under `tsc --watch`), so a stale bundle never runs.
  *
  * - One chunk per part a command loads when it runs (esbuild's code splitting keeps every
  *   `await import()`): `vigil --help` still loads the parser alone, `vigil beat` no server.
@@ -82,3 +82,11 @@ for (const [output, { inputs }] of Object.entries(result.metafile.outputs)) {
   if (packages.size > 0) modules[relative(outdir, join(root, output))] = [...packages].sort();
 }
 writeFileSync(join(outdir, 'modules.json'), `${JSON.stringify(modules, null, 2)}\n`);
+
+// tsc's outputs the bundle was made from: bin/vigil.js runs tsc's output instead when any of them
+// is newer than the bundle (`tsc --watch` rewrites only the files that changed).
+const inputs = Object.keys(result.metafile.inputs)
+  .filter((input) => packageOf(input) === undefined && input.startsWith('dist/'))
+  .map((input) => relative(join(root, 'dist'), join(root, input)))
+  .sort();
+writeFileSync(join(outdir, 'inputs.json'), `${JSON.stringify(inputs)}\n`);

@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
@@ -72,6 +73,36 @@ async function packagesLoadedBy(
   expect(urls.some((url) => url.endsWith('/dist/cli-bundle/main.js'))).toBe(true);
   return { packages: [...packages].sort(), stdout: run.stdout };
 }
+
+describe('which build vigil runs', () => {
+  it('runs the bundle, and tsc’s output once a file the bundle was made from is newer', () => {
+    // A copy of the built package (node_modules linked), so the shared dist/ is left as it is.
+    mkdirSync(join(dir, 'pkg'));
+    const pkg = join(dir, 'pkg');
+    for (const part of ['bin', 'dist', 'package.json'])
+      cpSync(join(ROOT, part), join(pkg, part), { recursive: true, preserveTimestamps: true });
+    symlinkSync(join(ROOT, 'node_modules'), join(pkg, 'node_modules'));
+    const loaded = () => {
+      const list = join(dir, `modules-${Math.random().toString(36).slice(2)}.txt`);
+      const run = spawnSync(process.execPath, [join(pkg, 'bin', 'vigil.js'), '--version'], {
+        cwd: dir,
+        env: { ...process.env, NODE_OPTIONS: `--import=${RECORDER}`, RECORD_MODULES_TO: list },
+        encoding: 'utf8',
+      });
+      expect(run.status, run.stderr).toBe(0);
+      const urls = readFileSync(list, 'utf8').split('\n');
+      return {
+        bundle: urls.some((url) => url.endsWith('/pkg/dist/cli-bundle/main.js')),
+        tsc: urls.some((url) => url.endsWith('/pkg/dist/cli/main.js')),
+      };
+    };
+    expect(loaded()).toEqual({ bundle: true, tsc: false });
+    // As `tsc --watch` leaves it: one module rewritten, dist/cli/main.js untouched.
+    const later = new Date(Date.now() + 60_000);
+    utimesSync(join(pkg, 'dist', 'runtime', 'sweep.js'), later, later);
+    expect(loaded()).toEqual({ bundle: false, tsc: true });
+  });
+});
 
 describe('what vigil loads', () => {
   it('each group of commands, loaded when one of them runs, defines the commands it is listed for', async () => {
