@@ -83,6 +83,37 @@ await describeEach(storeKinds(), 'heartbeats on %s', (kind) => {
     ]);
   });
 
+  it('a beat no execution could match (attempt beyond 2^31 - 1, an id with a NUL) is lost on its own', async () => {
+    await ledger.register({ id: 'a', kind: 'k', limits: { heartbeat: '1m' } });
+    await ledger.register({ id: 'b', kind: 'k', limits: { heartbeat: '1m' } });
+    clock.set(T0 + 10 * S);
+    // In one write, as the group commit puts beats of several callers together.
+    const written = await store.heartbeat(
+      [
+        { id: 'a', attempt: 1 },
+        { id: 'b', attempt: 2_147_483_648 },
+        { id: 'c\u0000', attempt: 1 },
+      ],
+      clock.now(),
+    );
+    expect(written.ok).toEqual([{ id: 'a', deadlineAt: T0 + 10 * S + M }]);
+    expect(written.lost).toEqual([
+      {
+        id: 'b',
+        status: 'running',
+        reason: 'there is no attempt 2147483648; the execution is on attempt 1',
+      },
+      { id: 'c\u0000', status: null, reason: 'no such execution' },
+    ]);
+    // Two callers whose beats share a write: the good one lands.
+    const [good, odd] = await Promise.all([
+      ledger.heartbeat([{ id: 'a', attempt: 1 }]),
+      ledger.heartbeat([{ id: 'b', attempt: 2_147_483_648 }]),
+    ]);
+    expect(good.ok.map((beat) => beat.id)).toEqual(['a']);
+    expect(odd.lost.map((beat) => beat.id)).toEqual(['b']);
+  });
+
   it('concurrent batches over the same executions in opposite orders all land (no deadlock)', async () => {
     const ids = Array.from({ length: 50 }, (_, i) => `c-${String(i).padStart(2, '0')}`);
     for (const id of ids) await ledger.register({ id, kind: 'k', limits: { heartbeat: '1m' } });

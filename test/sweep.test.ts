@@ -388,6 +388,31 @@ await describeEach(storeKinds(), 'on %s', (kind) => {
       }
     });
 
+    it('still notices the takeover when this process’s clock stepped back meanwhile', async () => {
+      for (let i = 0; i < 6; i++) await h.ledger.register({ id: `job-${i}`, kind: 'embed' });
+      h.clock.set(T0 + 20 * M);
+      const other = h.openAnother();
+      let pages = 0;
+      const sweeper = sweeperAfterEachRead(async () => {
+        if (++pages === 1) {
+          // 2 s later in real time the lease (1 s) has run out and another replica holds it;
+          // this process's wall clock was stepped back an hour meanwhile (NTP).
+          expect(await other.acquireLease('sweep', 'replica-b', T0 + 20 * M + 2 * S, 60_000)).toBe(
+            true,
+          );
+          h.clock.set(T0 + 20 * M - 60 * M);
+        }
+      });
+      try {
+        const result = await sweeper.sweep();
+        if (result.kind !== 'completed') throw new Error('expected a report');
+        expect(result.report.counts).toMatchObject({ lease_lost: 1 });
+        expect((await h.store.list({ status: 'running', limit: 10 })).items).toHaveLength(4);
+      } finally {
+        await other.close();
+      }
+    });
+
     /** A sweeper whose store counts the sweep-lease writes; `afterRead` as above. */
     function countingLeases(afterRead: () => void = () => undefined) {
       const store: ExecutionStore = Object.create(h.store) as ExecutionStore;

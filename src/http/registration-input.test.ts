@@ -38,6 +38,7 @@ const inputs: unknown[] = [
   { kind: 'k', metadata: { d: new Date(0) } },
   { kind: 'k', metadata: { f: () => 1 } },
   { kind: 'k', metadata: { u: undefined } },
+  JSON.parse('{"kind":"k","metadata":{"__proto__":{"x":1},"a":1}}'),
   { kind: 'k', metadata: [] },
   { kind: 'k', metadata: null },
   { kind: 'k', metadata: 'x' },

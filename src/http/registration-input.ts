@@ -37,6 +37,8 @@ function isJson(value: unknown, depth: number): boolean {
 function isMetadata(value: object, depth: number): boolean {
   if (!isPlainObject(value)) return false;
   for (const key of Object.keys(value)) {
+    // The schema's records leave a "__proto__" key out: such a body goes to the schema.
+    if (key === '__proto__') return false;
     if (!isJson((value as Record<string, unknown>)[key], depth + 1)) return false;
   }
   return true;

@@ -231,12 +231,13 @@ export class Sweeper {
    * Renews the sweep lease between pages. Lost (this sweep outlived it and another replica took
    * over): false, and the sweep stops there; every write so far was a compare-and-set, so nothing
    * is half-done. A lease acquired or renewed less than a quarter of its length ago cannot have
-   * been taken over yet, so a short sweep does not write it again.
+   * been taken over yet, so a short sweep does not write it again. A clock that stepped back since
+   * (now before the lease's start) proves nothing: the lease is written.
    */
   private async renewLease(): Promise<boolean> {
     const { store, clock, config } = this.options;
     const now = clock.now();
-    if (now - this.leaseAt < config.sweep.leaseMs / 4) return true;
+    if (now >= this.leaseAt && now - this.leaseAt < config.sweep.leaseMs / 4) return true;
     if (!(await store.acquireLease(SWEEP_LEASE, this.holder, now, config.sweep.leaseMs))) {
       return false;
     }

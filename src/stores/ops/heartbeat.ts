@@ -87,11 +87,24 @@ export const POSTGRES_BEATS = `
   WHERE e.id = locked.id AND locked.status = 'running'
   RETURNING e.id, e.attempt, e.deadline_at`;
 
+/** PostgreSQL's `integer`, the attempt column's type. */
+const MAX_ATTEMPT = 2_147_483_647;
+
+/**
+ * Whether PostgreSQL can hold the beat's values at all. One it cannot (an attempt beyond the
+ * column's type, an id with a NUL, which text refuses) cannot land: it is answered as lost without
+ * being sent, since one refused value fails the whole statement, and with it the beats of other
+ * callers written in the same batch.
+ */
+const storable = (beat: Beat): boolean =>
+  beat.attempt <= MAX_ATTEMPT && !beat.id.includes('\u0000');
+
 async function heartbeatPostgres(
   ctx: PostgresContext,
   beats: Beat[],
   now: number,
 ): Promise<HeartbeatResult> {
+  const sent = beats.every(storable) ? beats : beats.filter(storable);
   const { rows: landed } = await ctx.db.executeQuery<{
     id: string;
     attempt: number;
@@ -99,14 +112,15 @@ async function heartbeatPostgres(
   }>(
     CompiledQuery.raw(POSTGRES_BEATS, [
       now,
-      beats.map((b) => b.id),
-      beats.map((b) => b.attempt),
-      beats.map((b) => b.progress !== undefined),
-      beats.map((b) => (b.progress === undefined ? null : JSON.stringify(b.progress))),
+      sent.map((b) => b.id),
+      sent.map((b) => b.attempt),
+      sent.map((b) => b.progress !== undefined),
+      sent.map((b) => (b.progress === undefined ? null : JSON.stringify(b.progress))),
     ]),
   );
   const ok = new Map(landed.map((r) => [`${r.id}#${r.attempt}`, toNumber(r.deadline_at)]));
-  const missing = beats.filter((b) => !ok.has(`${b.id}#${b.attempt}`));
+  // Looked up by id: a beat whose attempt could not be sent is answered from its row as any other.
+  const missing = beats.filter((b) => !ok.has(`${b.id}#${b.attempt}`) && !b.id.includes('\u0000'));
   const found =
     missing.length === 0
       ? []
