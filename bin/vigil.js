@@ -32,8 +32,9 @@ const bundleIsCurrent = () => {
   const bundled = builtAt('cli-bundle/main.js');
   if (bundled < 0) return false;
   try {
-    /** @type {string[]} */
-    const inputs = JSON.parse(readFileSync(path.join(dist, 'cli-bundle', 'inputs.json'), 'utf8'));
+    const inputs = /** @type {string[]} */ (
+      JSON.parse(readFileSync(path.join(dist, 'cli-bundle', 'inputs.json'), 'utf8'))
+    );
     return inputs.every((input) => builtAt(input) <= bundled);
   } catch {
     return false;
