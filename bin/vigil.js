@@ -32,10 +32,10 @@ const bundleIsCurrent = () => {
   const bundled = builtAt('cli-bundle/main.js');
   if (bundled < 0) return false;
   try {
-    const inputs = /** @type {string[]} */ (
-      JSON.parse(readFileSync(path.join(dist, 'cli-bundle', 'inputs.json'), 'utf8'))
-    );
-    return inputs.every((input) => builtAt(input) <= bundled);
+    /** @type {unknown} */
+    const inputs = JSON.parse(readFileSync(path.join(dist, 'cli-bundle', 'inputs.json'), 'utf8'));
+    if (!Array.isArray(inputs)) return false;
+    return inputs.every((input) => typeof input === 'string' && builtAt(input) <= bundled);
   } catch {
     return false;
   }
