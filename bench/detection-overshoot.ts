@@ -24,12 +24,9 @@
  * store; VIGIL_BENCH_DUMP=/tmp/detection also writes each run's raw data (every dropped execution
  * as read back, when its event arrived, the sweeps) to /tmp/detection-*.json.
  */
-import type { IncomingMessage } from 'node:http';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import type { BeaterStats } from './lib/beater.js';
 import type { ExecutionJson } from './lib/common.js';
 import type { Memory } from './lib/memory.js';
@@ -54,6 +51,9 @@ import {
   summarize,
   writeResult,
 } from './lib/common.js';
+import type { EventStream as Stream, SseEvent } from './lib/event-stream.js';
+import { subscribe } from './lib/event-stream.js';
+import { benchSchema } from './lib/bench-schema.js';
 
 const TINY = process.env.VIGIL_BENCH_SIZE === 'tiny';
 const PROFILE = process.env.VIGIL_BENCH_PROFILE !== '0' && !TINY;
@@ -83,8 +83,6 @@ const TARGET_P99_MS = 100;
 /** Target for the server's memory per running execution, above the idle process. */
 const TARGET_BYTES_PER_EXECUTION = 1_024;
 const YAML = 'sweep:\n  interval: 1s\n';
-const POSTGRES_URL =
-  process.env.VIGIL_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 type Store = 'sqlite' | 'postgres';
 const STORES: Store[] = (process.env.VIGIL_BENCH_STORES ?? 'sqlite,postgres')
   .split(',')
@@ -97,19 +95,7 @@ async function database(
   name: string,
 ): Promise<{ env: Record<string, string>; drop: () => Promise<void> }> {
   if (store === 'sqlite') return { env: {}, drop: async () => undefined };
-  const schema = `vigil_bench_det_${runTag}_${name}`.replace(/[^a-z0-9_]/g, '_');
-  const admin = new pg.Client({ connectionString: POSTGRES_URL });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  return {
-    env: {
-      VIGIL_DATABASE_URL: `${POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`,
-    },
-    drop: async () => {
-      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-      await admin.end();
-    },
-  };
+  return benchSchema(`det_${runTag}`, name);
 }
 
 /** Registers `ids` as running executions in one `POST /v1/executions/batch`; throws unless all are. */
@@ -133,54 +119,6 @@ async function registerBatch(url: string, ids: readonly string[]): Promise<void>
       `registering ${ids[0]}…: HTTP ${answer.status} ${JSON.stringify(failed[0] ?? answer.body).slice(0, 300)}`,
     );
   }
-}
-
-interface SseEvent {
-  type: string;
-  receivedAt: number;
-  data: Record<string, unknown>;
-}
-
-interface Stream {
-  events: SseEvent[];
-  closedAt: number | null;
-  close: () => void;
-}
-
-/** Subscribes to GET /v1/events and records every event with the time it arrived. */
-async function subscribe(url: string): Promise<Stream> {
-  const response = await new Promise<IncomingMessage>((resolve, reject) => {
-    const req = get(`${url}/v1/events`, { headers: { accept: 'text/event-stream' } }, resolve);
-    req.on('error', reject);
-    req.setTimeout(10_000, () => req.destroy(new Error('no answer from /v1/events')));
-  });
-  if (response.statusCode !== 200) throw new Error(`/v1/events answered ${response.statusCode}`);
-  response.socket.setTimeout(0);
-  const stream: Stream = { events: [], closedAt: null, close: () => response.destroy() };
-  let buffered = '';
-  response.setEncoding('utf8');
-  response.on('data', (chunk: string) => {
-    const receivedAt = Date.now();
-    buffered += chunk;
-    let end: number;
-    while ((end = buffered.indexOf('\n\n')) >= 0) {
-      const block = buffered.slice(0, end);
-      buffered = buffered.slice(end + 2);
-      let type = 'message';
-      let data = '';
-      for (const line of block.split('\n')) {
-        if (line.startsWith('event: ')) type = line.slice(7);
-        else if (line.startsWith('data: ')) data += line.slice(6);
-      }
-      if (data)
-        stream.events.push({ type, receivedAt, data: JSON.parse(data) as Record<string, unknown> });
-    }
-  });
-  response.on('error', () => undefined);
-  response.on('close', () => {
-    stream.closedAt ??= Date.now();
-  });
-  return stream;
 }
 
 const isType =

@@ -45,6 +45,7 @@ import {
   startVigil,
   writeResult,
 } from './lib/common.js';
+import { benchSchema } from './lib/bench-schema.js';
 
 const TINY = process.env.VIGIL_BENCH_SIZE === 'tiny';
 const PROFILE = process.env.VIGIL_BENCH_PROFILE !== '0' && !TINY;
@@ -128,24 +129,18 @@ async function database(
   explain?: (ids: string[]) => Promise<string[]>;
 }> {
   if (store === 'sqlite') return { env: {}, drop: async () => undefined };
-  const schema = `vigil_bench_beats_${run}_${name}`.replace(/[^a-z0-9_]/g, '_');
-  const admin = new pg.Client({ connectionString: POSTGRES_URL });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
+  const { schema, admin, env, drop } = await benchSchema(`beats_${run}`, name, {
+    tagConnections: true,
+  });
   return {
-    env: {
-      VIGIL_DATABASE_URL: `${POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}&application_name=${schema}`,
-    },
+    env,
+    drop,
     backends: async () => {
       const { rows } = await admin.query<{ pid: number }>(
         'SELECT pid FROM pg_stat_activity WHERE application_name = $1',
         [schema],
       );
       return new Map(rows.map((r) => [r.pid, cpuSeconds(r.pid) ?? 0]));
-    },
-    drop: async () => {
-      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-      await admin.end();
     },
     explain: async (ids) => {
       await admin.query(`BEGIN; SET LOCAL search_path = ${schema}`);

@@ -17,7 +17,6 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import type { RegisterJob, RegisterResult } from './lib/register-load.js';
 import { isType } from './lib/drive.js';
 import { summarizeProfile } from './lib/profile.js';
@@ -34,6 +33,7 @@ import {
   startVigil,
   writeResult,
 } from './lib/common.js';
+import { benchSchema } from './lib/bench-schema.js';
 
 const TINY = process.env.VIGIL_BENCH_SIZE === 'tiny';
 const ONLY = (process.env.VIGIL_BENCH_ONLY ?? '').split(',').filter(Boolean);
@@ -56,8 +56,6 @@ const TARGETS = {
   'vigil-single': { sqlite: 10_000, postgres: null },
   'vigil-batch': { sqlite: 50_000, postgres: 20_000 },
 } as const;
-const POSTGRES_URL =
-  process.env.VIGIL_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const run = `${Date.now().toString(36)}${process.pid}`;
 
 type Store = 'sqlite' | 'postgres';
@@ -108,19 +106,7 @@ async function database(
   name: string,
 ): Promise<{ env: Record<string, string>; drop: () => Promise<void> }> {
   if (store === 'sqlite') return { env: {}, drop: async () => undefined };
-  const schema = `vigil_bench_reg_${run}_${name}`.replace(/[^a-z0-9_]/g, '_');
-  const admin = new pg.Client({ connectionString: POSTGRES_URL });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  return {
-    env: {
-      VIGIL_DATABASE_URL: `${POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`,
-    },
-    drop: async () => {
-      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-      await admin.end();
-    },
-  };
+  return benchSchema(`reg_${run}`, name);
 }
 
 /** One Vigil measurement on a fresh server and database; with `profileDir`, under --cpu-prof. */

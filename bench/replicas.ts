@@ -24,9 +24,7 @@
  * VIGIL_BENCH_DUMP=/tmp/replicas writes each detection run's raw data (the dropped executions as
  * read back, every replica's sweeps) to /tmp/replicas-N.json.
  */
-import type { IncomingMessage } from 'node:http';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { get } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -60,6 +58,8 @@ import {
   snapshot,
   startReplicas,
 } from './lib/replica-set.js';
+import type { EventStream as Stream } from './lib/event-stream.js';
+import { subscribe } from './lib/event-stream.js';
 
 const TINY = process.env.VIGIL_BENCH_SIZE === 'tiny';
 const PROFILE = process.env.VIGIL_BENCH_PROFILE !== '0' && !TINY;
@@ -300,43 +300,6 @@ async function profileThree(): Promise<string[]> {
 
 // ---------------------------------------------------------------------------------------------
 // (c) detection while the replicas share the work
-
-interface Stream {
-  events: { type: string; receivedAt: number; data: Record<string, unknown> }[];
-  close: () => void;
-}
-
-async function subscribe(url: string): Promise<Stream> {
-  const response = await new Promise<IncomingMessage>((resolve, reject) => {
-    const req = get(`${url}/v1/events`, { headers: { accept: 'text/event-stream' } }, resolve);
-    req.on('error', reject);
-    req.setTimeout(10_000, () => req.destroy(new Error('no answer from /v1/events')));
-  });
-  if (response.statusCode !== 200) throw new Error(`/v1/events answered ${response.statusCode}`);
-  response.socket.setTimeout(0);
-  const stream: Stream = { events: [], close: () => response.destroy() };
-  let buffered = '';
-  response.setEncoding('utf8');
-  response.on('data', (chunk: string) => {
-    const receivedAt = Date.now();
-    buffered += chunk;
-    let end: number;
-    while ((end = buffered.indexOf('\n\n')) >= 0) {
-      const block = buffered.slice(0, end);
-      buffered = buffered.slice(end + 2);
-      let type = 'message';
-      let data = '';
-      for (const line of block.split('\n')) {
-        if (line.startsWith('event: ')) type = line.slice(7);
-        else if (line.startsWith('data: ')) data += line.slice(6);
-      }
-      if (data)
-        stream.events.push({ type, receivedAt, data: JSON.parse(data) as Record<string, unknown> });
-    }
-  });
-  response.on('error', () => undefined);
-  return stream;
-}
 
 /**
  * From a replica's `sweep:completed` events after `since`: its longest sweep, and the overdue rows
