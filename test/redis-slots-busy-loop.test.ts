@@ -35,9 +35,10 @@ describe.skipIf(!(await redisAvailable()))('Redis slots while the event loop is 
       ],
       0,
     );
-    // The command goes out; then the loop is held well past the timeout while Redis answers.
+    // The command goes out; then the loop is held well past the timeout (100 ms) while Redis
+    // answers: 3 s leaves a loopback Redis time to answer even on a busy machine.
     await new Promise((resolve) => setImmediate(resolve));
-    blockLoop(1_000);
+    blockLoop(3_000);
     expect(await releasing).toEqual(['released', 'not_held', 'already_free']);
     expect(slots.status?.().up).toBe(true);
     expect(await slots.holderOf('b', 0)).toBe('1:b');
